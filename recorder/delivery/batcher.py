@@ -1,0 +1,226 @@
+"""The cut state of one partition of ``routed``. Pure and synchronous.
+
+A file is never cut by the wall clock alone. When a destination's batch is due (its
+interval elapsed or a size bound was reached) the writer *requests* a cut by
+producing a :class:`CutMarker` into the same partition; the batch is cut only when
+that marker is read back, and it holds exactly that destination's records with
+offsets in ``[first_offset, last_offset]``. A replay after any crash reads the same
+records and the same markers, so it cuts the same files with the same keys
+(DESIGN.md, "Deterministic replay").
+
+Commit rule: the committable offset is the smallest offset still needed, i.e. the
+first record of any batch not yet cut or not yet in S3. Everything before it is in
+a delivered file. Hence, on a replay from ``start``, a marker whose ``first_offset``
+is before ``start`` names a batch that was delivered already: its records are dropped.
+
+Only one marker per destination is outstanding at a time, and none is requested
+before the consumer has read past the log end it saw on assignment (``caught_up_at``),
+so a marker never names records that an earlier, unread marker already took.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from recorder.delivery.naming import Destination
+
+MARKER_HEADER = "recorder-cut"
+
+
+@dataclass(frozen=True, slots=True)
+class CutMarker:
+    destination: Destination
+    first_offset: int
+    last_offset: int
+    cut_time: str  # "YYYY-MM-DDTHH:MM:SSZ": the file's delivery time, fixed once
+    reason: str = "interval"
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "first": self.first_offset,
+                "last": self.last_offset,
+                "cutTime": self.cut_time,
+                "reason": self.reason,
+            }
+        )
+
+    @classmethod
+    def from_record(cls, key: bytes, value: bytes) -> CutMarker:
+        body = orjson.loads(value)
+        return cls(
+            Destination.from_key(key),
+            int(body["first"]),
+            int(body["last"]),
+            str(body["cutTime"]),
+            str(body.get("reason", "interval")),
+        )
+
+
+@dataclass(slots=True)
+class Batch:
+    """A cut: the records of one log file, in offset order."""
+
+    destination: Destination
+    partition: int
+    records: list[tuple[int, bytes]]
+    cut_time: str
+
+    @property
+    def first_offset(self) -> int:
+        return self.records[0][0]
+
+    @property
+    def last_offset(self) -> int:
+        return self.records[-1][0]
+
+    @property
+    def seed(self) -> str:
+        """Seed of the object key's unique string: same batch, same key."""
+        return f"{self.destination.key().decode()}|{self.partition}|{self.first_offset}|{self.cut_time}"
+
+
+@dataclass(slots=True)
+class _Open:
+    records: list[tuple[int, bytes]] = field(default_factory=list)
+    size: int = 0
+    opened_at: float = 0.0
+    requested: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CutRequest:
+    destination: Destination
+    first_offset: int
+    last_offset: int
+    reason: str
+
+
+class PartitionBatcher:
+    def __init__(
+        self,
+        partition: int,
+        start_offset: int,
+        *,
+        caught_up_at: int,
+        max_records: int,
+        max_bytes: int,
+    ) -> None:
+        self.partition = partition
+        self.start_offset = start_offset
+        self.caught_up_at = caught_up_at
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.position = start_offset
+        self._open: dict[Destination, _Open] = {}
+        self._pending: dict[tuple[Destination, int], Batch] = {}
+        self.stale_markers = 0
+
+    # -- reading the partition ------------------------------------------------------
+    def add(self, offset: int, destination: Destination, value: bytes, now: float) -> None:
+        state = self._open.get(destination)
+        if state is None:
+            state = self._open[destination] = _Open(opened_at=now)
+        elif not state.records:
+            state.opened_at = now
+        state.records.append((offset, value))
+        state.size += len(value)
+        self.position = offset + 1
+
+    def skip(self, offset: int) -> None:
+        """A record that belongs to no batch (dead-lettered, control)."""
+        self.position = max(self.position, offset + 1)
+
+    def on_marker(self, offset: int, marker: CutMarker) -> Batch | None:
+        self.position = max(self.position, offset + 1)
+        dest = marker.destination
+        state = self._open.get(dest)
+        if state is None:
+            return None
+        if state.requested == (marker.first_offset, marker.last_offset):
+            state.requested = None
+        if marker.first_offset < self.start_offset:
+            # Began before our start, i.e. before the committed offset: delivered.
+            self._keep(dest, state, lambda o: o > marker.last_offset)
+            return None
+        taken = [r for r in state.records if marker.first_offset <= r[0] <= marker.last_offset]
+        if not taken:
+            return None
+        if taken[0][0] != marker.first_offset:
+            self.stale_markers += 1
+        self._keep(dest, state, lambda o: not marker.first_offset <= o <= marker.last_offset)
+        batch = Batch(dest, self.partition, taken, marker.cut_time)
+        self._pending[(dest, batch.first_offset)] = batch
+        return batch
+
+    def _keep(self, dest: Destination, state: _Open, keep: object) -> None:
+        kept = [r for r in state.records if keep(r[0])]  # type: ignore[operator]
+        state.records = kept
+        state.size = sum(len(v) for _, v in kept)
+        if not kept and state.requested is None:
+            del self._open[dest]
+
+    # -- deciding cuts ---------------------------------------------------------------
+    def due(self, now: float, interval: float, *, flush: bool = False) -> list[CutRequest]:
+        """Destinations whose batch should be cut now; each gets one outstanding request."""
+        if self.position < self.caught_up_at:
+            return []
+        out: list[CutRequest] = []
+        for dest, state in self._open.items():
+            if state.requested is not None or not state.records:
+                continue
+            reason = None
+            take = state.records
+            if len(take) >= self.max_records or state.size >= self.max_bytes:
+                reason = "size"
+                take = _bounded(take, self.max_records, self.max_bytes)
+            elif flush:
+                reason = "shutdown"
+            elif now - state.opened_at >= interval:
+                reason = "interval"
+            if reason is None:
+                continue
+            first, last = take[0][0], take[-1][0]
+            state.requested = (first, last)
+            out.append(CutRequest(dest, first, last, reason))
+        return out
+
+    def cancel_request(self, dest: Destination) -> None:
+        """The marker could not be produced; ask again at the next check."""
+        state = self._open.get(dest)
+        if state is not None:
+            state.requested = None
+
+    # -- delivery and commit ---------------------------------------------------------
+    def delivered(self, batch: Batch) -> None:
+        self._pending.pop((batch.destination, batch.first_offset), None)
+
+    def committable(self) -> int:
+        """The offset to commit: everything before it is in a delivered file."""
+        firsts = [s.records[0][0] for s in self._open.values() if s.records]
+        firsts += [b.first_offset for b in self._pending.values()]
+        return min([*firsts, self.position])
+
+    @property
+    def open_destinations(self) -> int:
+        return sum(1 for s in self._open.values() if s.records)
+
+    @property
+    def pending_batches(self) -> int:
+        return len(self._pending)
+
+    def idle(self) -> bool:
+        return not self._pending and self.open_destinations == 0
+
+
+def _bounded(
+    records: list[tuple[int, bytes]], max_records: int, max_bytes: int
+) -> list[tuple[int, bytes]]:
+    size = 0
+    for i, (_, v) in enumerate(records):
+        size += len(v)
+        if i + 1 >= max_records or size >= max_bytes:
+            return records[: i + 1]
+    return records

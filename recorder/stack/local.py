@@ -1,0 +1,145 @@
+"""The embedded local stack: a Kafka-compatible broker plus moto, on loopback.
+
+``LocalStack`` is what ``recorder stack up`` runs and what the integration tests'
+fixtures start: one place, so a test runs against exactly what a user runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recorder.settings import Settings
+from recorder.stack.processes import (
+    ServerProcess,
+    StackError,
+    moto_server,
+    noida_broker,
+    port_open,
+    stop_group,
+    tansu_broker,
+)
+from recorder.stack.topics import ensure_topics
+
+
+@dataclass
+class LocalStack:
+    root: Path
+    kafka_port: int = 29092
+    moto_port: int = 5000
+    broker_kind: str = "noida"  # or "tansu"
+    partitions: int = 4
+    broker: ServerProcess | None = field(default=None, init=False)
+    moto: ServerProcess | None = field(default=None, init=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def settings(self, **overrides: object) -> Settings:
+        """Settings that point every service at this stack."""
+        base: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "partitions": self.partitions,
+        }
+        base.update(overrides)
+        return Settings.from_env({}, **base)
+
+    def make_broker(self) -> ServerProcess:
+        log = self.root / "logs" / "broker.log"
+        if self.broker_kind == "noida":
+            return noida_broker(self.root / "kafka", self.kafka_port, log)
+        if self.broker_kind == "tansu":
+            return tansu_broker(self.kafka_port, log)
+        raise StackError(f"unknown broker kind {self.broker_kind!r} (noida|tansu)")
+
+    def start_broker(self) -> None:
+        self.broker = self.make_broker()
+        self.broker.start()
+        asyncio.run(ensure_topics(self.settings()))
+
+    def stop_broker(self, *, kill: bool = False) -> None:
+        if self.broker is not None:
+            if kill:
+                self.broker.kill()
+            else:
+                self.broker.stop()
+            self.broker = None
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.moto = moto_server(self.moto_port, self.root / "logs" / "moto.log")
+        self.moto.start()
+        try:
+            self.start_broker()
+        except BaseException:
+            self.stop()
+            raise
+        self._write_state()
+
+    def stop(self) -> None:
+        self.stop_broker()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+        self.state_path.unlink(missing_ok=True)
+
+    # -- state file, so `recorder stack down` finds what `up` started ------------
+    @property
+    def state_path(self) -> Path:
+        return self.root / "stack.json"
+
+    def _write_state(self) -> None:
+        state = {
+            "broker": {"kind": self.broker_kind, "pid": self.broker and self.broker.pid},
+            "moto": {"pid": self.moto and self.moto.pid},
+            "kafka_port": self.kafka_port,
+            "moto_port": self.moto_port,
+            "bootstrap_servers": self.bootstrap_servers,
+            "aws_endpoint_url": self.aws_endpoint_url,
+        }
+        self.state_path.write_text(json.dumps(state, indent=2) + "\n")
+
+
+def read_state(root: Path) -> dict[str, object] | None:
+    path = root / "stack.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def stop_from_state(root: Path) -> list[str]:
+    """Stop what a previous ``up`` started (possibly from another process)."""
+    state = read_state(root)
+    stopped: list[str] = []
+    if not state:
+        return stopped
+    for name in ("broker", "moto"):
+        entry = state.get(name)
+        pid = entry.get("pid") if isinstance(entry, dict) else None
+        if isinstance(pid, int):
+            stop_group(pid)
+            stopped.append(f"{name} (pid {pid})")
+    (root / "stack.json").unlink(missing_ok=True)
+    return stopped
+
+
+def status(root: Path) -> dict[str, object]:
+    state = read_state(root) or {}
+    kafka_port = int(state.get("kafka_port", 0) or 0)  # type: ignore[call-overload]
+    moto_port = int(state.get("moto_port", 0) or 0)  # type: ignore[call-overload]
+    return {
+        "state_file": str(root / "stack.json") if state else None,
+        "broker_up": bool(kafka_port) and port_open("127.0.0.1", kafka_port),
+        "moto_up": bool(moto_port) and port_open("127.0.0.1", moto_port),
+        **state,
+        "pid": os.getpid(),
+    }
