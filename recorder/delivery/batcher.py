@@ -21,12 +21,21 @@ so a marker never names records that an earlier, unread marker already took.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 
 from recorder.delivery.naming import Destination
 
 MARKER_HEADER = "recorder-cut"
+
+
+class Routed(NamedTuple):
+    """One routed record: the event's rendered JSON plus what the manifest needs."""
+
+    value: bytes
+    event_time: str = ""
+    event_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,7 @@ class Batch:
 
     destination: Destination
     partition: int
-    records: list[tuple[int, bytes]]
+    records: list[tuple[int, Routed]]
     cut_time: str
 
     @property
@@ -84,7 +93,7 @@ class Batch:
 
 @dataclass(slots=True)
 class _Open:
-    records: list[tuple[int, bytes]] = field(default_factory=list)
+    records: list[tuple[int, Routed]] = field(default_factory=list)
     size: int = 0
     opened_at: float = 0.0
     requested: tuple[int, int] | None = None
@@ -119,14 +128,14 @@ class PartitionBatcher:
         self.stale_markers = 0
 
     # -- reading the partition ------------------------------------------------------
-    def add(self, offset: int, destination: Destination, value: bytes, now: float) -> None:
+    def add(self, offset: int, destination: Destination, item: Routed, now: float) -> None:
         state = self._open.get(destination)
         if state is None:
             state = self._open[destination] = _Open(opened_at=now)
         elif not state.records:
             state.opened_at = now
-        state.records.append((offset, value))
-        state.size += len(value)
+        state.records.append((offset, item))
+        state.size += len(item.value)
         self.position = offset + 1
 
     def skip(self, offset: int) -> None:
@@ -158,7 +167,7 @@ class PartitionBatcher:
     def _keep(self, dest: Destination, state: _Open, keep: object) -> None:
         kept = [r for r in state.records if keep(r[0])]  # type: ignore[operator]
         state.records = kept
-        state.size = sum(len(v) for _, v in kept)
+        state.size = sum(len(r.value) for _, r in kept)
         if not kept and state.requested is None:
             del self._open[dest]
 
@@ -216,11 +225,11 @@ class PartitionBatcher:
 
 
 def _bounded(
-    records: list[tuple[int, bytes]], max_records: int, max_bytes: int
-) -> list[tuple[int, bytes]]:
+    records: list[tuple[int, Routed]], max_records: int, max_bytes: int
+) -> list[tuple[int, Routed]]:
     size = 0
-    for i, (_, v) in enumerate(records):
-        size += len(v)
+    for i, (_, r) in enumerate(records):
+        size += len(r.value)
         if i + 1 >= max_records or size >= max_bytes:
             return records[: i + 1]
     return records

@@ -51,6 +51,7 @@ class KafkaEventSink:
         self._queue: queue.Queue[tuple[bytes, bytes]] = queue.Queue(maxsize=buffer_size)
         self._stop = threading.Event()
         self._idle = threading.Event()
+        self._in_hand = 0  # drained from the buffer, neither acknowledged nor journaled yet
         self._thread = threading.Thread(target=self._thread_main, name="recorder-sink", daemon=True)
         self._thread.start()
 
@@ -82,7 +83,7 @@ class KafkaEventSink:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize() + self.journal.records
+        return self._queue.qsize() + self.journal.records + self._in_hand
 
     def _update_gauges(self) -> None:
         self.metrics.producer_buffer_fill.set(self._queue.qsize())
@@ -98,6 +99,7 @@ class KafkaEventSink:
         next_probe = 0.0
         while True:
             batch = self._drain()
+            self._in_hand = len(batch)
             stopping = self._stop.is_set()
             if not healthy and time.monotonic() >= next_probe:
                 producer = await self._start_producer()
@@ -112,6 +114,7 @@ class KafkaEventSink:
             if batch:  # not delivered: keep it safe on disk
                 self.journal.append(batch)
                 self.metrics.producer_events.labels("spilled").inc(len(batch))
+            self._in_hand = 0
             if not healthy and producer is not None:
                 await self._stop_producer(producer)
                 producer = None
@@ -159,9 +162,12 @@ class KafkaEventSink:
             await asyncio.wait_for(producer.stop(), 2.0)
 
     async def _send(self, producer: AIOKafkaProducer, batch: list[tuple[bytes, bytes]]) -> bool:
-        try:
+        async def send_all() -> None:
             futures = [await producer.send(self.topic, v, key=k) for k, v in batch]
-            await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout)
+            await asyncio.gather(*futures)
+
+        try:
+            await asyncio.wait_for(send_all(), self.send_timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("kafka_send_failed", events=len(batch), error=repr(exc))
             return False

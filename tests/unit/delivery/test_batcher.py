@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recorder.delivery.batcher import Batch, CutMarker, PartitionBatcher
+from recorder.delivery.batcher import Batch, CutMarker, PartitionBatcher, Routed
 from recorder.delivery.naming import Destination
 
 A = Destination("arn:aws:cloudtrail:us-east-1:111111111111:trail/a", "111111111111", "us-east-1")
@@ -26,9 +26,9 @@ def marker(req, cut_time: str = "2026-11-25T06:00:00Z") -> CutMarker:
 
 def test_interval_cut_takes_exactly_the_named_records() -> None:
     b = batcher()
-    b.add(0, A, b"a0", now=0.0)
-    b.add(1, B, b"b1", now=0.0)
-    b.add(2, A, b"a2", now=0.0)
+    b.add(0, A, Routed(b"a0"), now=0.0)
+    b.add(1, B, Routed(b"b1"), now=0.0)
+    b.add(2, A, Routed(b"a2"), now=0.0)
     assert b.due(now=10.0, interval=300) == []
     reqs = b.due(now=301.0, interval=300)
     assert [(r.destination, r.first_offset, r.last_offset, r.reason) for r in reqs] == [
@@ -37,10 +37,10 @@ def test_interval_cut_takes_exactly_the_named_records() -> None:
     ]
     # one outstanding request per destination
     assert b.due(now=999.0, interval=300) == []
-    b.add(3, A, b"a3", now=301.0)  # arrives before the marker: belongs to the next file
+    b.add(3, A, Routed(b"a3"), now=301.0)  # arrives before the marker: belongs to the next file
     batch = b.on_marker(4, marker(reqs[0]))
     assert batch is not None
-    assert batch.records == [(0, b"a0"), (2, b"a2")]
+    assert batch.records == [(0, Routed(b"a0")), (2, Routed(b"a2"))]
     assert b.committable() == 0  # batch not yet in S3
     b.delivered(batch)
     assert b.committable() == 1  # B's record 1 still open
@@ -53,7 +53,7 @@ def test_interval_cut_takes_exactly_the_named_records() -> None:
 def test_size_bound_cuts_at_max_records() -> None:
     b = batcher(max_records=3)
     for i in range(5):
-        b.add(i, A, b"x", now=0.0)
+        b.add(i, A, Routed(b"x"), now=0.0)
     (req,) = b.due(now=0.0, interval=300)
     assert (req.first_offset, req.last_offset, req.reason) == (0, 2, "size")
     batch = b.on_marker(5, marker(req))
@@ -62,7 +62,7 @@ def test_size_bound_cuts_at_max_records() -> None:
 
 def test_no_cut_requests_before_caught_up() -> None:
     b = batcher(start=0, caught_up_at=10)
-    b.add(0, A, b"x", now=0.0)
+    b.add(0, A, Routed(b"x"), now=0.0)
     assert b.due(now=1000.0, interval=1) == []
     b.skip(9)
     assert len(b.due(now=1000.0, interval=1)) == 1
@@ -72,15 +72,15 @@ def test_marker_for_batch_before_start_drops_delivered_records() -> None:
     # Commit was 8: A's batch 5..10 was delivered (it began before the commit).
     b = batcher(start=8)
     for o in (8, 9, 10, 12):
-        b.add(o, A, b"x", now=0.0)
+        b.add(o, A, Routed(b"x"), now=0.0)
     assert b.on_marker(11, CutMarker(A, 5, 10, "2026-11-25T06:00:00Z")) is None
     assert b.committable() == 12
 
 
 def test_flush_requests_every_open_destination() -> None:
     b = batcher()
-    b.add(0, A, b"x", now=0.0)
-    b.add(1, B, b"y", now=0.0)
+    b.add(0, A, Routed(b"x"), now=0.0)
+    b.add(1, B, Routed(b"y"), now=0.0)
     reqs = b.due(now=0.0, interval=300, flush=True)
     assert {r.reason for r in reqs} == {"shutdown"}
     assert len(reqs) == 2
@@ -153,7 +153,7 @@ def _simulate(ops: list[tuple[str, int]], crash_points: list[int], max_records: 
             ops_remaining.pop(0)
             kind, n = op
             if kind == "rec":
-                log.append(("rec", (dests[n % 2], f"v{len(log)}".encode())))
+                log.append(("rec", (dests[n % 2], Routed(f"v{len(log)}".encode()))))
             else:
                 clock += n
                 for r in b.due(now=clock, interval=5):
@@ -186,7 +186,7 @@ def _simulate(ops: list[tuple[str, int]], crash_points: list[int], max_records: 
 )
 def test_every_record_in_exactly_one_file_across_crashes(ops, crash_points, max_records) -> None:
     written = _simulate(ops, crash_points, max_records)
-    by_seed: dict[str, list[tuple[int, bytes]]] = {}
+    by_seed: dict[str, list[tuple[int, Routed]]] = {}
     for batch in written:
         if batch.seed in by_seed:
             # a replayed cut must be the same file, byte for byte

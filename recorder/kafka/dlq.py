@@ -1,0 +1,71 @@
+"""The dead-letter topic: a record that cannot be processed goes here with its reason.
+
+The partition it came from then moves on; nothing is dropped silently, and an
+operator can read the reason, the source position and the original bytes back.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from recorder.obs.logging import get_logger
+from recorder.obs.metrics import Metrics
+
+log = get_logger("recorder.dlq")
+
+
+def dead_letter(
+    *,
+    stage: str,
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+) -> bytes:
+    return orjson.dumps(
+        {
+            "stage": stage,
+            "reason": reason,
+            "source": {"topic": topic, "partition": partition, "offset": offset},
+            "key": key.decode(errors="replace") if key else None,
+            "valueBase64": base64.b64encode(value or b"").decode(),
+            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+
+
+async def send_dead_letter(
+    producer: AIOKafkaProducer,
+    dlq_topic: str,
+    metrics: Metrics,
+    *,
+    stage: str,
+    reason: str,
+    kind: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+) -> None:
+    """Send and wait for the ack: the caller commits past the record only after this."""
+    body = dead_letter(
+        stage=stage,
+        reason=reason,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value,
+    )
+    await producer.send_and_wait(dlq_topic, body, key=key)
+    metrics.dlq.labels(stage, kind).inc()
+    log.warning(
+        "dead_lettered", stage=stage, reason=reason, topic=topic, partition=partition, offset=offset
+    )

@@ -1,0 +1,199 @@
+"""The router service: ``api-events`` in, one ``routed`` record per delivery out.
+
+Consume-transform-produce. Where the broker supports transactions the routed
+records and the consumed offsets commit atomically (exactly once); elsewhere it runs
+at least once and the writer drops repeats of an eventID within a file. Repeats of
+an eventID within a recent window (e.g. the producer replaying its journal after a
+time-out that had in fact succeeded) are dropped here too.
+
+Each event is decoded, validated and rendered to CloudTrail JSON once, whatever the
+number of trails it goes to; a bad record goes to the dead-letter topic with its
+reason and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from recorder.delivery.naming import Destination
+from recorder.events import (
+    EventDecodeError,
+    InvalidEventError,
+    classify,
+    decode,
+    render_record,
+    validate_record,
+)
+from recorder.kafka import clients
+from recorder.kafka.dlq import send_dead_letter
+from recorder.obs.logging import get_logger
+from recorder.obs.metrics import Metrics
+from recorder.settings import Settings
+
+log = get_logger("recorder.router")
+
+GROUP_ID = "recorder-router"
+DEDUPE_WINDOW = 200_000
+
+
+class _Delivery(Protocol):
+    trail_arn: str
+    account_id: str
+    region: str
+    org_id: str | None
+
+
+class Engine(Protocol):
+    def route(self, record: dict[str, Any]) -> Sequence[_Delivery]: ...
+
+
+@dataclass
+class Router:
+    settings: Settings
+    engine: Callable[[], Engine]  # the current compiled engine; swapped on trail changes
+    metrics: Metrics = field(default_factory=Metrics)
+    group_id: str = GROUP_ID
+    transactions: bool | None = None  # None: use them when the broker supports them
+
+    def __post_init__(self) -> None:
+        self._recent: dict[int, OrderedDict[str, None]] = {}
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        self._consumer = clients.consumer(
+            s, s.topics.api_events, group_id=self.group_id, max_poll_records=2000
+        )
+        self._producer = await self._start_producer()
+        self._dlq_producer = clients.producer(s)
+        await self._dlq_producer.start()
+        await self._consumer.start()
+        self.ready.set()
+        log.info("router_started", transactions=self.transactions)
+        try:
+            while not stop.is_set():
+                batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+                if batches:
+                    await self._process(batches)
+        finally:
+            for client in (self._consumer, self._producer, self._dlq_producer):
+                with contextlib.suppress(Exception):
+                    await client.stop()
+
+    async def _start_producer(self) -> Any:
+        s = self.settings
+        if self.transactions is not False:
+            producer = clients.producer(
+                s, enable_idempotence=True, transactional_id=f"recorder-router-{uuid.uuid4()}"
+            )
+            try:
+                await asyncio.wait_for(producer.start(), 15)
+                self.transactions = True
+                return producer
+            except (KafkaError, TimeoutError) as exc:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                if self.transactions:
+                    raise
+                log.warning("router_transactions_unavailable", error=repr(exc))
+        self.transactions = False
+        producer = clients.producer(s)
+        await producer.start()
+        return producer
+
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batches.items()}
+        added: list[tuple[int, str]] = []
+        try:
+            if self.transactions:
+                async with self._producer.transaction():
+                    await self._route_all(batches, added)
+                    await self._producer.send_offsets_to_transaction(offsets, self.group_id)
+            else:
+                await asyncio.gather(*await self._route_all(batches, added))
+                await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            # Nothing of this batch counts as routed: read it again.
+            log.warning("router_batch_retry", error=repr(exc), transactions=self.transactions)
+            for partition, event_id in added:
+                self._recent[partition].pop(event_id, None)
+            for tp, msgs in batches.items():
+                self._consumer.seek(tp, msgs[0].offset)
+            await asyncio.sleep(0.5)
+
+    async def _route_all(
+        self, batches: dict[TopicPartition, list[Any]], added: list[tuple[int, str]]
+    ) -> list[Any]:
+        futures: list[Any] = []
+        engine = self.engine()
+        routed_topic = self.settings.topics.routed
+        for tp, messages in batches.items():
+            recent = self._recent.setdefault(tp.partition, OrderedDict())
+            for m in messages:
+                self.metrics.router_events_in.inc()
+                try:
+                    record = decode(m.value or b"")
+                    validate_record(record)
+                except (EventDecodeError, InvalidEventError) as exc:
+                    kind = "undecodable" if isinstance(exc, EventDecodeError) else "invalid"
+                    await send_dead_letter(
+                        self._dlq_producer,
+                        self.settings.topics.dlq,
+                        self.metrics,
+                        stage="router",
+                        reason=str(exc),
+                        kind=kind,
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=m.offset,
+                        key=m.key,
+                        value=m.value,
+                    )
+                    continue
+                event_id = record["eventID"]
+                if event_id in recent:
+                    self.metrics.router_duplicates.inc()
+                    continue
+                recent[event_id] = None
+                added.append((tp.partition, event_id))
+                if len(recent) > DEDUPE_WINDOW:
+                    recent.popitem(last=False)
+                _fill_classification(record)
+                deliveries = engine.route(record)
+                if not deliveries:
+                    continue
+                value = orjson.dumps(render_record(record))
+                headers = [
+                    ("eventTime", record["eventTime"].encode()),
+                    ("eventID", event_id.encode()),
+                ]
+                for d in deliveries:
+                    dest = Destination(d.trail_arn, d.account_id, d.region, d.org_id)
+                    futures.append(
+                        await self._producer.send(
+                            routed_topic, value, key=dest.key(), headers=headers
+                        )
+                    )
+                    self.metrics.router_matches.labels(d.trail_arn).inc()
+                self.metrics.router_deliveries_out.inc(len(deliveries))
+        return futures
+
+
+def _fill_classification(record: dict[str, Any]) -> None:
+    if "readOnly" in record and "managementEvent" in record and "eventCategory" in record:
+        return
+    c = classify(record["eventSource"], record["eventName"])
+    record.setdefault("readOnly", c.read_only)
+    record.setdefault("managementEvent", c.management_event)
+    record.setdefault("eventCategory", c.event_category)

@@ -1,0 +1,122 @@
+"""``recorder run router|writer|digester|api|all``: start services in this process.
+
+Every service is an asyncio task sharing one metrics registry and one
+``/metrics``-``/healthz``-``/readyz`` endpoint. SIGTERM or SIGINT sets the stop event;
+each service then finishes its work in a bounded time (the writer cuts and delivers
+its open batches) and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from recorder.obs import http
+from recorder.obs.logging import configure, get_logger
+from recorder.obs.metrics import Metrics
+from recorder.settings import Settings, SettingsError
+
+log = get_logger("recorder.run")
+
+SERVICES = ("router", "writer", "digester", "api")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("services", nargs="+", choices=[*SERVICES, "all"], help="what to run")
+    parser.add_argument("--metrics-host", default="127.0.0.1")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"recorder: bad settings: {exc}", file=sys.stderr)
+        return 2
+    configure(settings.log_level)
+    wanted = set(SERVICES if "all" in args.services else args.services)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    return asyncio.run(run_services(settings, wanted, metrics_host=args.metrics_host))
+
+
+async def run_services(
+    settings: Settings,
+    wanted: set[str],
+    *,
+    metrics_host: str = "127.0.0.1",
+    stop: asyncio.Event | None = None,
+) -> int:
+    from recorder.trails.registry import TrailRegistry
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    metrics = Metrics()
+    registry = await TrailRegistry.start(settings)
+    services: list[Any] = []
+    runners: list[Callable[[], Awaitable[None]]] = []
+    if "router" in wanted:
+        from recorder.routing.service import Router
+
+        router = Router(settings, registry.engine, metrics)
+        services.append(router)
+        runners.append(lambda: router.run(stop))
+    if "writer" in wanted:
+        from recorder.delivery.writer import Writer
+
+        writer = Writer(settings, registry.target, metrics)
+        services.append(writer)
+        runners.append(lambda: writer.run(stop))
+    for name in sorted(wanted - {"router", "writer"}):
+        module = _optional_service(name)
+        if module is not None:
+            svc = module.create(settings, registry, metrics)
+            services.append(svc)
+            runners.append(lambda svc=svc: svc.run(stop))
+
+    def ready() -> bool:
+        return all(s.ready.is_set() for s in services)
+
+    site = await http.serve(http.app(metrics, ready), metrics_host, settings.metrics_port)
+    log.info("services_starting", services=sorted(wanted), metrics_port=settings.metrics_port)
+    tasks = [asyncio.create_task(r()) for r in runners]
+    tasks.append(asyncio.create_task(registry.follow(stop)))
+    stopper = asyncio.create_task(stop.wait())
+    code = 0
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                log.error("service_failed", error=repr(task.exception()))
+                code = 1
+                stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        stopper.cancel()
+        await site.cleanup()
+        await registry.close()
+    log.info("services_stopped", code=code)
+    return code
+
+
+def _optional_service(name: str) -> Any:
+    """Services that later packages provide (``<package>.service.create``)."""
+    module_name = {"digester": "recorder.integrity.service", "api": "recorder.api.service"}[name]
+    try:
+        import importlib
+
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        log.warning("service_not_available", service=name)
+        return None
