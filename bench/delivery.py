@@ -1,0 +1,203 @@
+"""Delivery throughput, measured side by side with its floor in one run.
+
+    python bench/delivery.py [--events 200000] [--destinations 20]
+
+Starts a private local stack, fills ``routed`` with N rendered CloudTrail records
+spread over D destinations, then measures on one core:
+
+* floor  - aiokafka consume + orjson (parse and serialise) + gzip of the same
+           records into files of the writer's batch size; no S3.
+* writer - the real writer service: cut markers, gzip, S3 put (moto over HTTP),
+           manifests, commits; timed until every record is in a delivered file.
+
+and prints events/s for both and writer/floor. Target (issue 4): >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recorder.delivery.naming import Destination
+from recorder.delivery.target import DeliveryTarget
+from recorder.delivery.writer import Writer
+from recorder.kafka import clients
+from recorder.stack.local import LocalStack
+from recorder.stack.processes import free_port
+
+BUCKET = "bench-logs"
+
+
+def make_record(i: int, account: str) -> dict[str, object]:
+    return {
+        "eventVersion": "1.05",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAJ45Q7YFFAREXAMPLE",
+            "arn": f"arn:aws:iam::{account}:user/Alice",
+            "accountId": account,
+            "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+            "userName": "Alice",
+        },
+        "eventTime": f"2026-11-25T06:{i // 60 % 60:02d}:{i % 60:02d}Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "PutObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "192.0.2.10",
+        "userAgent": "aws-sdk-java/1.11.0",
+        "requestParameters": {"bucketName": "app-data", "key": f"reports/{i}.csv"},
+        "responseElements": None,
+        "requestID": uuid.uuid4().hex[:16].upper(),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "resources": [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::app-data/reports/{i}.csv"},
+            {"accountId": account, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::app-data"},
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": account,
+        "eventCategory": "Data",
+    }
+
+
+async def fill(stack: LocalStack, n: int, destinations: int) -> int:
+    producer = clients.producer(stack.settings(), linger_ms=20)
+    await producer.start()
+    total = 0
+    try:
+        futures = []
+        for i in range(n):
+            account = f"{100000000000 + i % destinations:012d}"
+            dest = Destination(
+                f"arn:aws:cloudtrail:us-east-1:{account}:trail/t", account, "us-east-1"
+            )
+            rec = make_record(i, account)
+            value = orjson.dumps(rec)
+            total += len(value)
+            headers = [
+                ("eventTime", str(rec["eventTime"]).encode()),
+                ("eventID", str(rec["eventID"]).encode()),
+            ]
+            futures.append(await producer.send("routed", value, key=dest.key(), headers=headers))
+            if len(futures) >= 5000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return total
+
+
+async def floor(stack: LocalStack, n: int, batch: int) -> float:
+    consumer = AIOKafkaConsumer(
+        "routed",
+        bootstrap_servers=stack.bootstrap_servers,
+        group_id=f"floor-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen = 0
+    pending: dict[bytes, list[object]] = {}
+    start = time.perf_counter()
+    try:
+        while seen < n:
+            got = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for msgs in got.values():
+                for m in msgs:
+                    pending.setdefault(m.key or b"", []).append(orjson.loads(m.value))
+                    seen += 1
+            for key, recs in list(pending.items()):
+                if len(recs) >= batch or seen >= n:
+                    gzip.compress(orjson.dumps({"Records": recs}), mtime=0)
+                    del pending[key]
+    finally:
+        elapsed = time.perf_counter() - start
+        await consumer.stop()
+    return n / elapsed
+
+
+async def writer_rate(stack: LocalStack, n: int, batch: int) -> float:
+    settings = stack.settings(cut_interval=2.0, batch_max_records=batch, metrics_port=free_port())
+    writer = Writer(settings, lambda arn: DeliveryTarget(bucket=BUCKET))
+    stop = asyncio.Event()
+    consumer = AIOKafkaConsumer(
+        "delivered",
+        bootstrap_servers=stack.bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    start = time.perf_counter()
+    task = asyncio.create_task(writer.run(stop))
+    delivered = 0
+    keys: set[str] = set()
+    last_report = start
+    try:
+        while delivered < n:
+            got = await consumer.getmany(timeout_ms=500)
+            for msgs in got.values():
+                for m in msgs:
+                    manifest = orjson.loads(m.value)
+                    if manifest["key"] not in keys:
+                        keys.add(manifest["key"])
+                        delivered += manifest["recordCount"]
+            if time.perf_counter() - last_report > 5:
+                last_report = time.perf_counter()
+                print(f"  writer: {delivered}/{n} records in {len(keys)} files", file=sys.stderr)
+            if task.done():
+                task.result()
+        elapsed = time.perf_counter() - start
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+    return n / elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--destinations", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=10_000, help="records per file (size bound)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = LocalStack(Path(tmp), kafka_port=free_port(), moto_port=free_port(), partitions=4)
+        stack.start()
+        try:
+            import boto3
+
+            boto3.client("s3", **stack.settings().aws_client_kwargs()).create_bucket(Bucket=BUCKET)
+            print(
+                f"filling routed with {args.events} records over {args.destinations} destinations ...",
+                file=sys.stderr,
+            )
+            size = asyncio.run(fill(stack, args.events, args.destinations))
+            print(f"  {size / args.events:.0f} bytes/record", file=sys.stderr)
+            floor_rate = asyncio.run(floor(stack, args.events, args.batch))
+            rate = asyncio.run(writer_rate(stack, args.events, args.batch))
+        finally:
+            stack.stop()
+    print()
+    print(f"{'stage':<40}{'events/s':>14}")
+    print(f"{'floor (consume + orjson + gzip, no S3)':<40}{floor_rate:>14,.0f}")
+    print(f"{'writer (markers, gzip, S3 put, commit)':<40}{rate:>14,.0f}")
+    print(f"{'ratio writer/floor':<40}{rate / floor_rate:>14.2f}   (target >= 0.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
