@@ -76,6 +76,7 @@ class Batch:
     partition: int
     records: list[tuple[int, Routed]]
     cut_time: str
+    reason: str = "interval"
 
     @property
     def first_offset(self) -> int:
@@ -160,7 +161,7 @@ class PartitionBatcher:
         if taken[0][0] != marker.first_offset:
             self.stale_markers += 1
         self._keep(dest, state, lambda o: not marker.first_offset <= o <= marker.last_offset)
-        batch = Batch(dest, self.partition, taken, marker.cut_time)
+        batch = Batch(dest, self.partition, taken, marker.cut_time, marker.reason)
         self._pending[(dest, batch.first_offset)] = batch
         return batch
 
@@ -193,6 +194,9 @@ class PartitionBatcher:
                 continue
             first, last = take[0][0], take[-1][0]
             state.requested = (first, last)
+            # Records that arrive from now on belong to the next file, whose
+            # interval starts now: one file per destination per interval.
+            state.opened_at = now
             out.append(CutRequest(dest, first, last, reason))
         return out
 

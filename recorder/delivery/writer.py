@@ -261,6 +261,7 @@ class Writer:
                 "oldestEventTime": log_file.oldest_event_time,
                 "newestEventTime": log_file.newest_event_time,
                 "deliveryTime": batch.cut_time,
+                "cutReason": batch.reason,
                 "recordCount": log_file.record_count,
             }
             await self._retry(

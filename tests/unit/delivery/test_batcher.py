@@ -50,6 +50,17 @@ def test_interval_cut_takes_exactly_the_named_records() -> None:
     assert b.committable() == 3  # A's record 3 opened the next batch
 
 
+def test_next_interval_starts_at_the_cut_request() -> None:
+    b = batcher()
+    b.add(0, A, Routed(b"a0"), now=0.0)
+    (req,) = b.due(now=300.0, interval=300)
+    b.add(1, A, Routed(b"a1"), now=301.0)  # after the request, before the marker
+    assert b.on_marker(2, marker(req)) is not None
+    assert b.due(now=302.0, interval=300) == []  # not cut again at once
+    (nxt,) = b.due(now=600.0, interval=300)
+    assert (nxt.first_offset, nxt.last_offset) == (1, 1)
+
+
 def test_size_bound_cuts_at_max_records() -> None:
     b = batcher(max_records=3)
     for i in range(5):
