@@ -29,6 +29,9 @@ def consumer(settings: Settings, *topics: str, group_id: str, **overrides: Any) 
         "isolation_level": "read_committed",
         "max_partition_fetch_bytes": 16 * 1024 * 1024,
         "fetch_max_bytes": 64 * 1024 * 1024,
+        # A killed member's partitions move on after 6 s (the usual broker minimum).
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 2000,
     }
     kwargs.update(overrides)
     return AIOKafkaConsumer(*topics, **kwargs)

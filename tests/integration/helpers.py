@@ -1,104 +1,19 @@
-"""Run recorder's real CLI as subprocesses against the test stack, and read S3 back."""
+"""Helpers for integration tests: AWS clients on the test stack, reading log files back."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from loadtest.procs import RecorderProcess
 from recorder.stack.local import LocalStack
-from recorder.stack.processes import free_port, stop_group
 
-
-@dataclass
-class RecorderProcess:
-    """``recorder run <services>`` in its own process group, killable like in production."""
-
-    stack: LocalStack
-    services: list[str]
-    workdir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-    metrics_port: int = 0
-
-    def start(self, wait_ready: float = 60.0) -> RecorderProcess:
-        self.metrics_port = free_port()
-        env = {
-            **os.environ,
-            "RECORDER_BOOTSTRAP_SERVERS": self.stack.bootstrap_servers,
-            "RECORDER_AWS_ENDPOINT_URL": self.stack.aws_endpoint_url,
-            "RECORDER_PARTITIONS": str(self.stack.partitions),
-            "RECORDER_METRICS_PORT": str(self.metrics_port),
-            "RECORDER_CUT_INTERVAL": "2",
-            **self.env,
-        }
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        log = (self.workdir / f"recorder-{'-'.join(self.services)}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "recorder.cli", "run", *self.services],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + wait_ready
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"recorder exited {self.proc.returncode}: {self.log_text()[-3000:]}"
-                )
-            if self.ready():
-                return self
-            time.sleep(0.1)
-        raise TimeoutError(f"recorder not ready: {self.log_text()[-3000:]}")
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=1
-            ) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
-        ) as r:
-            return str(r.read().decode())
-
-    def log_text(self) -> str:
-        path = self.workdir / f"recorder-{'-'.join(self.services)}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop(self, timeout: float = 60.0) -> int:
-        if self.proc is None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop_group(self.proc.pid, signal.SIGKILL)
-            code = -9
-        self.proc = None
-        return code
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            stop_group(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            self.proc = None
+__all__ = ["RecorderProcess", "aws", "read_log_files", "wait_for", "write_trails"]
 
 
 def aws(stack: LocalStack, service: str) -> Any:

@@ -1,0 +1,390 @@
+"""Crash harness: prove that every matched event lands exactly once, whatever dies.
+
+    python -m loadtest.crash --events 20000 --kills 10 [--s3-error-rate 0.1] [--seed 7]
+
+Runs the real stack (noida-db broker + moto behind a fault-injecting proxy), the
+router and the writer as separate ``recorder run`` processes, and produces N events
+with known eventIDs across several trails (management, S3 data events incl. a
+bucket owned by another account, KMS exclusion, a global-service event, SSE-KMS).
+Meanwhile it SIGKILLs the router or the writer at random moments M times and
+restarts it, and restarts the broker once. Then it reads every object back from S3
+and checks each expected (eventID, trail, account, region) - what the pure routing
+engine says - is present exactly once, and that nothing unexpected is there.
+Prints a JSON report; exit status 0 only for 0 lost, 0 duplicated, 0 unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from loadtest.procs import RecorderProcess
+from recorder.events import encode
+from recorder.kafka import clients
+from recorder.routing import RoutingEngine
+from recorder.stack.local import LocalStack
+from recorder.stack.processes import free_port, port_open, stop_group
+from recorder.trails import Trail
+
+A1, A2 = "111111111111", "222222222222"
+REGIONS = ("us-east-1", "us-west-2")
+
+
+def trail_specs(kms_key_arn: str, topic_arn: str) -> list[dict[str, Any]]:
+    def trail(name: str, account: str, **kw: Any) -> dict[str, Any]:
+        return {
+            "Name": name,
+            "TrailARN": f"arn:aws:cloudtrail:us-east-1:{account}:trail/{name}",
+            "HomeRegion": "us-east-1",
+            "S3BucketName": f"crash-{name}",
+            "IsMultiRegionTrail": True,
+            "IncludeGlobalServiceEvents": True,
+            **kw,
+        }
+
+    return [
+        trail("a1-management", A1),
+        trail(
+            "a1-s3-data",
+            A1,
+            IsMultiRegionTrail=False,
+            IncludeGlobalServiceEvents=False,
+            KmsKeyId=kms_key_arn,
+            EventSelectors=[
+                {
+                    "ReadWriteType": "WriteOnly",
+                    "IncludeManagementEvents": False,
+                    "DataResources": [
+                        {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::shared-bucket/"]}
+                    ],
+                }
+            ],
+        ),
+        trail(
+            "a1-no-kms",
+            A1,
+            IncludeGlobalServiceEvents=False,
+            EventSelectors=[
+                {
+                    "ReadWriteType": "All",
+                    "IncludeManagementEvents": True,
+                    "ExcludeManagementEventSources": ["kms.amazonaws.com"],
+                    "DataResources": [],
+                }
+            ],
+        ),
+        trail(
+            "a2-everything",
+            A2,
+            SnsTopicARN=topic_arn,
+            EventSelectors=[
+                {
+                    "ReadWriteType": "All",
+                    "IncludeManagementEvents": True,
+                    "DataResources": [
+                        {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
+                        {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+                    ],
+                }
+            ],
+        ),
+    ]
+
+
+def make_event(rng: random.Random, i: int) -> dict[str, Any]:
+    account = rng.choice((A1, A2))
+    region = rng.choice(REGIONS)
+    kind = rng.choices(
+        ["describe", "run", "kms", "put-shared", "get-shared", "put-own", "iam", "invoke"],
+        weights=[20, 10, 10, 15, 10, 10, 5, 5],
+    )[0]
+    base: dict[str, Any] = {
+        "eventVersion": "1.05",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "arn": f"arn:aws:iam::{account}:user/load",
+            "accountId": account,
+            "accessKeyId": "AKIAEXAMPLE",
+            "userName": "load",
+        },
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "awsRegion": region,
+        "sourceIPAddress": "192.0.2.7",
+        "userAgent": "crash-harness",
+        "requestParameters": {"n": i},
+        "responseElements": None,
+        "requestID": f"req-{i}",
+        "eventID": str(uuid.uuid4()),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": account,
+    }
+    if kind == "describe":
+        base.update(eventSource="ec2.amazonaws.com", eventName="DescribeInstances")
+    elif kind == "run":
+        base.update(eventSource="ec2.amazonaws.com", eventName="RunInstances")
+    elif kind == "kms":
+        base.update(eventSource="kms.amazonaws.com", eventName="Decrypt")
+    elif kind == "iam":
+        base.update(eventSource="iam.amazonaws.com", eventName="CreateUser", awsRegion="us-east-1")
+    elif kind == "invoke":
+        base.update(
+            eventSource="lambda.amazonaws.com",
+            eventName="Invoke",
+            resources=[
+                {
+                    "accountId": account,
+                    "type": "AWS::Lambda::Function",
+                    "ARN": f"arn:aws:lambda:{region}:{account}:function:f{i % 3}",
+                }
+            ],
+        )
+    else:
+        bucket, owner = (
+            ("shared-bucket", A2) if kind.endswith("shared") else (f"own-{account}", account)
+        )
+        name = "PutObject" if kind.startswith("put") else "GetObject"
+        base.update(
+            eventSource="s3.amazonaws.com",
+            eventName=name,
+            resources=[
+                {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/k{i}"},
+                {"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+            ],
+        )
+    return base
+
+
+@dataclass
+class Report:
+    events: int
+    expected_deliveries: int
+    delivered_records: int
+    files: int
+    kills: int
+    broker_restarts: int
+    s3_faults: dict[str, int]
+    lost: int
+    duplicated: int
+    unexpected: int
+    wall_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and self.unexpected == 0
+
+
+def read_all(s3: Any, buckets: dict[str, str]) -> tuple[Counter[tuple[str, str, str, str]], int]:
+    seen: Counter[tuple[str, str, str, str]] = Counter()
+    files = 0
+    for bucket, trail_arn in buckets.items():
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                parts = key.split("/")  # AWSLogs/<acct>/CloudTrail/<region>/...
+                account, region = parts[1], parts[3]
+                body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                files += 1
+                for r in json.loads(body)["Records"]:
+                    seen[(r["eventID"], trail_arn, account, region)] += 1
+    return seen, files
+
+
+async def produce(stack: LocalStack, events: list[dict[str, Any]], rate: float) -> None:
+    producer = clients.producer(stack.settings(), enable_idempotence=True)
+    await producer.start()
+    try:
+        chunk = 500
+        for i in range(0, len(events), chunk):
+            while True:
+                try:
+                    futures = [
+                        await producer.send(
+                            "api-events", encode(e), key=e["recipientAccountId"].encode()
+                        )
+                        for e in events[i : i + chunk]
+                    ]
+                    await asyncio.gather(*futures)
+                    break
+                except Exception as exc:  # broker restarting: send the chunk again
+                    print(f"  produce retry: {exc!r}", file=sys.stderr)
+                    await asyncio.sleep(1)
+            await asyncio.sleep(chunk / rate)
+    finally:
+        await producer.stop()
+
+
+def run(
+    stack: LocalStack,
+    work: Path,
+    *,
+    events: int,
+    kills: int,
+    seed: int,
+    s3_error_rate: float,
+    rate: float = 2000.0,
+    timeout: float = 600.0,
+    broker_restart: bool = True,
+) -> Report:
+    rng = random.Random(seed)
+    started = time.monotonic()
+    kw = stack.settings().aws_client_kwargs()
+    s3, kms, sns = boto3.client("s3", **kw), boto3.client("kms", **kw), boto3.client("sns", **kw)
+    key_arn = kms.create_key(Description="crash harness")["KeyMetadata"]["Arn"]
+    topic_arn = sns.create_topic(Name="crash-notices")["TopicArn"]
+    specs = trail_specs(key_arn, topic_arn)
+    for t in specs:
+        s3.create_bucket(Bucket=t["S3BucketName"])
+    trails_file = work / "trails.json"
+    trails_file.write_text(json.dumps(specs))
+    engine = RoutingEngine.compile([Trail.from_api(t) for t in specs], {})
+    buckets = {t["S3BucketName"]: t["TrailARN"] for t in specs}
+
+    proxy_port = free_port()
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loadtest.faultproxy",
+            "--upstream",
+            stack.aws_endpoint_url,
+            "--port",
+            str(proxy_port),
+            "--error-rate",
+            str(s3_error_rate),
+            "--slow-rate",
+            str(s3_error_rate / 2),
+            "--slow-seconds",
+            "1.5",
+            "--seed",
+            str(seed),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "proxy.log").open("ab"),
+        start_new_session=True,
+    )
+    while not port_open("127.0.0.1", proxy_port):
+        time.sleep(0.05)
+    env = {
+        "RECORDER_TRAILS_FILE": str(trails_file),
+        "RECORDER_CUT_INTERVAL": "2",
+        "RECORDER_AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy_port}",
+    }
+    procs = {
+        "router": RecorderProcess(stack, ["router"], work, env=env).start(),
+        "writer": RecorderProcess(stack, ["writer"], work, env=env).start(),
+    }
+    evts = [make_event(rng, i) for i in range(events)]
+    expected: set[tuple[str, str, str, str]] = set()
+    for e in evts:
+        for d in engine.route(e):
+            expected.add((e["eventID"], d.trail_arn, d.account_id, d.region))
+
+    async def chaos() -> tuple[int, int]:
+        producing = asyncio.create_task(produce(stack, evts, rate))
+        done_kills = restarts = 0
+        restart_at = kills // 2 if broker_restart else -1
+        for k in range(kills):
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
+            if k == restart_at:
+                print("  restarting the broker", file=sys.stderr)
+                await asyncio.to_thread(stack.stop_broker)
+                await asyncio.sleep(1)
+                await asyncio.to_thread(stack.start_broker)
+                restarts += 1
+            name = rng.choice(["router", "writer"])
+            print(f"  kill -9 {name} ({k + 1}/{kills})", file=sys.stderr)
+            procs[name].kill()
+            await asyncio.to_thread(procs[name].start)
+            done_kills += 1
+        await producing
+        return done_kills, restarts
+
+    try:
+        done_kills, restarts = asyncio.run(chaos())
+        print(
+            f"  produced {events} events; waiting for delivery of {len(expected)} ...",
+            file=sys.stderr,
+        )
+        deadline = time.monotonic() + timeout
+        seen: Counter[tuple[str, str, str, str]] = Counter()
+        files = 0
+        while time.monotonic() < deadline:
+            seen, files = read_all(s3, buckets)
+            missing = len(expected - set(seen))
+            print(
+                f"  {len(set(seen) & expected)}/{len(expected)} delivered in {files} files, {missing} missing",
+                file=sys.stderr,
+            )
+            if not missing:
+                break
+            time.sleep(5)
+        for p in procs.values():
+            p.stop()
+        seen, files = read_all(s3, buckets)
+    finally:
+        for p in procs.values():
+            p.kill()
+        stop_group(proxy.pid)
+    stats = work / "proxy-stats.json"
+    faults = json.loads(stats.read_text()) if stats.exists() else {}
+    return Report(
+        events=events,
+        expected_deliveries=len(expected),
+        delivered_records=sum(seen.values()),
+        files=files,
+        kills=done_kills,
+        broker_restarts=restarts,
+        s3_faults=faults,
+        lost=len(expected - set(seen)),
+        duplicated=sum(c - 1 for k, c in seen.items() if c > 1),
+        unexpected=sum(c for k, c in seen.items() if k not in expected),
+        wall_seconds=round(time.monotonic() - started, 1),
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--kills", type=int, default=10)
+    ap.add_argument("--rate", type=float, default=2000.0, help="events/s produced")
+    ap.add_argument("--s3-error-rate", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--timeout", type=float, default=900.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = LocalStack(Path(tmp) / "stack", kafka_port=free_port(), moto_port=free_port())
+        stack.start()
+        try:
+            report = run(
+                stack,
+                Path(tmp),
+                events=args.events,
+                kills=args.kills,
+                seed=args.seed,
+                s3_error_rate=args.s3_error_rate,
+                rate=args.rate,
+                timeout=args.timeout,
+            )
+        finally:
+            stack.stop()
+    print(json.dumps({**report.__dict__, "ok": report.ok}, indent=2))
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
