@@ -53,7 +53,7 @@ async def run_services(
     metrics_host: str = "127.0.0.1",
     stop: asyncio.Event | None = None,
 ) -> int:
-    from recorder.trails.registry import TrailRegistry
+    from recorder.services.registry import TrailRegistry
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

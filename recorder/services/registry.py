@@ -1,0 +1,214 @@
+"""The trail registry every service reads: the current trails and their compiled engine.
+
+Two sources:
+
+* the compacted ``trails`` topic (key = trail ARN, value = the trail as JSON,
+  tombstone = deleted): the control API writes it, every process materialises it
+  from the beginning, so a restart or a new replica converges to the same state;
+* a trails file, for running without the control API (the quick start): JSON or
+  YAML, a list of trails in DescribeTrails shape plus ``IsLogging``/
+  ``EventSelectors``/``AdvancedEventSelectors``, or an object
+  ``{"trails": [...], "organizations": {"<account>": "o-..."}}``; reloaded on change.
+
+The router reads :meth:`engine` per batch, so a change takes effect without a
+restart; the swap is one reference assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from recorder.delivery.target import DeliveryTarget
+from recorder.kafka import clients
+from recorder.obs.logging import get_logger
+from recorder.routing import RoutingEngine
+from recorder.settings import Settings
+from recorder.trails import Trail
+
+log = get_logger("recorder.registry")
+
+
+def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    try:
+        doc: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = yaml.safe_load(text)
+    organizations: dict[str, str] = {}
+    if isinstance(doc, dict):
+        organizations = {str(k): str(v) for k, v in (doc.get("organizations") or {}).items()}
+        doc = doc.get("trails", [])
+    if not isinstance(doc, list):
+        raise ValueError("trails document must be a list of trails or {'trails': [...]}")
+    return [Trail.from_api(t) for t in doc], organizations
+
+
+@dataclass
+class TrailRegistry:
+    settings: Settings
+    trails: dict[str, Trail] = field(default_factory=dict)
+    organizations: dict[str, str] = field(default_factory=dict)
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self._engine = RoutingEngine.compile([], {})
+        self._mtime: float | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._topic_state: dict[str, dict[str, Any]] = {}
+        self.position = 0  # next offset of `trails` to read
+        self._changed = asyncio.Condition()
+
+    @property
+    def from_file(self) -> bool:
+        return self.settings.trails_file is not None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> TrailRegistry:
+        """Load the registry; from the topic, read up to its end before returning."""
+        registry = cls(settings)
+        if registry.from_file:
+            registry.reload_file()
+        else:
+            await registry._open_topic()
+            await registry.catch_up()
+        return registry
+
+    # -- reading ----------------------------------------------------------------------
+    def engine(self) -> RoutingEngine:
+        return self._engine
+
+    def get(self, trail_arn: str) -> Trail | None:
+        return self.trails.get(trail_arn)
+
+    def target(self, trail_arn: str) -> DeliveryTarget | None:
+        trail = self.trails.get(trail_arn)
+        if trail is None:
+            return None
+        return DeliveryTarget(
+            bucket=trail.s3_bucket_name,
+            prefix=trail.s3_key_prefix,
+            kms_key_id=trail.kms_key_id,
+            sns_topic_arn=trail.sns_topic_arn,
+            log_file_validation=trail.log_file_validation_enabled,
+        )
+
+    # -- changing ---------------------------------------------------------------------
+    def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
+        engine = RoutingEngine.compile(trails, organizations)
+        self.trails = {t.trail_arn: t for t in trails}
+        self.organizations = dict(organizations)
+        self._engine = engine
+        self.version += 1
+        log.info("trails_loaded", trails=len(trails), version=self.version)
+
+    def reload_file(self) -> bool:
+        path: Path | None = self.settings.trails_file
+        if path is None:
+            return False
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            log.warning("trails_file_missing", path=str(path))
+            return False
+        if mtime == self._mtime:
+            return False
+        try:
+            trails, orgs = load_trails_document(path.read_bytes())
+        except Exception as exc:  # a bad edit keeps the last good trail set
+            log.error("trails_file_invalid", path=str(path), error=str(exc))
+            self._mtime = mtime
+            return False
+        self._mtime = mtime
+        self.replace(trails, orgs)
+        return True
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self.from_file:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 2.0)
+                self.reload_file()
+            else:
+                try:
+                    await self._read(timeout_ms=500)
+                except KafkaError as exc:
+                    log.warning("trails_topic_read_failed", error=repr(exc))
+                    await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+
+    # -- the `trails` topic -----------------------------------------------------------
+    async def _open_topic(self) -> None:
+        self._tp = TopicPartition(self.settings.topics.trails, 0)
+        self._consumer = clients.consumer(self.settings, group_id=None)
+        await self._consumer.start()
+        self._consumer.assign([self._tp])
+        await self._consumer.seek_to_beginning(self._tp)
+
+    async def catch_up(self) -> None:
+        """Read until the end offset seen now: a caller then sees every earlier change."""
+        assert self._consumer is not None
+        end = (await self._consumer.end_offsets([self._tp]))[self._tp]
+        while self.position < end:
+            await self._read(timeout_ms=500)
+
+    async def wait_for_offset(self, offset: int, within: float = 10.0) -> None:
+        """Read-your-writes for the control API: wait until ``offset`` is applied."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: self.position > offset)
+
+    async def _read(self, timeout_ms: int) -> None:
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(self._tp, timeout_ms=timeout_ms, max_records=5000)
+        messages = batch.get(self._tp, [])
+        if not messages:
+            return
+        for m in messages:
+            arn = (m.key or b"").decode()
+            if m.value is None:
+                self._topic_state.pop(arn, None)
+            else:
+                try:
+                    self._topic_state[arn] = orjson.loads(m.value)
+                except orjson.JSONDecodeError:
+                    log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
+        self.position = messages[-1].offset + 1
+        self._apply_topic_state()
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _apply_topic_state(self) -> None:
+        trails: list[Trail] = []
+        orgs: dict[str, str] = {}
+        for arn, doc in self._topic_state.items():
+            if arn.startswith("organization/"):
+                orgs[arn.split("/", 1)[1]] = str(doc.get("OrganizationId", ""))
+                continue
+            try:
+                trails.append(Trail.from_api(doc))
+            except Exception as exc:
+                log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+        self.replace(trails, orgs)
+
+    def document(self, trail_arn: str) -> dict[str, Any] | None:
+        """The stored JSON of a trail (what the control API publishes)."""
+        return self._topic_state.get(trail_arn)
+
+
+async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
+    """Write one change to `trails`; returns its offset. ``None`` deletes (tombstone)."""
+    body = None if value is None else orjson.dumps(value)
+    meta = await producer.send_and_wait(settings.topics.trails, body, key=key.encode(), partition=0)
+    return int(meta.offset)
