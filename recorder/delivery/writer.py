@@ -28,6 +28,7 @@ from recorder.delivery.naming import Destination, log_file_key
 from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
+from recorder.kafka.lag import record_lag
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -106,10 +107,14 @@ class Writer:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         interval = self.settings.cut_interval
+        last_lag = 0.0
         while not stop.is_set():
             await self._poll_once()
             await self._request_cuts(time.monotonic(), interval)
             await self._commit()
+            if time.monotonic() - last_lag > 1.0:
+                last_lag = time.monotonic()
+                await record_lag(self._consumer, self.metrics, "writer")
 
     async def _drain(self, within: float) -> None:
         """SIGTERM: cut every open batch, deliver it and commit, within ``within`` s."""

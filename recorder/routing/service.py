@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from recorder.events import (
 )
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
+from recorder.kafka.lag import record_lag
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -82,10 +84,14 @@ class Router:
         self.ready.set()
         log.info("router_started", transactions=self.transactions)
         try:
+            last_lag = 0.0
             while not stop.is_set():
                 batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
                 if batches:
                     await self._process(batches)
+                if time.monotonic() - last_lag > 1.0:
+                    last_lag = time.monotonic()
+                    await record_lag(self._consumer, self.metrics, "router")
         finally:
             for client in (self._consumer, self._producer, self._dlq_producer):
                 with contextlib.suppress(Exception):
