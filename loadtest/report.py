@@ -1,0 +1,139 @@
+"""The load test's HTML report: summary table and SVG plots, no plotting library.
+
+Plots: end-to-end latency histogram, throughput over time (sent vs delivered),
+consumer lag over time, and CPU/RSS of the recorder processes. Pure: results in,
+one self-contained HTML string out.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+W, H, PAD = 760, 260, 48
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+
+
+def _axes(xmax: float, ymax: float, xlabel: str, ylabel: str) -> list[str]:
+    out = [
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#333"/>',
+        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>',
+        f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle" font-size="12">{html.escape(xlabel)}</text>',
+        f'<text x="12" y="{H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 12 {H / 2})">{html.escape(ylabel)}</text>',
+    ]
+    for i in range(5):
+        y = H - PAD - i * (H - PAD - 10) / 4
+        out.append(
+            f'<text x="{PAD - 4}" y="{y + 4:.0f}" text-anchor="end" font-size="10">{ymax * i / 4:,.0f}</text>'
+        )
+        x = PAD + i * (W - 10 - PAD) / 4
+        out.append(
+            f'<text x="{x:.0f}" y="{H - PAD + 14}" text-anchor="middle" font-size="10">{xmax * i / 4:,.1f}</text>'
+        )
+    return out
+
+
+def line_chart(
+    title: str, series: dict[str, Sequence[tuple[float, float]]], xlabel: str, ylabel: str
+) -> str:
+    points = [p for s in series.values() for p in s]
+    xmax = max((p[0] for p in points), default=1.0) or 1.0
+    ymax = max((p[1] for p in points), default=1.0) or 1.0
+    parts = _axes(xmax, ymax, xlabel, ylabel)
+    for i, (name, pts) in enumerate(series.items()):
+        color = COLORS[i % len(COLORS)]
+        coords = " ".join(
+            f"{PAD + x / xmax * (W - 10 - PAD):.1f},{H - PAD - y / ymax * (H - PAD - 10):.1f}"
+            for x, y in pts
+        )
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
+        parts.append(
+            f'<text x="{W - 150}" y="{24 + 16 * i}" font-size="12" fill="{color}">{html.escape(name)}</text>'
+        )
+    return _svg(title, parts)
+
+
+def histogram(title: str, values: Sequence[float], xlabel: str, bins: int = 40) -> str:
+    if not values:
+        return _svg(title, ['<text x="20" y="40">no data</text>'])
+    lo, hi = 0.0, max(values) or 1.0
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    ymax = max(counts)
+    parts = _axes(hi, ymax, xlabel, "records")
+    bar_w = (W - 10 - PAD) / bins
+    for i, c in enumerate(counts):
+        h = c / ymax * (H - PAD - 10)
+        parts.append(
+            f'<rect x="{PAD + i * bar_w:.1f}" y="{H - PAD - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" fill="{COLORS[0]}"/>'
+        )
+    return _svg(title, parts)
+
+
+def _svg(title: str, parts: list[str]) -> str:
+    return (
+        f"<figure><figcaption>{html.escape(title)}</figcaption>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}">'
+        + "".join(parts)
+        + "</svg></figure>"
+    )
+
+
+def render(
+    summary: dict[str, Any], samples: list[dict[str, float]], latencies: Sequence[float]
+) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+        for k, v in summary.items()
+    )
+    t = [s["t"] for s in samples]
+    figures = [
+        histogram("End-to-end latency: event time to object in S3", latencies, "seconds"),
+        line_chart(
+            "Throughput over time",
+            {
+                "sent (events/s)": list(zip(t, [s["sent_rate"] for s in samples], strict=True)),
+                "delivered (records/s)": list(
+                    zip(t, [s["delivered_rate"] for s in samples], strict=True)
+                ),
+            },
+            "seconds since start",
+            "per second",
+        ),
+        line_chart(
+            "Consumer lag over time",
+            {
+                "router lag": list(zip(t, [s["router_lag"] for s in samples], strict=True)),
+                "writer lag": list(zip(t, [s["writer_lag"] for s in samples], strict=True)),
+            },
+            "seconds since start",
+            "records",
+        ),
+        line_chart(
+            "Recorder CPU (% of one core) and RSS (MiB)",
+            {
+                "CPU %": list(zip(t, [s["cpu"] for s in samples], strict=True)),
+                "RSS MiB": list(zip(t, [s["rss_mib"] for s in samples], strict=True)),
+            },
+            "seconds since start",
+            "",
+        ),
+    ]
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>recorder load test</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:820px}}
+table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:4px 10px;text-align:left}}
+figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.4em}}</style></head>
+<body><h1>recorder load test</h1><table>{rows}</table>{"".join(figures)}</body></html>
+"""
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
