@@ -4,8 +4,9 @@
 
 Runs the real stack (noida-db broker + moto behind a fault-injecting proxy), the
 router and the writer as separate ``recorder run`` processes, and produces N events
-with known eventIDs across several trails (management, S3 data events incl. a
-bucket owned by another account, KMS exclusion, a global-service event, SSE-KMS).
+with known eventIDs across several trails (``loadtest.traffic``: management, S3
+data events incl. a bucket owned by another account, KMS exclusion, a
+global-service event, SSE-KMS, SNS).
 Meanwhile it SIGKILLs the router or the writer at random moments M times and
 restarts it, and restarts the broker once. Then it reads every object back from S3
 and checks each expected (eventID, trail, account, region) - what the pure routing
@@ -24,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,140 +33,13 @@ from typing import Any
 import boto3
 
 from loadtest.procs import RecorderProcess
+from loadtest.traffic import TrafficMix, account_ids, trail_set
 from recorder.events import encode
 from recorder.kafka import clients
 from recorder.routing import RoutingEngine
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port, port_open, stop_group
 from recorder.trails import Trail
-
-A1, A2 = "111111111111", "222222222222"
-REGIONS = ("us-east-1", "us-west-2")
-
-
-def trail_specs(kms_key_arn: str, topic_arn: str) -> list[dict[str, Any]]:
-    def trail(name: str, account: str, **kw: Any) -> dict[str, Any]:
-        return {
-            "Name": name,
-            "TrailARN": f"arn:aws:cloudtrail:us-east-1:{account}:trail/{name}",
-            "HomeRegion": "us-east-1",
-            "S3BucketName": f"crash-{name}",
-            "IsMultiRegionTrail": True,
-            "IncludeGlobalServiceEvents": True,
-            **kw,
-        }
-
-    return [
-        trail("a1-management", A1),
-        trail(
-            "a1-s3-data",
-            A1,
-            IsMultiRegionTrail=False,
-            IncludeGlobalServiceEvents=False,
-            KmsKeyId=kms_key_arn,
-            EventSelectors=[
-                {
-                    "ReadWriteType": "WriteOnly",
-                    "IncludeManagementEvents": False,
-                    "DataResources": [
-                        {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::shared-bucket/"]}
-                    ],
-                }
-            ],
-        ),
-        trail(
-            "a1-no-kms",
-            A1,
-            IncludeGlobalServiceEvents=False,
-            EventSelectors=[
-                {
-                    "ReadWriteType": "All",
-                    "IncludeManagementEvents": True,
-                    "ExcludeManagementEventSources": ["kms.amazonaws.com"],
-                    "DataResources": [],
-                }
-            ],
-        ),
-        trail(
-            "a2-everything",
-            A2,
-            SnsTopicARN=topic_arn,
-            EventSelectors=[
-                {
-                    "ReadWriteType": "All",
-                    "IncludeManagementEvents": True,
-                    "DataResources": [
-                        {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
-                        {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
-                    ],
-                }
-            ],
-        ),
-    ]
-
-
-def make_event(rng: random.Random, i: int) -> dict[str, Any]:
-    account = rng.choice((A1, A2))
-    region = rng.choice(REGIONS)
-    kind = rng.choices(
-        ["describe", "run", "kms", "put-shared", "get-shared", "put-own", "iam", "invoke"],
-        weights=[20, 10, 10, 15, 10, 10, 5, 5],
-    )[0]
-    base: dict[str, Any] = {
-        "eventVersion": "1.05",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDAEXAMPLE",
-            "arn": f"arn:aws:iam::{account}:user/load",
-            "accountId": account,
-            "accessKeyId": "AKIAEXAMPLE",
-            "userName": "load",
-        },
-        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "awsRegion": region,
-        "sourceIPAddress": "192.0.2.7",
-        "userAgent": "crash-harness",
-        "requestParameters": {"n": i},
-        "responseElements": None,
-        "requestID": f"req-{i}",
-        "eventID": str(uuid.uuid4()),
-        "eventType": "AwsApiCall",
-        "recipientAccountId": account,
-    }
-    if kind == "describe":
-        base.update(eventSource="ec2.amazonaws.com", eventName="DescribeInstances")
-    elif kind == "run":
-        base.update(eventSource="ec2.amazonaws.com", eventName="RunInstances")
-    elif kind == "kms":
-        base.update(eventSource="kms.amazonaws.com", eventName="Decrypt")
-    elif kind == "iam":
-        base.update(eventSource="iam.amazonaws.com", eventName="CreateUser", awsRegion="us-east-1")
-    elif kind == "invoke":
-        base.update(
-            eventSource="lambda.amazonaws.com",
-            eventName="Invoke",
-            resources=[
-                {
-                    "accountId": account,
-                    "type": "AWS::Lambda::Function",
-                    "ARN": f"arn:aws:lambda:{region}:{account}:function:f{i % 3}",
-                }
-            ],
-        )
-    else:
-        bucket, owner = (
-            ("shared-bucket", A2) if kind.endswith("shared") else (f"own-{account}", account)
-        )
-        name = "PutObject" if kind.startswith("put") else "GetObject"
-        base.update(
-            eventSource="s3.amazonaws.com",
-            eventName=name,
-            resources=[
-                {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/k{i}"},
-                {"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
-            ],
-        )
-    return base
 
 
 @dataclass
@@ -246,7 +119,10 @@ def run(
     s3, kms, sns = boto3.client("s3", **kw), boto3.client("kms", **kw), boto3.client("sns", **kw)
     key_arn = kms.create_key(Description="crash harness")["KeyMetadata"]["Arn"]
     topic_arn = sns.create_topic(Name="crash-notices")["TopicArn"]
-    specs = trail_specs(key_arn, topic_arn)
+    accounts = account_ids(3)
+    # five trails: one of each selector shape (management, S3 data on a bucket of
+    # another account, KMS excluded, data events everywhere, single-region reads)
+    specs = trail_set(accounts, 5, kms_key_arn=key_arn, topic_arn=topic_arn)
     for t in specs:
         s3.create_bucket(Bucket=t["S3BucketName"])
     trails_file = work / "trails.json"
@@ -288,7 +164,8 @@ def run(
         "router": RecorderProcess(stack, ["router"], work, env=env).start(),
         "writer": RecorderProcess(stack, ["writer"], work, env=env).start(),
     }
-    evts = [make_event(rng, i) for i in range(events)]
+    mix = TrafficMix(accounts, seed=seed)
+    evts = [mix.event() for _ in range(events)]
     expected: set[tuple[str, str, str, str]] = set()
     for e in evts:
         for d in engine.route(e):
