@@ -1,0 +1,158 @@
+"""Digest chaining: from the previous digest and an hour's log files to the next digest.
+
+Pure: the digester feeds it state it keeps (or recovers from S3) and writes the
+artifact it returns. The state is the link the next digest must record
+(previous bucket, key, SHA-256 and signature), so it is small, serialisable,
+and recoverable from the last digest object alone (:func:`state_from_digest`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.integrity.digest import HOUR, DigestWindow, PreviousDigest, build_digest
+from recorder.integrity.manifest import LogFileManifest
+from recorder.integrity.naming import ChainId, digest_key, is_chain_digest_key
+from recorder.integrity.signing import SIGNATURE_ALGORITHM, Signer, string_to_sign
+from recorder.integrity.times import format_time, parse_time
+
+
+class StaleWindowError(ValueError):
+    """The window starts before the chain's last digest ended: it was digested already.
+
+    Seen on replay after a crash when the digest object was written but the
+    consumer's offsets were not committed; the digester should skip the window.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """Where a chain stands: ``previous`` None means the next digest is a starting one."""
+
+    chain: ChainId
+    previous: PreviousDigest | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.chain.to_json(),
+            "previous": self.previous.to_json() if self.previous else None,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ChainState:
+        previous = doc.get("previous")
+        return cls(ChainId.from_json(doc), PreviousDigest.from_json(previous) if previous else None)
+
+    def next_window(self, period: dt.timedelta = HOUR) -> DigestWindow | None:
+        """The hour after the previous digest, or None for a chain that has to start anew."""
+        if self.previous is None:
+            return None
+        return DigestWindow.starting(parse_time(self.previous.end_time), period)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestArtifact:
+    """One digest object, ready for PutObject (``Metadata=metadata``)."""
+
+    bucket: str
+    key: str
+    body: bytes  # uncompressed JSON: what is hashed and signed
+    gz: bytes  # the object's bytes
+    metadata: dict[str, str]  # becomes x-amz-meta-signature / x-amz-meta-signature-algorithm
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def signature(self) -> str:
+        return self.metadata["signature"]
+
+
+def next_digest(
+    state: ChainState,
+    window: DigestWindow,
+    files: Iterable[LogFileManifest],
+    signer: Signer,
+    *,
+    bucket: str,
+    prefix: str | None = None,
+    final: bool = False,
+) -> tuple[DigestArtifact, ChainState]:
+    """Build and sign the chain's digest for ``window`` and return the state after it.
+
+    ``bucket``/``prefix`` are the trail's current S3 settings; if the bucket
+    changed since the previous digest the link crosses buckets, which
+    validate-logs follows. ``final`` marks the digest CloudTrail delivers when
+    logging stops or the trail is deleted: the returned state has no link, so
+    the next digest (after logging restarts) is a starting digest. The same
+    arguments always give byte-identical output.
+    """
+    if signer.region != state.chain.region:
+        raise ValueError(f"{signer.region} keys cannot sign digests for {state.chain.region}")
+    previous = state.previous
+    if previous is not None and window.start < parse_time(previous.end_time):
+        raise StaleWindowError(
+            f"window {format_time(window.start)}..{format_time(window.end)} starts before "
+            f"the previous digest's end {previous.end_time}"
+        )
+    key = digest_key(state.chain, prefix, window.end)
+    signing_key = signer.key_for(window.end)
+    body = build_digest(state.chain, window, bucket, key, signing_key.fingerprint, previous, files)
+    sha256 = hashlib.sha256(body).hexdigest()
+    to_sign = string_to_sign(
+        format_time(window.end), bucket, key, sha256, previous.signature if previous else None
+    )
+    signature = signing_key.sign(to_sign).hex()
+    artifact = DigestArtifact(
+        bucket=bucket,
+        key=key,
+        body=body,
+        gz=gzip.compress(body, mtime=0),  # no mtime, no name: replays give the same object
+        metadata={"signature": signature, "signature-algorithm": SIGNATURE_ALGORITHM},
+    )
+    link = PreviousDigest(bucket, key, sha256, signature, format_time(window.end))
+    return artifact, ChainState(state.chain, None if final else link)
+
+
+def state_from_digest(
+    chain: ChainId,
+    bucket: str,
+    key: str,
+    body: bytes,
+    metadata: Mapping[str, str],
+) -> ChainState:
+    """Recover a chain's state from its newest digest object (after a restart).
+
+    ``body`` may be the object as stored (gzip) or inflated; ``metadata`` is the
+    object's user metadata as S3 returns it (``signature`` key). The digest must
+    be this chain's and must say it lives where it was read from; the hash is
+    of the inflated bytes, as the next digest's ``previousDigestHashValue``
+    requires.
+    """
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    if not is_chain_digest_key(chain, key):
+        raise ValueError(f"s3://{bucket}/{key} is not a digest of {chain.trail_arn}")
+    doc = json.loads(body)
+    if doc.get("digestS3Bucket") != bucket or doc.get("digestS3Object") != key:
+        raise ValueError(f"digest s3://{bucket}/{key} has been moved from its original location")
+    if doc.get("awsAccountId") != chain.account_id:
+        raise ValueError(f"digest s3://{bucket}/{key} is for account {doc.get('awsAccountId')}")
+    signature = metadata.get("signature")
+    if not signature:
+        raise ValueError(f"digest s3://{bucket}/{key} has no signature metadata")
+    previous = PreviousDigest(
+        bucket=bucket,
+        key=key,
+        sha256=hashlib.sha256(body).hexdigest(),
+        signature=signature,
+        end_time=format_time(parse_time(doc["digestEndTime"])),
+    )
+    return ChainState(chain, previous)

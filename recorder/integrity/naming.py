@@ -1,0 +1,120 @@
+"""Digest object keys, exactly as validate-logs computes and lists them.
+
+Guide, "Digest File Location"::
+
+    <prefix>/AWSLogs/[<org-id>/]<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/
+    <account>_CloudTrail-Digest_<region>_<trail-name>_<home-region>_YYYYMMDDTHHMMSSZ.json.gz
+
+The date folders and the timestamp are the digest's end time. The region after
+``CloudTrail-Digest/`` is the region the digest covers (the delivery region);
+the one after the trail name is the trail's home region. The prefix is joined
+with a single ``/`` and not otherwise normalised, because that is how the CLI
+builds its listing prefix from the trail's ``S3KeyPrefix``: a key built any
+other way is invisible to validate-logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.integrity.times import format_key_time, utc
+
+_BACKFILL_SUFFIX = "_backfill.json.gz"
+_ARN = re.compile(r"arn:.+:cloudtrail:.+:\d{12}:trail/.+")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ChainId:
+    """One digest chain: a trail's digests for one account folder and one region."""
+
+    trail_arn: str
+    account_id: str
+    region: str  # the region the digests cover (where the log files were delivered)
+    org_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _ARN.match(self.trail_arn):
+            raise ValueError(f"Invalid trail ARN provided: {self.trail_arn}")
+
+    @property
+    def trail_name(self) -> str:
+        return self.trail_arn.split("/")[-1]
+
+    @property
+    def home_region(self) -> str:
+        return self.trail_arn.split(":")[3]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trailARN": self.trail_arn,
+            "accountId": self.account_id,
+            "region": self.region,
+            "orgId": self.org_id,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ChainId:
+        """Also reads a ``delivered`` manifest, which carries the same four fields."""
+        return cls(
+            str(doc["trailARN"]),
+            str(doc["accountId"]),
+            str(doc["region"]),
+            doc.get("orgId") or None,
+        )
+
+
+def digest_folder(chain: ChainId, prefix: str | None) -> str:
+    """``[<prefix>/]AWSLogs/[<org-id>/]<account>/CloudTrail-Digest/<region>`` (no slash at the end).
+
+    The exact string validate-logs passes as ``Prefix`` to ListObjects.
+    """
+    folder = "AWSLogs/"
+    if chain.org_id:
+        folder += f"{chain.org_id}/"
+    folder += f"{chain.account_id}/CloudTrail-Digest/{chain.region}"
+    return f"{prefix}/{folder}" if prefix else folder
+
+
+def digest_key(chain: ChainId, prefix: str | None, end_time: dt.datetime) -> str:
+    end = utc(end_time)
+    name = (
+        f"{chain.account_id}_CloudTrail-Digest_{chain.region}_{chain.trail_name}_"
+        f"{chain.home_region}_{format_key_time(end)}.json.gz"
+    )
+    return f"{digest_folder(chain, prefix)}/{end:%Y/%m/%d}/{name}"
+
+
+def digest_key_pattern(chain: ChainId, prefix: str | None) -> re.Pattern[str]:
+    """What validate-logs accepts as one of this chain's digests (standard or backfill)."""
+    account = re.escape(chain.account_id)
+    region = re.escape(chain.region)
+    pattern = "AWSLogs/"
+    if chain.org_id:
+        pattern += f"{chain.org_id}/"
+    pattern += (
+        f"{account}/CloudTrail\\-Digest/{region}/\\d+/\\d+/\\d+/{account}_CloudTrail\\-Digest_"
+        f"{region}_{re.escape(chain.trail_name)}_{re.escape(chain.home_region)}_.+"
+        "(?:_backfill)?\\.json\\.gz"
+    )
+    if prefix:
+        pattern = re.escape(prefix) + "/" + pattern
+    return re.compile("^" + pattern + "$")
+
+
+def is_backfill_key(key: str) -> bool:
+    return key.endswith(_BACKFILL_SUFFIX)
+
+
+def digest_key_time(key: str) -> str:
+    """The ``YYYYMMDDTHHMMSSZ`` end time in a digest key, cut by position like the CLI."""
+    return key[-33:-17] if is_backfill_key(key) else key[-24:-8]
+
+
+def is_chain_digest_key(chain: ChainId, key: str) -> bool:
+    """Whether ``key`` is one of this chain's digests, under whatever prefix."""
+    unanchored = digest_key_pattern(chain, None).pattern.removeprefix("^")
+    return re.search(f"(?:^|/){unanchored}", key) is not None
