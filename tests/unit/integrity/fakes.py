@@ -90,9 +90,10 @@ class Chain:
         ]
         body = json.dumps({"Records": records}, separators=(",", ":")).encode()
         folder = "AWSLogs/" + (f"{self.chain.org_id}/" if self.chain.org_id else "")
+        acct, region = self.chain.account_id, self.chain.region
         key = (
-            f"{self.prefix + '/' if self.prefix else ''}{folder}{ACCOUNT}/CloudTrail/{REGION}/"
-            f"{delivered:%Y/%m/%d}/{ACCOUNT}_CloudTrail_{REGION}_{delivered:%Y%m%dT%H%M}Z_"
+            f"{self.prefix + '/' if self.prefix else ''}{folder}{acct}/CloudTrail/{region}/"
+            f"{delivered:%Y/%m/%d}/{acct}_CloudTrail_{region}_{delivered:%Y%m%dT%H%M}Z_"
             f"{hashlib.sha256(key_seed(delivered)).hexdigest()[:16]}.json.gz"
         )
         self.s3.put(self.bucket, key, gzip.compress(body, mtime=0))

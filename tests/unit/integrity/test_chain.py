@@ -1,0 +1,135 @@
+"""The chain: each digest signed so awscli's own validator accepts it, linked, replayable."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+import hashlib
+import json
+
+import pytest
+from awscli.customizations.cloudtrail.validation import Sha256RSADigestValidator
+
+from recorder.integrity import (
+    ChainState,
+    DigestWindow,
+    KeyRing,
+    StaleWindowError,
+    next_digest,
+    state_from_digest,
+)
+from tests.unit.integrity.fakes import BUCKET, T0, Chain, hourly_chain
+
+
+def test_every_digest_passes_the_cli_validator(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    assert len(c.digests) == 4
+    public_key = ring.key_for(T0).public_key.to_api()["Value"]
+    for d in c.digests:
+        data = json.loads(d.body)
+        data["_signature"] = d.metadata["signature"]
+        # Raises DigestError unless the CLI accepts bucket, key, body and signature.
+        Sha256RSADigestValidator().validate(d.bucket, d.key, public_key, data, d.body)
+        assert d.metadata["signature-algorithm"] == "SHA256withRSA"
+        assert data["digestPublicKeyFingerprint"] == ring.key_for(T0).fingerprint
+
+
+def test_digests_link_back_to_the_previous_one(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    docs = [json.loads(d.body) for d in c.digests]
+    assert docs[0]["previousDigestSignature"] is None
+    assert docs[0]["previousDigestS3Object"] is None
+    for prev, doc in zip(c.digests, docs[1:], strict=False):
+        assert doc["previousDigestS3Bucket"] == BUCKET
+        assert doc["previousDigestS3Object"] == prev.key
+        assert doc["previousDigestHashValue"] == hashlib.sha256(prev.body).hexdigest()
+        assert doc["previousDigestHashAlgorithm"] == "SHA-256"
+        assert doc["previousDigestSignature"] == prev.metadata["signature"]
+    assert [(d["digestStartTime"], d["digestEndTime"]) for d in docs] == [
+        ("2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"),
+        ("2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z"),
+        ("2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z"),
+        ("2024-05-01T13:00:00Z", "2024-05-01T14:00:00Z"),
+    ]
+    assert [len(d["logFiles"]) for d in docs] == [2, 1, 0, 2]
+    assert (docs[2]["newestEventTime"], docs[2]["oldestEventTime"]) == (None, None)
+
+
+def test_gzip_is_deterministic_and_inflates_to_the_signed_body(ring: KeyRing) -> None:
+    d = hourly_chain(ring).digests[0]
+    assert gzip.decompress(d.gz) == d.body
+    assert d.gz[3] == 0  # FLG: no file name
+    assert d.gz[4:8] == b"\0\0\0\0"  # MTIME 0
+
+
+def test_replay_is_byte_identical(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    state = ChainState.from_json(json.loads(json.dumps(c.state.to_json())))  # type: ignore[union-attr]
+    files = [c.log_file(T0 + dt.timedelta(hours=4, minutes=m), 2) for m in (5, 30)]
+    window = DigestWindow.starting(T0 + dt.timedelta(hours=4))
+    first = next_digest(state, window, files, ring, bucket=BUCKET)
+    again = next_digest(state, window, list(reversed(files)), ring, bucket=BUCKET)
+    assert first == again
+    assert first[0].gz == again[0].gz
+
+
+def test_state_recovered_from_the_last_digest_object(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    last = c.digests[-1]
+    recovered = state_from_digest(c.chain, last.bucket, last.key, last.gz, last.metadata)
+    assert recovered == c.state
+    assert recovered.previous is not None
+    assert recovered.previous.end_time == "2024-05-01T14:00:00Z"
+    assert recovered.next_window() == DigestWindow.starting(T0 + dt.timedelta(hours=4))
+    # Inflated bodies work too, and the digest after either state is the same.
+    assert state_from_digest(c.chain, last.bucket, last.key, last.body, last.metadata) == recovered
+
+
+def test_state_from_digest_refuses_wrong_objects(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    d = c.digests[-1]
+    with pytest.raises(ValueError, match="has been moved from its original location"):
+        state_from_digest(c.chain, "other-bucket", d.key, d.gz, d.metadata)
+    with pytest.raises(ValueError, match="has no signature metadata"):
+        state_from_digest(c.chain, d.bucket, d.key, d.gz, {})
+    other = dataclasses.replace(c.chain, region="us-west-2")
+    with pytest.raises(ValueError, match="is not a digest of"):
+        state_from_digest(other, d.bucket, d.key, d.gz, d.metadata)
+
+
+def test_a_window_already_digested_is_stale(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    assert c.state is not None
+    with pytest.raises(StaleWindowError, match="starts before the previous digest's end"):
+        next_digest(c.state, DigestWindow.starting(T0), [], ring, bucket=BUCKET)
+
+
+def test_final_digest_ends_the_chain_and_the_next_one_starts_anew(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    stop = T0 + dt.timedelta(hours=4, minutes=17, seconds=3)  # StopLogging
+    final = c.digest(DigestWindow(T0 + dt.timedelta(hours=4), stop), [], final=True)
+    assert json.loads(final.body)["digestEndTime"] == "2024-05-01T14:17:03Z"
+    assert json.loads(final.body)["previousDigestS3Object"] == c.digests[-2].key
+    assert c.state == ChainState(c.chain, None)
+    assert c.state.next_window() is None
+    restart = c.digest(DigestWindow.starting(stop + dt.timedelta(hours=2)), [])
+    assert json.loads(restart.body)["previousDigestSignature"] is None
+
+
+def test_keys_of_another_region_cannot_sign(ring: KeyRing) -> None:
+    c = Chain(ring)
+    west = ChainState(dataclasses.replace(c.chain, region="us-west-2"))
+    with pytest.raises(ValueError, match="us-east-2 keys cannot sign digests for us-west-2"):
+        next_digest(west, DigestWindow.starting(T0), [], ring, bucket=BUCKET)
+
+
+def test_prefix_and_org_trail_digests_are_where_the_guide_puts_them(ring: KeyRing) -> None:
+    org = Chain(ring, prefix="audit")
+    org.chain = dataclasses.replace(org.chain, account_id="444455556666", org_id="o-abc123")
+    d = org.digest(DigestWindow.starting(T0), [])
+    assert d.key == (
+        "audit/AWSLogs/o-abc123/444455556666/CloudTrail-Digest/us-east-2/2024/05/01/"
+        "444455556666_CloudTrail-Digest_us-east-2_my-trail_us-east-2_20240501T110000Z.json.gz"
+    )
+    assert json.loads(d.body)["awsAccountId"] == "444455556666"
