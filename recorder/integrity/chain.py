@@ -74,6 +74,17 @@ class DigestArtifact:
     def signature(self) -> str:
         return self.metadata["signature"]
 
+    def put_object_kwargs(self) -> dict[str, Any]:
+        """S3 PutObject arguments; stored like log files (gzip JSON), signature in metadata."""
+        return {
+            "Bucket": self.bucket,
+            "Key": self.key,
+            "Body": self.gz,
+            "ContentType": "application/json",
+            "ContentEncoding": "gzip",
+            "Metadata": dict(self.metadata),
+        }
+
 
 def next_digest(
     state: ChainState,

@@ -177,7 +177,8 @@ class SigningKey:
 class Signer(Protocol):
     """What the chain needs from a key store: the key that signs at a given time."""
 
-    region: str
+    @property
+    def region(self) -> str: ...
 
     def key_for(self, at: dt.datetime) -> SigningKey: ...
 
@@ -225,6 +226,10 @@ class KeyRing:
         Old keys keep their windows, so digests they signed stay verifiable and
         listed. ``lifetime`` should exceed ``rotate_every`` so the outgoing key
         can still sign a digest that closed just before the rotation.
+
+        The new key exists only in the returned ring: persist it (see
+        :meth:`to_encrypted_bytes`) before any digest is signed with it, or a
+        crash loses the private key while its digests stay in S3, unverifiable.
         """
         if not self.rotation_due(now, rotate_every):
             return self

@@ -208,7 +208,7 @@ class _S3Provider:
         return self._client
 
 
-class _CloudTrail:
+class CloudTrailStub:
     def __init__(self, c: Chain) -> None:
         self._c = c
 
@@ -253,7 +253,7 @@ def aws_cli(
     cmd.end_time = req.end_time
     cmd._source_region = req.source_region
     cmd.s3_client_provider = _S3Provider(c.s3)
-    cmd.cloudtrail_client = _CloudTrail(c)
+    cmd.cloudtrail_client = CloudTrailStub(c)
     cmd.organization_client = _Organizations(c.chain.org_id)
     try:
         cmd._call()
