@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
+import hashlib
 import json
 
 import pytest
@@ -21,6 +22,9 @@ from recorder.integrity import (
     SigningKey,
     ValidationRequest,
     ValidationResult,
+    build_digest,
+    digest_key,
+    string_to_sign,
 )
 from tests.unit.integrity.fakes import (
     BUCKET,
@@ -303,3 +307,36 @@ def test_streaming_output(ring: KeyRing) -> None:
     run = LogValidation(request(c), c.s3, c.ring.public_keys, c.s3.fetch_log)
     first = next(iter(run.run()))
     assert first == Output("stdout", HEADER)
+
+
+def test_backfill_digests_are_checked_in_a_second_pass(
+    ring: KeyRing, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # recorder never writes backfill digests, but validate-logs reads them; so must we.
+    c = hourly_chain(ring)
+    window = DigestWindow.starting(T0 + H)
+    key = digest_key(c.chain, None, window.end).replace(".json.gz", "_backfill.json.gz")
+    signer = ring.key_for(window.end)
+    body = build_digest(c.chain, window, BUCKET, key, signer.fingerprint, None, [c.logs[2]])
+    signature = signer.sign(
+        string_to_sign("2024-05-01T12:00:00Z", BUCKET, key, hashlib.sha256(body).hexdigest(), None)
+    ).hex()
+    metadata = {
+        "signature": signature,
+        "signature-algorithm": "SHA256withRSA",
+        "backfill-generation-timestamp": "2024-05-02T09:00:00Z",
+    }
+    c.s3.put(BUCKET, key, gzip.compress(body, mtime=0), metadata)
+    r = both(c, request(c), capsys)
+    assert f"(backfill) Digest file\ts3://{BUCKET}/{key}\tvalid\n" + log_line(c, 2, "valid") in (
+        r.stdout
+    )
+    assert r.stdout.endswith(
+        "\n4/4 digest files valid\n1/1 backfill digest files valid\n6/6 log files valid\n"
+    )
+    # Without its generation timestamp a backfill digest is malformed.
+    del metadata["backfill-generation-timestamp"]
+    c.s3.put(BUCKET, key, gzip.compress(body, mtime=0), metadata)
+    r = both(c, request(c, verbose=False), capsys)
+    assert r.stderr == f"(backfill) Digest file\ts3://{BUCKET}/{key}\tINVALID: invalid format\n\n"
+    assert r.exit_code == 1
