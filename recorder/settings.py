@@ -25,6 +25,7 @@ class Topics:
     delivered: str = "delivered"
     trails: str = "trails"
     dlq: str = "api-events-dlq"
+    digest_state: str = "digest-state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,12 @@ class Settings:
     api_port: int = 8080
     log_level: str = "info"
     digest_interval: float = 3600.0
+    # Digest signing keys: an operator's PEM file, or rings generated and kept in
+    # S3 sealed under a KMS data key (envelope encryption).
+    signing_key_file: Path | None = None
+    signing_key_password: str = ""
+    keys_bucket: str = "recorder-digest-keys"
+    keys_kms_key_id: str = "alias/recorder-digest-keys"
     topics: Topics = field(default_factory=Topics)
 
     @classmethod

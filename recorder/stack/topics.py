@@ -22,6 +22,8 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         # Key = trail ARN; the latest value per trail is the registry's state.
         NewTopic(t.trails, 1, 1, topic_configs={"cleanup.policy": "compact"}),
         NewTopic(t.dlq, 1, 1),
+        # Key = digest chain; the latest value is where the chain stands.
+        NewTopic(t.digest_state, 1, 1, topic_configs={"cleanup.policy": "compact"}),
     ]
 
 
