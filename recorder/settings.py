@@ -36,8 +36,18 @@ class Settings:
     # AWS-compatible endpoints (S3, SNS, KMS); empty means the real AWS endpoints.
     aws_endpoint_url: str = ""
     aws_region: str = "us-east-1"
-    aws_access_key_id: str = "testing"
-    aws_secret_access_key: str = "testing"
+    # Empty: botocore's default credential chain (IAM role, env, profile).
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
+    # Kafka security (a real cluster): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_check_hostname: bool = True
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
     # Delivery
     cut_interval: float = 300.0
     batch_max_records: int = 10_000
@@ -49,7 +59,9 @@ class Settings:
     producer_buffer: int = 10_000
     # Observability / control
     metrics_port: int = 9464
+    api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_credentials_file: Path | None = None
     log_level: str = "info"
     digest_interval: float = 3600.0
     # Digest signing keys: an operator's PEM file, or rings generated and kept in
@@ -71,6 +83,13 @@ class Settings:
             name = f"RECORDER_{f.name.upper()}"
             if name in env:
                 values[f.name] = _coerce(name, f.type, env[name])
+        topics = {
+            t.name: env[f"RECORDER_TOPIC_{t.name.upper()}"]
+            for t in fields(Topics)
+            if env.get(f"RECORDER_TOPIC_{t.name.upper()}")
+        }
+        if topics:
+            values["topics"] = Topics(**topics)
         values.update(overrides)
         settings = cls(**values)
         settings.validate()
@@ -98,16 +117,36 @@ class Settings:
             )
         if self.digest_interval <= 0:
             problems.append(f"RECORDER_DIGEST_INTERVAL must be > 0, got {self.digest_interval}")
+        protocols = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
+        if self.kafka_security_protocol not in protocols:
+            problems.append(
+                f"RECORDER_KAFKA_SECURITY_PROTOCOL must be one of {sorted(protocols)}, "
+                f"got {self.kafka_security_protocol!r}"
+            )
+        mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+        if self.kafka_security_protocol.startswith("SASL"):
+            if self.kafka_sasl_mechanism not in mechanisms:
+                problems.append(
+                    f"RECORDER_KAFKA_SASL_MECHANISM must be one of {sorted(mechanisms)}, "
+                    f"got {self.kafka_sasl_mechanism!r}"
+                )
+            if not self.kafka_sasl_username or not self.kafka_sasl_password:
+                problems.append(
+                    "RECORDER_KAFKA_SASL_USERNAME and RECORDER_KAFKA_SASL_PASSWORD are required with SASL"
+                )
+        if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
+            problems.append(
+                "RECORDER_AWS_ACCESS_KEY_ID and RECORDER_AWS_SECRET_ACCESS_KEY go together"
+            )
         if problems:
             raise SettingsError("; ".join(problems))
 
     def aws_client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any boto3/aioboto3 client of S3, SNS or KMS."""
-        kwargs: dict[str, Any] = {
-            "region_name": self.aws_region,
-            "aws_access_key_id": self.aws_access_key_id,
-            "aws_secret_access_key": self.aws_secret_access_key,
-        }
+        kwargs: dict[str, Any] = {"region_name": self.aws_region}
+        if self.aws_access_key_id:
+            kwargs["aws_access_key_id"] = self.aws_access_key_id
+            kwargs["aws_secret_access_key"] = self.aws_secret_access_key
         if self.aws_endpoint_url:
             kwargs["endpoint_url"] = self.aws_endpoint_url
         return kwargs
@@ -131,3 +170,26 @@ def _coerce(name: str, annotation: Any, raw: str) -> Any:
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a valid {kind}") from None
     return raw
+
+
+def kafka_security_kwargs(settings: Settings) -> dict[str, Any]:
+    """aiokafka keyword arguments for TLS and SASL, shared by every Kafka client."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    kwargs: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in {"SSL", "SASL_SSL"}:
+        from aiokafka.helpers import create_ssl_context
+
+        context = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+            certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+            keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        )
+        context.check_hostname = settings.kafka_ssl_check_hostname
+        kwargs["ssl_context"] = context
+    if protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
+        kwargs["sasl_plain_password"] = settings.kafka_sasl_password
+    return kwargs

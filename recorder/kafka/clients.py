@@ -6,7 +6,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from recorder.settings import Settings
+from recorder.settings import Settings, kafka_security_kwargs
 
 
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -15,6 +15,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "acks": "all",
         "linger_ms": 5,
         "max_request_size": 16 * 1024 * 1024,
+        **kafka_security_kwargs(settings),
     }
     kwargs.update(overrides)
     return AIOKafkaProducer(**kwargs)
@@ -32,6 +33,7 @@ def consumer(settings: Settings, *topics: str, group_id: str, **overrides: Any) 
         # A killed member's partitions move on after 6 s (the usual broker minimum).
         "session_timeout_ms": 6000,
         "heartbeat_interval_ms": 2000,
+        **kafka_security_kwargs(settings),
     }
     kwargs.update(overrides)
     return AIOKafkaConsumer(*topics, **kwargs)

@@ -49,6 +49,9 @@ class LocalStack:
             "bootstrap_servers": self.bootstrap_servers,
             "aws_endpoint_url": self.aws_endpoint_url,
             "partitions": self.partitions,
+            # moto accepts any credentials; clients still need some to sign with
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
         }
         base.update(overrides)
         return Settings.from_env({}, **base)

@@ -9,7 +9,7 @@ import time
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from recorder.settings import Settings
+from recorder.settings import Settings, kafka_security_kwargs
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
@@ -33,7 +33,9 @@ async def ensure_topics(settings: Settings, wait: float = 30.0) -> list[str]:
     last: Exception | None = None
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=5000
+            bootstrap_servers=settings.bootstrap_servers,
+            request_timeout_ms=5000,
+            **kafka_security_kwargs(settings),
         )
         try:
             await admin.start()
