@@ -1,0 +1,70 @@
+"""Settings: every bad value is reported at start with the variable's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recorder.settings import Settings, SettingsError, kafka_security_kwargs
+
+
+def test_defaults_and_env_values() -> None:
+    s = Settings.from_env(
+        {
+            "RECORDER_CUT_INTERVAL": "5",
+            "RECORDER_PARTITIONS": "8",
+            "RECORDER_TRAILS_FILE": "/etc/trails.json",
+            "RECORDER_TOPIC_ROUTED": "recorder.routed",
+            "RECORDER_KAFKA_SSL_CHECK_HOSTNAME": "false",
+        }
+    )
+    assert s.cut_interval == 5.0 and s.partitions == 8
+    assert s.trails_file == Path("/etc/trails.json")
+    assert s.topics.routed == "recorder.routed" and s.topics.api_events == "api-events"
+    assert s.kafka_ssl_check_hostname is False
+    assert "aws_access_key_id" not in s.aws_client_kwargs()  # default credential chain
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RECORDER_CUT_INTERVAL": "soon"}, "RECORDER_CUT_INTERVAL='soon' is not a valid float"),
+        ({"RECORDER_CUT_INTERVAL": "0"}, "RECORDER_CUT_INTERVAL must be > 0 seconds, got 0.0"),
+        ({"RECORDER_PARTITIONS": "0"}, "RECORDER_PARTITIONS must be >= 1, got 0"),
+        (
+            {"RECORDER_LOG_LEVEL": "loud"},
+            "RECORDER_LOG_LEVEL must be debug|info|warning|error, got 'loud'",
+        ),
+        (
+            {"RECORDER_KAFKA_SECURITY_PROTOCOL": "TLS"},
+            "RECORDER_KAFKA_SECURITY_PROTOCOL must be one of",
+        ),
+        (
+            {"RECORDER_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},
+            "RECORDER_KAFKA_SASL_USERNAME and RECORDER_KAFKA_SASL_PASSWORD are required",
+        ),
+        ({"RECORDER_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),
+        ({"RECORDER_KAFKA_SSL_CHECK_HOSTNAME": "maybe"}, "is not a valid bool"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace("|", r"\|")):
+        Settings.from_env(env)
+
+
+def test_sasl_kwargs() -> None:
+    s = Settings.from_env(
+        {
+            "RECORDER_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "RECORDER_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "RECORDER_KAFKA_SASL_USERNAME": "u",
+            "RECORDER_KAFKA_SASL_PASSWORD": "p",
+        }
+    )
+    assert kafka_security_kwargs(s) == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "u",
+        "sasl_plain_password": "p",
+    }
