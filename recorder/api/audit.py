@@ -1,0 +1,125 @@
+"""The control API records itself: every authenticated call becomes an ``api-events``
+event, like any other AWS call (eventSource ``cloudtrail.amazonaws.com``).
+
+The record is built by the producer's record builder (the same userIdentity,
+requestParameters/responseElements and readOnly rules as every SDK call), encoded
+with :func:`recorder.events.encode` and produced keyed by the caller's account.
+Recording must never fail or slow the call it records: the produce runs in the
+background, and a failure is logged and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.model import OperationModel
+from prometheus_client import Counter
+
+from recorder.api.auth import Principal
+from recorder.obs.logging import get_logger
+from recorder.producer.record import Call, Identity, build_record
+from recorder.settings import Settings
+
+log = get_logger("recorder.api.audit")
+
+EVENT_SOURCE_PREFIX = "cloudtrail"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one call did, as the record needs it."""
+
+    operation: OperationModel
+    principal: Principal
+    region: str
+    request_id: str
+    params: Mapping[str, Any]
+    result: Mapping[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    status: int
+    event_time: dt.datetime
+    source_ip: str
+    user_agent: str | None
+
+
+def build(outcome: Outcome) -> dict[str, Any]:
+    """The CloudTrail record of one control-API call."""
+    if outcome.error_code is not None:
+        parsed: dict[str, Any] = {
+            "Error": {"Code": outcome.error_code, "Message": outcome.error_message or ""}
+        }
+    else:
+        parsed = dict(outcome.result or {})
+    parsed["ResponseMetadata"] = {"RequestId": outcome.request_id}
+    call = Call(
+        service_prefix=EVENT_SOURCE_PREFIX,
+        operation=outcome.operation.name,
+        region=outcome.region,
+        params=outcome.params,
+        input_shape=outcome.operation.input_shape,
+        output_shape=outcome.operation.output_shape,
+        parsed=parsed,
+        status_code=outcome.status,
+        event_time=outcome.event_time,
+        user_agent=outcome.user_agent,
+        source_ip=outcome.source_ip,
+    )
+    p = outcome.principal
+    identity = Identity(
+        account_id=p.account_id, access_key_id=p.access_key_id, arn=p.arn, user_name=p.user_name
+    )
+    return build_record(call, identity)
+
+
+class AuditLog:
+    """Sends records of control-API calls to ``api-events`` without ever blocking them."""
+
+    def __init__(self, settings: Settings, producer: Any, counter: Counter) -> None:
+        self._topic = settings.topics.api_events
+        self._producer = producer
+        self._counter = counter
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def record(self, outcome: Outcome) -> None:
+        try:
+            from recorder.events import encode
+
+            record = build(outcome)
+            value = encode(record)
+        except Exception as exc:  # a bad record must not fail the call it describes
+            self._counter.labels(outcome="encode_failed").inc()
+            log.error(
+                "api_audit_encode_failed",
+                operation=outcome.operation.name,
+                request_id=outcome.request_id,
+                error=repr(exc),
+            )
+            return
+        task = asyncio.create_task(self._send(outcome.principal.account_id, value, record))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _send(self, account_id: str, value: bytes, record: Mapping[str, Any]) -> None:
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(self._topic, value, key=account_id.encode()), 30
+            )
+            self._counter.labels(outcome="sent").inc()
+        except Exception as exc:
+            self._counter.labels(outcome="send_failed").inc()
+            log.warning(
+                "api_audit_send_failed",
+                event_id=record.get("eventID"),
+                event_name=record.get("eventName"),
+                error=repr(exc),
+            )
+
+    async def drain(self, within: float = 5.0) -> None:
+        """Give records still in flight a bounded time at shutdown."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=within)

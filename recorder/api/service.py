@@ -1,0 +1,257 @@
+"""The control API service: aiohttp app, request pipeline, and ``create`` for ``recorder run api``.
+
+One request: read the body, verify SigV4 (who, which region), resolve the
+operation from ``X-Amz-Target``, validate the input against botocore's model, run
+the handler, shape the output. Every failure becomes a CloudTrail error body;
+anything unexpected is a logged, counted ``InternalFailure`` (500), never a crash.
+Every authenticated call is then recorded to ``api-events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from botocore.model import OperationModel
+from prometheus_client import Counter, Histogram
+
+from recorder.api.audit import AuditLog, Outcome
+from recorder.api.auth import CredentialStore, Principal, verify
+from recorder.api.checks import AwsResourceChecks
+from recorder.api.config import ApiConfig
+from recorder.api.operations import Caller, Operations
+from recorder.api.protocol import (
+    CONTENT_TYPE,
+    ApiError,
+    decode_input,
+    encode_output,
+    error_body,
+    parse_target,
+)
+from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
+from recorder.api.store import RegistryStore
+from recorder.kafka import clients
+from recorder.obs.logging import get_logger
+from recorder.obs.metrics import Metrics
+from recorder.settings import Settings
+
+log = get_logger("recorder.api")
+
+MAX_BODY = 1024 * 1024
+
+
+@dataclass
+class ApiMetrics:
+    """The control API's metric families, on the process's registry."""
+
+    requests: Counter
+    latency: Histogram
+    audit: Counter
+
+    @classmethod
+    def on(cls, metrics: Metrics) -> ApiMetrics:
+        r = metrics.registry
+        return cls(
+            requests=Counter(
+                "recorder_api_requests_total",
+                "Control-API requests by operation and outcome (OK or the error code)",
+                ["operation", "code"],
+                registry=r,
+            ),
+            latency=Histogram(
+                "recorder_api_request_seconds",
+                "Control-API request latency",
+                ["operation"],
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=r,
+            ),
+            audit=Counter(
+                "recorder_api_audit_events_total",
+                "Records of control-API calls sent to api-events, by outcome",
+                ["outcome"],
+                registry=r,
+            ),
+        )
+
+
+@dataclass
+class Api:
+    """The request pipeline, independent of where trails are stored (tests give a store)."""
+
+    operations: Operations
+    credentials: CredentialStore
+    metrics: ApiMetrics
+    audit: AuditLog | None = None
+    clock: Any = field(default=None)  # () -> datetime, for tests of clock skew
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        event_time = dt.datetime.now(dt.UTC)
+        operation: OperationModel | None = None
+        principal: Principal | None = None
+        region = ""
+        params: dict[str, Any] = {}
+        result: dict[str, Any] | None = None
+        error: ApiError | None = None
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise ApiError(
+                    "ValidationException", f"Request body larger than {MAX_BODY} bytes"
+                ) from None
+            if request.method != "POST":
+                raise ApiError("UnknownOperationException", "Only POST requests are supported")
+            now = self.clock() if self.clock else None
+            verified = verify(
+                self.credentials,
+                method=request.method,
+                path_qs=request.raw_path,
+                headers=list(request.headers.items()),
+                body=body,
+                now=now,
+            )
+            principal, region = verified.principal, verified.region
+            structlog.contextvars.bind_contextvars(account_id=principal.account_id, region=region)
+            operation = parse_target(request.headers.get("X-Amz-Target"))
+            params = decode_input(operation, body)
+            caller = Caller(principal, region, request_id)
+            result = await self.operations.dispatch(operation.name, caller, params)
+            payload = encode_output(operation, result)
+            response = web.Response(body=payload, status=200)
+            log.info(
+                "api_call",
+                operation=operation.name,
+                trail=_trail_of(params, result),
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        except ApiError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("api_internal_failure", operation=getattr(operation, "name", None))
+            error = ApiError("InternalFailure", f"Internal failure: {type(exc).__name__}", 500)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id", "account_id", "region")
+        name = operation.name if operation is not None else "unknown"
+        if error is not None:
+            response = web.Response(body=error_body(error.code, error.message), status=error.status)
+            log.info(
+                "api_call_failed",
+                operation=name,
+                request_id=request_id,
+                account_id=principal.account_id if principal else None,
+                code=error.code,
+                message=error.message,
+                trail=_trail_of(params, None),
+            )
+        response.content_type = CONTENT_TYPE
+        response.headers["x-amzn-RequestId"] = request_id
+        self.metrics.requests.labels(operation=name, code=error.code if error else "OK").inc()
+        self.metrics.latency.labels(operation=name).observe(time.perf_counter() - started)
+        if self.audit is not None and principal is not None and operation is not None:
+            self.audit.record(
+                Outcome(
+                    operation=operation,
+                    principal=principal,
+                    region=region,
+                    request_id=request_id,
+                    params=params,
+                    result=result,
+                    error_code=error.code if error else None,
+                    error_message=error.message if error else None,
+                    status=error.status if error else 200,
+                    event_time=event_time,
+                    source_ip=request.remote or "127.0.0.1",
+                    user_agent=request.headers.get("User-Agent"),
+                )
+            )
+        return response
+
+
+def _trail_of(params: dict[str, Any], result: dict[str, Any] | None) -> str | None:
+    if result and isinstance(result.get("TrailARN"), str):
+        return str(result["TrailARN"])
+    for key in ("Name", "TrailName", "ResourceId"):
+        if isinstance(params.get(key), str):
+            return str(params[key])
+    return None
+
+
+class ApiService:
+    """``recorder run api``: the Api over the process's registry, on ``host:api_port``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Any,
+        metrics: Metrics,
+        *,
+        config: ApiConfig | None = None,
+        status: StatusSource | None = None,
+        public_keys: PublicKeySource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.config = config or ApiConfig.from_env()
+        self.credentials = self.config.credentials()
+        self.api_metrics = ApiMetrics.on(metrics)
+        self.status = status or NoStatus()
+        self.public_keys = public_keys or NoPublicKeys()
+        self.ready = asyncio.Event()
+        self.port = settings.api_port
+
+    async def run(self, stop: asyncio.Event) -> None:
+        producer = clients.producer(self.settings, linger_ms=0)
+        await producer.start()
+        checks = AwsResourceChecks(self.settings)
+        runner: web.AppRunner | None = None
+        audit = AuditLog(self.settings, producer, self.api_metrics.audit)
+        try:
+            operations = Operations(
+                store=RegistryStore(self.settings, self.registry, producer),
+                checks=checks,
+                status=self.status,
+                public_keys=self.public_keys,
+                list_page_size=self.config.list_page_size,
+            )
+            api = Api(operations, self.credentials, self.api_metrics, audit)
+            runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, self.config.host, self.port, reuse_address=True)
+            await site.start()
+            log.info(
+                "api_listening",
+                host=self.config.host,
+                port=self.port,
+                credentials=len(self.credentials),
+            )
+            self.ready.set()
+            await stop.wait()
+        finally:
+            self.ready.clear()
+            if runner is not None:
+                await runner.cleanup()
+            await audit.drain()
+            with contextlib.suppress(Exception):
+                await checks.close()
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+
+def create(settings: Settings, registry: Any, metrics: Metrics) -> ApiService:
+    """Entry point for ``recorder run api`` (see recorder.services.command)."""
+    return ApiService(settings, registry, metrics)
