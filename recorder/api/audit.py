@@ -21,7 +21,6 @@ from prometheus_client import Counter
 
 from recorder.api.auth import Principal
 from recorder.obs.logging import get_logger
-from recorder.producer.record import Call, Identity, build_record
 from recorder.settings import Settings
 
 log = get_logger("recorder.api.audit")
@@ -49,6 +48,8 @@ class Outcome:
 
 def build(outcome: Outcome) -> dict[str, Any]:
     """The CloudTrail record of one control-API call."""
+    from recorder.producer.record import Call, Identity, build_record
+
     if outcome.error_code is not None:
         parsed: dict[str, Any] = {
             "Error": {"Code": outcome.error_code, "Message": outcome.error_message or ""}
