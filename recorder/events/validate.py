@@ -1,0 +1,160 @@
+"""Is this a record CloudTrail could have written? The gate before routing.
+
+Which members are required follows the guide's record contents (line 11427) as its own
+examples bear it out, since the "Optional: False" labels alone would reject half of them:
+
+* ``eventVersion``, ``eventTime``, ``awsRegion``: in every record the guide shows,
+  Insights events included.
+* ``eventID`` from eventVersion 1.01 and ``eventType`` from 1.02: the versions that
+  introduced them ("Since"); the guide's 1.0 records (lines 629-871) carry neither.
+* API, console and service events: ``userIdentity``, ``eventSource``, ``eventName``,
+  ``sourceIPAddress`` (in every such example). Not ``userAgent``, ``requestParameters`` or
+  ``responseElements``, labelled "Optional: False" but absent from the UpdateTrail error
+  record (line 912), and ``responseElements`` is "omitted" for read-only calls (line
+  11542); not ``requestID``, absent from sign-in and service events (lines 1521, 12021).
+* Insights events (``eventType`` ``AwsCloudTrailInsight``): ``insightDetails`` and
+  ``sharedEventID`` ("Optional: False" under "Insights Event Record Fields", line 11681)
+  instead of the caller's members, which they do not have (lines 954, 11362).
+* Not ``recipientAccountId``: "Optional: True" (line 11641), absent at line 12066.
+
+Any optional member may be JSON null. Members the guide does not name are allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from recorder.events.errors import InvalidEventError, show
+from recorder.events.schema import API_EVENT, BOOLEAN, JSON, STRING, ListOf, Shape
+from recorder.events.times import parse_event_time
+
+INSIGHT = "AwsCloudTrailInsight"
+MAX_BYTES = 256 * 1024
+
+_EVENT_VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+_ALWAYS = ("eventTime", "awsRegion")
+_SINCE = (("eventID", (1, 1), "1.01"), ("eventType", (1, 2), "1.02"))
+_CALLER = ("userIdentity", "eventSource", "eventName", "sourceIPAddress")
+_INSIGHT = ("insightDetails", "sharedEventID")
+_NOT_EMPTY = ("eventSource", "eventName", "eventID")
+
+
+def validate_record(record: dict[str, Any], *, max_bytes: int = MAX_BYTES) -> None:
+    """Raise ``InvalidEventError`` naming the first member that breaks the guide's rules."""
+    if not isinstance(record, dict):
+        raise InvalidEventError("record", f"expected a JSON object, got {type(record).__name__}")
+    version = _event_version(record)
+    for name in _ALWAYS:
+        _require(record, name, "in every record")
+    for name, since, label in _SINCE:
+        if version >= since:
+            _require(record, name, f"since eventVersion {label}")
+    if record.get("eventType") == INSIGHT:
+        for name in _INSIGHT:
+            _require(record, name, "in Insights events")
+    else:
+        for name in _CALLER:
+            _require(record, name, "in API, console and service events")
+    _check_types(record, API_EVENT, "")
+    _check_values(record)
+    _check_size(record, max_bytes)
+
+
+def _require(record: dict[str, Any], name: str, when: str) -> None:
+    if record.get(name) is None:
+        state = "null" if name in record else "absent"
+        raise InvalidEventError(name, f"required {when}, but {state}")
+
+
+def _event_version(record: dict[str, Any]) -> tuple[int, int]:
+    _require(record, "eventVersion", "in every record")
+    value = record["eventVersion"]
+    match = _EVENT_VERSION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidEventError(
+            "eventVersion", f"expected a version like '1.05', got {show(value)}"
+        )
+    return int(match[1]), int(match[2])
+
+
+def _check_types(obj: dict[str, Any], shape: Shape, path: str) -> None:
+    for name, kind in shape.members:
+        value = obj.get(name)
+        if value is None:
+            continue
+        where = path + name
+        if kind is STRING:
+            if not isinstance(value, str):
+                raise InvalidEventError(where, f"expected a string, got {show(value)}")
+        elif kind is BOOLEAN:
+            if not isinstance(value, bool):
+                raise InvalidEventError(where, f"expected true or false, got {show(value)}")
+        elif kind is JSON:
+            if not isinstance(value, dict):
+                raise InvalidEventError(where, f"expected a JSON object or null, got {show(value)}")
+        elif isinstance(kind, Shape):
+            if not isinstance(value, dict):
+                raise InvalidEventError(where, f"expected an object, got {show(value)}")
+            _check_types(value, kind, where + ".")
+        elif isinstance(kind, ListOf):
+            if not isinstance(value, list):
+                raise InvalidEventError(where, f"expected a list of objects, got {show(value)}")
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise InvalidEventError(
+                        f"{where}[{i}]", f"expected an object, got {show(item)}"
+                    )
+                _check_types(item, kind.item, f"{where}[{i}].")
+
+
+def _check_values(record: dict[str, Any]) -> None:
+    time = record["eventTime"]
+    try:
+        parse_event_time(time)
+    except ValueError:
+        raise InvalidEventError(
+            "eventTime", f"expected UTC YYYY-MM-DDTHH:MM:SSZ, got {show(time)}"
+        ) from None
+    region = record["awsRegion"]
+    if not _REGION.fullmatch(region):
+        raise InvalidEventError(
+            "awsRegion", f"expected a region like 'us-east-2', got {show(region)}"
+        )
+    for name in _NOT_EMPTY:
+        if record.get(name) == "":
+            raise InvalidEventError(name, "must not be empty")
+    for where, value in _account_ids(record):
+        if not (isinstance(value, str) and _ACCOUNT_ID.fullmatch(value)):
+            raise InvalidEventError(where, f"expected a 12-digit account ID, got {show(value)}")
+
+
+def _account_ids(record: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every account ID member present (types already checked), with its path."""
+    found: list[tuple[str, Any]] = []
+    identity = record.get("userIdentity") or {}
+    if identity.get("accountId") is not None:
+        found.append(("userIdentity.accountId", identity["accountId"]))
+    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    if issuer.get("accountId") is not None:
+        found.append(("userIdentity.sessionContext.sessionIssuer.accountId", issuer["accountId"]))
+    for i, resource in enumerate(record.get("resources") or ()):
+        if resource.get("accountId") is not None:
+            found.append((f"resources[{i}].accountId", resource["accountId"]))
+    if record.get("recipientAccountId") is not None:
+        found.append(("recipientAccountId", record["recipientAccountId"]))
+    return found
+
+
+def _check_size(record: dict[str, Any], max_bytes: int) -> None:
+    try:
+        size = len(orjson.dumps(record))
+    except orjson.JSONEncodeError as exc:
+        raise InvalidEventError("record", f"not JSON-serialisable: {exc}") from None
+    if size > max_bytes:
+        raise InvalidEventError("record", f"{size} bytes as JSON, over the {max_bytes}-byte limit")
