@@ -245,6 +245,7 @@ class Operations:
         if "SnsTopicName" in params:
             topic = params["SnsTopicName"]
             if topic:
+                self.rules.validate_sns_topic(topic)
                 arn = await self.checks.topic(topic, account, region)
                 doc["SnsTopicName"] = arn.rsplit(":", 1)[-1]
                 doc["SnsTopicARN"] = arn

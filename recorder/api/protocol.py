@@ -52,11 +52,19 @@ def target_prefix() -> str:
 
 
 def parse_target(header: str | None) -> OperationModel:
-    """``X-Amz-Target`` -> the operation; anything else is ``UnknownOperationException``."""
+    """``X-Amz-Target`` -> the operation; anything else is ``UnknownOperationException``.
+
+    botocore sends the model's full prefix
+    (``com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101``); the Smithy-based
+    SDKs (Go v2, so Terraform) send only its last part (``CloudTrail_20131101``).
+    AWS accepts both.
+    """
     if not header:
         raise ApiError("UnknownOperationException", "Missing X-Amz-Target header")
     prefix, _, name = header.strip().rpartition(".")
-    if prefix != target_prefix() or name not in service_model().operation_names:
+    full = target_prefix()
+    accepted = prefix in (full, full.rsplit(".", 1)[-1])
+    if not accepted or name not in service_model().operation_names:
         raise ApiError("UnknownOperationException", f"Unknown operation {header.strip()!r}")
     return service_model().operation_model(name)
 

@@ -26,6 +26,8 @@ class Rules(Protocol):
 
     def validate_kms_key_id(self, key_id: str) -> None: ...
 
+    def validate_sns_topic(self, topic: str) -> None: ...
+
     def validate_event_selectors(self, selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The selectors as stored (normalised), or InvalidEventSelectorsException."""
         ...
@@ -62,9 +64,14 @@ class TrailRules:
         _translate(lambda: validate_bucket_name(name))
 
     def validate_prefix(self, prefix: str) -> None:
-        from recorder.trails import validate_s3_prefix
+        from recorder.trails import validate_s3_key_prefix
 
-        _translate(lambda: validate_s3_prefix(prefix))
+        _translate(lambda: validate_s3_key_prefix(prefix))
+
+    def validate_sns_topic(self, topic: str) -> None:
+        from recorder.trails import validate_sns_topic
+
+        _translate(lambda: validate_sns_topic(topic))
 
     def validate_kms_key_id(self, key_id: str) -> None:
         from recorder.trails import validate_kms_key_id

@@ -58,6 +58,9 @@ class PermissiveRules:
     def validate_kms_key_id(self, key_id: str) -> None:
         pass
 
+    def validate_sns_topic(self, topic: str) -> None:
+        pass
+
     def validate_event_selectors(self, selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return selectors
 

@@ -25,6 +25,8 @@ PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
 def test_parse_target_known_operation() -> None:
     assert parse_target(f"{PREFIX}.CreateTrail").name == "CreateTrail"
     assert parse_target(f" {PREFIX}.GetTrailStatus ").name == "GetTrailStatus"
+    # Smithy SDKs (Go v2: Terraform) send the short form
+    assert parse_target("CloudTrail_20131101.CreateTrail").name == "CreateTrail"
 
 
 @pytest.mark.parametrize(
