@@ -94,8 +94,8 @@ def from_datum(datum: dict[str, Any], shape: Shape, path: str = "") -> dict[str,
             out[name] = _loads(value, path + name)
         elif isinstance(kind, Shape):
             out[name] = from_datum(value, kind, f"{path}{name}.")
-        else:
-            item = kind.item  # type: ignore[union-attr]
+        elif isinstance(kind, ListOf):
+            item = kind.item
             out[name] = [from_datum(v, item, f"{path}{name}[{i}].") for i, v in enumerate(value)]
     text = datum[EXTRA]
     if text is None:

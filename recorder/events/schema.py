@@ -32,7 +32,7 @@ class Shape:
     name: str
     members: tuple[tuple[str, Kind], ...]
     kinds: Mapping[str, Kind]
-    required: frozenset[str]  # non-nullable in the schema: encode cannot do without them
+    required: tuple[str, ...]  # non-nullable in the schema: encode cannot do without them
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def _kind(avro_type: Any) -> Kind:
 
 def _shape(record: Mapping[str, Any]) -> Shape:
     members: list[tuple[str, Kind]] = []
-    required: set[str] = set()
+    required: list[str] = []
     for field in record["fields"]:
         if field["name"] == EXTRA:
             continue
@@ -68,9 +68,9 @@ def _shape(record: Mapping[str, Any]) -> Shape:
         if isinstance(avro_type, list):
             (avro_type,) = (t for t in avro_type if t != "null")
         else:
-            required.add(field["name"])
+            required.append(field["name"])
         members.append((field["name"], _kind(avro_type)))
-    return Shape(record["name"], tuple(members), dict(members), frozenset(required))
+    return Shape(record["name"], tuple(members), dict(members), tuple(required))
 
 
 SCHEMA_JSON: Mapping[str, Any] = json.loads(
