@@ -151,6 +151,7 @@ class Router:
                 try:
                     record = decode(m.value or b"")
                     validate_record(record)
+                    require_routable(record)
                 except (EventDecodeError, InvalidEventError) as exc:
                     kind = "undecodable" if isinstance(exc, EventDecodeError) else "invalid"
                     await send_dead_letter(
@@ -194,6 +195,17 @@ class Router:
                     self.metrics.router_matches.labels(d.trail_arn).inc()
                 self.metrics.router_deliveries_out.inc(len(deliveries))
         return futures
+
+
+#: What routing and delivery need beyond a valid record (1.0 records have no eventID,
+#: Insights events no eventSource; neither is an API call a trail can select).
+ROUTABLE_FIELDS = ("eventID", "eventSource", "eventName", "recipientAccountId")
+
+
+def require_routable(record: dict[str, Any]) -> None:
+    for name in ROUTABLE_FIELDS:
+        if not isinstance(record.get(name), str) or not record[name]:
+            raise InvalidEventError(name, "is required to route an event")
 
 
 def _fill_classification(record: dict[str, Any]) -> None:
