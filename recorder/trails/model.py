@@ -1,0 +1,237 @@
+"""The trail: DescribeTrails/GetTrail fields plus IsLogging and its event selectors.
+
+A trail is immutable; a change is a new trail (the registry swaps whole trail sets and
+the routing engine is recompiled from them). :meth:`Trail.from_api` is the one way in
+from JSON and validates everything, so any ``Trail`` in the system is one CloudTrail
+would have accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.trails.arn import is_region, parse_trail_arn
+from recorder.trails.errors import TrailError
+from recorder.trails.event_selectors import (
+    DEFAULT_EVENT_SELECTORS,
+    AdvancedEventSelector,
+    EventSelector,
+    parse_selectors,
+    selectors_to_api,
+)
+from recorder.trails.naming import (
+    sns_topic_name,
+    validate_bucket_name,
+    validate_kms_key_id,
+    validate_s3_key_prefix,
+    validate_sns_topic,
+    validate_trail_name,
+)
+
+_LOG_GROUP_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:logs:[a-z0-9-]+:\d{12}:log-group:[^:]+(?::\*)?")
+_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/.+")
+
+_DESCRIBE_FIELDS = frozenset(
+    {
+        "Name",
+        "S3BucketName",
+        "S3KeyPrefix",
+        "SnsTopicName",
+        "SnsTopicARN",
+        "IncludeGlobalServiceEvents",
+        "IsMultiRegionTrail",
+        "HomeRegion",
+        "TrailARN",
+        "LogFileValidationEnabled",
+        "CloudWatchLogsLogGroupArn",
+        "CloudWatchLogsRoleArn",
+        "KmsKeyId",
+        "HasCustomEventSelectors",
+        "HasInsightSelectors",
+        "IsOrganizationTrail",
+    }
+)
+_EXTRA_FIELDS = frozenset({"IsLogging", "EventSelectors", "AdvancedEventSelectors"})
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    name: str
+    trail_arn: str
+    home_region: str
+    s3_bucket_name: str
+    s3_key_prefix: str | None = None
+    sns_topic_arn: str | None = None
+    include_global_service_events: bool = True
+    is_multi_region_trail: bool = False
+    is_organization_trail: bool = False
+    log_file_validation_enabled: bool = False
+    cloud_watch_logs_log_group_arn: str | None = None
+    cloud_watch_logs_role_arn: str | None = None
+    kms_key_id: str | None = None
+    has_insight_selectors: bool = False
+    is_logging: bool = True
+    event_selectors: tuple[EventSelector, ...] = ()
+    advanced_event_selectors: tuple[AdvancedEventSelector, ...] = ()
+
+    # -- derived ----------------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        """The owner: the account in the trail ARN."""
+        return parse_trail_arn(self.trail_arn).account_id
+
+    @property
+    def sns_topic_name(self) -> str | None:
+        return None if self.sns_topic_arn is None else sns_topic_name(self.sns_topic_arn)
+
+    @property
+    def has_custom_event_selectors(self) -> bool:
+        return bool(self.event_selectors or self.advanced_event_selectors)
+
+    @property
+    def effective_event_selectors(self) -> tuple[EventSelector, ...]:
+        """The basic selectors in force: the default when none were put (line 4532)."""
+        if self.advanced_event_selectors:
+            return ()
+        return self.event_selectors or DEFAULT_EVENT_SELECTORS
+
+    # -- API shapes -------------------------------------------------------------------
+    @classmethod
+    def from_api(cls, doc: Mapping[str, Any]) -> Trail:
+        """A trail from DescribeTrails shape, plus optional ``IsLogging`` (default true)
+        and ``EventSelectors`` or ``AdvancedEventSelectors`` (GetEventSelectors shape).
+        Raises :class:`TrailError` with the code CloudTrail would answer with."""
+        if not isinstance(doc, Mapping):
+            raise TrailError("InvalidParameterException", f"A trail is an object, not {doc!r}.")
+        for key in doc:
+            if key not in _DESCRIBE_FIELDS and key not in _EXTRA_FIELDS:
+                raise TrailError("InvalidParameterException", f"Unknown trail member {key!r}.")
+        name = doc.get("Name")
+        validate_trail_name(name)
+        assert isinstance(name, str)
+        arn_text = doc.get("TrailARN")
+        if arn_text is None:
+            raise TrailError("InvalidParameterException", f"Trail {name}: TrailARN is required.")
+        arn = parse_trail_arn(arn_text)
+        if arn.name != name:
+            raise TrailError(
+                "CloudTrailARNInvalidException",
+                f"Trail ARN {arn_text} does not name trail {name}.",
+            )
+        home = doc.get("HomeRegion", arn.region)
+        if not is_region(home) or home != arn.region:
+            raise TrailError(
+                "InvalidHomeRegionException",
+                f"Trail {name}: HomeRegion {home!r} is not the region of {arn_text}.",
+            )
+        validate_bucket_name(doc.get("S3BucketName"))
+        prefix = doc.get("S3KeyPrefix")
+        if prefix is not None:
+            validate_s3_key_prefix(prefix)
+        topic_arn = _sns_topic_arn(doc, arn.partition, home, arn.account_id)
+        kms = doc.get("KmsKeyId")
+        if kms is not None:
+            validate_kms_key_id(kms)
+        log_group, role = doc.get("CloudWatchLogsLogGroupArn"), doc.get("CloudWatchLogsRoleArn")
+        _validate_cloudwatch(name, log_group, role)
+        basic, advanced = parse_selectors(
+            doc.get("EventSelectors"), doc.get("AdvancedEventSelectors")
+        )
+        return cls(
+            name=name,
+            trail_arn=arn_text,
+            home_region=home,
+            s3_bucket_name=doc["S3BucketName"],
+            s3_key_prefix=prefix or None,
+            sns_topic_arn=topic_arn,
+            include_global_service_events=_flag(doc, "IncludeGlobalServiceEvents", True),
+            is_multi_region_trail=_flag(doc, "IsMultiRegionTrail", False),
+            is_organization_trail=_flag(doc, "IsOrganizationTrail", False),
+            log_file_validation_enabled=_flag(doc, "LogFileValidationEnabled", False),
+            cloud_watch_logs_log_group_arn=log_group,
+            cloud_watch_logs_role_arn=role,
+            kms_key_id=kms,
+            has_insight_selectors=_flag(doc, "HasInsightSelectors", False),
+            is_logging=_flag(doc, "IsLogging", True),
+            event_selectors=basic,
+            advanced_event_selectors=advanced,
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """The trail as DescribeTrails/GetTrail return it (absent values left out)."""
+        out: dict[str, Any] = {
+            "Name": self.name,
+            "S3BucketName": self.s3_bucket_name,
+            "S3KeyPrefix": self.s3_key_prefix,
+            "SnsTopicName": self.sns_topic_name,
+            "SnsTopicARN": self.sns_topic_arn,
+            "IncludeGlobalServiceEvents": self.include_global_service_events,
+            "IsMultiRegionTrail": self.is_multi_region_trail,
+            "HomeRegion": self.home_region,
+            "TrailARN": self.trail_arn,
+            "LogFileValidationEnabled": self.log_file_validation_enabled,
+            "CloudWatchLogsLogGroupArn": self.cloud_watch_logs_log_group_arn,
+            "CloudWatchLogsRoleArn": self.cloud_watch_logs_role_arn,
+            "KmsKeyId": self.kms_key_id,
+            "HasCustomEventSelectors": self.has_custom_event_selectors,
+            "HasInsightSelectors": self.has_insight_selectors,
+            "IsOrganizationTrail": self.is_organization_trail,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def event_selectors_api(self) -> dict[str, Any]:
+        """GetEventSelectors output for this trail."""
+        return {
+            "TrailARN": self.trail_arn,
+            **selectors_to_api(self.event_selectors, self.advanced_event_selectors),
+        }
+
+    def to_document(self) -> dict[str, Any]:
+        """Everything about the trail in one JSON object; ``from_api`` reads it back."""
+        doc = {**self.to_api(), "IsLogging": self.is_logging}
+        if self.has_custom_event_selectors:
+            doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
+        return doc
+
+
+def _flag(doc: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = doc.get(key, default)
+    if not isinstance(value, bool):
+        raise TrailError("InvalidParameterException", f"{key} must be true or false: {value!r}")
+    return value
+
+
+def _sns_topic_arn(doc: Mapping[str, Any], partition: str, region: str, account: str) -> str | None:
+    """SnsTopicARN as given, else the ARN of SnsTopicName (a name or an ARN) in the
+    trail's home region and account, which is where CloudTrail looks it up."""
+    topic = doc.get("SnsTopicARN") or doc.get("SnsTopicName")
+    if topic is None:
+        return None
+    validate_sns_topic(topic)
+    if topic.startswith("arn:"):
+        return str(topic)
+    return f"arn:{partition}:sns:{region}:{account}:{topic}"
+
+
+def _validate_cloudwatch(name: str, log_group: object, role: object) -> None:
+    if log_group is not None and (
+        not isinstance(log_group, str) or _LOG_GROUP_ARN.fullmatch(log_group) is None
+    ):
+        raise TrailError(
+            "InvalidCloudWatchLogsLogGroupArnException",
+            f"Trail {name}: {log_group!r} is not a log group ARN.",
+        )
+    if role is not None and (not isinstance(role, str) or _ROLE_ARN.fullmatch(role) is None):
+        raise TrailError(
+            "InvalidCloudWatchLogsRoleArnException", f"Trail {name}: {role!r} is not a role ARN."
+        )
+    if (log_group is None) != (role is None):
+        code = (
+            "InvalidCloudWatchLogsRoleArnException"
+            if role is None
+            else "InvalidCloudWatchLogsLogGroupArnException"
+        )
+        raise TrailError(code, f"Trail {name}: a log group needs a role, and a role a log group.")

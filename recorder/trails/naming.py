@@ -1,0 +1,109 @@
+"""Naming rules the guide gives for a trail and what it delivers to (line 4380).
+
+Each validator raises :class:`TrailError` with the code CloudTrail answers with, and
+returns nothing: the control API calls them on CreateTrail/UpdateTrail input, and
+:meth:`Trail.from_api` on every trail it reads.
+"""
+
+from __future__ import annotations
+
+import re
+
+from recorder.trails.errors import TrailError
+
+_IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+# Trail names (line 4382): ASCII letters, digits, . _ -; start and end with a letter or
+# digit; 3-128 characters; no two of . _ - adjacent; not an IP address.
+_TRAIL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9]))*")
+
+# Bucket names (line 4393): labels of lower-case letters, digits and dashes, each
+# starting with a letter or digit, not ending with a dash, separated by single periods.
+_BUCKET_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+
+# KMS alias names (line 4408): 1-32 of A-Z a-z 0-9 - / _, not beginning with "aws".
+_KMS_ALIAS = re.compile(r"[A-Za-z0-9/_-]{1,32}")
+_KMS_KEY_ID = re.compile(
+    r"(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+_KMS_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:kms:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:(?P<kind>key|alias)/(?P<rest>.+)"
+)
+
+# SNS topic names (line 4262): 1-256 ASCII letters, digits, underscores or hyphens.
+_SNS_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_SNS_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:(?P<name>[^:]+)")
+
+#: CloudTrail API reference: "The maximum length is 200 characters."
+MAX_S3_KEY_PREFIX = 200
+
+
+def validate_trail_name(name: object) -> None:
+    if (
+        not isinstance(name, str)
+        or not 3 <= len(name) <= 128
+        or _TRAIL_NAME.fullmatch(name) is None
+        or _IP_ADDRESS.fullmatch(name) is not None
+    ):
+        raise TrailError(
+            "InvalidTrailNameException",
+            f"Trail name {name!r} is invalid: use 3-128 ASCII letters, digits, '.', '_' or "
+            "'-', start and end with a letter or digit, no adjacent '.', '_' or '-', "
+            "and not an IP address.",
+        )
+
+
+def validate_bucket_name(name: object) -> None:
+    ok = (
+        isinstance(name, str)
+        and 3 <= len(name) <= 63
+        and all(_BUCKET_LABEL.fullmatch(label) for label in name.split("."))
+        and _IP_ADDRESS.fullmatch(name) is None
+    )
+    if not ok:
+        raise TrailError("InvalidS3BucketNameException", f"Bucket name {name!r} is not valid.")
+
+
+def validate_s3_key_prefix(prefix: object) -> None:
+    if not isinstance(prefix, str) or len(prefix) > MAX_S3_KEY_PREFIX:
+        raise TrailError(
+            "InvalidS3PrefixException",
+            f"S3 key prefix {prefix!r} is not valid: at most {MAX_S3_KEY_PREFIX} characters.",
+        )
+
+
+def validate_kms_key_id(key_id: object) -> None:
+    """A key id, key ARN, ``alias/<name>`` or alias ARN; alias names per line 4408."""
+    if not isinstance(key_id, str):
+        raise TrailError("InvalidKmsKeyIdException", f"KMS key id {key_id!r} is not valid.")
+    m = _KMS_ARN.fullmatch(key_id)
+    if m is not None:
+        kind, rest = m["kind"], m["rest"]
+    elif key_id.startswith("alias/"):
+        kind, rest = "alias", key_id[len("alias/") :]
+    else:
+        kind, rest = "key", key_id
+    if kind == "alias":
+        if _KMS_ALIAS.fullmatch(rest) is None or rest.startswith("aws"):
+            raise TrailError(
+                "InvalidKmsKeyIdException",
+                f"KMS alias {rest!r} is not valid: 1-32 of A-Z a-z 0-9 - / _, "
+                "not beginning with 'aws'.",
+            )
+    elif _KMS_KEY_ID.fullmatch(rest) is None:
+        raise TrailError("InvalidKmsKeyIdException", f"KMS key id {key_id!r} is not valid.")
+
+
+def sns_topic_name(topic: str) -> str:
+    """The topic name of a name or topic ARN (SnsTopicName accepts either)."""
+    m = _SNS_ARN.fullmatch(topic)
+    return m["name"] if m is not None else topic
+
+
+def validate_sns_topic(topic: object) -> None:
+    if not isinstance(topic, str) or _SNS_TOPIC.fullmatch(sns_topic_name(topic)) is None:
+        raise TrailError(
+            "InvalidSnsTopicNameException",
+            f"SNS topic {topic!r} is not valid: 1-256 ASCII letters, digits, "
+            "underscores or hyphens.",
+        )
