@@ -41,6 +41,7 @@ from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.selectors import RecordError
 from recorder.settings import Settings
 
 log = get_logger("recorder.router")
@@ -152,7 +153,9 @@ class Router:
                     record = decode(m.value or b"")
                     validate_record(record)
                     require_routable(record)
-                except (EventDecodeError, InvalidEventError) as exc:
+                    _fill_classification(record)
+                    deliveries = engine.route(record)
+                except (EventDecodeError, InvalidEventError, RecordError) as exc:
                     kind = "undecodable" if isinstance(exc, EventDecodeError) else "invalid"
                     await send_dead_letter(
                         self._dlq_producer,
@@ -176,8 +179,6 @@ class Router:
                 added.append((tp.partition, event_id))
                 if len(recent) > DEDUPE_WINDOW:
                     recent.popitem(last=False)
-                _fill_classification(record)
-                deliveries = engine.route(record)
                 if not deliveries:
                     continue
                 value = orjson.dumps(render_record(record))
