@@ -1,0 +1,134 @@
+"""The routing engine: a record in, the (trail, account, region) deliveries out.
+
+Compiled once per trail-set change and never changed after: the router swaps the
+reference to a new engine, so a batch sees one trail set throughout.
+
+Trails are filed by *scope*: an account (its own trails) or an organization (the
+organization trails of its accounts). An event of account A is matched against A's
+scope and A's organization's scope only, so its cost does not grow with the trails of
+other accounts; within a scope the :class:`SelectorIndex` does the matching. Then the
+trail must cover the event's region: a regional event reaches multi-region trails
+and single-region trails of its region; a global-service event reaches trails that
+include global service events, once, in us-east-1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.routing.delivery import Delivery
+from recorder.routing.owners import foreign_owners
+from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
+from recorder.selectors import Event, SelectorIndex, event_from_record
+from recorder.trails import Trail
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """What fan-out needs of a trail once its selectors matched."""
+
+    trail_arn: str
+    home_region: str
+    multi_region: bool
+    global_events: bool
+    org_id: str | None
+
+    def covers(self, region: str, is_global: bool) -> bool:
+        if is_global:
+            return self.global_events
+        return self.multi_region or self.home_region == region
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    index: SelectorIndex
+    placements: tuple[_Placement, ...]
+
+
+def organization_of(trail: Trail, organizations: Mapping[str, str]) -> str | None:
+    """The organization an organization trail logs for: its owner's. None for other
+    trails, and for an organization trail whose owner is in no known organization
+    (it then logs its own account, like any trail)."""
+    if not trail.is_organization_trail:
+        return None
+    return organizations.get(trail.account_id)
+
+
+def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
+    placements = tuple(
+        _Placement(
+            t.trail_arn,
+            t.home_region,
+            t.is_multi_region_trail,
+            t.include_global_service_events,
+            org,
+        )
+        for t, org in trails
+    )
+    return _Scope(SelectorIndex([t for t, _ in trails]), placements)
+
+
+class RoutingEngine:
+    __slots__ = ("_accounts", "_org_of", "_orgs", "trail_count")
+
+    def __init__(
+        self,
+        accounts: dict[str, _Scope],
+        orgs: dict[str, _Scope],
+        org_of: dict[str, str],
+        trail_count: int,
+    ) -> None:
+        self._accounts = accounts
+        self._orgs = orgs
+        self._org_of = org_of
+        self.trail_count = trail_count
+
+    @classmethod
+    def compile(
+        cls, trails: Sequence[Trail], organizations: Mapping[str, str] | None = None
+    ) -> RoutingEngine:
+        """``organizations`` maps account id -> organization id for every account of
+        every organization (the organization trail's owner included)."""
+        org_of = dict(organizations or {})
+        by_account: dict[str, list[tuple[Trail, str | None]]] = {}
+        by_org: dict[str, list[tuple[Trail, str | None]]] = {}
+        for t in trails:
+            if not t.is_logging:  # a stopped trail receives nothing
+                continue
+            org = organization_of(t, org_of)
+            if org is None:
+                by_account.setdefault(t.account_id, []).append((t, None))
+            else:
+                by_org.setdefault(org, []).append((t, org))
+        return cls(
+            {a: _scope(ts) for a, ts in by_account.items()},
+            {o: _scope(ts) for o, ts in by_org.items()},
+            org_of,
+            len(trails),
+        )
+
+    def route(self, record: Mapping[str, Any]) -> list[Delivery]:
+        """Deliveries of a CloudTrail record, sorted, each once. Raises
+        :class:`recorder.selectors.RecordError` for a record that cannot be routed."""
+        event = event_from_record(record)
+        is_global = is_global_service_event(record)
+        region = GLOBAL_REGION if is_global else event.region
+        out: set[Delivery] = set()
+        self._collect(event.account_id, event, is_global, region, out)
+        for owner, resources in foreign_owners(event).items():
+            self._collect(owner, event.with_resources(resources), is_global, region, out)
+        return sorted(out)
+
+    def _collect(
+        self, account: str, event: Event, is_global: bool, region: str, out: set[Delivery]
+    ) -> None:
+        org = self._org_of.get(account)
+        for scope in (self._accounts.get(account), None if org is None else self._orgs.get(org)):
+            if scope is None:
+                continue
+            for i in scope.index.match(event):
+                p = scope.placements[i]
+                if p.covers(event.region, is_global):
+                    out.add(Delivery(p.trail_arn, account, region, p.org_id))

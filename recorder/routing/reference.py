@@ -1,0 +1,47 @@
+"""Reference routing: every trail, every selector, in the order the guide tells it.
+
+The specification :class:`RoutingEngine` is property-tested and benchmarked against;
+it shares only the record reading, the global-service list and the S3 owner rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from recorder.routing.delivery import Delivery
+from recorder.routing.owners import foreign_owners
+from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
+from recorder.selectors import event_from_record, trail_matches
+from recorder.trails import Trail
+
+
+def reference_route(
+    trails: Sequence[Trail], organizations: Mapping[str, str], record: Mapping[str, Any]
+) -> list[Delivery]:
+    event = event_from_record(record)
+    is_global = is_global_service_event(record)
+    region = GLOBAL_REGION if is_global else event.region
+    # The event is evaluated in the account it occurred in, and in each other account
+    # owning an S3 object it touched, with that owner's objects only (line 4826).
+    views = [(event.account_id, event)]
+    views += [(o, event.with_resources(rs)) for o, rs in foreign_owners(event).items()]
+    out: set[Delivery] = set()
+    for trail in trails:
+        if not trail.is_logging:
+            continue
+        owner_org = organizations.get(trail.account_id) if trail.is_organization_trail else None
+        for account, view in views:
+            if owner_org is not None:
+                if organizations.get(account) != owner_org:
+                    continue
+            elif account != trail.account_id:
+                continue
+            if is_global:
+                if not trail.include_global_service_events:
+                    continue
+            elif not (trail.is_multi_region_trail or trail.home_region == event.region):
+                continue
+            if trail_matches(trail, view):
+                out.add(Delivery(trail.trail_arn, account, region, owner_org))
+    return sorted(out)

@@ -1,0 +1,101 @@
+"""What selectors look at in a record, extracted once per record.
+
+Records are CloudTrail JSON objects. ``readOnly``, ``managementEvent`` and
+``eventCategory`` are taken from the record when present; a record without them is
+classified as the producer would (:func:`recorder.events.classify.classify`).
+``eventCategory`` decides whether the management part or the data part of a basic
+selector applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from recorder.events.classify import classify
+
+
+class RecordError(ValueError):
+    """The record cannot be routed: a required field is missing or has the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One ``resources`` entry; ``account_id`` is the owner CloudTrail names, if any."""
+
+    type: str
+    arn: str
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    source: str
+    name: str
+    region: str
+    account_id: str  # recipientAccountId: the account the event occurred in
+    category: str  # "Management" or "Data" (or anything else: matches no selector)
+    read_only: bool
+    resources: tuple[Resource, ...] = ()
+
+    def with_resources(self, resources: tuple[Resource, ...]) -> Event:
+        return replace(self, resources=resources)
+
+
+_REQUIRED = ("eventSource", "eventName", "awsRegion", "recipientAccountId")
+
+
+def _string(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{key} is missing or not a non-empty string")
+    return value
+
+
+def _resources(raw: object) -> tuple[Resource, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise RecordError("resources is not a list")
+    out = []
+    for r in raw:
+        if not isinstance(r, Mapping):
+            raise RecordError("a resources entry is not an object")
+        rtype = r.get("type")
+        # DeleteObjects and similar name an ARNPrefix instead of an ARN.
+        arn = r.get("ARN", r.get("ARNPrefix"))
+        account = r.get("accountId")
+        if not isinstance(rtype, str) or not isinstance(arn, str):
+            raise RecordError("a resources entry lacks a string type or ARN")
+        if account is not None and not isinstance(account, str):
+            raise RecordError("a resources entry has a non-string accountId")
+        out.append(Resource(rtype, arn, account))
+    return tuple(out)
+
+
+def event_from_record(record: Mapping[str, Any]) -> Event:
+    """The selector view of a record; raises :class:`RecordError` if it is not one."""
+    if not isinstance(record, Mapping):
+        raise RecordError("a record is a JSON object")
+    source, name, region, account = (_string(record, k) for k in _REQUIRED)
+    read_only = record.get("readOnly")
+    category = record.get("eventCategory")
+    management = record.get("managementEvent")
+    if read_only is None or (category is None and management is None):
+        c = classify(source, name)
+        if read_only is None:
+            read_only = c.read_only
+        if category is None and management is None:
+            category = c.event_category
+    if category is None:
+        category = "Management" if management else "Data"
+    if not isinstance(read_only, bool):
+        raise RecordError("readOnly is not true or false")
+    if not isinstance(category, str):
+        raise RecordError("eventCategory is not a string")
+    if management is not None and not isinstance(management, bool):
+        raise RecordError("managementEvent is not true or false")
+    return Event(
+        source, name, region, account, category, read_only, _resources(record.get("resources"))
+    )
