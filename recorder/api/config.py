@@ -22,18 +22,22 @@ from recorder.api.auth import CredentialStore
 from recorder.settings import SettingsError
 
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_LIST_PAGE_SIZE = 50
+
+
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
-    host: str = "127.0.0.1"
+    host: str = DEFAULT_HOST
     credentials_file: Path | None = None
-    list_page_size: int = 50
+    list_page_size: int = DEFAULT_LIST_PAGE_SIZE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiConfig:
         env = os.environ if environ is None else environ
-        host = env.get("RECORDER_API_HOST", "").strip() or cls.host
+        host = env.get("RECORDER_API_HOST", "").strip() or DEFAULT_HOST
         raw_file = env.get("RECORDER_API_CREDENTIALS_FILE", "").strip()
-        raw_size = env.get("RECORDER_API_LIST_PAGE_SIZE", "").strip() or str(cls.list_page_size)
+        raw_size = env.get("RECORDER_API_LIST_PAGE_SIZE", "").strip() or str(DEFAULT_LIST_PAGE_SIZE)
         try:
             size = int(raw_size)
         except ValueError:

@@ -41,8 +41,6 @@ DEFAULT_EVENT_SELECTORS: list[dict[str, Any]] = [
     }
 ]
 MAX_TAGS = 50
-#: Trails per region per account, multi-region trails counting in every region (line 1239).
-TRAILS_PER_REGION = 5
 
 _TRAIL_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$")
 _LOG_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[^:]+(:\*)?$")
@@ -196,21 +194,11 @@ class Operations:
         return copy.deepcopy(doc)
 
     # -- checks shared by create and update ---------------------------------------------
-    def _check_limit(self, caller: Caller, doc: Document, exclude: str | None = None) -> None:
+    def _check_limit(self, caller: Caller, doc: Document) -> None:
         """At most five trails per region (guide line 1239); a multi-region trail counts
-        in every region."""
-        own = [d for d in self._own(caller) if d.get("TrailARN") != exclude]
-        regions = {str(d.get("HomeRegion")) for d in own} | {str(doc["HomeRegion"])}
-        if not doc.get("IsMultiRegionTrail"):
-            regions = {str(doc["HomeRegion"])}
-        for region in sorted(regions):
-            count = sum(1 for d in own if visible_in(d, region))
-            if count >= TRAILS_PER_REGION:
-                raise ApiError(
-                    "MaximumNumberOfTrailsExceededException",
-                    f"User: {caller.account_id} already has {TRAILS_PER_REGION} "
-                    f"trails in {region}.",
-                )
+        in every region. The rule is the trail model's."""
+        others = [d for d in self._own(caller) if d.get("TrailARN") != doc["TrailARN"]]
+        self.rules.check_trail_limit(others, doc)
 
     def _check_name_free(self, caller: Caller, doc: Document, exclude: str | None = None) -> None:
         regions = {str(doc["HomeRegion"])}
@@ -304,6 +292,7 @@ class Operations:
             "Name": name,
             "TrailARN": trail_arn(caller.region, caller.account_id, name),
             "HomeRegion": caller.region,
+            "S3BucketName": p["S3BucketName"],
             "IncludeGlobalServiceEvents": p.get("IncludeGlobalServiceEvents", True),
             "IsMultiRegionTrail": p.get("IsMultiRegionTrail", False),
             "LogFileValidationEnabled": p.get("EnableLogFileValidation", False),
@@ -311,12 +300,12 @@ class Operations:
             "HasCustomEventSelectors": False,
             "HasInsightSelectors": False,
             "IsLogging": False,
-            "EventSelectors": copy.deepcopy(DEFAULT_EVENT_SELECTORS),
             "Tags": _tags(p.get("TagsList", [])),
             "CreationTime": now,
             "UpdateTime": now,
         }
         _check_global_events(doc)
+        self.rules.validate_bucket_name(doc["S3BucketName"])
         self._check_name_free(caller, doc)
         self._check_limit(caller, doc)
         self._check_organization(caller, doc["IsOrganizationTrail"])
@@ -337,7 +326,7 @@ class Operations:
         self._check_organization(caller, bool(p.get("IsOrganizationTrail")))
         if p.get("IsMultiRegionTrail"):
             self._check_name_free(caller, doc, exclude=doc["TrailARN"])
-            self._check_limit(caller, doc, exclude=doc["TrailARN"])
+            self._check_limit(caller, doc)
         await self._apply_destinations(caller, doc, p, creating=False)
         doc["UpdateTime"] = now_iso()
         return await self._save(doc)
@@ -461,7 +450,7 @@ class Operations:
         if doc.get("AdvancedEventSelectors"):
             out["AdvancedEventSelectors"] = doc["AdvancedEventSelectors"]
         else:
-            out["EventSelectors"] = doc.get("EventSelectors") or []
+            out["EventSelectors"] = doc.get("EventSelectors") or DEFAULT_EVENT_SELECTORS
         return out
 
     async def get_insight_selectors(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:

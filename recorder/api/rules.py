@@ -9,10 +9,17 @@ one definition of each rule for the API, the router and the trails file alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from recorder import trails
 from recorder.api.protocol import ApiError
+
+#: Document members only the API reads: tags and the trail's history. The trail model
+#: must tolerate them (they ride along in the registry's documents).
+API_MEMBERS = frozenset(
+    {"Tags", "CreationTime", "UpdateTime", "StartLoggingTime", "StopLoggingTime"}
+)
 
 T = TypeVar("T")
 
@@ -36,17 +43,22 @@ class Rules(Protocol):
         self, selectors: list[dict[str, Any]]
     ) -> list[dict[str, Any]]: ...
 
+    def check_trail_limit(
+        self, existing: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
+    ) -> None:
+        """MaximumNumberOfTrailsExceededException if ``candidate`` would be a sixth trail
+        in a region of its account; ``existing`` are that account's other trails."""
+        ...
+
     def check_document(self, document: Mapping[str, Any]) -> None:
         """The document is one the router and writer can load."""
         ...
 
 
 def _translate(call: Callable[[], T]) -> T:
-    from recorder.trails import TrailError
-
     try:
         return call()
-    except TrailError as exc:
+    except trails.TrailError as exc:
         raise ApiError(str(exc.code), str(getattr(exc, "message", None) or exc)) from None
 
 
@@ -54,45 +66,64 @@ class TrailRules:
     """:class:`Rules` backed by :mod:`recorder.trails`."""
 
     def validate_name(self, name: str) -> None:
-        from recorder.trails import validate_trail_name
-
-        _translate(lambda: validate_trail_name(name))
+        _translate(lambda: trails.validate_trail_name(name))
 
     def validate_bucket_name(self, name: str) -> None:
-        from recorder.trails import validate_bucket_name
-
-        _translate(lambda: validate_bucket_name(name))
+        _translate(lambda: trails.validate_bucket_name(name))
 
     def validate_prefix(self, prefix: str) -> None:
-        from recorder.trails import validate_s3_key_prefix
-
-        _translate(lambda: validate_s3_key_prefix(prefix))
+        _translate(lambda: trails.validate_s3_key_prefix(prefix))
 
     def validate_sns_topic(self, topic: str) -> None:
-        from recorder.trails import validate_sns_topic
-
-        _translate(lambda: validate_sns_topic(topic))
+        _translate(lambda: trails.validate_sns_topic(topic))
 
     def validate_kms_key_id(self, key_id: str) -> None:
-        from recorder.trails import validate_kms_key_id
-
-        _translate(lambda: validate_kms_key_id(key_id))
+        _translate(lambda: trails.validate_kms_key_id(key_id))
 
     def validate_event_selectors(self, selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from recorder.trails import validate_event_selectors
-
-        result = _translate(lambda: validate_event_selectors(selectors))
-        return list(result) if result is not None else selectors
+        parsed = _translate(lambda: trails.parse_event_selectors(selectors))
+        return [s.to_api() for s in parsed]
 
     def validate_advanced_event_selectors(
         self, selectors: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        from recorder.trails import validate_advanced_event_selectors
+        parsed = _translate(lambda: trails.parse_advanced_event_selectors(selectors))
+        return [s.to_api() for s in parsed]
 
-        result = _translate(lambda: validate_advanced_event_selectors(selectors))
-        return list(result) if result is not None else selectors
+    def check_trail_limit(
+        self, existing: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
+    ) -> None:
+        def check() -> None:
+            others = [trails.Trail.from_api(_model_members(d)) for d in existing]
+            trails.check_trail_limit(others, trails.Trail.from_api(_model_members(candidate)))
+
+        _translate(check)
 
     def check_document(self, document: Mapping[str, Any]) -> None:
-        from recorder.trails import Trail
+        _translate(lambda: trails.Trail.from_api(dict(document)))
 
-        _translate(lambda: Trail.from_api(dict(document)))
+
+def model_tolerates_api_members() -> bool:
+    """Whether :meth:`Trail.from_api` accepts a document carrying :data:`API_MEMBERS`.
+
+    If it does not, every trail the API writes would be dropped by the registry; the
+    service says so at start and CreateTrail fails loudly rather than silently."""
+    arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/probe"
+    doc: dict[str, Any] = {"Name": "probe", "TrailARN": arn, "S3BucketName": "probe-bucket"}
+    doc.update(
+        Tags=[{"Key": "k", "Value": "v"}],
+        CreationTime="2024-01-01T00:00:00.000Z",
+        UpdateTime="2024-01-01T00:00:00.000Z",
+        StartLoggingTime="2024-01-01T00:00:00.000Z",
+        StopLoggingTime="2024-01-01T00:00:00.000Z",
+    )
+    try:
+        trails.Trail.from_api(doc)
+    except trails.TrailError:
+        return False
+    return True
+
+
+def _model_members(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The members the trail model reads (for the limit count, which needs no more)."""
+    return {k: v for k, v in doc.items() if k not in API_MEMBERS}

@@ -1,6 +1,5 @@
 """Handlers over an in-memory store: visibility, home region, limits, isolation, tags,
-pagination, status. Naming and selector rules are the trails package's (tested with
-the real rules in test_service.py); here they accept everything."""
+pagination, status, with the trail model's own rules (recorder.trails)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from recorder.api.auth import Principal
 from recorder.api.operations import Caller, Operations
 from recorder.api.protocol import ApiError
 from recorder.api.store import MemoryStore
-from tests.unit.api.doubles import FakeChecks, PermissiveRules
+from tests.unit.api.doubles import FakeChecks, ModelRules
 
 ALICE = "111111111111"
 BOB = "222222222222"
@@ -25,7 +24,7 @@ def caller(account: str = ALICE, region: str = "us-east-2") -> Caller:
 @pytest.fixture
 def ops() -> Operations:
     return Operations(
-        store=MemoryStore(), checks=FakeChecks(), rules=PermissiveRules(), list_page_size=3
+        store=MemoryStore(), checks=FakeChecks(), rules=ModelRules(), list_page_size=3
     )
 
 
@@ -62,18 +61,18 @@ async def test_create_trail_like_the_guide(ops: Operations) -> None:
 
 
 async def test_create_errors(ops: Operations) -> None:
-    await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket")
-    assert await code(ops, "CreateTrail", Name="t", S3BucketName="my-bucket") == (
+    await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
+    assert await code(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket") == (
         "TrailAlreadyExistsException"
     )
-    assert await code(ops, "CreateTrail", Name="u", S3BucketName="nope") == (
+    assert await code(ops, "CreateTrail", Name="trail-u", S3BucketName="nope") == (
         "S3BucketDoesNotExistException"
     )
-    assert await code(ops, "CreateTrail", Name="u", S3BucketName="my-bucket", SnsTopicName="x") == (
-        "InvalidSnsTopicNameException"
-    )
     assert await code(
-        ops, "CreateTrail", Name="u", S3BucketName="my-bucket", KmsKeyId="alias/none"
+        ops, "CreateTrail", Name="trail-u", S3BucketName="my-bucket", SnsTopicName="missing"
+    ) == ("InvalidSnsTopicNameException")
+    assert await code(
+        ops, "CreateTrail", Name="trail-u", S3BucketName="my-bucket", KmsKeyId="alias/none"
     ) == ("KmsKeyNotFoundException")
     assert await code(ops, "CreateTrail", Name="bad..name", S3BucketName="my-bucket") == (
         "InvalidTrailNameException"
@@ -81,13 +80,13 @@ async def test_create_errors(ops: Operations) -> None:
     assert await code(
         ops,
         "CreateTrail",
-        Name="u",
+        Name="trail-u",
         S3BucketName="my-bucket",
         IsMultiRegionTrail=True,
         IncludeGlobalServiceEvents=False,
     ) == ("InvalidParameterCombinationException")
     assert await code(
-        ops, "CreateTrail", Name="u", S3BucketName="my-bucket", IsOrganizationTrail=True
+        ops, "CreateTrail", Name="trail-u", S3BucketName="my-bucket", IsOrganizationTrail=True
     ) == ("OrganizationsNotInUseException")
 
 
@@ -95,34 +94,37 @@ async def test_create_resolves_topic_and_key(ops: Operations) -> None:
     out = await call(
         ops,
         "CreateTrail",
-        Name="t",
+        Name="trail-t",
         S3BucketName="my-bucket",
         SnsTopicName="my-topic",
         KmsKeyId="alias/MyKmsKey",
     )
     assert out["SnsTopicName"] == "my-topic"
     assert out["SnsTopicARN"] == f"arn:aws:sns:us-east-2:{ALICE}:my-topic"
-    assert out["KmsKeyId"] == "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab"
-    cleared = await call(ops, "UpdateTrail", Name="t", SnsTopicName="", KmsKeyId="")
+    assert (
+        out["KmsKeyId"]
+        == "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    cleared = await call(ops, "UpdateTrail", Name="trail-t", SnsTopicName="", KmsKeyId="")
     assert "SnsTopicARN" not in cleared
     assert "KmsKeyId" not in cleared
 
 
 async def test_five_trails_per_region_multi_region_counting_everywhere(ops: Operations) -> None:
     for i in range(4):
-        await call(ops, "CreateTrail", Name=f"t{i}", S3BucketName="my-bucket")
+        await call(ops, "CreateTrail", Name=f"trail{i}", S3BucketName="my-bucket")
     west = caller(region="us-west-2")
     await call(
-        ops, "CreateTrail", west, Name="w", S3BucketName="my-bucket", IsMultiRegionTrail=True
+        ops, "CreateTrail", west, Name="trail-w", S3BucketName="my-bucket", IsMultiRegionTrail=True
     )
     # the multi-region trail is the fifth in us-east-2 as well
-    assert await code(ops, "CreateTrail", Name="t5", S3BucketName="my-bucket") == (
+    assert await code(ops, "CreateTrail", Name="trail5", S3BucketName="my-bucket") == (
         "MaximumNumberOfTrailsExceededException"
     )
     # another account is not affected
-    await call(ops, "CreateTrail", caller(BOB), Name="t5", S3BucketName="my-bucket")
+    await call(ops, "CreateTrail", caller(BOB), Name="trail5", S3BucketName="my-bucket")
     # and a region with room still takes single-region trails
-    await call(ops, "CreateTrail", west, Name="w2", S3BucketName="my-bucket")
+    await call(ops, "CreateTrail", west, Name="trail-w2", S3BucketName="my-bucket")
 
 
 async def test_shadow_trails_and_home_region(ops: Operations) -> None:
@@ -174,14 +176,14 @@ async def test_accounts_are_isolated(ops: Operations) -> None:
 
 
 async def test_logging_times(ops: Operations) -> None:
-    await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket")
-    await call(ops, "StartLogging", Name="t")
-    status = await call(ops, "GetTrailStatus", Name="t")
+    await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
+    await call(ops, "StartLogging", Name="trail-t")
+    status = await call(ops, "GetTrailStatus", Name="trail-t")
     assert status["IsLogging"] is True
     assert status["StartLoggingTime"].endswith("Z")
     assert status["TimeLoggingStarted"] == status["StartLoggingTime"][:19] + "Z"
-    await call(ops, "StopLogging", Name="t")
-    status = await call(ops, "GetTrailStatus", Name="t")
+    await call(ops, "StopLogging", Name="trail-t")
+    status = await call(ops, "GetTrailStatus", Name="trail-t")
     assert status["IsLogging"] is False
     assert status["TimeLoggingStopped"]
 
@@ -192,8 +194,8 @@ async def test_status_source_seam(ops: Operations) -> None:
             return {"LatestDeliveryTime": "2015-09-01T20:35:57Z", "LatestDeliveryError": None}
 
     ops.status = Status()
-    await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket")
-    status = await call(ops, "GetTrailStatus", Name="t")
+    await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
+    status = await call(ops, "GetTrailStatus", Name="trail-t")
     assert status["LatestDeliveryTime"] == "2015-09-01T20:35:57Z"
     assert status["LatestDeliveryAttemptSucceeded"] == "2015-09-01T20:35:57Z"
 
@@ -209,7 +211,15 @@ async def test_event_selectors(ops: Operations) -> None:
             "ExcludeManagementEventSources": [],
         }
     ]
-    advanced = [{"Name": "a", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]
+    advanced = [
+        {
+            "Name": "a",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            ],
+        }
+    ]
     out = await call(
         ops, "PutEventSelectors", TrailName="TrailName", AdvancedEventSelectors=advanced
     )
@@ -224,7 +234,7 @@ async def test_event_selectors(ops: Operations) -> None:
 
 
 async def test_tags(ops: Operations) -> None:
-    arn = (await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket"))["TrailARN"]
+    arn = (await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket"))["TrailARN"]
     await call(ops, "AddTags", ResourceId=arn, TagsList=[{"Key": "Owner", "Value": "Mary"}])
     await call(ops, "AddTags", ResourceId=arn, TagsList=[{"Key": "Name", "Value": "x"}])
     await call(ops, "RemoveTags", ResourceId=arn, TagsList=[{"Key": "Name"}])
@@ -249,7 +259,11 @@ async def test_list_trails_pages_across_regions(ops: Operations) -> None:
     for region in ("us-east-1", "us-east-2"):
         for i in range(3):
             out = await call(
-                ops, "CreateTrail", caller(region=region), Name=f"t{i}", S3BucketName="my-bucket"
+                ops,
+                "CreateTrail",
+                caller(region=region),
+                Name=f"trail{i}",
+                S3BucketName="my-bucket",
             )
             made.add(out["TrailARN"])
     seen, token, pages = [], None, 0
@@ -267,17 +281,21 @@ async def test_list_trails_pages_across_regions(ops: Operations) -> None:
 
 
 async def test_delete_then_recreate(ops: Operations) -> None:
-    await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket")
-    await call(ops, "DeleteTrail", Name="t")
-    assert await code(ops, "GetTrail", Name="t") == "TrailNotFoundException"
-    await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket")
+    await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
+    await call(ops, "DeleteTrail", Name="trail-t")
+    assert await code(ops, "GetTrail", Name="trail-t") == "TrailNotFoundException"
+    await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
 
 
 async def test_insights_and_unsupported(ops: Operations) -> None:
-    await call(ops, "CreateTrail", Name="t", S3BucketName="my-bucket")
-    assert await code(ops, "GetInsightSelectors", TrailName="t") == "InsightNotEnabledException"
-    assert await code(ops, "GetInsightSelectors", TrailName="x") == "TrailNotFoundException"
-    assert await code(ops, "CreateEventDataStore", Name="x") == "UnsupportedOperationException"
+    await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
+    assert (
+        await code(ops, "GetInsightSelectors", TrailName="trail-t") == "InsightNotEnabledException"
+    )
+    assert await code(ops, "GetInsightSelectors", TrailName="missing") == "TrailNotFoundException"
+    assert (
+        await code(ops, "CreateEventDataStore", Name="missing") == "UnsupportedOperationException"
+    )
 
 
 async def test_malformed_arn(ops: Operations) -> None:

@@ -23,7 +23,7 @@ from recorder.api.service import Api, ApiMetrics
 from recorder.api.store import MemoryStore
 from recorder.obs.metrics import Metrics
 from recorder.stack.processes import free_port
-from tests.unit.api.doubles import FakeChecks, PermissiveRules
+from tests.unit.api.doubles import FakeChecks, ModelRules
 
 CREDS = CredentialStore.from_document(
     {
@@ -54,7 +54,7 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     metrics = Metrics()
-    ops = Operations(store=MemoryStore(), checks=FakeChecks(), rules=PermissiveRules())
+    ops = Operations(store=MemoryStore(), checks=FakeChecks(), rules=ModelRules())
     api = Api(ops, CREDS, ApiMetrics.on(metrics))
     runner = web.AppRunner(api.app())
     await runner.setup()
@@ -89,19 +89,19 @@ async def test_modelled_exceptions(server: Server) -> None:
     ct = server.client()
     with pytest.raises(ct.exceptions.TrailNotFoundException):
         await run(ct.get_trail, Name="absent")
-    await run(ct.create_trail, Name="t", S3BucketName="my-bucket")
+    await run(ct.create_trail, Name="trail-t", S3BucketName="my-bucket")
     with pytest.raises(ct.exceptions.TrailAlreadyExistsException):
-        await run(ct.create_trail, Name="t", S3BucketName="my-bucket")
+        await run(ct.create_trail, Name="trail-t", S3BucketName="my-bucket")
     with pytest.raises(ct.exceptions.S3BucketDoesNotExistException):
-        await run(ct.create_trail, Name="u", S3BucketName="absent-bucket")
-    await run(ct.create_trail, Name="m", S3BucketName="my-bucket", IsMultiRegionTrail=True)
+        await run(ct.create_trail, Name="trail-u", S3BucketName="absent-bucket")
+    await run(ct.create_trail, Name="trail-m", S3BucketName="my-bucket", IsMultiRegionTrail=True)
     with pytest.raises(ct.exceptions.InvalidHomeRegionException):
-        await run(server.client(region="eu-west-1").delete_trail, Name="m")
+        await run(server.client(region="eu-west-1").delete_trail, Name="trail-m")
 
 
 async def test_accounts_are_isolated(server: Server) -> None:
     a, b = server.client(), server.client("AKB", "sb")
-    arn = (await run(a.create_trail, Name="t", S3BucketName="my-bucket"))["TrailARN"]
+    arn = (await run(a.create_trail, Name="trail-t", S3BucketName="my-bucket"))["TrailARN"]
     assert (await run(b.describe_trails))["trailList"] == []
     with pytest.raises(b.exceptions.TrailNotFoundException):
         await run(b.get_trail_status, Name=arn)

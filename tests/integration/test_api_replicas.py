@@ -1,0 +1,163 @@
+"""Two API replicas and a router on one ``trails`` topic: a trail created through one
+replica is visible through the other at once, the router starts routing events to it
+within 5 s, and after every process (broker included) is killed and restarted the
+registry is what it was (every recorder process killed with SIGKILL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from recorder.delivery.naming import Destination
+from recorder.stack.local import LocalStack
+from tests.integration import test_api
+from tests.integration.helpers import RecorderProcess, aws
+from tests.integration.test_api import ALICE, BOB, BOB_KEY, BOB_SECRET, cloudtrail, start_api
+
+pytestmark = test_api.pytestmark
+
+REGION = "us-east-1"
+
+
+class Cluster:
+    def __init__(self, stack: LocalStack, work: Path) -> None:
+        self.stack, self.work = stack, work
+        self.procs: list[RecorderProcess] = []
+        self.ports: list[int] = []
+
+    def start(self) -> None:
+        ports = self.ports or [0, 0]
+        self.procs, self.ports = [], []
+        for i, port in enumerate(ports):
+            proc, port = start_api(self.stack, self.work / f"api{i}", port=port or None)
+            self.procs.append(proc)
+            self.ports.append(port)
+        router = RecorderProcess(self.stack, ["router"], self.work / "router")
+        router.start()
+        self.procs.append(router)
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+        self.procs = []
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+        self.procs = []
+
+
+@pytest.fixture(scope="module")
+def cluster(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    s3 = aws(stack, "s3")
+    s3.create_bucket(Bucket="replica-logs")
+    c = Cluster(stack, tmp_path_factory.mktemp("replicas"))
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def routed_to(stack: LocalStack, trail_arn: str, timeout: float) -> float | None:
+    """Seconds until a routed record for ``trail_arn`` appears (None if it does not)."""
+
+    async def run() -> float | None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap_servers)
+        await consumer.start()
+        started = time.monotonic()
+        try:
+            parts = [
+                TopicPartition("routed", p) for p in consumer.partitions_for_topic("routed") or {0}
+            ]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            while time.monotonic() - started < timeout:
+                batch = await consumer.getmany(timeout_ms=200)
+                for msgs in batch.values():
+                    for m in msgs:
+                        if Destination.from_key(m.key).trail_arn == trail_arn:
+                            return time.monotonic() - started
+            return None
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def snapshot(port: int) -> dict[str, Any]:
+    """Everything the API says about both accounts' trails."""
+    out: dict[str, Any] = {}
+    for key, secret in (("testing", "testing"), (BOB_KEY, BOB_SECRET)):
+        ct = cloudtrail(port, region=REGION, key=key, secret=secret)
+        trails = ct.describe_trails()["trailList"]
+        for t in trails:
+            arn = t["TrailARN"]
+            status = ct.get_trail_status(Name=arn)
+            status.pop("ResponseMetadata")
+            out[arn] = {
+                "trail": t,
+                "selectors": ct.get_event_selectors(TrailName=arn).get("EventSelectors"),
+                "tags": ct.list_tags(ResourceIdList=[arn])["ResourceTagList"],
+                "logging": {
+                    k: status.get(k) for k in ("IsLogging", "StartLoggingTime", "StopLoggingTime")
+                },
+            }
+    return out
+
+
+def test_replicas_converge_route_and_survive_restart(cluster: Cluster) -> None:
+    one = cloudtrail(cluster.ports[0], region=REGION)
+    two = cloudtrail(cluster.ports[1], region=REGION)
+
+    arn = one.create_trail(Name="replicated", S3BucketName="replica-logs")["TrailARN"]
+    # read-your-writes on the replica that wrote, and the other sees it too
+    assert two.get_trail(Name="replicated")["Trail"]["TrailARN"] == arn
+    assert two.get_trail_status(Name=arn)["IsLogging"] is False
+    # a write through the other replica is visible through the first
+    two.start_logging(Name="replicated")
+    assert one.get_trail_status(Name="replicated")["IsLogging"] is True
+    started = time.monotonic()
+    # Traffic: the API's own calls are events of account ALICE in us-east-1.
+    for _ in range(5):
+        two.describe_trails()
+    took = routed_to(cluster.stack, arn, timeout=15)
+    assert took is not None, "no event was routed to the new trail"
+    since_logging = time.monotonic() - started
+    print(f"first routed record {since_logging:.2f}s after StartLogging")
+    assert since_logging < 5 + 1, f"first routed record after {since_logging:.1f}s"
+
+    # more state to keep: selectors, tags, a stopped trail, another account
+    one.put_event_selectors(
+        TrailName="replicated",
+        EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}],
+    )
+    two.add_tags(ResourceId=arn, TagsList=[{"Key": "k", "Value": "v"}])
+    one.create_trail(Name="stopped", S3BucketName="replica-logs", IsMultiRegionTrail=True)
+    one.start_logging(Name="stopped")
+    two.stop_logging(Name="stopped")
+    bob = cloudtrail(cluster.ports[1], region=REGION, key=BOB_KEY, secret=BOB_SECRET)
+    bob.create_trail(Name="replicated", S3BucketName="replica-logs")
+    one.create_trail(Name="deleted", S3BucketName="replica-logs")
+    two.delete_trail(Name="deleted")
+
+    before = snapshot(cluster.ports[0])
+    assert snapshot(cluster.ports[1]) == before
+    assert len(before) == 3 and {a.split(":")[4] for a in before} == {ALICE, BOB}
+
+    # kill -9 every recorder process, restart the broker, and start it all again. The
+    # broker is stopped with SIGTERM: the local noida-db snapshots its data every few
+    # seconds, so a SIGKILL right after a write loses acknowledged records (seen here:
+    # the `trails` topic came back empty), which would test the broker, not recorder.
+    cluster.kill()
+    cluster.stack.stop_broker()
+    cluster.stack.start_broker()
+    cluster.start()
+    assert snapshot(cluster.ports[0]) == before
+    assert snapshot(cluster.ports[1]) == before
