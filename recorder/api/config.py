@@ -21,7 +21,6 @@ from pathlib import Path
 from recorder.api.auth import CredentialStore
 from recorder.settings import SettingsError
 
-
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_LIST_PAGE_SIZE = 50
 
