@@ -55,6 +55,12 @@ _DESCRIBE_FIELDS = frozenset(
     }
 )
 _EXTRA_FIELDS = frozenset({"IsLogging", "EventSelectors", "AdvancedEventSelectors"})
+#: Members the control API keeps in the stored trail documents for itself (tags, the
+#: trail's history). They ride along and are ignored here; any other unknown member is
+#: refused, so that a misspelt field in a trails file is an error, not a silent default.
+API_DOCUMENT_MEMBERS = frozenset(
+    {"Tags", "CreationTime", "UpdateTime", "StartLoggingTime", "StopLoggingTime"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +113,7 @@ class Trail:
         if not isinstance(doc, Mapping):
             raise TrailError("InvalidParameterException", f"A trail is an object, not {doc!r}.")
         for key in doc:
-            if key not in _DESCRIBE_FIELDS and key not in _EXTRA_FIELDS:
+            if not (key in _DESCRIBE_FIELDS or key in _EXTRA_FIELDS or key in API_DOCUMENT_MEMBERS):
                 raise TrailError("InvalidParameterException", f"Unknown trail member {key!r}.")
         name = doc.get("Name")
         validate_trail_name(name)

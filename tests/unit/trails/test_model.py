@@ -80,6 +80,19 @@ def test_document_round_trips() -> None:
     assert t.to_document()["IsLogging"] is False
 
 
+def test_control_api_members_ride_along() -> None:
+    """The control API stores tags and timestamps in the same document."""
+    doc = {
+        **GUIDE_TRAIL,
+        "Tags": [{"Key": "team", "Value": "audit"}],
+        "CreationTime": "2019-06-10T17:14:09Z",
+        "UpdateTime": "2019-06-10T17:14:09Z",
+        "StartLoggingTime": "2019-06-10T17:14:09Z",
+        "StopLoggingTime": "2019-06-10T17:14:09Z",
+    }
+    assert Trail.from_api(doc) == Trail.from_api(GUIDE_TRAIL)
+
+
 def test_sns_topic_name_becomes_arn_in_home_region() -> None:
     doc = {k: v for k, v in GUIDE_TRAIL.items() if k != "SnsTopicARN"}
     t = Trail.from_api({**doc, "SnsTopicName": "my-topic"})
