@@ -603,7 +603,9 @@ def test_boto3_every_operation(env: Env) -> None:
     arn = out["TrailARN"]
     assert out["SnsTopicARN"] == f"arn:aws:sns:us-east-1:{ALICE}:my-topic"
     assert ct.get_trail(Name=arn)["Trail"]["S3KeyPrefix"] == "logs"
-    assert [t["Name"] for t in ct.describe_trails(trailNameList=["ops-trail"])["trailList"]] == ["ops-trail"]
+    assert [t["Name"] for t in ct.describe_trails(trailNameList=["ops-trail"])["trailList"]] == [
+        "ops-trail"
+    ]
     ct.start_logging(Name="ops-trail")
     assert ct.get_trail_status(Name="ops-trail")["IsLogging"] is True
     ct.stop_logging(Name="ops-trail")
@@ -679,8 +681,20 @@ def test_bad_signatures_are_rejected(env: Env) -> None:
         client_error(cloudtrail(env.port, key=BOB_KEY, secret="testing").list_trails)
         == "InvalidSignatureException"
     )
+    # a request signed ten minutes ago (botocore's own signer, its clock moved back)
+    import datetime as dt
     import urllib.error
     import urllib.request
+    from unittest import mock
+
+    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=10)
+    with (
+        mock.patch("botocore.auth.get_current_datetime", return_value=past),
+        pytest.raises(ClientError) as expired,
+    ):
+        cloudtrail(env.port).list_trails()
+    assert expired.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert expired.value.response["Error"]["Message"].startswith("Signature expired: ")
 
     req = urllib.request.Request(
         f"http://127.0.0.1:{env.port}/",
