@@ -260,6 +260,16 @@ class ApiService:
                 await producer.stop()
 
 
-def create(settings: Settings, registry: Any, metrics: Metrics) -> ApiService:
-    """Entry point for ``recorder run api`` (see recorder.services.command)."""
-    return ApiService(settings, registry, metrics)
+def create(
+    settings: Settings,
+    registry: Any,
+    metrics: Metrics,
+    *,
+    status: StatusSource | None = None,
+    public_keys: PublicKeySource | None = None,
+) -> ApiService:
+    """Entry point for ``recorder run api`` (see recorder.services.command).
+
+    ``status`` (e.g. ``DeliveryStatusSource(writer.status)``) and ``public_keys`` fill
+    GetTrailStatus's delivery fields and ListPublicKeys; both default to empty."""
+    return ApiService(settings, registry, metrics, status=status, public_keys=public_keys)

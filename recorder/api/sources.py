@@ -53,3 +53,31 @@ class NoPublicKeys:
         self, region: str, account_id: str, start: dt.datetime, end: dt.datetime
     ) -> Sequence[Mapping[str, Any]]:
         return []
+
+
+class DeliveryStatusSource:
+    """GetTrailStatus members from a writer's per-trail delivery status.
+
+    ``statuses`` maps trail ARN to an object with ``latest_delivery_time``,
+    ``latest_delivery_error``, ``latest_notification_time`` and
+    ``latest_notification_error`` (``recorder.delivery.writer.Writer.status``); read
+    by duck type so the API does not import the writer. In-process only: it sees the
+    deliveries of the writer running in this process (``recorder run all``).
+    """
+
+    _MEMBERS = (
+        ("LatestDeliveryTime", "latest_delivery_time"),
+        ("LatestDeliveryError", "latest_delivery_error"),
+        ("LatestNotificationTime", "latest_notification_time"),
+        ("LatestNotificationError", "latest_notification_error"),
+    )
+
+    def __init__(self, statuses: Mapping[str, Any]) -> None:
+        self._statuses = statuses
+
+    def status(self, trail_arn: str, region: str) -> Mapping[str, Any]:
+        found = self._statuses.get(trail_arn)
+        if found is None:
+            return {}
+        out = {member: getattr(found, attr, None) for member, attr in self._MEMBERS}
+        return {k: v for k, v in out.items() if v is not None}

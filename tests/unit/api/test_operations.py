@@ -306,3 +306,24 @@ async def test_malformed_arn(ops: Operations) -> None:
 
 async def test_list_public_keys_default_empty(ops: Operations) -> None:
     assert (await call(ops, "ListPublicKeys"))["PublicKeyList"] == []
+
+
+async def test_delivery_status_source_reads_the_writer_shape(ops: Operations) -> None:
+    from dataclasses import dataclass
+
+    from recorder.api.sources import DeliveryStatusSource
+
+    @dataclass
+    class WriterStatus:  # recorder.delivery.writer.TrailDeliveryStatus's fields
+        latest_delivery_time: str | None = "2015-09-01T20:35:57Z"
+        latest_delivery_error: str | None = None
+        latest_notification_time: str | None = None
+        latest_notification_error: str | None = "AuthorizationError"
+
+    arn = (await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket"))["TrailARN"]
+    ops.status = DeliveryStatusSource({arn: WriterStatus()})
+    status = await call(ops, "GetTrailStatus", Name="trail-t")
+    assert status["LatestDeliveryTime"] == "2015-09-01T20:35:57Z"
+    assert status["LatestNotificationError"] == "AuthorizationError"
+    assert "LatestDeliveryError" not in status
+    assert status["LatestNotificationAttemptTime"] == ""
