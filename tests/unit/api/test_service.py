@@ -179,3 +179,81 @@ async def test_internal_failure_is_a_500_not_a_crash(server: Server) -> None:
     server.api.operations.handlers.pop("ListTrails")
     text = generate_latest(server.metrics.registry).decode()
     assert 'recorder_api_requests_total{code="InternalFailure",operation="ListTrails"} 1.0' in text
+
+
+def _random_json(rng: Any, depth: int = 0) -> Any:
+    kinds = ["str", "int", "bool", "null", "float"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "str":
+        return rng.choice(["", "a", "my-trail", "arn:aws:cloudtrail:x", "\u00e9\x00", "x" * 300])
+    if kind == "int":
+        return rng.choice([0, -1, 2**63, 5])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "float":
+        return rng.choice([1e308, -0.0, 1441068842.76])
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = [
+        "Name",
+        "TrailName",
+        "S3BucketName",
+        "EventSelectors",
+        "AdvancedEventSelectors",
+        "TagsList",
+        "ResourceId",
+        "ResourceIdList",
+        "NextToken",
+        "StartTime",
+        "trailNameList",
+        "Values",
+        "Type",
+        "FieldSelectors",
+        "Key",
+        "Value",
+    ]
+    return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+async def test_random_signed_bodies_never_break_the_server(server: Server) -> None:
+    """Signed requests with random JSON for every operation: always a JSON answer with
+    a 200 or a 4xx CloudTrail error, never a 500."""
+    import random
+
+    from aiohttp import ClientSession
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from recorder.api.protocol import service_model
+
+    rng = random.Random(6)
+    operations = sorted(server.api.operations.handlers)
+    async with ClientSession() as session:
+        for _ in range(400):
+            op = rng.choice(operations)
+            params = _random_json(rng)
+            if not isinstance(params, dict) and rng.random() < 0.8:
+                params = {}
+            if isinstance(params, dict) and rng.random() < 0.5:  # the shape of a real request
+                params = {"Name": "my-trail", "TrailName": "my-trail", **params}
+            body = json.dumps(params).encode()
+            request = AWSRequest(
+                method="POST",
+                url=server.url + "/",
+                data=body,
+                headers={
+                    "X-Amz-Target": f"{service_model().metadata['targetPrefix']}.{op}",
+                    "Content-Type": "application/x-amz-json-1.1",
+                },
+            )
+            SigV4Auth(Credentials("AKA", "sa"), "cloudtrail", "us-east-2").add_auth(request)
+            async with session.post(
+                server.url + "/", data=body, headers=dict(request.headers.items())
+            ) as response:
+                answer = await response.json(content_type=None)
+                assert response.status < 500, (op, params, answer)
+                if response.status != 200:
+                    assert set(answer) == {"__type", "message"}, answer
