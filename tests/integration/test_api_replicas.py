@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -65,26 +66,29 @@ def cluster(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iter
         c.stop()
 
 
-def routed_to(stack: LocalStack, trail_arn: str, timeout: float) -> float | None:
-    """Seconds until a routed record for ``trail_arn`` appears (None if it does not)."""
+def routed_request_ids(stack: LocalStack, trail_arn: str, wanted: str, timeout: float) -> set[str]:
+    """requestIDs of the records routed to ``trail_arn``, read until ``wanted`` is among
+    them or ``timeout`` passes."""
 
-    async def run() -> float | None:
+    async def run() -> set[str]:
         consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap_servers)
         await consumer.start()
-        started = time.monotonic()
+        seen: set[str] = set()
         try:
             parts = [
                 TopicPartition("routed", p) for p in consumer.partitions_for_topic("routed") or {0}
             ]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
-            while time.monotonic() - started < timeout:
-                batch = await consumer.getmany(timeout_ms=200)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and wanted not in seen:
+                batch = await consumer.getmany(timeout_ms=100)
                 for msgs in batch.values():
                     for m in msgs:
-                        if Destination.from_key(m.key).trail_arn == trail_arn:
-                            return time.monotonic() - started
-            return None
+                        if Destination.from_key(m.key).trail_arn == trail_arn and m.value:
+                            record = orjson.loads(m.value)
+                            seen.add(str(record.get("requestID")))
+            return seen
         finally:
             await consumer.stop()
 
@@ -118,20 +122,23 @@ def test_replicas_converge_route_and_survive_restart(cluster: Cluster) -> None:
 
     arn = one.create_trail(Name="replicated", S3BucketName="replica-logs")["TrailARN"]
     # read-your-writes on the replica that wrote, and the other sees it too
-    assert two.get_trail(Name="replicated")["Trail"]["TrailARN"] == arn
+    seen_before = two.get_trail(Name="replicated")
+    assert seen_before["Trail"]["TrailARN"] == arn
     assert two.get_trail_status(Name=arn)["IsLogging"] is False
     # a write through the other replica is visible through the first
     two.start_logging(Name="replicated")
     assert one.get_trail_status(Name="replicated")["IsLogging"] is True
+    # Traffic: the API's own calls are management events of ALICE in us-east-1. The
+    # first call after StartLogging must reach the trail within 5 s.
     started = time.monotonic()
-    # Traffic: the API's own calls are events of account ALICE in us-east-1.
-    for _ in range(5):
-        two.describe_trails()
-    took = routed_to(cluster.stack, arn, timeout=15)
-    assert took is not None, "no event was routed to the new trail"
-    since_logging = time.monotonic() - started
-    print(f"first routed record {since_logging:.2f}s after StartLogging")
-    assert since_logging < 5 + 1, f"first routed record after {since_logging:.1f}s"
+    marker = two.describe_trails()["ResponseMetadata"]["RequestId"]
+    routed = routed_request_ids(cluster.stack, arn, marker, timeout=15)
+    took = time.monotonic() - started
+    print(f"first event after StartLogging routed to the new trail in {took:.2f}s")
+    assert marker in routed, "the event was not routed to the new trail"
+    assert took < 5, f"routed after {took:.1f}s"
+    # an event from before StartLogging is not logged by the trail
+    assert seen_before["ResponseMetadata"]["RequestId"] not in routed
 
     # more state to keep: selectors, tags, a stopped trail, another account
     one.put_event_selectors(
