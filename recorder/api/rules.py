@@ -3,8 +3,11 @@
 The model package owns the rules (naming, prefixes, selectors: guide lines 4380,
 4712-4935) and raises ``TrailError`` with the CloudTrail exception name as
 ``.code``; this module only adapts them to the API's :class:`ApiError`, so there is
-one definition of each rule for the API, the router and the trails file alike.
-:class:`Rules` is the seam the handlers use (tests give a permissive double).
+one definition of each rule for the API, the router and the trails file alike. The
+documents the API stores carry members only it reads (``Tags``, ``CreationTime``,
+``UpdateTime``, ``StartLoggingTime``, ``StopLoggingTime``); the model lets them ride
+along (``recorder.trails.model.API_DOCUMENT_MEMBERS``).
+:class:`Rules` is the seam the handlers use.
 """
 
 from __future__ import annotations
@@ -14,12 +17,6 @@ from typing import Any, Protocol, TypeVar
 
 from recorder import trails
 from recorder.api.protocol import ApiError
-
-#: Document members only the API reads: tags and the trail's history. The trail model
-#: must tolerate them (they ride along in the registry's documents).
-API_MEMBERS = frozenset(
-    {"Tags", "CreationTime", "UpdateTime", "StartLoggingTime", "StopLoggingTime"}
-)
 
 T = TypeVar("T")
 
@@ -94,36 +91,10 @@ class TrailRules:
         self, existing: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
     ) -> None:
         def check() -> None:
-            others = [trails.Trail.from_api(_model_members(d)) for d in existing]
-            trails.check_trail_limit(others, trails.Trail.from_api(_model_members(candidate)))
+            others = [trails.Trail.from_api(d) for d in existing]
+            trails.check_trail_limit(others, trails.Trail.from_api(candidate))
 
         _translate(check)
 
     def check_document(self, document: Mapping[str, Any]) -> None:
         _translate(lambda: trails.Trail.from_api(dict(document)))
-
-
-def model_tolerates_api_members() -> bool:
-    """Whether :meth:`Trail.from_api` accepts a document carrying :data:`API_MEMBERS`.
-
-    If it does not, every trail the API writes would be dropped by the registry; the
-    service says so at start and CreateTrail fails loudly rather than silently."""
-    arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/probe"
-    doc: dict[str, Any] = {"Name": "probe", "TrailARN": arn, "S3BucketName": "probe-bucket"}
-    doc.update(
-        Tags=[{"Key": "k", "Value": "v"}],
-        CreationTime="2024-01-01T00:00:00.000Z",
-        UpdateTime="2024-01-01T00:00:00.000Z",
-        StartLoggingTime="2024-01-01T00:00:00.000Z",
-        StopLoggingTime="2024-01-01T00:00:00.000Z",
-    )
-    try:
-        trails.Trail.from_api(doc)
-    except Exception:  # TrailError, or a tree where the model is not there yet
-        return False
-    return True
-
-
-def _model_members(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The members the trail model reads (for the limit count, which needs no more)."""
-    return {k: v for k, v in doc.items() if k not in API_MEMBERS}

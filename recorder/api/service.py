@@ -35,7 +35,6 @@ from recorder.api.protocol import (
     error_body,
     parse_target,
 )
-from recorder.api.rules import API_MEMBERS, model_tolerates_api_members
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import RegistryStore
 from recorder.kafka import clients
@@ -240,13 +239,6 @@ class ApiService:
                 port=self.port,
                 credentials=len(self.credentials),
             )
-            if not model_tolerates_api_members():
-                log.error(
-                    "api_trail_model_rejects_api_members",
-                    members=sorted(API_MEMBERS),
-                    effect="CreateTrail answers InvalidParameterException until "
-                    "recorder.trails.Trail.from_api tolerates these document members",
-                )
             self.ready.set()
             await stop.wait()
         finally:

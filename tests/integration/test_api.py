@@ -24,19 +24,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from recorder.api.rules import API_MEMBERS, model_tolerates_api_members
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from tests.integration.helpers import RecorderProcess, aws
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not model_tolerates_api_members(),
-        reason="recorder.trails.Trail.from_api rejects the API-owned document members "
-        f"{sorted(API_MEMBERS)}: every trail the API writes would be refused (issue 6 report)",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 ALICE = "123456789012"  # the local stack's default key: testing/testing
 BOB = "222222222222"

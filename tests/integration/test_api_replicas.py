@@ -17,11 +17,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from recorder.delivery.naming import Destination
 from recorder.stack.local import LocalStack
-from tests.integration import test_api
 from tests.integration.helpers import RecorderProcess, aws
 from tests.integration.test_api import ALICE, BOB, BOB_KEY, BOB_SECRET, cloudtrail, start_api
 
-pytestmark = test_api.pytestmark
+pytestmark = pytest.mark.integration
 
 REGION = "us-east-1"
 

@@ -20,7 +20,6 @@ import boto3
 import pytest
 
 from recorder.stack.local import LocalStack
-from tests.integration import test_api
 from tests.integration.helpers import aws
 from tests.integration.test_api import ALICE, start_api
 
@@ -51,7 +50,7 @@ TERRAFORM = shutil.which("terraform")
 MIRROR = provider_mirror()
 
 pytestmark = [
-    *test_api.pytestmark,
+    pytest.mark.integration,
     pytest.mark.skipif(
         TERRAFORM is None, reason="terraform is not installed on this machine (not on PATH)"
     ),

@@ -1,14 +1,11 @@
-"""Test doubles for the API's seams: resources that exist by name, rules that accept all."""
+"""Test doubles for the API's seams: S3/SNS/KMS resources that exist by name."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from recorder.api.checks import KmsKey
 from recorder.api.protocol import ApiError
-from recorder.api.rules import API_MEMBERS, TrailRules
 
 
 @dataclass
@@ -41,14 +38,3 @@ class FakeChecks:
         if key_id not in self.keys:
             raise ApiError("KmsKeyNotFoundException", f"KMS key not found: {key_id}")
         return KmsKey(self.keys[key_id])
-
-
-class ModelRules(TrailRules):
-    """The trail model's rules, but checking a document without the API-owned members.
-
-    ``Trail.from_api`` does not yet tolerate ``Tags``/``CreationTime``/... (reported in
-    issue 6); the handlers' own behaviour is what these tests are about.
-    """
-
-    def check_document(self, document: Mapping[str, Any]) -> None:
-        super().check_document({k: v for k, v in document.items() if k not in API_MEMBERS})

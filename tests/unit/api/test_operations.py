@@ -11,7 +11,7 @@ from recorder.api.auth import Principal
 from recorder.api.operations import Caller, Operations
 from recorder.api.protocol import ApiError
 from recorder.api.store import MemoryStore
-from tests.unit.api.doubles import FakeChecks, ModelRules
+from tests.unit.api.doubles import FakeChecks
 
 ALICE = "111111111111"
 BOB = "222222222222"
@@ -23,9 +23,7 @@ def caller(account: str = ALICE, region: str = "us-east-2") -> Caller:
 
 @pytest.fixture
 def ops() -> Operations:
-    return Operations(
-        store=MemoryStore(), checks=FakeChecks(), rules=ModelRules(), list_page_size=3
-    )
+    return Operations(store=MemoryStore(), checks=FakeChecks(), list_page_size=3)
 
 
 async def call(ops: Operations, op: str, who: Caller | None = None, **params: Any) -> Any:

@@ -23,7 +23,7 @@ from recorder.api.service import Api, ApiMetrics
 from recorder.api.store import MemoryStore
 from recorder.obs.metrics import Metrics
 from recorder.stack.processes import free_port
-from tests.unit.api.doubles import FakeChecks, ModelRules
+from tests.unit.api.doubles import FakeChecks
 
 CREDS = CredentialStore.from_document(
     {
@@ -54,7 +54,7 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     metrics = Metrics()
-    ops = Operations(store=MemoryStore(), checks=FakeChecks(), rules=ModelRules())
+    ops = Operations(store=MemoryStore(), checks=FakeChecks())
     api = Api(ops, CREDS, ApiMetrics.on(metrics))
     runner = web.AppRunner(api.app())
     await runner.setup()
