@@ -106,6 +106,7 @@ class Api:
         params: dict[str, Any] = {}
         result: dict[str, Any] | None = None
         error: ApiError | None = None
+        payload = b""
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             try:
@@ -132,7 +133,6 @@ class Api:
             caller = Caller(principal, region, request_id)
             result = await self.operations.dispatch(operation.name, caller, params)
             payload = encode_output(operation, result)
-            response = web.Response(body=payload, status=200)
             log.info(
                 "api_call",
                 operation=operation.name,
@@ -147,7 +147,9 @@ class Api:
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "account_id", "region")
         name = operation.name if operation is not None else "unknown"
-        if error is not None:
+        if error is None:
+            response = web.Response(body=payload, status=200)
+        else:
             response = web.Response(body=error_body(error.code, error.message), status=error.status)
             log.info(
                 "api_call_failed",
