@@ -11,6 +11,8 @@ export RECORDER_AWS_ENDPOINT_URL  ?= http://127.0.0.1:$(MOTO_PORT)
 # moto takes any credentials; real AWS uses the default credential chain instead
 export RECORDER_AWS_ACCESS_KEY_ID ?= testing
 export RECORDER_AWS_SECRET_ACCESS_KEY ?= testing
+# the embedded broker (noida-db) has no group rebalancing: each process takes all partitions
+export RECORDER_GROUP_MEMBERSHIP ?= static
 
 .PHONY: install run stop test unit lint fmt bench clean helm
 

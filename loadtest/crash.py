@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import json
 import random
@@ -78,13 +79,18 @@ def read_all(s3: Any, buckets: dict[str, str]) -> tuple[Counter[tuple[str, str, 
 
 
 async def produce(stack: LocalStack, events: list[dict[str, Any]], rate: float) -> None:
-    producer = clients.producer(stack.settings(), enable_idempotence=True)
-    await producer.start()
+    """Send every event at least once. After a broker restart the idempotent
+    producer's state is gone, so a failed chunk is resent by a new producer; the
+    repeats this creates are what the router's eventID window must drop."""
+    producer = None
+    chunk = 500
     try:
-        chunk = 500
         for i in range(0, len(events), chunk):
             while True:
                 try:
+                    if producer is None:
+                        producer = clients.producer(stack.settings(), enable_idempotence=True)
+                        await producer.start()
                     futures = [
                         await producer.send(
                             "api-events", encode(e), key=e["recipientAccountId"].encode()
@@ -93,12 +99,17 @@ async def produce(stack: LocalStack, events: list[dict[str, Any]], rate: float) 
                     ]
                     await asyncio.gather(*futures)
                     break
-                except Exception as exc:  # broker restarting: send the chunk again
+                except Exception as exc:  # broker restarting: new producer, same chunk
                     print(f"  produce retry: {exc!r}", file=sys.stderr)
+                    if producer is not None:
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(producer.stop(), 5)
+                    producer = None
                     await asyncio.sleep(1)
             await asyncio.sleep(chunk / rate)
     finally:
-        await producer.stop()
+        if producer is not None:
+            await producer.stop()
 
 
 def run(
@@ -148,6 +159,8 @@ def run(
             "1.5",
             "--seed",
             str(seed),
+            "--stats-file",
+            str(work / "proxy-stats.json"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=(work / "proxy.log").open("ab"),

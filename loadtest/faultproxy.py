@@ -81,7 +81,9 @@ class FaultProxy:
 
     async def start(self, host: str, port: int) -> web.AppRunner:
         self._session = aiohttp.ClientSession(auto_decompress=False)
-        app = web.Application(client_max_size=1 << 30)
+        # Bodies pass through byte for byte: no request decompression (log files
+        # are sent with Content-Encoding: gzip).
+        app = web.Application(client_max_size=1 << 30, handler_args={"auto_decompress": False})
         app.router.add_route("*", "/{tail:.*}", self.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

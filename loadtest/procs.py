@@ -34,6 +34,7 @@ class RecorderProcess:
             "RECORDER_AWS_ENDPOINT_URL": self.stack.aws_endpoint_url,
             "RECORDER_AWS_ACCESS_KEY_ID": "testing",
             "RECORDER_AWS_SECRET_ACCESS_KEY": "testing",
+            "RECORDER_GROUP_MEMBERSHIP": self.stack.settings().group_membership,
             "RECORDER_PARTITIONS": str(self.stack.partitions),
             "RECORDER_METRICS_PORT": str(self.metrics_port),
             "RECORDER_CUT_INTERVAL": "2",

@@ -33,6 +33,19 @@ class Settings:
     # Kafka
     bootstrap_servers: str = "127.0.0.1:29092"
     partitions: int = 4
+    # dynamic: Kafka consumer-group rebalancing (scale out by adding processes).
+    # static: this process takes ``assigned_partitions`` (empty: all) and only
+    # commits offsets to the group; for brokers without group rebalancing.
+    group_membership: str = "dynamic"
+    assigned_partitions: str = ""
+    # The router's Kafka transactional id. It must be the same for a process and
+    # its replacement, so that the replacement fences the old one and aborts its
+    # open transaction. Empty: derived from the static partitions, or the host name
+    # (a StatefulSet pod name) with dynamic membership.
+    transactional_id: str = ""
+    # Kafka transactions for the router (real Kafka). Off: at least once, and the
+    # router and writer drop repeated eventIDs per destination.
+    router_transactions: bool = False
     # AWS-compatible endpoints (S3, SNS, KMS); empty means the real AWS endpoints.
     aws_endpoint_url: str = ""
     aws_region: str = "us-east-1"
@@ -59,9 +72,7 @@ class Settings:
     producer_buffer: int = 10_000
     # Observability / control
     metrics_port: int = 9464
-    api_host: str = "127.0.0.1"
-    api_port: int = 8080
-    api_credentials_file: Path | None = None
+    api_port: int = 8080  # host, credentials: recorder.api.config (RECORDER_API_*)
     log_level: str = "info"
     digest_interval: float = 3600.0
     # Digest signing keys: an operator's PEM file, or rings generated and kept in
@@ -99,6 +110,17 @@ class Settings:
         problems = []
         if not self.bootstrap_servers.strip():
             problems.append("RECORDER_BOOTSTRAP_SERVERS must name at least one host:port")
+        if self.group_membership not in {"dynamic", "static"}:
+            problems.append(
+                f"RECORDER_GROUP_MEMBERSHIP must be dynamic|static, got {self.group_membership!r}"
+            )
+        try:
+            self.static_partitions()
+        except ValueError:
+            problems.append(
+                f"RECORDER_ASSIGNED_PARTITIONS must be comma-separated partition numbers, "
+                f"got {self.assigned_partitions!r}"
+            )
         if self.partitions < 1:
             problems.append(f"RECORDER_PARTITIONS must be >= 1, got {self.partitions}")
         if self.cut_interval <= 0:
@@ -140,6 +162,22 @@ class Settings:
             )
         if problems:
             raise SettingsError("; ".join(problems))
+
+    def static_partitions(self) -> list[int] | None:
+        """The partitions of a static member; None means all of them."""
+        if not self.assigned_partitions.strip():
+            return None
+        return sorted({int(p) for p in self.assigned_partitions.split(",") if p.strip()})
+
+    def router_transactional_id(self) -> str:
+        if self.transactional_id:
+            return self.transactional_id
+        if self.group_membership == "static":
+            parts = self.static_partitions()
+            return "recorder-router-" + ("all" if parts is None else "-".join(map(str, parts)))
+        import socket
+
+        return f"recorder-router-{socket.gethostname()}"
 
     def aws_client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any boto3/aioboto3 client of S3, SNS or KMS."""

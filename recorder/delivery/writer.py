@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,9 @@ from recorder.settings import Settings
 log = get_logger("recorder.writer")
 
 GROUP_ID = "recorder-writer"
+#: Per partition: how many recent (destination, eventID) pairs are remembered, so a
+#: record routed twice (the router runs at least once) lands in one file only.
+DEDUPE_WINDOW = 200_000
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Writer:
     def __post_init__(self) -> None:
         self._batchers: dict[TopicPartition, PartitionBatcher] = {}
         self._committed: dict[TopicPartition, int] = {}
+        self._seen: dict[TopicPartition, OrderedDict[tuple[bytes, bytes], None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.max_concurrent_puts)
         self._stopping = False
@@ -90,8 +95,10 @@ class Writer:
         async with session.client("s3", **kw) as s3, session.client("sns", **kw) as sns:
             self._s3, self._sns = s3, sns
             await self._producer.start()
-            self._consumer.subscribe([s.topics.routed], listener=_Listener(self))
             await self._consumer.start()
+            static = await clients.join(self._consumer, s, s.topics.routed, _Listener(self))
+            if static is not None:
+                await self.assign(static)
             self.ready.set()
             log.info("writer_started", topic=s.topics.routed, cut_interval=s.cut_interval)
             try:
@@ -143,6 +150,9 @@ class Writer:
             start = committed if committed is not None else begins[tp]
             self._consumer.seek(tp, start)
             self._committed[tp] = start
+            self._seen[tp] = await self._recall_seen(
+                tp, max(begins[tp], start - DEDUPE_WINDOW), start
+            )
             self._batchers[tp] = PartitionBatcher(
                 tp.partition,
                 start,
@@ -152,8 +162,39 @@ class Writer:
             )
             log.info("partition_assigned", partition=tp.partition, start=start, end=ends[tp])
 
+    async def _recall_seen(
+        self, tp: TopicPartition, start: int, end: int
+    ) -> OrderedDict[tuple[bytes, bytes], None]:
+        """The (destination, eventID) pairs just before ``end``: the dedupe window a
+        replay from ``end`` needs to decide exactly as the first run did."""
+        seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        if start >= end:
+            return seen
+        reader = clients.consumer(self.settings, group_id=None)
+        await reader.start()
+        try:
+            reader.assign([tp])
+            reader.seek(tp, start)
+            position = start
+            while position < end:
+                batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
+                messages = batch.get(tp, [])
+                if not messages:
+                    break
+                for m in messages:
+                    position = m.offset + 1
+                    if m.offset >= end:
+                        break
+                    event_id = _header(m.headers, "eventID")
+                    if event_id and _header(m.headers, MARKER_HEADER) is None:
+                        seen[(m.key or b"", event_id)] = None
+        finally:
+            await reader.stop()
+        return seen
+
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
+            self._seen.pop(tp, None)
             self._batchers.pop(tp, None)
             self._committed.pop(tp, None)
             log.info("partition_revoked", partition=tp.partition)
@@ -180,6 +221,16 @@ class Writer:
                     await self._dead_letter(tp, m, str(exc), "undecodable")
                     batcher.skip(m.offset)
                     continue
+                seen = self._seen.setdefault(tp, OrderedDict())
+                pair = (m.key or b"", event_id.encode())
+                if event_id and pair in seen:
+                    batcher.skip(m.offset)  # routed twice: already in this or an earlier file
+                    self.metrics.writer_duplicates.inc()
+                    continue
+                if event_id:
+                    seen[pair] = None
+                    if len(seen) > DEDUPE_WINDOW:
+                        seen.popitem(last=False)
                 batcher.add(m.offset, dest, Routed(m.value, event_time, event_id), now)
                 self.metrics.writer_records_in.inc()
         self.metrics.writer_open_batches.set(

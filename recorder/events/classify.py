@@ -84,7 +84,6 @@ _READ_ONLY_EXTRA: frozenset[str] = frozenset(
         "AssumeRoleWithSAML",
         "AssumeRoleWithWebIdentity",
         "GetCallerIdentity",
-        "ConsoleLogin",
     }
 )
 

@@ -84,8 +84,10 @@ class Digester:
             await self._producer.start()
             await self._load_states()
             self._consumer = clients.consumer(s, group_id=self.group_id)
-            self._consumer.subscribe([s.topics.delivered], listener=_Listener(self))
             await self._consumer.start()
+            static = await clients.join(self._consumer, s, s.topics.delivered, _Listener(self))
+            if static is not None:
+                await self.assign(static)
             self.ready.set()
             log.info("digester_started", interval=s.digest_interval)
             try:
@@ -201,10 +203,7 @@ class Digester:
         if not self._windows:
             return
         now = dt.datetime.now(dt.UTC)
-        n = (
-            len(await self._consumer.partitions_for_topic(self.settings.topics.delivered) or [0])
-            or 1
-        )
+        n = len(self._consumer.partitions_for_topic(self.settings.topics.delivered) or [0]) or 1
         ended = self._ended()
         for tp, windows in list(self._windows.items()):
             here = [

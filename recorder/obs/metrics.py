@@ -52,6 +52,11 @@ class Metrics:
         self.writer_records_in = Counter(
             "recorder_writer_records_in_total", "Routed records consumed", registry=r
         )
+        self.writer_duplicates = Counter(
+            "recorder_writer_duplicates_total",
+            "Routed records dropped as repeats of an eventID",
+            registry=r,
+        )
         self.writer_batch_records = Histogram(
             "recorder_writer_batch_records",
             "Records per delivered log file",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,18 +69,21 @@ class Router:
     transactions: bool | None = None  # None: use them when the broker supports them
 
     def __post_init__(self) -> None:
+        if self.transactions is None and not self.settings.router_transactions:
+            self.transactions = False
         self._recent: dict[int, OrderedDict[str, None]] = {}
         self.ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        self._consumer = clients.consumer(
-            s, s.topics.api_events, group_id=self.group_id, max_poll_records=2000
-        )
+        self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=2000)
         self._producer = await self._start_producer()
         self._dlq_producer = clients.producer(s)
         await self._dlq_producer.start()
         await self._consumer.start()
+        static = await clients.join(self._consumer, s, s.topics.api_events)
+        if static is not None:
+            await self._recall_recent(static)
         self.ready.set()
         log.info("router_started", transactions=self.transactions)
         try:
@@ -98,11 +100,52 @@ class Router:
                 with contextlib.suppress(Exception):
                     await client.stop()
 
+    async def _recall_recent(self, partitions: list[TopicPartition]) -> None:
+        """Refill the eventID window from the records just before the committed offset,
+        so a repeat that arrives after a restart is still recognised."""
+        reader = clients.consumer(self.settings, group_id=None)
+        await reader.start()
+        try:
+            reader.assign(partitions)
+            begins = await reader.beginning_offsets(partitions)
+            for tp in partitions:
+                committed = await self._consumer.committed(tp) or 0
+                start = max(begins[tp], committed - DEDUPE_WINDOW)
+                if start >= committed:
+                    continue
+                reader.seek(tp, start)
+                recent = self._recent.setdefault(tp.partition, OrderedDict())
+                position = start
+                while position < committed:
+                    batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
+                    messages = batch.get(tp, [])
+                    if not messages:
+                        break
+                    for m in messages:
+                        position = m.offset + 1
+                        if m.offset >= committed:
+                            break
+                        try:
+                            event_id = decode(m.value or b"").get("eventID")
+                        except EventDecodeError:
+                            continue
+                        if isinstance(event_id, str):
+                            recent[event_id] = None
+                while len(recent) > DEDUPE_WINDOW:
+                    recent.popitem(last=False)
+                log.info("router_recalled_event_ids", partition=tp.partition, ids=len(recent))
+        finally:
+            await reader.stop()
+
     async def _start_producer(self) -> Any:
         s = self.settings
         if self.transactions is not False:
             producer = clients.producer(
-                s, enable_idempotence=True, transactional_id=f"recorder-router-{uuid.uuid4()}"
+                s,
+                enable_idempotence=True,
+                transactional_id=s.router_transactional_id(),
+                # a transaction left open by a dead process is aborted by the broker
+                transaction_timeout_ms=15_000,
             )
             try:
                 await asyncio.wait_for(producer.start(), 15)
@@ -181,7 +224,7 @@ class Router:
                     recent.popitem(last=False)
                 if not deliveries:
                     continue
-                value = orjson.dumps(render_record(record))
+                values = rendered_for(record, deliveries)
                 headers = [
                     ("eventTime", record["eventTime"].encode()),
                     ("eventID", event_id.encode()),
@@ -190,7 +233,7 @@ class Router:
                     dest = Destination(d.trail_arn, d.account_id, d.region, d.org_id)
                     futures.append(
                         await self._producer.send(
-                            routed_topic, value, key=dest.key(), headers=headers
+                            routed_topic, values[d.account_id], key=dest.key(), headers=headers
                         )
                     )
                     self.metrics.router_matches.labels(d.trail_arn).inc()
@@ -210,9 +253,31 @@ def require_routable(record: dict[str, Any]) -> None:
 
 
 def _fill_classification(record: dict[str, Any]) -> None:
+    """Fill what the producer would have; a category already given wins (as in routing)."""
     if "readOnly" in record and "managementEvent" in record and "eventCategory" in record:
         return
     c = classify(record["eventSource"], record["eventName"])
     record.setdefault("readOnly", c.read_only)
-    record.setdefault("managementEvent", c.management_event)
-    record.setdefault("eventCategory", c.event_category)
+    category = record.get("eventCategory")
+    if category is None and isinstance(record.get("managementEvent"), bool):
+        category = "Management" if record["managementEvent"] else "Data"
+    record.setdefault("eventCategory", category or c.event_category)
+    record.setdefault("managementEvent", record["eventCategory"] == "Management")
+
+
+def rendered_for(record: dict[str, Any], deliveries: Sequence[_Delivery]) -> dict[str, bytes]:
+    """The JSON each delivery account receives, rendered once per account.
+
+    A cross-account S3 data event reaches the bucket owner's trails too; the owner's
+    copy names the owner as ``recipientAccountId`` (the account that received it).
+    """
+    base = render_record(record)
+    out: dict[str, bytes] = {}
+    for d in deliveries:
+        if d.account_id in out:
+            continue
+        if d.account_id == record["recipientAccountId"]:
+            out[d.account_id] = orjson.dumps(base)
+        else:
+            out[d.account_id] = orjson.dumps({**base, "recipientAccountId": d.account_id})
+    return out

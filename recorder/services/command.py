@@ -76,12 +76,31 @@ async def run_services(
         writer = Writer(settings, registry.target, metrics)
         services.append(writer)
         runners.append(lambda: writer.run(stop))
-    for name in sorted(wanted - {"router", "writer"}):
-        module = _optional_service(name)
-        if module is not None:
-            svc = module.create(settings, registry, metrics)
-            services.append(svc)
-            runners.append(lambda svc=svc: svc.run(stop))
+    digester = None
+    if "digester" in wanted:
+        from recorder.integrity.service import Digester
+
+        digester = Digester(settings, registry, metrics)
+        services.append(digester)
+        runners.append(lambda: digester.run(stop))
+    if "api" in wanted:
+        from recorder.api.service import create as create_api
+        from recorder.services.keys import StoredPublicKeys
+        from recorder.services.status import CombinedStatus
+
+        keys = StoredPublicKeys(settings)
+        api = create_api(
+            settings,
+            registry,
+            metrics,
+            status=CombinedStatus(
+                writer.status if "writer" in wanted else {},
+                digester.status if digester is not None else {},
+            ),
+            public_keys=keys,
+        )
+        services += [api, keys]
+        runners += [lambda: api.run(stop), lambda: keys.run(stop)]
 
     def ready() -> bool:
         return all(s.ready.is_set() for s in services)
@@ -96,7 +115,7 @@ async def run_services(
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopper and task.exception() is not None:
-                log.error("service_failed", error=repr(task.exception()))
+                log.error("service_failed", error=repr(task.exception()), exc_info=task.exception())
                 code = 1
                 stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -106,17 +125,3 @@ async def run_services(
         await registry.close()
     log.info("services_stopped", code=code)
     return code
-
-
-def _optional_service(name: str) -> Any:
-    """Services that later packages provide (``<package>.service.create``)."""
-    module_name = {"digester": "recorder.integrity.service", "api": "recorder.api.service"}[name]
-    try:
-        import importlib
-
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        log.warning("service_not_available", service=name)
-        return None

@@ -52,6 +52,8 @@ class LocalStack:
             # moto accepts any credentials; clients still need some to sign with
             "aws_access_key_id": "testing",
             "aws_secret_access_key": "testing",
+            # noida-db cannot rebalance a group whose member was killed
+            "group_membership": "static" if self.broker_kind == "noida" else "dynamic",
         }
         base.update(overrides)
         return Settings.from_env({}, **base)

@@ -5,6 +5,7 @@ four tamperings the guide describes; `recorder validate` agrees line for line.""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import gzip
 import os
 import shutil
@@ -112,8 +113,16 @@ def chain(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
     wait_for(lambda: len(digests()) >= 4, 6 * INTERVAL, what="four digests")
-    yield {"endpoint": endpoint, "start": start, "digests": digests(), "work": work, "events": n}
-    digester.stop()
+    digester.stop()  # a fixed chain: both validators must see the same digests
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    yield {
+        "endpoint": endpoint,
+        "start": start,
+        "end": end,
+        "digests": digests(),
+        "work": work,
+        "events": n,
+    }
     main.stop()
 
 
@@ -127,7 +136,7 @@ def validate(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_S3": stack.aws_endpoint_url,
     }
-    end = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = chain["end"].strftime("%Y-%m-%dT%H:%M:%SZ")
     begin = chain["start"].strftime("%Y-%m-%dT%H:%M:%SZ")
     args = [
         "--trail-arn",
@@ -171,7 +180,20 @@ def _both_report(stack: LocalStack, chain: dict[str, Any], expected: str) -> Non
     ours = validate(stack, chain, ours=True)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert expected in cli.stdout + cli.stderr, cli.stdout + cli.stderr
-    assert (ours.returncode, ours.stdout, ours.stderr) == (cli.returncode, cli.stdout, cli.stderr)
+    diff = "\n".join(
+        difflib.unified_diff(
+            cli.stdout.splitlines() + cli.stderr.splitlines(),
+            ours.stdout.splitlines() + ours.stderr.splitlines(),
+            "aws",
+            "recorder",
+            lineterm="",
+        )
+    )
+    assert (ours.returncode, ours.stdout, ours.stderr) == (
+        cli.returncode,
+        cli.stdout,
+        cli.stderr,
+    ), diff
 
 
 def test_tampering_is_reported(stack: LocalStack, chain: dict[str, Any]) -> None:
@@ -191,11 +213,14 @@ def test_tampering_is_reported(stack: LocalStack, chain: dict[str, Any]) -> None
     # (c) a digest's body changed (the signature no longer matches)
     digest = chain["digests"][-1]
     obj = s3.get_object(Bucket=BUCKET, Key=digest)
-    text = gzip.decompress(obj["Body"].read()).replace(b'"digestS3Bucket"', b'"digestS3Bucket" ')
+    original = obj["Body"].read()
+    text = gzip.decompress(original).replace(b'"digestS3Bucket"', b'"digestS3Bucket" ')
     s3.put_object(Bucket=BUCKET, Key=digest, Body=gzip.compress(text), Metadata=obj["Metadata"])
     _both_report(
         stack, chain, f"Digest file\ts3://{BUCKET}/{digest}\tINVALID: signature verification failed"
     )
+    # put it back: a newest digest that fails its signature hides the links behind it
+    s3.put_object(Bucket=BUCKET, Key=digest, Body=original, Metadata=obj["Metadata"])
     # (d) a digest in the middle of the chain deleted
     middle = chain["digests"][len(chain["digests"]) // 2]
     s3.delete_object(Bucket=BUCKET, Key=middle)
