@@ -36,7 +36,8 @@ run: install
 
 stop:
 	-@if [ -f $(STACK)/recorder.pid ]; then kill -TERM -- -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \
-	  for i in $$(seq 1 100); do kill -0 $$(cat $(STACK)/recorder.pid) 2>/dev/null || break; sleep 0.1; done; \
+	  for i in $$(seq 1 300); do kill -0 $$(cat $(STACK)/recorder.pid) 2>/dev/null || break; sleep 0.1; done; \
+	  kill -KILL -- -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \
 	  rm -f $(STACK)/recorder.pid; fi
 	-@[ -x $(BIN)/recorder ] && $(BIN)/recorder stack down --root $(STACK)
 
