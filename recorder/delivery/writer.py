@@ -18,9 +18,8 @@ from typing import Any
 
 import aioboto3
 import orjson
-from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.delivery.batcher import MARKER_HEADER, Batch, CutMarker, PartitionBatcher, Routed
@@ -30,6 +29,7 @@ from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
+from recorder.kafka.partitions import OwnerListener, commit_committable, read_range
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -96,7 +96,7 @@ class Writer:
             self._s3, self._sns = s3, sns
             await self._producer.start()
             await self._consumer.start()
-            static = await clients.join(self._consumer, s, s.topics.routed, _Listener(self))
+            static = await clients.join(self._consumer, s, s.topics.routed, OwnerListener(self))
             if static is not None:
                 await self.assign(static)
             self.ready.set()
@@ -168,28 +168,10 @@ class Writer:
         """The (destination, eventID) pairs just before ``end``: the dedupe window a
         replay from ``end`` needs to decide exactly as the first run did."""
         seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
-        if start >= end:
-            return seen
-        reader = clients.consumer(self.settings, group_id=None)
-        await reader.start()
-        try:
-            reader.assign([tp])
-            reader.seek(tp, start)
-            position = start
-            while position < end:
-                batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
-                messages = batch.get(tp, [])
-                if not messages:
-                    break
-                for m in messages:
-                    position = m.offset + 1
-                    if m.offset >= end:
-                        break
-                    event_id = _header(m.headers, "eventID")
-                    if event_id and _header(m.headers, MARKER_HEADER) is None:
-                        seen[(m.key or b"", event_id)] = None
-        finally:
-            await reader.stop()
+        async for m in read_range(self.settings, tp, start, end):
+            event_id = _header(m.headers, "eventID")
+            if event_id and _header(m.headers, MARKER_HEADER) is None:
+                seen[(m.key or b"", event_id)] = None
         return seen
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
@@ -416,29 +398,8 @@ class Writer:
 
     # -- committing -------------------------------------------------------------------
     async def _commit(self) -> None:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, batcher in self._batchers.items():
-            c = batcher.committable()
-            if c > self._committed.get(tp, -1):
-                offsets[tp] = OffsetAndMetadata(c, "")
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            log.warning("commit_failed", error=repr(exc))
-            return
-        for tp, om in offsets.items():
-            self._committed[tp] = om.offset
+        await commit_committable(
+            self._consumer, {tp: b.committable for tp, b in self._batchers.items()}, self._committed
+        )
 
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, writer: Writer) -> None:
-        self.writer = writer
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.writer._commit()
-        self.writer.revoke(list(revoked))
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.writer.assign(list(assigned))
+    commit = _commit

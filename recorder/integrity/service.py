@@ -21,10 +21,9 @@ from typing import Any
 
 import aioboto3
 import orjson
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.structs import OffsetAndMetadata
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.delivery.naming import Destination
@@ -36,6 +35,7 @@ from recorder.integrity.naming import ChainId
 from recorder.integrity.times import format_time
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
+from recorder.kafka.partitions import OwnerListener, commit_committable
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -85,7 +85,7 @@ class Digester:
             await self._load_states()
             self._consumer = clients.consumer(s, group_id=self.group_id)
             await self._consumer.start()
-            static = await clients.join(self._consumer, s, s.topics.delivered, _Listener(self))
+            static = await clients.join(self._consumer, s, s.topics.delivered, OwnerListener(self))
             if static is not None:
                 await self.assign(static)
             self.ready.set()
@@ -290,32 +290,11 @@ class Digester:
         return self.status.setdefault(trail_arn, DigestStatus())
 
     async def _commit(self) -> None:
-        offsets = {}
-        for tp, windows in self._windows.items():
-            c = windows.committable()
-            if c > self._committed.get(tp, -1):
-                offsets[tp] = OffsetAndMetadata(c, "")
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as exc:
-            log.warning("commit_failed", error=repr(exc))
-            return
-        for tp, om in offsets.items():
-            self._committed[tp] = om.offset
+        await commit_committable(
+            self._consumer, {tp: w.committable for tp, w in self._windows.items()}, self._committed
+        )
 
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, digester: Digester) -> None:
-        self.digester = digester
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.digester._commit()
-        self.digester.revoke(list(revoked))
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.digester.assign(list(assigned))
+    commit = _commit
 
 
 def create(settings: Settings, registry: Any, metrics: Metrics) -> Digester:

@@ -38,6 +38,7 @@ from recorder.events import (
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
+from recorder.kafka.partitions import read_range
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.selectors import RecordError
@@ -103,39 +104,21 @@ class Router:
     async def _recall_recent(self, partitions: list[TopicPartition]) -> None:
         """Refill the eventID window from the records just before the committed offset,
         so a repeat that arrives after a restart is still recognised."""
-        reader = clients.consumer(self.settings, group_id=None)
-        await reader.start()
-        try:
-            reader.assign(partitions)
-            begins = await reader.beginning_offsets(partitions)
-            for tp in partitions:
-                committed = await self._consumer.committed(tp) or 0
-                start = max(begins[tp], committed - DEDUPE_WINDOW)
-                if start >= committed:
+        begins = await self._consumer.beginning_offsets(partitions)
+        for tp in partitions:
+            committed = await self._consumer.committed(tp) or 0
+            start = max(begins[tp], committed - DEDUPE_WINDOW)
+            recent = self._recent.setdefault(tp.partition, OrderedDict())
+            async for m in read_range(self.settings, tp, start, committed):
+                try:
+                    event_id = decode(m.value or b"").get("eventID")
+                except EventDecodeError:
                     continue
-                reader.seek(tp, start)
-                recent = self._recent.setdefault(tp.partition, OrderedDict())
-                position = start
-                while position < committed:
-                    batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
-                    messages = batch.get(tp, [])
-                    if not messages:
-                        break
-                    for m in messages:
-                        position = m.offset + 1
-                        if m.offset >= committed:
-                            break
-                        try:
-                            event_id = decode(m.value or b"").get("eventID")
-                        except EventDecodeError:
-                            continue
-                        if isinstance(event_id, str):
-                            recent[event_id] = None
-                while len(recent) > DEDUPE_WINDOW:
-                    recent.popitem(last=False)
-                log.info("router_recalled_event_ids", partition=tp.partition, ids=len(recent))
-        finally:
-            await reader.stop()
+                if isinstance(event_id, str):
+                    recent[event_id] = None
+            while len(recent) > DEDUPE_WINDOW:
+                recent.popitem(last=False)
+            log.info("router_recalled_event_ids", partition=tp.partition, ids=len(recent))
 
     async def _start_producer(self) -> Any:
         s = self.settings

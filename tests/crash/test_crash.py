@@ -33,4 +33,3 @@ def test_kill_nine_loses_and_duplicates_nothing(stack: LocalStack, tmp_path: Pat
     assert report.duplicated == 0
     assert report.unexpected == 0
     assert report.delivered_records == report.expected_deliveries
-

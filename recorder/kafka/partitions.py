@@ -1,0 +1,92 @@
+"""What the writer and the digester share about the partitions they own.
+
+Both keep per-partition state that decides a committable offset; both must commit
+before giving a partition up and rebuild state when one is assigned; both read a
+range of a partition back at start (the eventID window, the dedupe window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from recorder.kafka import clients
+from recorder.obs.logging import get_logger
+from recorder.settings import Settings
+
+log = get_logger("recorder.kafka")
+
+
+class PartitionOwner(Protocol):
+    async def commit(self) -> None: ...
+
+    async def assign(self, partitions: list[TopicPartition]) -> None: ...
+
+    def revoke(self, partitions: list[TopicPartition]) -> None: ...
+
+
+class OwnerListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Dynamic membership: commit what is done before a partition moves away."""
+
+    def __init__(self, owner: PartitionOwner) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.owner.commit()
+        self.owner.revoke(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.owner.assign(list(assigned))
+
+
+async def commit_committable(
+    consumer: AIOKafkaConsumer,
+    committable: Mapping[TopicPartition, Callable[[], int]],
+    committed: dict[TopicPartition, int],
+) -> None:
+    """Commit every partition whose committable offset moved forward; a failed commit
+    is retried at the next call (the offsets only ever stay behind, never ahead)."""
+    offsets = {}
+    for tp, offset_of in committable.items():
+        c = offset_of()
+        if c > committed.get(tp, -1):
+            offsets[tp] = OffsetAndMetadata(c, "")
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:
+        log.warning("commit_failed", error=repr(exc))
+        return
+    for tp, om in offsets.items():
+        committed[tp] = om.offset
+
+
+async def read_range(
+    settings: Settings, tp: TopicPartition, start: int, end: int
+) -> AsyncIterator[Any]:
+    """The records of ``tp`` with offsets in ``[start, end)``, with a private reader."""
+    if start >= end:
+        return
+    reader = clients.consumer(settings, group_id=None)
+    await reader.start()
+    try:
+        reader.assign([tp])
+        reader.seek(tp, start)
+        position = start
+        while position < end:
+            batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
+            messages = batch.get(tp, [])
+            if not messages:
+                return
+            for m in messages:
+                position = m.offset + 1
+                if m.offset >= end:
+                    return
+                yield m
+    finally:
+        await reader.stop()
