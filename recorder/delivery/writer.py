@@ -29,7 +29,7 @@ from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
-from recorder.kafka.partitions import OwnerListener, commit_committable, read_range
+from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -143,24 +143,18 @@ class Writer:
     # -- partitions --------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
         s = self.settings
-        ends = await self._consumer.end_offsets(partitions) if partitions else {}
-        begins = await self._consumer.beginning_offsets(partitions) if partitions else {}
-        for tp in partitions:
-            committed = await self._consumer.committed(tp)
-            start = committed if committed is not None else begins[tp]
-            self._consumer.seek(tp, start)
+        for tp, r in (await resume(self._consumer, partitions)).items():
+            start = r.start
             self._committed[tp] = start
-            self._seen[tp] = await self._recall_seen(
-                tp, max(begins[tp], start - DEDUPE_WINDOW), start
-            )
+            self._seen[tp] = await self._recall_seen(tp, max(r.begin, start - DEDUPE_WINDOW), start)
             self._batchers[tp] = PartitionBatcher(
                 tp.partition,
                 start,
-                caught_up_at=ends[tp],
+                caught_up_at=r.end,
                 max_records=s.batch_max_records,
                 max_bytes=s.batch_max_bytes,
             )
-            log.info("partition_assigned", partition=tp.partition, start=start, end=ends[tp])
+            log.info("partition_assigned", partition=tp.partition, start=start, end=r.end)
 
     async def _recall_seen(
         self, tp: TopicPartition, start: int, end: int

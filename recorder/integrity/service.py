@@ -35,7 +35,7 @@ from recorder.integrity.naming import ChainId
 from recorder.integrity.times import format_time
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
-from recorder.kafka.partitions import OwnerListener, commit_committable
+from recorder.kafka.partitions import OwnerListener, commit_committable, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -137,14 +137,9 @@ class Digester:
 
     # -- partitions ---------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
-        ends = await self._consumer.end_offsets(partitions) if partitions else {}
-        begins = await self._consumer.beginning_offsets(partitions) if partitions else {}
-        for tp in partitions:
-            committed = await self._consumer.committed(tp)
-            start = committed if committed is not None else begins[tp]
-            self._consumer.seek(tp, start)
-            self._committed[tp] = start
-            self._windows[tp] = PartitionWindows(tp.partition, start, caught_up_at=ends[tp])
+        for tp, r in (await resume(self._consumer, partitions)).items():
+            self._committed[tp] = r.start
+            self._windows[tp] = PartitionWindows(tp.partition, r.start, caught_up_at=r.end)
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

@@ -8,6 +8,7 @@ range of a partition back at start (the eventID window, the dedupe window).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -41,6 +42,33 @@ class OwnerListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self.owner.assign(list(assigned))
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """Where an assigned partition picks up: its first offset, the committed offset
+    (or the first, if nothing was committed), and the log end seen now."""
+
+    begin: int
+    start: int
+    end: int
+
+
+async def resume(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> dict[TopicPartition, Resumed]:
+    """Seek each partition to its committed offset: the replay point after any crash."""
+    if not partitions:
+        return {}
+    ends = await consumer.end_offsets(partitions)
+    begins = await consumer.beginning_offsets(partitions)
+    out: dict[TopicPartition, Resumed] = {}
+    for tp in partitions:
+        committed = await consumer.committed(tp)
+        start = committed if committed is not None else begins[tp]
+        consumer.seek(tp, start)
+        out[tp] = Resumed(begins[tp], start, ends[tp])
+    return out
 
 
 async def commit_committable(
