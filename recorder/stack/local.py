@@ -19,6 +19,7 @@ from recorder.stack.processes import (
     moto_server,
     noida_broker,
     port_open,
+    quiesce,
     stop_group,
     tansu_broker,
 )
@@ -104,7 +105,11 @@ class LocalStack:
 
     def _write_state(self) -> None:
         state = {
-            "broker": {"kind": self.broker_kind, "pid": self.broker and self.broker.pid},
+            "broker": {
+                "kind": self.broker_kind,
+                "pid": self.broker and self.broker.pid,
+                "quiesce": self.broker and self.broker.quiesce,
+            },
             "moto": {"pid": self.moto and self.moto.pid},
             "kafka_port": self.kafka_port,
             "moto_port": self.moto_port,
@@ -130,7 +135,10 @@ def stop_from_state(root: Path) -> list[str]:
     for name in ("broker", "moto"):
         entry = state.get(name)
         pid = entry.get("pid") if isinstance(entry, dict) else None
+        argv = entry.get("quiesce") if isinstance(entry, dict) else None
         if isinstance(pid, int):
+            if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+                quiesce(argv)
             stop_group(pid)
             stopped.append(f"{name} (pid {pid})")
     (root / "stack.json").unlink(missing_ok=True)
