@@ -1,0 +1,120 @@
+"""Issue 7 acceptance: SIGTERM to a writer with open batches puts them all in S3.
+
+A real ``recorder run router`` and ``recorder run writer`` run on the local stack
+with a cut interval far longer than the test, so every batch is still open when the
+writer is told to stop. After SIGTERM the writer must exit 0, having cut, written and
+committed every batch; a writer started afterwards must find nothing left to deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+from aiokafka import TopicPartition
+
+from loadtest.crash import produce, read_all
+from loadtest.traffic import TrafficMix, account_ids, trail_set
+from recorder.kafka import clients
+from recorder.routing import RoutingEngine
+from recorder.stack.local import LocalStack
+from recorder.trails import Trail
+from tests.integration.helpers import RecorderProcess, wait_for
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 3_000
+
+
+def metric(proc: RecorderProcess, name: str) -> float:
+    """The sum of a Prometheus sample over its labels (0 when absent)."""
+    total = 0.0
+    for line in proc.metrics().splitlines():
+        m = re.match(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", line)
+        if m:
+            total += float(m.group(1))
+    return total
+
+
+async def committed_and_end(stack: LocalStack, group: str) -> tuple[dict[int, int], dict[int, int]]:
+    consumer = clients.consumer(stack.settings(), group_id=group)
+    await consumer.start()
+    try:
+        tps = [TopicPartition("routed", p) for p in range(stack.partitions)]
+        ends = await consumer.end_offsets(tps)
+        committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
+        return committed, {tp.partition: ends[tp] for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+def test_sigterm_delivers_every_open_batch_and_commits(stack: LocalStack, tmp_path: Path) -> None:
+    kw = stack.settings().aws_client_kwargs()
+    s3 = boto3.client("s3", **kw)
+    accounts = account_ids(3)
+    specs = trail_set(accounts, 4)
+    for t in specs:
+        s3.create_bucket(Bucket=t["S3BucketName"])
+    trails_file = tmp_path / "trails.json"
+    trails_file.write_text(json.dumps(specs))
+    engine = RoutingEngine.compile([Trail.from_api(t) for t in specs], {})
+    buckets = {t["S3BucketName"]: t["TrailARN"] for t in specs}
+
+    mix = TrafficMix(accounts, seed=3)
+    events = [mix.event() for _ in range(EVENTS)]
+    expected = {
+        (e["eventID"], d.trail_arn, d.account_id, d.region) for e in events for d in engine.route(e)
+    }
+    destinations = {(d[1], d[2], d[3]) for d in expected}
+    # far longer than the test: nothing is cut on time, only by the drain
+    env = {"RECORDER_TRAILS_FILE": str(trails_file), "RECORDER_CUT_INTERVAL": "900"}
+    router = RecorderProcess(stack, ["router"], tmp_path / "router", env=env).start()
+    writer = RecorderProcess(stack, ["writer"], tmp_path / "writer", env=env).start()
+    try:
+        asyncio.run(produce(stack, events, rate=5_000))
+        wait_for(
+            lambda: metric(writer, "recorder_writer_records_in_total") >= len(expected),
+            timeout=60,
+            what=f"the writer to consume all {len(expected)} routed records",
+        )
+        open_batches = metric(writer, "recorder_writer_open_batches")
+        _, files_before = read_all(s3, buckets)
+        assert files_before == 0, "a batch was cut before SIGTERM: the test proves nothing"
+        assert open_batches == len(destinations)
+
+        # The drain is bounded by max(10 s, cut interval / 10) = 90 s here; stop()
+        # SIGKILLs after 60 s, which would show as -9 instead of a clean exit.
+        started = time.monotonic()
+        code = writer.stop(timeout=60)
+        print(f"writer drained and exited in {time.monotonic() - started:.1f} s")
+        assert code == 0
+
+        seen, files = read_all(s3, buckets)
+        assert set(seen) == expected
+        assert all(count == 1 for count in seen.values())
+        # one file per destination: the drain cut each open batch once
+        assert files == len(destinations)
+        per_destination = Counter((trail, acct, region) for _, trail, acct, region in seen)
+        assert sum(per_destination.values()) == len(expected)
+
+        committed, ends = asyncio.run(committed_and_end(stack, "recorder-writer"))
+        assert committed == ends, "the drain did not commit everything it delivered"
+
+        # a new writer replays nothing: no file is written twice or anew
+        again = RecorderProcess(stack, ["writer"], tmp_path / "again", env=env).start()
+        try:
+            time.sleep(3)
+            assert metric(again, "recorder_writer_records_in_total") == 0
+        finally:
+            assert again.stop(timeout=60) == 0
+        seen_after, files_after = read_all(s3, buckets)
+        assert files_after == files and seen_after == seen
+    finally:
+        writer.kill()
+        router.kill()
