@@ -88,8 +88,15 @@ class Batch:
 
     @property
     def seed(self) -> str:
-        """Seed of the object key's unique string: same batch, same key."""
-        return f"{self.destination.key().decode()}|{self.partition}|{self.first_offset}|{self.cut_time}"
+        """Seed of the object key's unique string: same batch, same key.
+
+        The first record's eventID is in it so that a broker that loses acknowledged
+        records and hands their offsets out again (an unclean leader election) cannot
+        make a new batch collide with, and overwrite, a file already delivered.
+        """
+        dest = self.destination.key().decode()
+        first_id = self.records[0][1].event_id
+        return f"{dest}|{self.partition}|{self.first_offset}|{self.cut_time}|{first_id}"
 
 
 @dataclass(slots=True)

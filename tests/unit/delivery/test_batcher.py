@@ -216,3 +216,14 @@ def test_simulation_detects_loss() -> None:
     ops = [("rec", rng.randint(0, 1)) for _ in range(10)] + [("tick", 6)]
     written = _simulate(ops, [], 3)
     assert sum(len(b.records) for b in written) == 10
+
+
+def test_same_offsets_with_other_events_get_another_key_seed() -> None:
+    """A broker that lost records and reuses their offsets must not make a new batch
+    overwrite a delivered file: the seed differs when the first event differs."""
+    t = "2026-11-25T06:00:00Z"
+    delivered = Batch(A, 0, [(900, Routed(b"x", t, "event-before-the-loss"))], t)
+    reissued = Batch(A, 0, [(900, Routed(b"y", t, "event-after-the-loss"))], t)
+    replayed = Batch(A, 0, [(900, Routed(b"x", t, "event-before-the-loss"))], t)
+    assert delivered.seed != reissued.seed
+    assert delivered.seed == replayed.seed
