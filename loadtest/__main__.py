@@ -34,7 +34,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from loadtest.procs import RecorderProcess
-from loadtest.report import render
+from loadtest.report import percentile, render
 from loadtest.traffic import TrafficMix, account_ids, trail_set
 from recorder.events import encode
 from recorder.producer import KafkaEventSink
@@ -132,13 +132,6 @@ def progress(
     sys.stderr.flush()
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def run(
     args: argparse.Namespace, stack: LocalStack, work: Path
 ) -> tuple[dict[str, Any], list[dict[str, float]], list[float]]:
@@ -204,6 +197,8 @@ def run(
                         "t": now - start,
                         "sent_rate": (sent - last_sent) / dt_,
                         "delivered_rate": (manifests.records - last_delivered) / dt_,
+                        "expected_total": float(len(expected)),
+                        "delivered_total": float(manifests.records),
                         "router_lag": lag.get("router", 0.0),
                         "writer_lag": lag.get("writer", 0.0),
                         "cpu": (cpu - last_cpu) / dt_ * 100,

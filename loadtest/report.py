@@ -1,8 +1,9 @@
 """The load test's HTML report: summary table and SVG plots, no plotting library.
 
-Plots: end-to-end latency histogram, throughput over time (sent vs delivered),
-consumer lag over time, and CPU/RSS of the recorder processes. Pure: results in,
-one self-contained HTML string out.
+Plots: end-to-end latency histogram (with its percentiles marked), throughput over
+time (sent vs delivered), deliveries expected vs done, consumer lag over time, and
+CPU and RSS of the recorder processes, each on its own axis. Pure: results in, one
+self-contained HTML string out, so a browser opens it from disk with no network.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-W, H, PAD = 760, 260, 48
+W, H, PAD = 760, 260, 60
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 
 
@@ -20,7 +21,7 @@ def _axes(xmax: float, ymax: float, xlabel: str, ylabel: str) -> list[str]:
         f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - 10}" y2="{H - PAD}" stroke="#333"/>',
         f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>',
         f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle" font-size="12">{html.escape(xlabel)}</text>',
-        f'<text x="12" y="{H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 12 {H / 2})">{html.escape(ylabel)}</text>',
+        f'<text x="12" y="{(H - PAD) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 12 {(H - PAD) / 2})">{html.escape(ylabel)}</text>',
     ]
     for i in range(5):
         y = H - PAD - i * (H - PAD - 10) / 4
@@ -41,20 +42,23 @@ def line_chart(
     xmax = max((p[0] for p in points), default=1.0) or 1.0
     ymax = max((p[1] for p in points), default=1.0) or 1.0
     parts = _axes(xmax, ymax, xlabel, ylabel)
-    for i, (name, pts) in enumerate(series.items()):
+    for i, pts in enumerate(series.values()):
         color = COLORS[i % len(COLORS)]
         coords = " ".join(
             f"{PAD + x / xmax * (W - 10 - PAD):.1f},{H - PAD - y / ymax * (H - PAD - 10):.1f}"
             for x, y in pts
         )
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
-        parts.append(
-            f'<text x="{W - 150}" y="{24 + 16 * i}" font-size="12" fill="{color}">{html.escape(name)}</text>'
-        )
-    return _svg(title, parts)
+    return _svg(title, parts, legend=list(series))
 
 
-def histogram(title: str, values: Sequence[float], xlabel: str, bins: int = 40) -> str:
+def histogram(
+    title: str,
+    values: Sequence[float],
+    xlabel: str,
+    bins: int = 40,
+    marks: dict[str, float] | None = None,
+) -> str:
     if not values:
         return _svg(title, ['<text x="20" y="40">no data</text>'])
     lo, hi = 0.0, max(values) or 1.0
@@ -70,12 +74,27 @@ def histogram(title: str, values: Sequence[float], xlabel: str, bins: int = 40) 
         parts.append(
             f'<rect x="{PAD + i * bar_w:.1f}" y="{H - PAD - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" fill="{COLORS[0]}"/>'
         )
+    for j, (name, v) in enumerate((marks or {}).items()):
+        x = PAD + (v - lo) / (hi - lo) * (W - 10 - PAD)
+        color = COLORS[1 + j % (len(COLORS) - 1)]
+        parts.append(
+            f'<line class="mark" x1="{x:.1f}" y1="10" x2="{x:.1f}" y2="{H - PAD}" '
+            f'stroke="{color}" stroke-dasharray="4 3" stroke-width="1.5"/>'
+        )
+        parts.append(
+            f'<text x="{x + 3:.1f}" y="{22 + 14 * j}" font-size="11" fill="{color}">'
+            f"{html.escape(name)} {v:,.2f}</text>"
+        )
     return _svg(title, parts)
 
 
-def _svg(title: str, parts: list[str]) -> str:
+def _svg(title: str, parts: list[str], legend: Sequence[str] = ()) -> str:
+    keys = "".join(
+        f'<span class="key" style="color:{COLORS[i % len(COLORS)]}">&#9632; {html.escape(n)}</span>'
+        for i, n in enumerate(legend)
+    )
     return (
-        f"<figure><figcaption>{html.escape(title)}</figcaption>"
+        f"<figure><figcaption>{html.escape(title)}{keys}</figcaption>"
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}">'
         + "".join(parts)
         + "</svg></figure>"
@@ -90,8 +109,18 @@ def render(
         for k, v in summary.items()
     )
     t = [s["t"] for s in samples]
+
+    def series(key: str) -> list[tuple[float, float]]:
+        return list(zip(t, [s.get(key, 0.0) for s in samples], strict=True))
+
+    marks = {f"p{q}": percentile(latencies, q) for q in (50, 99)} if latencies else {}
     figures = [
-        histogram("End-to-end latency: event time to object in S3", latencies, "seconds"),
+        histogram(
+            "End-to-end latency: event time to object in S3",
+            latencies,
+            "seconds",
+            marks=marks,
+        ),
         line_chart(
             "Throughput over time",
             {
@@ -104,6 +133,15 @@ def render(
             "per second",
         ),
         line_chart(
+            "Deliveries: expected so far vs in S3",
+            {
+                "expected": series("expected_total"),
+                "delivered": series("delivered_total"),
+            },
+            "seconds since start",
+            "records",
+        ),
+        line_chart(
             "Consumer lag over time",
             {
                 "router lag": list(zip(t, [s["router_lag"] for s in samples], strict=True)),
@@ -113,22 +151,34 @@ def render(
             "records",
         ),
         line_chart(
-            "Recorder CPU (% of one core) and RSS (MiB)",
-            {
-                "CPU %": list(zip(t, [s["cpu"] for s in samples], strict=True)),
-                "RSS MiB": list(zip(t, [s["rss_mib"] for s in samples], strict=True)),
-            },
+            "Recorder CPU (router + writer)",
+            {"CPU": series("cpu")},
             "seconds since start",
-            "",
+            "% of one core",
+        ),
+        line_chart(
+            "Recorder memory (router + writer)",
+            {"RSS": series("rss_mib")},
+            "seconds since start",
+            "MiB",
         ),
     ]
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>recorder load test</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:820px}}
 table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:4px 10px;text-align:left}}
-figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.4em}}</style></head>
+figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.4em}}
+.key{{font-weight:400;font-size:.9em;margin-left:1.2em}}</style></head>
 <body><h1>recorder load test</h1><table>{rows}</table>{"".join(figures)}</body></html>
 """
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The value below which ``p`` % of the values fall (nan when there are none)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 def _fmt(v: Any) -> str:
