@@ -26,6 +26,7 @@ class Topics:
     trails: str = "trails"
     dlq: str = "api-events-dlq"
     digest_state: str = "digest-state"
+    trail_status: str = "trail-status"
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,37 +70,40 @@ async def run_services(
         router = Router(settings, registry.engine, metrics)
         services.append(router)
         runners.append(lambda: router.run(stop))
+    from recorder.services.status import CombinedStatus, StatusPublisher, TopicStatus
+
+    local_status: list[Any] = []
     if "writer" in wanted:
         from recorder.delivery.writer import Writer
 
         writer = Writer(settings, registry.target, metrics)
-        services.append(writer)
-        runners.append(lambda: writer.run(stop))
-    digester = None
+        delivery_status = StatusPublisher(settings, "delivery", writer.status)
+        local_status.append(writer.status)
+        services += [writer, delivery_status]
+        runners += [lambda: writer.run(stop), lambda: delivery_status.run(stop)]
     if "digester" in wanted:
         from recorder.integrity.service import Digester
 
         digester = Digester(settings, registry, metrics)
-        services.append(digester)
-        runners.append(lambda: digester.run(stop))
+        digest_status = StatusPublisher(settings, "digest", digester.status)
+        local_status.append(digester.status)
+        services += [digester, digest_status]
+        runners += [lambda: digester.run(stop), lambda: digest_status.run(stop)]
     if "api" in wanted:
         from recorder.api.service import create as create_api
         from recorder.services.keys import StoredPublicKeys
-        from recorder.services.status import CombinedStatus
 
         keys = StoredPublicKeys(settings)
+        remote_status = TopicStatus(settings)
         api = create_api(
             settings,
             registry,
             metrics,
-            status=CombinedStatus(
-                writer.status if "writer" in wanted else {},
-                digester.status if digester is not None else {},
-            ),
+            status=CombinedStatus(*local_status, remote=remote_status),
             public_keys=keys,
         )
-        services += [api, keys]
-        runners += [lambda: api.run(stop), lambda: keys.run(stop)]
+        services += [api, keys, remote_status]
+        runners += [lambda: api.run(stop), lambda: keys.run(stop), lambda: remote_status.run(stop)]
 
     def ready() -> bool:
         return all(s.ready.is_set() for s in services)

@@ -24,6 +24,8 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         NewTopic(t.dlq, 1, 1),
         # Key = digest chain; the latest value is where the chain stands.
         NewTopic(t.digest_state, 1, 1, topic_configs={"cleanup.policy": "compact"}),
+        # Key = source|trail ARN|instance; GetTrailStatus's delivery and digest fields.
+        NewTopic(t.trail_status, 1, 1, topic_configs={"cleanup.policy": "compact"}),
     ]
 
 

@@ -134,6 +134,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_TOPIC_TRAILS": "trails",
         "RECORDER_TOPIC_DLQ": "api-events-dlq",
         "RECORDER_TOPIC_DIGEST_STATE": "digest-state",
+        "RECORDER_TOPIC_TRAIL_STATUS": "trail-status",
         "RECORDER_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
         "RECORDER_AWS_REGION": "us-east-1",
         "RECORDER_AWS_ENDPOINT_URL": "",

@@ -1,0 +1,78 @@
+"""GetTrailStatus reports delivery failures of a writer in another process (issue 4,
+point 3): the API runs in one ``recorder run api`` process, the router and writer in
+another, as the Helm chart deploys them. A trail whose bucket is gone shows
+``LatestDeliveryError: NoSuchBucket`` while the writer retries (nothing dropped); once
+the bucket is back, the held batch is delivered and the error clears."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recorder.stack.local import LocalStack
+from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for
+from tests.integration.test_api import cloudtrail, start_api
+from tests.integration.test_graceful import metric
+
+pytestmark = pytest.mark.integration
+
+REGION = "us-east-1"
+BUCKET = "status-logs"
+
+
+def test_delivery_error_reaches_get_trail_status_across_processes(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    s3 = aws(stack, "s3")
+    s3.create_bucket(Bucket=BUCKET)
+    api, port = start_api(stack, tmp_path / "api")
+    pipeline = RecorderProcess(stack, ["router", "writer"], tmp_path / "pipeline").start()
+    try:
+        ct = cloudtrail(port, region=REGION)
+        arn = ct.create_trail(Name="status-trail", S3BucketName=BUCKET)["TrailARN"]
+        ct.start_logging(Name=arn)
+        s3.delete_bucket(Bucket=BUCKET)
+
+        request_ids: list[str] = []
+
+        def status() -> dict[str, Any]:
+            # each call is itself a management event the API records for this trail
+            out = ct.get_trail_status(Name=arn)
+            request_ids.append(out.pop("ResponseMetadata")["RequestId"])
+            return out
+
+        failing = wait_for(
+            lambda: (st := status()).get("LatestDeliveryError") == "NoSuchBucket" and st,
+            timeout=45,
+            what="GetTrailStatus to report NoSuchBucket",
+        )
+        assert failing["IsLogging"] is True
+        assert "LatestDeliveryTime" not in failing
+        assert metric(pipeline, "recorder_writer_s3_errors_total") > 0
+        held = list(request_ids)  # every call so far was made while the bucket was gone
+
+        s3.create_bucket(Bucket=BUCKET)
+        healed = wait_for(
+            lambda: "LatestDeliveryError" not in (st := status()) and st,
+            timeout=60,
+            what="the error to clear once the bucket is back",
+        )
+        assert healed["LatestDeliveryTime"] is not None
+
+        def delivered() -> list[str]:
+            files = read_log_files(stack, BUCKET)
+            return [r["requestID"] for records in files.values() for r in records]
+
+        # the events of the calls made while the bucket was missing were held, not dropped
+        wait_for(
+            lambda: set(held) <= set(delivered()),
+            timeout=30,
+            what="the held events in S3",
+        )
+        ids = delivered()
+        assert all(ids.count(i) == 1 for i in held)
+    finally:
+        pipeline.kill()
+        api.kill()
