@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run recorder services: router, writer, digester, api, all",
     ),
     "stack": ("recorder.stack.command", "start, stop or inspect the embedded local stack"),
+    "topics": ("recorder.kafka.command", "create and check recorder's topics on the cluster"),
     "route": ("recorder.routing.command", "route CloudTrail records through trails' selectors"),
     "validate": (
         "recorder.integrity.command",

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recorder.kafka.topics import ensure_topics
 from recorder.settings import Settings
 from recorder.stack.processes import (
     ServerProcess,
@@ -23,7 +24,6 @@ from recorder.stack.processes import (
     stop_group,
     tansu_broker,
 )
-from recorder.stack.topics import ensure_topics
 
 
 @dataclass

@@ -1,0 +1,122 @@
+"""recorder's topics: one definition for the local stack and for a real cluster.
+
+``recorder topics`` creates what is missing on the cluster the settings point at and
+checks what exists: a compacted topic that is not compacted would lose the trail
+registry, the digest chains or the status; fewer partitions than configured leave
+static members without work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from recorder.settings import Settings, kafka_security_kwargs
+
+COMPACT = {"cleanup.policy": "compact"}
+
+
+def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopic]:
+    t = settings.topics
+    n = settings.partitions
+    rf = replication_factor
+    # With replicas, an acknowledged write (acks=all) must be on two of them before it
+    # counts: one broker lost cannot take acknowledged events with it.
+    durable = {"min.insync.replicas": str(min(2, rf))} if rf > 1 else {}
+    return [
+        NewTopic(t.api_events, n, rf, topic_configs=dict(durable)),
+        NewTopic(t.routed, n, rf, topic_configs=dict(durable)),
+        NewTopic(t.delivered, n, rf, topic_configs=dict(durable)),
+        # Key = trail ARN; the latest value per trail is the registry's state.
+        NewTopic(t.trails, 1, rf, topic_configs={**COMPACT, **durable}),
+        NewTopic(t.dlq, 1, rf, topic_configs=dict(durable)),
+        # Key = digest chain; the latest value is where the chain stands.
+        NewTopic(t.digest_state, 1, rf, topic_configs={**COMPACT, **durable}),
+        # Key = source|trail ARN|instance; GetTrailStatus's delivery and digest fields.
+        NewTopic(t.trail_status, 1, rf, topic_configs={**COMPACT, **durable}),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCheck:
+    name: str
+    created: bool
+    partitions: int | None
+    problems: tuple[str, ...] = ()
+
+
+def check_topic(spec: NewTopic, partitions: int | None, configs: dict[str, str]) -> list[str]:
+    """What is wrong with an existing topic, as an operator should read it."""
+    problems = []
+    if partitions is not None and partitions < spec.num_partitions:
+        problems.append(
+            f"{spec.name}: {partitions} partitions, settings expect {spec.num_partitions}"
+        )
+    wanted = (spec.topic_configs or {}).get("cleanup.policy")
+    have = configs.get("cleanup.policy")
+    if wanted == "compact" and have is not None and "compact" not in have:
+        problems.append(f"{spec.name}: cleanup.policy={have}, must be compact")
+    return problems
+
+
+async def _admin(settings: Settings, wait: float) -> AIOKafkaAdminClient:
+    deadline = time.monotonic() + wait
+    while True:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers,
+            request_timeout_ms=5000,
+            **kafka_security_kwargs(settings),
+        )
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return admin
+        except (KafkaError, OSError) as exc:
+            await admin.close()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"broker {settings.bootstrap_servers} not ready: {exc!r}"
+                ) from exc
+            await asyncio.sleep(0.2)
+
+
+async def ensure_topics(
+    settings: Settings, wait: float = 30.0, replication_factor: int = 1
+) -> list[TopicCheck]:
+    """Wait for the broker to answer metadata, create missing topics, check the rest."""
+    admin = await _admin(settings, wait)
+    try:
+        specs = topic_specs(settings, replication_factor)
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+        present = [s for s in specs if s.name in existing]
+        partitions: dict[str, int] = {}
+        configs: dict[str, dict[str, str]] = {}
+        if present:
+            for meta in await admin.describe_topics([s.name for s in present]):
+                partitions[meta["topic"]] = len(meta.get("partitions", []))
+            with contextlib.suppress(KafkaError):
+                resources = [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in present]
+                for response in await admin.describe_configs(resources):
+                    for _, _, _, name, entries in response.resources:
+                        configs[name] = {e[0]: e[1] for e in entries if e[1] is not None}
+        return [
+            TopicCheck(
+                s.name,
+                s.name not in existing,
+                partitions.get(s.name, s.num_partitions),
+                tuple(check_topic(s, partitions.get(s.name), configs.get(s.name, {}))),
+            )
+            for s in specs
+        ]
+    finally:
+        await admin.close()
