@@ -36,12 +36,11 @@ from aiokafka import AIOKafkaConsumer
 from loadtest.procs import RecorderProcess
 from loadtest.report import percentile, render
 from loadtest.traffic import TrafficMix, account_ids, trail_set
+from loadtest.trails import install_trails
 from recorder.events import encode
 from recorder.producer import KafkaEventSink
-from recorder.routing import RoutingEngine
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from recorder.trails import Trail
 
 _LAG = re.compile(
     r'^recorder_consumer_lag_records\{partition="\d+",stage="(\w+)"\} ([0-9.e+]+)$', re.M
@@ -144,13 +143,9 @@ def run(
         kms_key_arn=kms.create_key(Description="load test")["KeyMetadata"]["Arn"],
         topic_arn=sns.create_topic(Name="load-notices")["TopicArn"],
     )
-    for t in specs:
-        s3.create_bucket(Bucket=t["S3BucketName"])
-    trails_file = work / "trails.json"
-    trails_file.write_text(json.dumps(specs))
-    engine = RoutingEngine.compile([Trail.from_api(t) for t in specs], {})
+    trails = install_trails(s3, specs, work)
     env = {
-        "RECORDER_TRAILS_FILE": str(trails_file),
+        "RECORDER_TRAILS_FILE": str(trails.trails_file),
         "RECORDER_CUT_INTERVAL": str(args.cut_interval),
     }
     procs = [
@@ -180,8 +175,7 @@ def run(
                 for _ in range(max(0, due)):
                     event = mix.event(now)
                     emitted[event["eventID"]] = now
-                    for d in engine.route(event):
-                        expected.add((event["eventID"], d.trail_arn, d.account_id, d.region))
+                    expected |= trails.expected(event)
                     sink.emit(event["recipientAccountId"].encode(), encode(event))
                     sent += 1
             if now - last_sample >= 1.0:

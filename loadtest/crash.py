@@ -35,12 +35,11 @@ import boto3
 
 from loadtest.procs import RecorderProcess
 from loadtest.traffic import TrafficMix, account_ids, trail_set
+from loadtest.trails import install_trails
 from recorder.events import encode
 from recorder.kafka import clients
-from recorder.routing import RoutingEngine
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port, port_open, stop_group
-from recorder.trails import Trail
 
 
 @dataclass
@@ -133,13 +132,10 @@ def run(
     accounts = account_ids(3)
     # five trails: one of each selector shape (management, S3 data on a bucket of
     # another account, KMS excluded, data events everywhere, single-region reads)
-    specs = trail_set(accounts, 5, kms_key_arn=key_arn, topic_arn=topic_arn)
-    for t in specs:
-        s3.create_bucket(Bucket=t["S3BucketName"])
-    trails_file = work / "trails.json"
-    trails_file.write_text(json.dumps(specs))
-    engine = RoutingEngine.compile([Trail.from_api(t) for t in specs], {})
-    buckets = {t["S3BucketName"]: t["TrailARN"] for t in specs}
+    trails = install_trails(
+        s3, trail_set(accounts, 5, kms_key_arn=key_arn, topic_arn=topic_arn), work
+    )
+    buckets = trails.buckets
 
     proxy_port = free_port()
     proxy = subprocess.Popen(
@@ -169,7 +165,7 @@ def run(
     while not port_open("127.0.0.1", proxy_port):
         time.sleep(0.05)
     env = {
-        "RECORDER_TRAILS_FILE": str(trails_file),
+        "RECORDER_TRAILS_FILE": str(trails.trails_file),
         "RECORDER_CUT_INTERVAL": "2",
         "RECORDER_AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy_port}",
     }
@@ -179,10 +175,7 @@ def run(
     }
     mix = TrafficMix(accounts, seed=seed)
     evts = [mix.event() for _ in range(events)]
-    expected: set[tuple[str, str, str, str]] = set()
-    for e in evts:
-        for d in engine.route(e):
-            expected.add((e["eventID"], d.trail_arn, d.account_id, d.region))
+    expected = trails.expected_all(evts)
 
     async def chaos() -> tuple[int, int]:
         producing = asyncio.create_task(produce(stack, evts, rate))

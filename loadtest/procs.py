@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -76,6 +77,15 @@ class RecorderProcess:
             f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
         ) as r:
             return str(r.read().decode())
+
+    def metric(self, name: str) -> float:
+        """A Prometheus sample's value summed over its labels (0 when absent)."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            m = re.match(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", line)
+            if m:
+                total += float(m.group(1))
+        return total
 
     def log_text(self) -> str:
         path = self.workdir / f"recorder-{'-'.join(self.services)}.log"

@@ -9,8 +9,6 @@ committed every batch; a writer started afterwards must find nothing left to del
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,25 +19,14 @@ from aiokafka import TopicPartition
 
 from loadtest.crash import produce, read_all
 from loadtest.traffic import TrafficMix, account_ids, trail_set
+from loadtest.trails import install_trails
 from recorder.kafka import clients
-from recorder.routing import RoutingEngine
 from recorder.stack.local import LocalStack
-from recorder.trails import Trail
 from tests.integration.helpers import RecorderProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
 EVENTS = 3_000
-
-
-def metric(proc: RecorderProcess, name: str) -> float:
-    """The sum of a Prometheus sample over its labels (0 when absent)."""
-    total = 0.0
-    for line in proc.metrics().splitlines():
-        m = re.match(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", line)
-        if m:
-            total += float(m.group(1))
-    return total
 
 
 async def committed_and_end(stack: LocalStack, group: str) -> tuple[dict[int, int], dict[int, int]]:
@@ -58,32 +45,25 @@ def test_sigterm_delivers_every_open_batch_and_commits(stack: LocalStack, tmp_pa
     kw = stack.settings().aws_client_kwargs()
     s3 = boto3.client("s3", **kw)
     accounts = account_ids(3)
-    specs = trail_set(accounts, 4)
-    for t in specs:
-        s3.create_bucket(Bucket=t["S3BucketName"])
-    trails_file = tmp_path / "trails.json"
-    trails_file.write_text(json.dumps(specs))
-    engine = RoutingEngine.compile([Trail.from_api(t) for t in specs], {})
-    buckets = {t["S3BucketName"]: t["TrailARN"] for t in specs}
+    trails = install_trails(s3, trail_set(accounts, 4), tmp_path)
+    buckets = trails.buckets
 
     mix = TrafficMix(accounts, seed=3)
     events = [mix.event() for _ in range(EVENTS)]
-    expected = {
-        (e["eventID"], d.trail_arn, d.account_id, d.region) for e in events for d in engine.route(e)
-    }
+    expected = trails.expected_all(events)
     destinations = {(d[1], d[2], d[3]) for d in expected}
     # far longer than the test: nothing is cut on time, only by the drain
-    env = {"RECORDER_TRAILS_FILE": str(trails_file), "RECORDER_CUT_INTERVAL": "900"}
+    env = {"RECORDER_TRAILS_FILE": str(trails.trails_file), "RECORDER_CUT_INTERVAL": "900"}
     router = RecorderProcess(stack, ["router"], tmp_path / "router", env=env).start()
     writer = RecorderProcess(stack, ["writer"], tmp_path / "writer", env=env).start()
     try:
         asyncio.run(produce(stack, events, rate=5_000))
         wait_for(
-            lambda: metric(writer, "recorder_writer_records_in_total") >= len(expected),
+            lambda: writer.metric("recorder_writer_records_in_total") >= len(expected),
             timeout=60,
             what=f"the writer to consume all {len(expected)} routed records",
         )
-        open_batches = metric(writer, "recorder_writer_open_batches")
+        open_batches = writer.metric("recorder_writer_open_batches")
         _, files_before = read_all(s3, buckets)
         assert files_before == 0, "a batch was cut before SIGTERM: the test proves nothing"
         assert open_batches == len(destinations)
@@ -110,7 +90,7 @@ def test_sigterm_delivers_every_open_batch_and_commits(stack: LocalStack, tmp_pa
         again = RecorderProcess(stack, ["writer"], tmp_path / "again", env=env).start()
         try:
             time.sleep(3)
-            assert metric(again, "recorder_writer_records_in_total") == 0
+            assert again.metric("recorder_writer_records_in_total") == 0
         finally:
             assert again.stop(timeout=60) == 0
         seen_after, files_after = read_all(s3, buckets)

@@ -14,7 +14,6 @@ import pytest
 from recorder.stack.local import LocalStack
 from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for
 from tests.integration.test_api import cloudtrail, start_api
-from tests.integration.test_graceful import metric
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +49,7 @@ def test_delivery_error_reaches_get_trail_status_across_processes(
         )
         assert failing["IsLogging"] is True
         assert "LatestDeliveryTime" not in failing
-        assert metric(pipeline, "recorder_writer_s3_errors_total") > 0
+        assert pipeline.metric("recorder_writer_s3_errors_total") > 0
         held = list(request_ids)  # every call so far was made while the bucket was gone
 
         s3.create_bucket(Bucket=BUCKET)

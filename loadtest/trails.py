@@ -1,0 +1,54 @@
+"""A harness's trails on the stack: buckets made, trails file written, expectations known.
+
+Every harness (load test, crash test, graceful-stop and rebalance tests) needs the same
+four things from one trail set: the buckets, the trails file the recorder reads, the
+pure routing engine that says what must be delivered, and the bucket -> trail map to
+read S3 back with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recorder.routing import RoutingEngine
+from recorder.trails import Trail
+
+Delivery = tuple[str, str, str, str]  # (eventID, trail ARN, account, region)
+
+
+@dataclass(frozen=True)
+class InstalledTrails:
+    specs: list[dict[str, Any]]
+    trails_file: Path
+    engine: RoutingEngine
+    buckets: dict[str, str]  # bucket -> trail ARN
+
+    def expected(self, event: dict[str, Any]) -> set[Delivery]:
+        """What the routing engine says this event must become: one per destination."""
+        return {
+            (event["eventID"], d.trail_arn, d.account_id, d.region)
+            for d in self.engine.route(event)
+        }
+
+    def expected_all(self, events: Iterable[dict[str, Any]]) -> set[Delivery]:
+        out: set[Delivery] = set()
+        for e in events:
+            out |= self.expected(e)
+        return out
+
+
+def install_trails(s3: Any, specs: list[dict[str, Any]], work: Path) -> InstalledTrails:
+    for t in specs:
+        s3.create_bucket(Bucket=t["S3BucketName"])
+    trails_file = work / "trails.json"
+    trails_file.write_text(json.dumps(specs))
+    return InstalledTrails(
+        specs,
+        trails_file,
+        RoutingEngine.compile([Trail.from_api(t) for t in specs], {}),
+        {t["S3BucketName"]: t["TrailARN"] for t in specs},
+    )
