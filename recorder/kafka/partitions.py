@@ -57,7 +57,13 @@ class Resumed:
 async def resume(
     consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, Resumed]:
-    """Seek each partition to its committed offset: the replay point after any crash."""
+    """Seek each partition to its committed offset: the replay point after any crash.
+
+    A committed offset outside the log is a broker fault, not a replay point: past the
+    end, the broker lost acknowledged records and will hand their offsets out again
+    (start at the end, or the new records there would be skipped); before the
+    beginning, retention deleted records never consumed (start at the beginning).
+    """
     if not partitions:
         return {}
     ends = await consumer.end_offsets(partitions)
@@ -66,6 +72,18 @@ async def resume(
     for tp in partitions:
         committed = await consumer.committed(tp)
         start = committed if committed is not None else begins[tp]
+        if start > ends[tp] or start < begins[tp]:
+            clamped = min(max(start, begins[tp]), ends[tp])
+            log.error(
+                "committed_offset_outside_log",
+                topic=tp.topic,
+                partition=tp.partition,
+                committed=start,
+                log_begin=begins[tp],
+                log_end=ends[tp],
+                resume_at=clamped,
+            )
+            start = clamped
         consumer.seek(tp, start)
         out[tp] = Resumed(begins[tp], start, ends[tp])
     return out

@@ -100,3 +100,10 @@ class Metrics:
             ["stage", "partition"],
             registry=r,
         )
+        self.offset_regressions = Counter(
+            "recorder_offset_regressions_total",
+            "A partition's log end fell below this consumer's position: the broker lost "
+            "acknowledged records (e.g. an unclean leader election)",
+            ["stage", "partition"],
+            registry=r,
+        )
