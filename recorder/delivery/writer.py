@@ -18,7 +18,7 @@ from typing import Any
 
 import aioboto3
 import orjson
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -40,6 +40,8 @@ GROUP_ID = "recorder-writer"
 #: Per partition: how many recent (destination, eventID) pairs are remembered, so a
 #: record routed twice (the router runs at least once) lands in one file only.
 DEDUPE_WINDOW = 200_000
+#: On revocation: how long deliveries under way may take before the commit.
+HANDOVER_WAIT = 10.0
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Writer:
         self._seen: dict[TopicPartition, OrderedDict[tuple[bytes, bytes], None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.max_concurrent_puts)
+        self._cutting = asyncio.Lock()  # held while cut markers are being produced
         self._stopping = False
         self.ready = asyncio.Event()
 
@@ -89,12 +92,11 @@ class Writer:
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
         self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=5000)
-        self._producer = clients.producer(s, enable_idempotence=True)
+        self._producer = await self._start_producer()
         session = aioboto3.Session()
         kw = s.aws_client_kwargs()
         async with session.client("s3", **kw) as s3, session.client("sns", **kw) as sns:
             self._s3, self._sns = s3, sns
-            await self._producer.start()
             await self._consumer.start()
             static = await clients.join(self._consumer, s, s.topics.routed, OwnerListener(self))
             if static is not None:
@@ -111,6 +113,22 @@ class Writer:
                     await self._consumer.stop()
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        """Idempotent where the broker has it. Without it (tansu) a retried send may
+        write a marker twice; the repeat names records the first one already took, so
+        it cuts nothing and replays decide the same."""
+        producer = clients.producer(self.settings, enable_idempotence=True)
+        try:
+            await asyncio.wait_for(producer.start(), 15)
+            return producer
+        except (KafkaError, TimeoutError) as exc:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            log.warning("writer_idempotence_unavailable", error=repr(exc))
+        producer = clients.producer(self.settings)
+        await producer.start()
+        return producer
 
     async def _loop(self, stop: asyncio.Event) -> None:
         interval = self.settings.cut_interval
@@ -243,6 +261,10 @@ class Writer:
 
     # -- cutting ----------------------------------------------------------------------
     async def _request_cuts(self, now: float, interval: float, *, flush: bool = False) -> None:
+        async with self._cutting:
+            await self._request_cuts_locked(now, interval, flush=flush)
+
+    async def _request_cuts_locked(self, now: float, interval: float, *, flush: bool) -> None:
         for tp, batcher in list(self._batchers.items()):
             for req in batcher.due(now, interval, flush=flush):
                 marker = CutMarker(
@@ -396,4 +418,14 @@ class Writer:
             self._consumer, {tp: b.committable for tp, b in self._batchers.items()}, self._committed
         )
 
-    commit = _commit
+    async def commit(self) -> None:
+        """Before partitions move to another member (the rebalance listener; then
+        :meth:`revoke`). No cut marker may still be on its way: the new owner reads
+        the partition up to the end it sees on assignment before it requests cuts of
+        its own, so every marker written before that end is one it reads first. Files
+        being written are given a moment to land, so the commit covers them and the
+        new owner need not write them again (it would write the same keys)."""
+        async with self._cutting:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=HANDOVER_WAIT)
+            await self._commit()

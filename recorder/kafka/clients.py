@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from recorder.obs.logging import get_logger
 from recorder.settings import Settings, kafka_security_kwargs
+
+log = get_logger("recorder.kafka")
 
 
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -48,7 +53,8 @@ async def join(
     """Take partitions of ``topic`` as ``settings.group_membership`` says.
 
     Call after ``consumer.start()``. Dynamic: subscribe, and the listener hears of
-    assignments as the group rebalances; returns None. Static: assign the configured
+    assignments as the group rebalances (through :class:`HandOver`, which keeps the
+    partitions concerned paused meanwhile); returns None. Static: assign the configured
     partitions (all by default) and return them; the caller treats them as
     assigned. Offsets are committed to the group either way, so a restarted
     process, static or dynamic, continues where the last one committed.
@@ -57,7 +63,7 @@ async def join(
         if listener is None:
             consumer.subscribe([topic])
         else:
-            consumer.subscribe([topic], listener=listener)
+            consumer.subscribe([topic], listener=HandOver(consumer, listener))
         return None
     wanted = settings.static_partitions()
     await consumer.topics()  # fetches cluster metadata
@@ -68,3 +74,59 @@ async def join(
     tps = [TopicPartition(topic, p) for p in chosen]
     consumer.assign(tps)
     return tps
+
+
+class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Wraps a service's rebalance listener so no record of a partition in hand-over
+    reaches the service's poll loop, which keeps running meanwhile.
+
+    Revoked partitions are paused before the service's ``on_partitions_revoked`` (it
+    commits and drops their state; nothing may arrive for them after that). Assigned
+    partitions are paused until the service's ``on_partitions_assigned`` has built
+    their state and sought to the replay point: a record polled before that would be
+    dropped, or read from the wrong offset. That callback runs as a task, because
+    aiokafka calls it with the heartbeat stopped and rebuilding state (reading a
+    window of the log back) can outlast the session time-out; a revocation that comes
+    first cancels it. If it fails, its partitions stay paused (lag shows it) until the
+    next rebalance: never read without state.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer, listener: ConsumerRebalanceListener) -> None:
+        self._consumer = consumer
+        self._listener = listener
+        self._assigning: asyncio.Task[None] | None = None
+
+    def _pause(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        current = self._consumer.assignment()
+        owned = [tp for tp in partitions if tp in current]
+        self._consumer.pause(*owned)
+        return owned
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        task, self._assigning = self._assigning, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pause(list(revoked))
+        await self._listener.on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        partitions = self._pause(list(assigned))
+        self._assigning = asyncio.create_task(self._assign(partitions))
+
+    async def _assign(self, partitions: list[TopicPartition]) -> None:
+        try:
+            await self._listener.on_partitions_assigned(partitions)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(
+                "partitions_assign_failed",
+                partitions=sorted(tp.partition for tp in partitions),
+                error=repr(exc),
+                exc_info=exc,
+            )
+            return
+        current = self._consumer.assignment()
+        self._consumer.resume(*[tp for tp in partitions if tp in current])

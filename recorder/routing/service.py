@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from recorder.delivery.naming import Destination
@@ -38,7 +38,7 @@ from recorder.events import (
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
-from recorder.kafka.partitions import read_range
+from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.selectors import RecordError
@@ -72,7 +72,10 @@ class Router:
     def __post_init__(self) -> None:
         if self.transactions is None and not self.settings.router_transactions:
             self.transactions = False
+        # Per owned partition: the recent eventIDs. A partition is routed only while
+        # it has a window (assigned, window recalled) - the owned set.
         self._recent: dict[int, OrderedDict[str, None]] = {}
+        self._routing = asyncio.Lock()  # held while a batch is routed and committed
         self.ready = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -82,9 +85,9 @@ class Router:
         self._dlq_producer = clients.producer(s)
         await self._dlq_producer.start()
         await self._consumer.start()
-        static = await clients.join(self._consumer, s, s.topics.api_events)
+        static = await clients.join(self._consumer, s, s.topics.api_events, OwnerListener(self))
         if static is not None:
-            await self._recall_recent(static)
+            await self.assign(static)
         self.ready.set()
         log.info("router_started", transactions=self.transactions)
         try:
@@ -101,24 +104,42 @@ class Router:
                 with contextlib.suppress(Exception):
                     await client.stop()
 
-    async def _recall_recent(self, partitions: list[TopicPartition]) -> None:
-        """Refill the eventID window from the records just before the committed offset,
-        so a repeat that arrives after a restart is still recognised."""
-        begins = await self._consumer.beginning_offsets(partitions)
+    # -- partitions (static: all at start; dynamic: as the group rebalances) ----------
+    async def assign(self, partitions: list[TopicPartition]) -> None:
+        """Start each partition at its committed offset, with the eventID window refilled
+        from the records just before it, so a repeat that arrives after a restart or
+        after the partition moved here from another router is still recognised."""
+        for tp, r in (await resume(self._consumer, partitions)).items():
+            self._recent[tp.partition] = await self._recall_recent(tp, r.begin, r.start)
+            log.info("partition_assigned", partition=tp.partition, start=r.start, end=r.end)
+
+    async def commit(self) -> None:
+        """Before partitions move away: a batch is committed as it is routed, so only
+        wait for the one being routed now."""
+        async with self._routing:
+            pass
+
+    def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
-            committed = await self._consumer.committed(tp) or 0
-            start = max(begins[tp], committed - DEDUPE_WINDOW)
-            recent = self._recent.setdefault(tp.partition, OrderedDict())
-            async for m in read_range(self.settings, tp, start, committed):
-                try:
-                    event_id = decode(m.value or b"").get("eventID")
-                except EventDecodeError:
-                    continue
-                if isinstance(event_id, str):
-                    recent[event_id] = None
-            while len(recent) > DEDUPE_WINDOW:
-                recent.popitem(last=False)
-            log.info("router_recalled_event_ids", partition=tp.partition, ids=len(recent))
+            self._recent.pop(tp.partition, None)
+            log.info("partition_revoked", partition=tp.partition)
+
+    async def _recall_recent(
+        self, tp: TopicPartition, begin: int, committed: int
+    ) -> OrderedDict[str, None]:
+        recent: OrderedDict[str, None] = OrderedDict()
+        start = max(begin, committed - DEDUPE_WINDOW)
+        async for m in read_range(self.settings, tp, start, committed):
+            try:
+                event_id = decode(m.value or b"").get("eventID")
+            except EventDecodeError:
+                continue
+            if isinstance(event_id, str):
+                recent[event_id] = None
+        while len(recent) > DEDUPE_WINDOW:
+            recent.popitem(last=False)
+        log.info("router_recalled_event_ids", partition=tp.partition, ids=len(recent))
+        return recent
 
     async def _start_producer(self) -> Any:
         s = self.settings
@@ -146,6 +167,13 @@ class Router:
         return producer
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        async with self._routing:
+            # a partition revoked since the poll is not ours to route or commit
+            owned = {tp: msgs for tp, msgs in batches.items() if tp.partition in self._recent}
+            if owned:
+                await self._process_owned(owned)
+
+    async def _process_owned(self, batches: dict[TopicPartition, list[Any]]) -> None:
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batches.items()}
         added: list[tuple[int, str]] = []
         try:
@@ -160,9 +188,10 @@ class Router:
             # Nothing of this batch counts as routed: read it again.
             log.warning("router_batch_retry", error=repr(exc), transactions=self.transactions)
             for partition, event_id in added:
-                self._recent[partition].pop(event_id, None)
+                self._recent.get(partition, {}).pop(event_id, None)
             for tp, msgs in batches.items():
-                self._consumer.seek(tp, msgs[0].offset)
+                with contextlib.suppress(IllegalStateError):  # no longer assigned
+                    self._consumer.seek(tp, msgs[0].offset)
             await asyncio.sleep(0.5)
 
     async def _route_all(
@@ -172,7 +201,7 @@ class Router:
         engine = self.engine()
         routed_topic = self.settings.topics.routed
         for tp, messages in batches.items():
-            recent = self._recent.setdefault(tp.partition, OrderedDict())
+            recent = self._recent[tp.partition]
             for m in messages:
                 self.metrics.router_events_in.inc()
                 try:
