@@ -161,7 +161,7 @@ class Writer:
     # -- partitions --------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
         s = self.settings
-        for tp, r in (await resume(self._consumer, partitions)).items():
+        for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             start = r.start
             self._committed[tp] = start
             self._seen[tp] = await self._recall_seen(tp, max(r.begin, start - DEDUPE_WINDOW), start)

@@ -137,7 +137,7 @@ class Digester:
 
     # -- partitions ---------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
-        for tp, r in (await resume(self._consumer, partitions)).items():
+        for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             self._committed[tp] = r.start
             self._windows[tp] = PartitionWindows(tp.partition, r.start, caught_up_at=r.end)
 

@@ -55,7 +55,7 @@ class Resumed:
 
 
 async def resume(
-    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], settings: Settings
 ) -> dict[TopicPartition, Resumed]:
     """Seek each partition to its committed offset: the replay point after any crash.
 
@@ -63,6 +63,8 @@ async def resume(
     end, the broker lost acknowledged records and will hand their offsets out again
     (start at the end, or the new records there would be skipped); before the
     beginning, retention deleted records never consumed (start at the beginning).
+    A committed offset past the listed end is checked against a fetch first: some
+    brokers (tansu) list a wrong end offset while their fetches report the right one.
     """
     if not partitions:
         return {}
@@ -72,6 +74,8 @@ async def resume(
     for tp in partitions:
         committed = await consumer.committed(tp)
         start = committed if committed is not None else begins[tp]
+        if start > ends[tp]:
+            ends[tp] = max(ends[tp], await fetched_log_end(settings, tp, ends[tp]))
         if start > ends[tp] or start < begins[tp]:
             clamped = min(max(start, begins[tp]), ends[tp])
             log.error(
@@ -87,6 +91,20 @@ async def resume(
         consumer.seek(tp, start)
         out[tp] = Resumed(begins[tp], start, ends[tp])
     return out
+
+
+async def fetched_log_end(settings: Settings, tp: TopicPartition, listed: int) -> int:
+    """The high watermark a fetch at ``listed`` reports (``listed`` if none comes)."""
+    reader = clients.consumer(settings, group_id=None)
+    await reader.start()
+    try:
+        reader.assign([tp])
+        reader.seek(tp, listed)
+        await reader.getmany(tp, timeout_ms=1000, max_records=1)
+        high = reader.highwater(tp)
+        return listed if high is None else int(high)
+    finally:
+        await reader.stop()
 
 
 async def commit_committable(

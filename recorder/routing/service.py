@@ -109,7 +109,7 @@ class Router:
         """Start each partition at its committed offset, with the eventID window refilled
         from the records just before it, so a repeat that arrives after a restart or
         after the partition moved here from another router is still recognised."""
-        for tp, r in (await resume(self._consumer, partitions)).items():
+        for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             self._recent[tp.partition] = await self._recall_recent(tp, r.begin, r.start)
             log.info("partition_assigned", partition=tp.partition, start=r.start, end=r.end)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from aiokafka import TopicPartition
 
+from recorder.kafka import partitions
 from recorder.kafka.lag import OffsetRegression, record_lag
 from recorder.kafka.partitions import resume
 from recorder.obs.metrics import Metrics
+from recorder.settings import Settings
 
 TP = TopicPartition("routed", 0)
 
@@ -42,21 +44,32 @@ class FakeConsumer:
 
 
 @pytest.mark.parametrize(
-    ("begin", "end", "committed", "start"),
+    ("begin", "end", "fetched_end", "committed", "start"),
     [
-        (0, 1000, 900, 900),  # the normal case: replay from the committed offset
-        (0, 1000, None, 0),  # nothing committed yet: from the beginning
-        (0, 890, 931, 890),  # log end below the committed offset: start at the end
-        (500, 1000, 120, 500),  # retention deleted unconsumed records: from the beginning
+        (0, 1000, 1000, 900, 900),  # the normal case: replay from the committed offset
+        (0, 1000, 1000, None, 0),  # nothing committed yet: from the beginning
+        (0, 890, 890, 931, 890),  # the log lost records past 890: start at its end
+        (0, 1, 1200, 931, 931),  # a wrongly listed end (tansu), a fetch says 1200: no loss
+        (500, 1000, 1000, 120, 500),  # retention deleted unconsumed records: the beginning
     ],
 )
 async def test_resume_starts_inside_the_log(
-    begin: int, end: int, committed: int | None, start: int
+    monkeypatch: pytest.MonkeyPatch,
+    begin: int,
+    end: int,
+    fetched_end: int,
+    committed: int | None,
+    start: int,
 ) -> None:
+    async def fetched_log_end(settings: Settings, tp: TopicPartition, listed: int) -> int:
+        assert listed == end
+        return fetched_end
+
+    monkeypatch.setattr(partitions, "fetched_log_end", fetched_log_end)
     consumer = FakeConsumer(begin, end, committed)
-    resumed = await resume(consumer, [TP])  # type: ignore[arg-type]
+    resumed = await resume(consumer, [TP], Settings())  # type: ignore[arg-type]
     assert consumer.seeks == [start]
-    assert resumed[TP].start == start and resumed[TP].end == end
+    assert resumed[TP].start == start and resumed[TP].end == max(end, fetched_end)
 
 
 async def test_lag_is_high_watermark_minus_position() -> None:
