@@ -82,7 +82,8 @@ def histogram(
             f'stroke="{color}" stroke-dasharray="4 3" stroke-width="1.5"/>'
         )
         parts.append(
-            f'<text x="{x + 3:.1f}" y="{22 + 14 * j}" font-size="11" fill="{color}">'
+            f'<text x="{x + 3:.1f}" y="{22 + 14 * j}" font-size="11" fill="{color}" '
+            'stroke="white" stroke-width="3" paint-order="stroke">'
             f"{html.escape(name)} {v:,.2f}</text>"
         )
     return _svg(title, parts)
