@@ -62,7 +62,7 @@ fmt: install
 	$(BIN)/ruff check --fix recorder tests bench loadtest
 
 bench: install
-	$(BIN)/python bench/selectors.py
+	$(BIN)/python bench/selector_engine.py
 	$(BIN)/python bench/delivery.py
 
 clean: stop

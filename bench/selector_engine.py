@@ -1,6 +1,6 @@
 """Selector matching throughput: the compiled routing engine beside the reference.
 
-    .venv/bin/python bench/selectors.py [--events 20000] [--seed 7]
+    .venv/bin/python bench/selector_engine.py [--events 20000] [--seed 7]
 
 For each trail-set size, builds trails whose event selectors hold the given number of
 data resources (S3 bucket/prefix values and Lambda functions) spread over accounts,
