@@ -35,9 +35,9 @@ run: install
 	@echo "recorder is running (logs: $(STACK)/logs/recorder.log, metrics: http://127.0.0.1:9464/metrics); 'make stop' stops it all"
 
 stop:
-	-@if [ -f $(STACK)/recorder.pid ]; then kill -TERM -- -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \
+	-@if [ -f $(STACK)/recorder.pid ]; then kill -TERM -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \
 	  for i in $$(seq 1 300); do kill -0 $$(cat $(STACK)/recorder.pid) 2>/dev/null || break; sleep 0.1; done; \
-	  kill -KILL -- -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \
+	  kill -KILL -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \
 	  rm -f $(STACK)/recorder.pid; fi
 	-@[ -x $(BIN)/recorder ] && $(BIN)/recorder stack down --root $(STACK)
 
