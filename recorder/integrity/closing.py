@@ -111,7 +111,12 @@ class PartitionWindows:
             return None  # this digest exists
         firsts = [o for o, _ in files]
         self._pending[(marker.chain, format_time(marker.window.end))] = min(firsts, default=offset)
-        return ClosedWindow(marker.chain, marker.window, tuple(m for _, m in files), marker.final)
+        # A file the writer wrote again (after a crash or a hand-over) has a manifest
+        # again, with the same key and hash: a digest lists each log file once.
+        unique: dict[tuple[str, str], LogFileManifest] = {}
+        for _, m in files:
+            unique.setdefault((m.bucket, m.key), m)
+        return ClosedWindow(marker.chain, marker.window, tuple(unique.values()), marker.final)
 
     def written(self, closed: ClosedWindow) -> None:
         self._pending.pop((closed.chain, format_time(closed.window.end)), None)

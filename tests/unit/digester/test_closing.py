@@ -108,3 +108,16 @@ def test_no_markers_before_caught_up_and_one_outstanding_per_chain() -> None:
     w.skip(2)
     assert len(w.due(T0 + 2 * HOUR, states, [CHAIN], interval=HOUR, grace=GRACE)) == 1
     assert w.due(T0 + 2 * HOUR, states, [CHAIN], interval=HOUR, grace=GRACE) == []
+
+
+def test_a_file_written_again_is_listed_once() -> None:
+    """The writer re-puts a file after a crash or a rebalance: same key, same hash, a
+    second manifest. The digest lists the file once, in first-delivery order."""
+    w = PartitionWindows(0, 0, caught_up_at=0)
+    w.add(0, manifest("f1", T0 + dt.timedelta(minutes=5)))
+    w.add(1, manifest("f2", T0 + dt.timedelta(minutes=6)))
+    w.add(2, manifest("f1", T0 + dt.timedelta(minutes=5)))  # the replayed put of f1
+    (m,) = w.due(T0 + HOUR + dt.timedelta(minutes=10), {}, [], interval=HOUR, grace=GRACE)
+    closed = w.on_marker(3, WindowMarker.from_bytes(m.to_bytes()), None)
+    assert closed is not None
+    assert [f.key for f in closed.files] == ["f1", "f2"]
