@@ -234,39 +234,51 @@ REPEATS = 500
 RATE = 100.0  # events/s until the last member is killed; then the rest at once
 
 
+def churn(
+    tansu: LocalStack, tmp_path: Path, sc: Scenario, stage: str, other: str, procs: list[Any]
+) -> tuple[RecorderProcess, RecorderProcess, RecorderProcess]:
+    """Three members of ``stage`` (one ``other`` beside them) while events flow: two
+    start, a third joins, the first is SIGTERMed, the second SIGKILLed; returns them
+    once every expected delivery is in S3 and the third owns every partition."""
+
+    def start(name: str) -> RecorderProcess:
+        p = RecorderProcess(tansu, [name.split("-")[0]], tmp_path / name, env=sc.env).start()
+        procs.append(p)
+        return p
+
+    start(f"{other}-0")
+    m1, m2 = start(f"{stage}-1"), start(f"{stage}-2")
+    producing = Producing(tansu, sc.events, RATE)
+    wait_assigned([m1, m2], timeout=30)
+    time.sleep(2)
+    m3 = start(f"{stage}-3")  # joins mid-stream
+    wait_assigned([m3], timeout=30)
+    time.sleep(2)
+    counts = {id(p): assignments(p) for p in (m2, m3)}
+    assert m1.stop(timeout=60) == 0  # SIGTERM: drains, commits, leaves the group
+    wait_reassigned(counts, [m2, m3], timeout=30)
+    time.sleep(3)  # m2 reads its new partitions (a writer opens batches there)
+    assert not producing.done, "events stopped flowing before the kill"
+    counts = {id(m3): assignments(m3)}
+    m2.kill()  # SIGKILL: its partitions move to m3 after the session time-out
+    producing.join(timeout=60)
+    wait_reassigned(counts, [m3], timeout=30)
+    delivered(tansu, sc, timeout=90)
+    # partitions really moved: each member owned some, the last one ends with all
+    assert assigned(m1) and assigned(m2)
+    assert assigned(m3) == set(range(tansu.partitions))
+    return m1, m2, m3
+
+
 def test_writer_group_rebalances_hand_over_cut_state(tansu: LocalStack, tmp_path: Path) -> None:
     sc = scenario(tansu, tmp_path, "wr", events=WRITER_EVENTS, seed=21)
     assert len(sc.expected) > WRITER_EVENTS // 2  # five trails; some events match none
     procs: list[RecorderProcess] = []
-
-    def start(name: str, services: list[str]) -> RecorderProcess:
-        p = RecorderProcess(tansu, services, tmp_path / name, env=sc.env).start()
-        procs.append(p)
-        return p
-
     try:
-        start("router", ["router"])
-        w1, w2 = start("w1", ["writer"]), start("w2", ["writer"])
-        producing = Producing(tansu, sc.events, RATE)
-        wait_assigned([w1, w2], timeout=30)
-        time.sleep(2)
-        w3 = start("w3", ["writer"])  # joins mid-stream
-        wait_assigned([w3], timeout=30)
-        time.sleep(2)
-        counts = {id(p): assignments(p) for p in (w2, w3)}
-        assert w1.stop(timeout=60) == 0  # SIGTERM: drains, commits, leaves the group
-        wait_reassigned(counts, [w2, w3], timeout=30)
-        time.sleep(3)  # w2 reads its new partitions and opens batches there
-        assert not producing.done, "events stopped flowing before the kill"
-        w2.kill()  # SIGKILL: its partitions move to w3 after the session time-out
-        producing.join(timeout=60)
-        delivered(tansu, sc, timeout=90)
+        w1, w2, w3 = churn(tansu, tmp_path, sc, "writer", "router", procs)
         files = check_exactly_once(tansu, sc)
         assert w3.stop(timeout=60) == 0
         assert check_exactly_once(tansu, sc) == files  # the drain added nothing
-        # partitions really moved: each writer owned some, w3 ended with all
-        assert assigned(w1) and assigned(w2)
-        assert assigned(w3) == set(range(tansu.partitions))
         assert log_events(w1, "partition_revoked") and log_events(w2, "partition_revoked")
     finally:
         for p in procs:
@@ -278,33 +290,8 @@ def test_router_group_rebalances_hand_over_event_id_window(
 ) -> None:
     sc = scenario(tansu, tmp_path, "rt", events=ROUTER_EVENTS, seed=22)
     procs: list[RecorderProcess] = []
-
-    def start(name: str, services: list[str]) -> RecorderProcess:
-        p = RecorderProcess(tansu, services, tmp_path / name, env=sc.env).start()
-        procs.append(p)
-        return p
-
     try:
-        start("writer", ["writer"])
-        r1, r2 = start("r1", ["router"]), start("r2", ["router"])
-        producing = Producing(tansu, sc.events, RATE)
-        wait_assigned([r1, r2], timeout=30)
-        time.sleep(2)
-        r3 = start("r3", ["router"])  # joins mid-stream
-        wait_assigned([r3], timeout=30)
-        time.sleep(2)
-        counts = {id(p): assignments(p) for p in (r2, r3)}
-        assert r1.stop(timeout=60) == 0  # SIGTERM
-        wait_reassigned(counts, [r2, r3], timeout=30)
-        time.sleep(3)
-        assert not producing.done, "events stopped flowing before the kill"
-        counts = {id(r3): assignments(r3)}
-        r2.kill()  # SIGKILL: routed records it had not committed are routed again
-        producing.join(timeout=60)
-        wait_reassigned(counts, [r3], timeout=30)
-        delivered(tansu, sc, timeout=90)
-        assert assigned(r1) and assigned(r2)
-        assert assigned(r3) == set(range(tansu.partitions))
+        _, _, r3 = churn(tansu, tmp_path, sc, "router", "writer", procs)
 
         # r3 owns every partition now. Send early events again (a producer replaying
         # its journal): r3 must know each one from the window it recalled when the

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import orjson
 
+from recorder.delivery.writer import TrailDeliveryStatus as Delivery
 from recorder.services.status import (
     CombinedStatus,
     StatusPublisher,
@@ -17,14 +17,6 @@ from recorder.services.status import (
 from recorder.settings import Settings
 
 ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/t"
-
-
-@dataclass
-class Delivery:
-    latest_delivery_time: str | None = None
-    latest_delivery_error: str | None = None
-    latest_notification_time: str | None = None
-    latest_notification_error: str | None = None
 
 
 def test_snapshot_keeps_only_what_is_set() -> None:
