@@ -1,273 +1,38 @@
 """Load test: drive realistic traffic through the real producer into a running stack.
 
     python -m loadtest --rate 2000 --duration 60 [--accounts 10] [--trails 20]
+    python -m loadtest --find-capacity [--start-rate 500 --step-factor 1.5 --step-seconds 25]
 
 Starts a private local stack (noida-db + moto) and recorder's router and writer as
-separate processes, emits ``rate`` events/s for ``duration`` seconds through the
-producer's Kafka sink, then checks completeness from S3 - every expected
-(eventID, trail, account, region) exactly once, nothing else - and reports
-throughput, consumer lag, end-to-end latency percentiles (event emitted -> its log
-file in S3) and the recorder's CPU and memory: a terminal summary (with a progress
-bar while it runs) and an HTML report with plots.
+separate processes. Traffic comes from generator processes (as many as the rate
+needs, each with its own producer); a checker process samples every second, reads
+every log file back from S3 as it is announced, and checks completeness - every
+expected (eventID, trail, account, region) exactly once, nothing else - so the
+harness never starves what it measures. Reports throughput, consumer lag,
+end-to-end latency percentiles (event emitted -> its log file in S3), CPU per
+process and as a share of the machine: a terminal summary (with a progress line
+while it runs) and an HTML report with plots.
+
+``--find-capacity`` steps the offered rate up until p99 latency exceeds the cut
+interval + 10 s or the lag keeps growing, and reports the highest rate held next
+to the broker's own produce+consume floor measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gzip
-import json
-import os
-import re
-import statistics
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
-import orjson
-from aiokafka import AIOKafkaConsumer
-
-from loadtest.procs import RecorderProcess
-from loadtest.report import percentile, render
-from loadtest.traffic import TrafficMix, account_ids, trail_set
-from loadtest.trails import install_trails
-from recorder.events import encode
-from recorder.producer import KafkaEventSink
-from recorder.stack.local import LocalStack
-from recorder.stack.processes import free_port
-
-_LAG = re.compile(
-    r'^recorder_consumer_lag_records\{partition="\d+",stage="(\w+)"\} ([0-9.e+]+)$', re.M
-)
-_TICK = os.sysconf("SC_CLK_TCK")
+from loadtest import capacity, harness
+from loadtest.report import render
 
 
-def proc_usage(pid: int) -> tuple[float, float]:
-    """(CPU seconds, RSS MiB) of one process, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / _TICK
-        rss = next(
-            int(line.split()[1])
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS")
-        )
-        return cpu, rss / 1024
-    except (OSError, StopIteration, IndexError, ValueError):
-        return 0.0, 0.0
-
-
-def scrape_lag(proc: RecorderProcess) -> dict[str, float]:
-    try:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{proc.metrics_port}/metrics", timeout=2
-        ) as r:
-            text = r.read().decode()
-    except OSError:
-        return {}
-    lag: dict[str, float] = {}
-    for stage, value in _LAG.findall(text):
-        lag[stage] = lag.get(stage, 0.0) + float(value)
-    return lag
-
-
-class Manifests:
-    """Follows `delivered`: when each log file arrived and how many records it holds."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self.arrival: dict[str, float] = {}
-        self.records = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            "delivered",
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200)
-                now = time.time()
-                for msgs in batch.values():
-                    for m in msgs:
-                        manifest = orjson.loads(m.value)
-                        key = f"{manifest['bucket']}/{manifest['key']}"
-                        if key not in self.arrival:
-                            self.arrival[key] = now
-                            self.records += int(manifest["recordCount"])
-        finally:
-            await consumer.stop()
-
-
-def progress(
-    elapsed: float, duration: float, sent: int, delivered: int, lag: dict[str, float]
-) -> None:
-    width = 30
-    done = min(1.0, elapsed / duration) if duration else 1.0
-    bar = "#" * int(done * width) + "-" * (width - int(done * width))
-    sys.stderr.write(
-        f"\r[{bar}] {elapsed:5.0f}s  sent {sent:>9,}  delivered {delivered:>9,}  "
-        f"lag router {lag.get('router', 0):>7,.0f} writer {lag.get('writer', 0):>7,.0f}   "
-    )
-    sys.stderr.flush()
-
-
-def run(
-    args: argparse.Namespace, stack: LocalStack, work: Path
-) -> tuple[dict[str, Any], list[dict[str, float]], list[float]]:
-    kw = stack.settings().aws_client_kwargs()
-    s3, kms, sns = boto3.client("s3", **kw), boto3.client("kms", **kw), boto3.client("sns", **kw)
-    accounts = account_ids(args.accounts)
-    specs = trail_set(
-        accounts,
-        args.trails,
-        kms_key_arn=kms.create_key(Description="load test")["KeyMetadata"]["Arn"],
-        topic_arn=sns.create_topic(Name="load-notices")["TopicArn"],
-    )
-    trails = install_trails(s3, specs, work)
-    env = {
-        "RECORDER_TRAILS_FILE": str(trails.trails_file),
-        "RECORDER_CUT_INTERVAL": str(args.cut_interval),
-    }
-    procs = [
-        RecorderProcess(stack, ["router"], work, env=env).start(),
-        RecorderProcess(stack, ["writer"], work, env=env).start(),
-    ]
-    manifests = Manifests(stack.bootstrap_servers)
-    manifests.start()
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
-    mix = TrafficMix(accounts, seed=args.seed)
-    emitted: dict[str, float] = {}
-    expected: set[tuple[str, str, str, str]] = set()
-    samples: list[dict[str, float]] = []
-    cpu0 = sum(proc_usage(p.proc.pid)[0] for p in procs if p.proc)
-    start = time.time()
-    last_sample = start
-    last_sent = last_delivered = 0
-    last_cpu = cpu0
-    sent = 0
-    end_send = start + args.duration
-    deadline = end_send + args.drain_timeout
-    try:
-        while True:
-            now = time.time()
-            if now < end_send:
-                due = int((now - start) * args.rate) - sent
-                for _ in range(max(0, due)):
-                    event = mix.event(now)
-                    emitted[event["eventID"]] = now
-                    expected |= trails.expected(event)
-                    sink.emit(event["recipientAccountId"].encode(), encode(event))
-                    sent += 1
-            if now - last_sample >= 1.0:
-                lag: dict[str, float] = {}
-                for p in procs:
-                    for k, v in scrape_lag(p).items():
-                        lag[k] = lag.get(k, 0) + v
-                usage = [proc_usage(p.proc.pid) for p in procs if p.proc]
-                cpu = sum(u[0] for u in usage)
-                dt_ = now - last_sample
-                samples.append(
-                    {
-                        "t": now - start,
-                        "sent_rate": (sent - last_sent) / dt_,
-                        "delivered_rate": (manifests.records - last_delivered) / dt_,
-                        "expected_total": float(len(expected)),
-                        "delivered_total": float(manifests.records),
-                        "router_lag": lag.get("router", 0.0),
-                        "writer_lag": lag.get("writer", 0.0),
-                        "cpu": (cpu - last_cpu) / dt_ * 100,
-                        "rss_mib": sum(u[1] for u in usage),
-                    }
-                )
-                last_sample, last_sent, last_delivered, last_cpu = now, sent, manifests.records, cpu
-                progress(now - start, args.duration, sent, manifests.records, lag)
-                if now >= end_send and manifests.records >= len(expected):
-                    break
-                if now > deadline:
-                    print(
-                        f"\ndrain timeout: {manifests.records}/{len(expected)} delivered",
-                        file=sys.stderr,
-                    )
-                    break
-            time.sleep(0.005)
-        sink.close(30)
-        send_seconds = min(time.time(), end_send) - start
-        drained_at = time.time()
-    finally:
-        for p in procs:
-            p.stop()
-        manifests.stop()
-    sys.stderr.write("\nreading every log file back from S3 ...\n")
-    seen: Counter[tuple[str, str, str, str]] = Counter()
-    latencies: list[float] = []
-    files = 0
-    for t in specs:
-        bucket = t["S3BucketName"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                parts = key.split("/")
-                files += 1
-                arrived = manifests.arrival.get(f"{bucket}/{key}")
-                for r in json.loads(
-                    gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-                )["Records"]:
-                    seen[(r["eventID"], t["TrailARN"], parts[1], parts[3])] += 1
-                    if arrived is not None and r["eventID"] in emitted:
-                        latencies.append(arrived - emitted[r["eventID"]])
-    lost = len(expected - set(seen))
-    duplicated = sum(c - 1 for c in seen.values() if c > 1)
-    unexpected = sum(c for k, c in seen.items() if k not in expected)
-    summary: dict[str, Any] = {
-        "events sent": sent,
-        "target rate (events/s)": args.rate,
-        "achieved send rate (events/s)": sent / send_seconds,
-        "expected deliveries": len(expected),
-        "delivered records": sum(seen.values()),
-        "delivery throughput (records/s, start to drained)": sum(seen.values())
-        / (drained_at - start),
-        "log files": files,
-        "missing": lost,
-        "duplicated": duplicated,
-        "unexpected": unexpected,
-        "latency p50 (s)": percentile(latencies, 50),
-        "latency p90 (s)": percentile(latencies, 90),
-        "latency p99 (s)": percentile(latencies, 99),
-        "latency max (s)": max(latencies, default=float("nan")),
-        "latency mean (s)": statistics.fmean(latencies) if latencies else float("nan"),
-        "max router lag": max((s["router_lag"] for s in samples), default=0),
-        "max writer lag": max((s["writer_lag"] for s in samples), default=0),
-        "recorder CPU mean (% of a core)": statistics.fmean(s["cpu"] for s in samples)
-        if samples
-        else 0,
-        "recorder RSS max (MiB)": max((s["rss_mib"] for s in samples), default=0),
-        "cut interval (s)": args.cut_interval,
-        "accounts / trails": f"{args.accounts} / {args.trails}",
-    }
-    return summary, samples, latencies
-
-
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every option of ``python -m loadtest``, in one place."""
     ap = argparse.ArgumentParser(prog="python -m loadtest", description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=2000)
     ap.add_argument("--duration", type=float, default=60)
@@ -279,25 +44,156 @@ def main() -> int:
     ap.add_argument(
         "--report", type=Path, help="HTML report path (default loadtest/reports/load-<time>.html)"
     )
-    args = ap.parse_args()
+    ap.add_argument("--broker", choices=["noida", "tansu"], default="noida")
+    ap.add_argument(
+        "--processes", type=int, default=1, help="router processes, and as many writers"
+    )
+    ap.add_argument(
+        "--generators", type=int, default=0, help="traffic processes (0: one per 2,500 events/s)"
+    )
+    ap.add_argument(
+        "--find-capacity",
+        action="store_true",
+        help="step the rate up until p99 > cut interval + 10 s or lag keeps growing",
+    )
+    ap.add_argument("--start-rate", type=float, default=500)
+    ap.add_argument("--step-factor", type=float, default=1.5)
+    ap.add_argument("--step-seconds", type=float, default=25)
+    ap.add_argument("--max-rate", type=float, default=20_000)
+    ap.add_argument("--floor-events", type=int, default=50_000, help="events for the broker floor")
+    return ap
+
+
+def options(args: argparse.Namespace) -> harness.Options:
+    plan = None
+    if args.find_capacity:
+        plan = capacity.Plan(
+            start_rate=args.start_rate,
+            factor=args.step_factor,
+            max_rate=args.max_rate,
+            step_seconds=args.step_seconds,
+            cut_interval=args.cut_interval,
+        )
+    return harness.Options(
+        rate=args.rate,
+        duration=args.duration,
+        accounts=args.accounts,
+        trails=args.trails,
+        cut_interval=args.cut_interval,
+        drain_timeout=args.drain_timeout if plan is None else min(args.drain_timeout, 120),
+        seed=args.seed,
+        broker=args.broker,
+        processes=args.processes,
+        generators=args.generators,
+        plan=plan,
+        floor_events=args.floor_events if plan else 0,
+    )
+
+
+def summarize(args: argparse.Namespace, out: harness.Outcome) -> dict[str, Any]:
+    """The terminal and report summary of one run."""
+    r = out.result
+    lat = r["latency"]
+    send = r["send_seconds"] or float("nan")
+    span = r["cpu_span"] or float("nan")
+    cores = r["cores"]
+    recorder_cpu = sum(v for k, v in r["cpu_seconds"].items() if k.startswith(("router", "writer")))
+    harness_cpu = sum(
+        v for k, v in r["cpu_seconds"].items() if k.startswith(("generator", "checker"))
+    )
+    summary: dict[str, Any] = {
+        "events sent": r["sent"],
+        "offered rate (events/s)": "stepped" if args.find_capacity else args.rate,
+        "achieved send rate (events/s)": r["sent"] / send,
+        "expected deliveries": r["expected"],
+        "delivered records": r["delivered"],
+        "delivery throughput (records/s, start to drained)": r["delivered"]
+        / (r["drained_seconds"] or span),
+        "log files": r["files"],
+        "missing": r["missing"],
+        "duplicated": r["duplicated"],
+        "unexpected": r["unexpected"],
+        "latency p50 (s)": lat["50"],
+        "latency p90 (s)": lat["90"],
+        "latency p99 (s)": lat["99"],
+        "latency max (s)": lat["max"],
+        "latency mean (s)": lat["mean"],
+        "max router lag": max((s["router_lag"] for s in r["samples"]), default=0),
+        "max writer lag": max((s["writer_lag"] for s in r["samples"]), default=0),
+        "recorder CPU mean (% of a core)": recorder_cpu / span * 100,
+        "recorder CPU (% of the machine)": recorder_cpu / span * 100 / cores,
+        "load harness CPU (% of the machine)": harness_cpu / span * 100 / cores,
+        "machine busy, every process (%)": r["machine_busy"],
+        "cores": cores,
+        "load average before / after": f"{out.load_before} / {out.load_after}",
+        "recorder RSS max (MiB)": max((s["rss_mib"] for s in r["samples"]), default=0),
+        "samples / gaps / largest interval (s)": f"{len(r['samples'])} / {len(r['gaps'])} / "
+        f"{r['max_sample_interval']:.2f}",
+        "cut interval (s)": args.cut_interval,
+        "accounts / trails": f"{args.accounts} / {args.trails}",
+        "broker / processes / generators": f"{args.broker} / {args.processes} / "
+        f"{len([k for k in r['cpu_seconds'] if k.startswith('generator')])}",
+    }
+    if args.find_capacity:
+        held = r["held"]
+        fl = out.floor.get("floor events/s", float("nan"))
+        summary |= {
+            "capacity: highest rate held (events/s)": held["sent_rate"] if held else 0.0,
+            "capacity: p50 / p99 latency at that rate (s)": f"{held['p50']:.2f} / {held['p99']:.2f}"
+            if held
+            else "-",
+            "broker floor, produce+consume (events/s)": fl,
+            "capacity / floor": (held["sent_rate"] if held else 0.0) / fl,
+            "stopped because": r["end_reason"],
+        }
+    return summary
+
+
+def cpu_rows(out: harness.Outcome) -> list[dict[str, Any]]:
+    r = out.result
+    span = r["cpu_span"] or float("nan")
+    return [
+        {
+            "process": name,
+            "CPU seconds": secs,
+            "% of one core": secs / span * 100,
+            "% of the machine": secs / span * 100 / r["cores"],
+            "idle % of one core (before traffic)": r["idle_percent"].get(name, float("nan")),
+        }
+        for name, secs in r["cpu_seconds"].items()
+    ]
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     report_path = (
         args.report or Path("loadtest/reports") / f"load-{time.strftime('%Y%m%dT%H%M%S')}.html"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(Path(tmp) / "stack", kafka_port=free_port(), moto_port=free_port())
-        stack.start()
-        try:
-            summary, samples, latencies = run(args, stack, Path(tmp))
-        finally:
-            stack.stop()
+        out = harness.run(options(args), Path(tmp))
+    summary = summarize(args, out)
+    tables: dict[str, list[dict[str, Any]]] = {"CPU per process": cpu_rows(out)}
+    if args.find_capacity:
+        tables["Capacity steps"] = out.result["steps"]
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(render(summary, samples, latencies))
+    report_path.write_text(render(summary, out.result["samples"], out.latencies, tables))
     print()
     width = max(len(k) for k in summary)
     for k, v in summary.items():
         print(f"{k:<{width}}  {v:,.2f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    for title, rows in tables.items():
+        print(f"\n{title}")
+        for row in rows:
+            print(
+                "  "
+                + "  ".join(
+                    f"{k}={v:,.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                )
+            )
     print(f"\nreport: {report_path.resolve()}")
     ok = summary["missing"] == 0 and summary["duplicated"] == 0 and summary["unexpected"] == 0
+    if args.find_capacity:
+        ok = out.result["held"] is not None and summary["duplicated"] == 0
     return 0 if ok else 1
 
 

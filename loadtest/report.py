@@ -2,18 +2,32 @@
 
 Plots: end-to-end latency histogram (with its percentiles marked), throughput over
 time (sent vs delivered), deliveries expected vs done, consumer lag over time, and
-CPU and RSS of the recorder processes, each on its own axis. Pure: results in, one
+CPU and RSS of the recorder processes, each on its own axis; then CPU per process
+(recorder, generators, checker, broker, moto) and the machine's busy share. Extra
+tables (CPU per process, capacity steps) follow the summary. Pure: results in, one
 self-contained HTML string out, so a browser opens it from disk with no network.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 W, H, PAD = 760, 260, 60
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+COLORS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def _axes(xmax: float, ymax: float, xlabel: str, ylabel: str) -> list[str]:
@@ -102,13 +116,34 @@ def _svg(title: str, parts: list[str], legend: Sequence[str] = ()) -> str:
     )
 
 
+def sample_gaps(ts: Sequence[float], interval: float, tolerance: float = 1.5) -> list[float]:
+    """Start times of the holes in a time series: where the next sample came later
+    than ``tolerance`` intervals after the last one (a starved sampler)."""
+    return [a for a, b in itertools.pairwise(ts) if b - a > tolerance * interval]
+
+
+def table(title: str, rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r.values()) + "</tr>"
+        for r in rows
+    )
+    return f"<h2>{html.escape(title)}</h2><table><tr>{head}</tr>{body}</table>"
+
+
 def render(
-    summary: dict[str, Any], samples: list[dict[str, float]], latencies: Sequence[float]
+    summary: dict[str, Any],
+    samples: list[dict[str, float]],
+    latencies: Sequence[float],
+    tables: dict[str, Sequence[dict[str, Any]]] | None = None,
 ) -> str:
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
         for k, v in summary.items()
     )
+    extra = "".join(table(title, r) for title, r in (tables or {}).items())
     t = [s["t"] for s in samples]
 
     def series(key: str) -> list[tuple[float, float]]:
@@ -164,13 +199,36 @@ def render(
             "MiB",
         ),
     ]
+    per_process = sorted({k for s in samples for k in s if k.startswith("cpu.")})
+    if per_process:
+        figures.append(
+            line_chart(
+                "CPU per process",
+                {k[4:]: series(k) for k in per_process},
+                "seconds since start",
+                "% of one core",
+            )
+        )
+    if any("machine_busy" in s for s in samples):
+        figures.append(
+            line_chart(
+                "Share of the machine (all cores)",
+                {
+                    "machine busy (every process on the host)": series("machine_busy"),
+                    "recorder": series("recorder_share"),
+                    "load harness": series("harness_share"),
+                },
+                "seconds since start",
+                "% of the machine",
+            )
+        )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>recorder load test</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:820px}}
 table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:4px 10px;text-align:left}}
 figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.4em}}
 .key{{font-weight:400;font-size:.9em;margin-left:1.2em}}</style></head>
-<body><h1>recorder load test</h1><table>{rows}</table>{"".join(figures)}</body></html>
+<body><h1>recorder load test</h1><table>{rows}</table>{extra}{"".join(figures)}</body></html>
 """
 
 
@@ -183,6 +241,8 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:,.2f}"
     if isinstance(v, int):

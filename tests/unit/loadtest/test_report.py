@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from loadtest.report import PAD, H, W, histogram, line_chart, percentile, render
+from loadtest.report import PAD, H, W, histogram, line_chart, percentile, render, sample_gaps
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -77,3 +77,35 @@ def test_histogram_marks_percentiles_at_their_value() -> None:
     (mark,) = [ln for ln in root.iter(f"{SVG}line") if ln.get("class") == "mark"]
     assert float(mark.get("x1", 0)) == round(PAD + 0.5 * (W - 10 - PAD), 1)
     assert "p50 50.00" in svg
+
+
+def test_sample_gaps_finds_where_the_sampler_starved() -> None:
+    steady = [i * 1.0 + 0.01 * (i % 3) for i in range(60)]
+    assert sample_gaps(steady, 1.0) == []
+    starved = [float(t) for t in range(28)] + [108.0, 109.0]
+    assert sample_gaps(starved, 1.0) == [27.0]
+
+
+def test_report_shows_cpu_per_process_and_the_machine_share_and_tables() -> None:
+    rows = samples(10)
+    for s in rows:
+        s |= {
+            "cpu.router-0": 40.0,
+            "cpu.writer-0": 30.0,
+            "cpu.generator-0": 20.0,
+            "machine_busy": 60.0,
+            "recorder_share": 35.0,
+            "harness_share": 12.0,
+        }
+    steps = [{"rate": 500, "p99": 6.5, "held": True}, {"rate": 750, "p99": 21.0, "held": False}]
+    page = render({"events sent": 10}, rows, [1.0], {"Capacity steps": steps})
+    captions = re.findall(r"<figcaption>([^<]+)", page)
+    assert captions[-2:] == ["CPU per process", "Share of the machine (all cores)"]
+    per_process = re.search(r"CPU per process.*?</figure>", page, flags=re.S).group(0)  # type: ignore[union-attr]
+    for name in ("router-0", "writer-0", "generator-0"):
+        assert name in per_process
+    for svg in re.findall(r"<svg .*?</svg>", page, flags=re.S):
+        ET.fromstring(svg)
+    assert "<h2>Capacity steps</h2>" in page
+    assert "<th>rate</th><th>p99</th><th>held</th>" in page
+    assert "<td>750</td><td>21.00</td><td>no</td>" in page

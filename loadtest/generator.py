@@ -1,0 +1,165 @@
+"""A traffic generator: one process, its own Kafka producer, a share of the offered rate.
+
+The load test runs as many of these as the rate needs, each a separate process, so
+generating, encoding and producing events never takes the CPU the harness samples
+with (and sampling never delays the traffic). The offered rate is read from shared
+memory on every turn, so ``--find-capacity`` can raise it while they run. Each
+generator counts what it sent and what must be delivered in shared counters (the
+checker plots them live) and, when told to stop, writes the exact set of expected
+deliveries to a file for the final completeness check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import Any, Protocol
+
+from loadtest.traffic import TrafficMix
+from loadtest.trails import delivery_key
+from recorder.events import encode
+from recorder.kafka import clients
+from recorder.producer import KafkaEventSink
+from recorder.routing import RoutingEngine
+from recorder.settings import Settings
+from recorder.trails import Trail
+
+
+class Sink(Protocol):
+    def emit(self, key: bytes, value: bytes) -> None: ...
+    def close(self, timeout: float = 10.0) -> None: ...
+
+
+class PlainSink:
+    """At-least-once producer for brokers without idempotent producers (tansu): a
+    thread with an aiokafka producer; a batch that fails is sent again."""
+
+    def __init__(self, settings: Settings, topic: str = "api-events") -> None:
+        self.settings, self.topic = settings, topic
+        self._queue: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+
+    def emit(self, key: bytes, value: bytes) -> None:
+        self._queue.put((key, value))
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    async def _run(self) -> None:
+        producer = clients.producer(self.settings)
+        await producer.start()
+        try:
+            done = False
+            while not done:
+                batch: list[tuple[bytes, bytes]] = []
+                with contextlib.suppress(queue.Empty):
+                    item = self._queue.get(timeout=0.05)
+                    while True:
+                        if item is None:
+                            done = True
+                            break
+                        batch.append(item)
+                        if len(batch) >= 500:
+                            break
+                        item = self._queue.get_nowait()
+                while batch:
+                    try:
+                        futures = [await producer.send(self.topic, v, key=k) for k, v in batch]
+                        await asyncio.gather(*futures)
+                        batch = []
+                    except Exception:  # at least once: send the batch again
+                        await asyncio.sleep(0.2)
+        finally:
+            await producer.stop()
+
+
+@dataclass
+class Shared:
+    """What a generator shares with the others and the checker (shared memory)."""
+
+    rate: Synchronized[float]  # total offered events/s, over all generators
+    stop: Any  # multiprocessing.Event
+    sent: list[Synchronized[int]] = field(default_factory=list)
+    expected: list[Synchronized[int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    index: int
+    count: int
+    settings: Settings
+    specs: list[dict[str, Any]]
+    accounts: list[str]
+    seed: int
+    workdir: Path
+    plain_producer: bool  # tansu: no idempotent producer
+
+    @property
+    def expected_file(self) -> Path:
+        return self.workdir / f"generator-{self.index}.expected"
+
+
+def make_sink(cfg: GeneratorConfig) -> Sink:
+    if cfg.plain_producer:
+        return PlainSink(cfg.settings)
+    return KafkaEventSink(
+        cfg.settings.bootstrap_servers, journal_dir=cfg.workdir / f"journal-{cfg.index}"
+    )
+
+
+def owed(debt: float, rate: float, elapsed: float, cap_seconds: float = 1.0) -> tuple[int, float]:
+    """Events due now at ``rate`` after ``elapsed`` seconds, and the fraction carried.
+
+    A generator that fell behind (starved of CPU) catches up at most ``cap_seconds``
+    worth at once: the achieved rate then shows the shortfall instead of a burst."""
+    debt = min(debt + rate * elapsed, max(1.0, rate * cap_seconds))
+    n = int(debt)
+    return n, debt - n
+
+
+def run(cfg: GeneratorConfig, shared: Shared, clock: Callable[[], float] = time.time) -> None:
+    """Generate until ``shared.stop`` is set; then flush and write the expected set."""
+    engine = RoutingEngine.compile([Trail.from_api(t) for t in cfg.specs], {})
+    mix = TrafficMix(cfg.accounts, seed=cfg.seed * 1000 + cfg.index)
+    sink = make_sink(cfg)
+    keys = array("Q")
+    sent_v, expected_v = shared.sent[cfg.index], shared.expected[cfg.index]
+    debt, last = 0.0, time.monotonic()
+    while not shared.stop.is_set():
+        now_m = time.monotonic()
+        n, debt = owed(debt, shared.rate.value / cfg.count, now_m - last)
+        last = now_m
+        now = clock()
+        for _ in range(n):
+            event = mix.event(now)
+            eid = event["eventID"]
+            for d in engine.route(event):
+                keys.append(delivery_key(eid, d.trail_arn, d.account_id, d.region))
+            sink.emit(event["recipientAccountId"].encode(), encode(event))
+        if n:
+            sent_v.value += n
+            expected_v.value = len(keys)
+        else:
+            time.sleep(0.002)
+    sink.close(60)
+    tmp = cfg.expected_file.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        keys.tofile(f)
+    tmp.rename(cfg.expected_file)
+
+
+def read_expected(path: Path) -> array[int]:
+    keys = array("Q")
+    with path.open("rb") as f:
+        keys.frombytes(f.read())
+    return keys

@@ -1,0 +1,48 @@
+"""Traffic: eventIDs that carry their emit time, and how a generator paces itself."""
+
+from __future__ import annotations
+
+import uuid
+
+from loadtest.generator import owed
+from loadtest.harness import assignment_settled, static_partitions
+from loadtest.traffic import TrafficMix, account_ids, emitted_at, timed_event_id
+
+
+def test_event_id_is_a_version_7_uuid_carrying_the_emit_time() -> None:
+    eid = timed_event_id(1_764_560_000.123)
+    u = uuid.UUID(eid)
+    assert u.version == 7 and u.variant == uuid.RFC_4122
+    assert emitted_at(eid) == 1_764_560_000.123
+    assert len({timed_event_id(1.0) for _ in range(1000)}) == 1000
+
+
+def test_generated_events_say_when_they_were_emitted() -> None:
+    e = TrafficMix(account_ids(3), seed=1).event(1_764_560_042.5)
+    assert emitted_at(e["eventID"]) == 1_764_560_042.5
+    assert e["eventTime"] == "2025-12-01T03:34:02Z"
+
+
+def test_a_generator_sends_what_is_due_and_carries_the_fraction() -> None:
+    n, debt = owed(0.0, rate=1000, elapsed=0.0025)
+    assert (n, round(debt, 6)) == (2, 0.5)
+    n, debt = owed(debt, rate=1000, elapsed=0.0025)
+    assert (n, round(debt, 6)) == (3, 0.0)
+
+
+def test_a_starved_generator_catches_up_at_most_one_second() -> None:
+    n, debt = owed(0.0, rate=1000, elapsed=5.0)
+    assert (n, debt) == (1000, 0.0)
+
+
+def test_static_members_split_the_partitions_round_robin() -> None:
+    assert [static_partitions(4, 1, 0)] == ["0,1,2,3"]
+    assert [static_partitions(4, 2, i) for i in range(2)] == ["0,2", "1,3"]
+    assert [static_partitions(4, 4, i) for i in range(4)] == ["0", "1", "2", "3"]
+
+
+def test_a_group_has_settled_when_every_member_has_partitions_covering_all() -> None:
+    assert assignment_settled({"router-0": {"0", "1"}, "router-1": {"2", "3"}}, 4)
+    assert not assignment_settled({"router-0": {"0", "1", "2", "3"}, "router-1": set()}, 4)
+    assert not assignment_settled({"router-0": {"0"}, "router-1": {"2", "3"}}, 4)
+    assert not assignment_settled({}, 4)
