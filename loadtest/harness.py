@@ -41,6 +41,7 @@ class Options:
     seed: int = 7
     broker: str = "noida"  # or "tansu"
     processes: int = 1  # routers, and as many writers
+    membership: str = ""  # static|dynamic; empty: what the broker supports
     generators: int = 0  # 0: as many as the rate needs
     per_generator: float = 2500.0  # events/s one generator is given at most
     plan: capacity.Plan | None = None  # --find-capacity
@@ -79,7 +80,8 @@ def start_recorder(
 ) -> dict[str, RecorderProcess]:
     """N routers and N writers; static members split the partitions between them."""
     procs: dict[str, RecorderProcess] = {}
-    static = stack.settings().group_membership == "static"
+    membership = env.get("RECORDER_GROUP_MEMBERSHIP", stack.settings().group_membership)
+    static = membership == "static"
     for role in ("router", "writer"):
         for i in range(processes):
             own = dict(env)
@@ -165,11 +167,12 @@ def run(opts: Options, work: Path) -> Outcome:
             "RECORDER_CUT_INTERVAL": str(opts.cut_interval),
             **opts.recorder_env,
         }
+        if opts.membership:
+            env["RECORDER_GROUP_MEMBERSHIP"] = opts.membership
+        membership = env.get("RECORDER_GROUP_MEMBERSHIP", settings.group_membership)
         sys.stderr.write(f"starting {opts.processes} router and writer process(es) ...\n")
         procs = start_recorder(stack, work, env, opts.processes)
-        if settings.group_membership == "dynamic" and not wait_assigned(
-            procs, stack.partitions, 120
-        ):
+        if membership == "dynamic" and not wait_assigned(procs, stack.partitions, 120):
             sys.stderr.write("warning: consumer groups did not settle in 120 s\n")
         count = opts.generator_count()
         for _ in range(count):
@@ -212,6 +215,7 @@ def run(opts: Options, work: Path) -> Outcome:
             interval=opts.interval,
             drain_timeout=opts.drain_timeout,
             idle_seconds=opts.idle_seconds,
+            extra={"membership": f"{opts.broker} / {membership}"},
         )
         check = ctx.Process(target=checker.run, args=(ccfg, shared), name="checker")
         check.start()

@@ -1,0 +1,120 @@
+"""Cost per event as processes are added: 1, 2 and 4 routers and writers, same traffic.
+
+    python -m loadtest.scale [--broker noida|tansu] [--processes 1,2,4] [--rate 1000] [--duration 30]
+
+For each process count, a fresh stack and the same offered load (a rate every count
+keeps up with) over the same partitions: static assignment on the embedded broker
+(noida-db splits the partitions round robin), dynamic group membership on tansu.
+Each run measures the CPU-seconds its router and writer processes used from the
+first event to the last delivery, and prints CPU-seconds per 1,000 events for each
+count next to 1 process's: with more processes the total throughput cannot grow on
+a 2-core machine, but the cost per event shows whether it would on a real cluster
+(target: at most 10 % more at 4 processes than at 1). Each process's idle CPU
+(before traffic) is shown too, since that is the part of the cost that grows with
+the process count whatever the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from loadtest import harness
+
+
+def cost_row(n: int, out: harness.Outcome) -> dict[str, Any]:
+    """One line of the table: what n processes cost per 1,000 events."""
+    r = out.result
+    used: dict[str, float] = r["cpu_seconds"]
+    router = sum(v for k, v in used.items() if k.startswith("router"))
+    writer = sum(v for k, v in used.items() if k.startswith("writer"))
+    idle = sum(v for k, v in r["idle_percent"].items() if k.startswith(("router", "writer")))
+    k_events = r["sent"] / 1000
+    return {
+        "broker / membership": r["membership"],
+        "processes": n,
+        "events": r["sent"],
+        "events/s delivered": r["sent"] / (r["drained_seconds"] or r["cpu_span"]),
+        "router CPU-s / 1k events": router / k_events,
+        "writer CPU-s / 1k events": writer / k_events,
+        "CPU-s / 1k events": (router + writer) / k_events,
+        "idle CPU, all processes (% of a core)": idle,
+        "missing / duplicated": f"{r['missing']} / {r['duplicated']}",
+        "load average": out.load_before,
+    }
+
+
+def with_ratio(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's cost per event relative to the first row's (1 process)."""
+    base = rows[0]["CPU-s / 1k events"] if rows else 0.0
+    return [r | {"vs 1 process": r["CPU-s / 1k events"] / base if base else 0.0} for r in rows]
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r[c]
+            cells.append(
+                f"{v:,.3f}"
+                if isinstance(v, float) and v < 10
+                else f"{v:,.0f}"
+                if isinstance(v, float)
+                else str(v)
+            )
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m loadtest.scale", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("--broker", choices=["noida", "tansu"], default="noida")
+    ap.add_argument(
+        "--membership",
+        choices=["static", "dynamic"],
+        help="group membership (default: static on noida, dynamic on tansu)",
+    )
+    ap.add_argument("--processes", default="1,2,4", help="comma-separated process counts")
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--duration", type=float, default=30)
+    ap.add_argument("--cut-interval", type=float, default=5.0)
+    ap.add_argument("--idle-seconds", type=float, default=5.0)
+    ap.add_argument("--json", type=Path, help="also write the rows here")
+    args = ap.parse_args()
+    rows = []
+    for n in [int(p) for p in args.processes.split(",")]:
+        sys.stderr.write(f"\n== {n} router + {n} writer process(es) on {args.broker}\n")
+        opts = harness.Options(
+            rate=args.rate,
+            duration=args.duration,
+            cut_interval=args.cut_interval,
+            broker=args.broker,
+            processes=n,
+            membership=args.membership or "",
+            idle_seconds=args.idle_seconds,
+            drain_timeout=120,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            out = harness.run(opts, Path(tmp))
+        rows.append(cost_row(n, out))
+    rows = with_ratio(rows)
+    print()
+    print(markdown(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    ok = all(r["missing / duplicated"] == "0 / 0" for r in rows)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
