@@ -5,9 +5,11 @@
 For each process count, a fresh stack and the same offered load (a rate every count
 keeps up with) over the same partitions: static assignment on the embedded broker
 (noida-db splits the partitions round robin), dynamic group membership on tansu.
-Each run measures the CPU-seconds its router and writer processes used from the
-first event to the last delivery, and prints CPU-seconds per 1,000 events for each
-count next to 1 process's: with more processes the total throughput cannot grow on
+Each run measures the CPU-seconds its router and writer processes used in steady
+state (from the end of a warm-up to the end of sending: one-time start-up costs
+such as each writer's first S3 and SNS connections, and the idle wait for the
+last cut, stay out), and prints CPU-seconds per 1,000 events for each count next
+to 1 process's: with more processes the total throughput cannot grow on
 a 2-core machine, but the cost per event shows whether it would on a real cluster
 (target: at most 10 % more at 4 processes than at 1). Each process's idle CPU
 (before traffic) is shown too, since that is the part of the cost that grows with
@@ -26,19 +28,44 @@ from typing import Any
 from loadtest import harness
 
 
-def cost_row(n: int, out: harness.Outcome) -> dict[str, Any]:
-    """One line of the table: what n processes cost per 1,000 events."""
+def window_cost(
+    samples: list[dict[str, float]], start: float, end: float
+) -> tuple[dict[str, float], float]:
+    """CPU-seconds per process and events sent in the samples of (start, end].
+
+    Measured in steady state: after the warm-up (every writer has made its first
+    S3 and SNS connections, a one-time cost each process pays once) and before
+    the drain (when the processes mostly wait for the last cut)."""
+    used: dict[str, float] = {}
+    first = last = None
+    for s in samples:
+        if s["t"] <= start:
+            first = s
+            continue
+        if s["t"] > end + 1e-6:
+            break
+        last = s
+        for k, v in s.items():
+            if k.startswith("cpu."):
+                used[k[4:]] = used.get(k[4:], 0.0) + v / 100 * s["dt"]
+    if first is None or last is None:
+        return used, 0.0
+    return used, last["sent_total"] - first["sent_total"]
+
+
+def cost_row(n: int, out: harness.Outcome, warmup: float, duration: float) -> dict[str, Any]:
+    """One line of the table: what n processes cost per 1,000 events in steady state."""
     r = out.result
-    used: dict[str, float] = r["cpu_seconds"]
+    used, events = window_cost(r["samples"], warmup, warmup + duration)
     router = sum(v for k, v in used.items() if k.startswith("router"))
     writer = sum(v for k, v in used.items() if k.startswith("writer"))
     idle = sum(v for k, v in r["idle_percent"].items() if k.startswith(("router", "writer")))
-    k_events = r["sent"] / 1000
+    k_events = events / 1000 or float("nan")
     return {
         "broker / membership": r["membership"],
         "processes": n,
-        "events": r["sent"],
-        "events/s delivered": r["sent"] / (r["drained_seconds"] or r["cpu_span"]),
+        "events measured": int(events),
+        "events/s": events / duration,
         "router CPU-s / 1k events": router / k_events,
         "writer CPU-s / 1k events": writer / k_events,
         "CPU-s / 1k events": (router + writer) / k_events,
@@ -86,7 +113,10 @@ def main() -> int:
     )
     ap.add_argument("--processes", default="1,2,4", help="comma-separated process counts")
     ap.add_argument("--rate", type=float, default=1000)
-    ap.add_argument("--duration", type=float, default=30)
+    ap.add_argument("--duration", type=float, default=30, help="seconds measured")
+    ap.add_argument(
+        "--warmup", type=float, default=12, help="seconds of traffic before the measurement"
+    )
     ap.add_argument("--cut-interval", type=float, default=5.0)
     ap.add_argument("--idle-seconds", type=float, default=5.0)
     ap.add_argument("--json", type=Path, help="also write the rows here")
@@ -96,7 +126,7 @@ def main() -> int:
         sys.stderr.write(f"\n== {n} router + {n} writer process(es) on {args.broker}\n")
         opts = harness.Options(
             rate=args.rate,
-            duration=args.duration,
+            duration=args.warmup + args.duration,
             cut_interval=args.cut_interval,
             broker=args.broker,
             processes=n,
@@ -106,7 +136,7 @@ def main() -> int:
         )
         with tempfile.TemporaryDirectory() as tmp:
             out = harness.run(opts, Path(tmp))
-        rows.append(cost_row(n, out))
+        rows.append(cost_row(n, out, args.warmup, args.duration))
     rows = with_ratio(rows)
     print()
     print(markdown(rows))

@@ -1,23 +1,29 @@
-"""The scale-out table: cost per 1,000 events per process count, relative to 1 process."""
+"""The scale-out table: steady-state cost per 1,000 events per process count."""
 
 from __future__ import annotations
 
 from array import array
 
 from loadtest.harness import Outcome
-from loadtest.scale import cost_row, markdown, with_ratio
+from loadtest.scale import cost_row, markdown, window_cost, with_ratio
 
 
-def outcome(sent: int, router: list[float], writer: list[float]) -> Outcome:
-    used = {f"router-{i}": v for i, v in enumerate(router)}
-    used |= {f"writer-{i}": v for i, v in enumerate(writer)}
-    used |= {"generator-0": 50.0, "checker": 9.0, "broker": 20.0, "moto": 7.0}
+def samples(router: list[float], writer: list[float], seconds: int = 40) -> list[dict[str, float]]:
+    """One sample a second at 1,000 events/s; CPU in % of a core per process."""
+    out = []
+    for t in range(1, seconds + 1):
+        s = {"t": float(t), "dt": 1.0, "sent_total": 1000.0 * t}
+        s |= {f"cpu.router-{i}": pct for i, pct in enumerate(router)}
+        s |= {f"cpu.writer-{i}": pct for i, pct in enumerate(writer)}
+        s |= {"cpu.generator-0": 80.0, "cpu.broker": 30.0}
+        out.append(s)
+    return out
+
+
+def outcome(router: list[float], writer: list[float]) -> Outcome:
     result = {
-        "sent": sent,
-        "cpu_seconds": used,
+        "samples": samples(router, writer),
         "idle_percent": {"router-0": 0.5, "writer-0": 0.25, "checker": 3.0},
-        "drained_seconds": 40.0,
-        "cpu_span": 41.0,
         "missing": 0,
         "duplicated": 0,
         "membership": "tansu / dynamic",
@@ -25,24 +31,33 @@ def outcome(sent: int, router: list[float], writer: list[float]) -> Outcome:
     return Outcome(result, array("d"), {}, "1.00 1.00 1.00", "1.10 1.00 1.00")
 
 
+def test_window_cost_counts_only_the_steady_state_samples() -> None:
+    rows = samples([50.0], [30.0])
+    rows[3]["cpu.writer-0"] = 900.0  # a start-up burst inside the warm-up
+    used, events = window_cost(rows, 10.0, 30.0)
+    assert events == 20_000
+    assert round(used["router-0"], 9) == 10.0  # 20 s at half a core
+    assert round(used["writer-0"], 9) == 6.0
+
+
 def test_cost_counts_only_router_and_writer_processes_per_1000_events() -> None:
-    row = cost_row(1, outcome(40_000, [6.0], [4.0]))
-    assert row["router CPU-s / 1k events"] == 6.0 / 40
-    assert row["writer CPU-s / 1k events"] == 4.0 / 40
-    assert row["CPU-s / 1k events"] == 10.0 / 40
-    assert row["events/s delivered"] == 1000.0
+    row = cost_row(1, outcome([50.0], [30.0]), warmup=10, duration=20)
+    assert round(row["router CPU-s / 1k events"], 9) == 0.5
+    assert round(row["writer CPU-s / 1k events"], 9) == 0.3
+    assert round(row["CPU-s / 1k events"], 9) == 0.8
+    assert row["events/s"] == 1000.0 and row["events measured"] == 20_000
     assert row["idle CPU, all processes (% of a core)"] == 0.75
 
 
 def test_each_count_is_compared_with_one_process() -> None:
     rows = with_ratio(
         [
-            cost_row(1, outcome(40_000, [6.0], [4.0])),
-            cost_row(4, outcome(40_000, [1.5, 1.5, 1.5, 1.6], [1.0, 1.0, 1.1, 1.0])),
+            cost_row(1, outcome([50.0], [30.0]), 10, 20),
+            cost_row(4, outcome([13.0, 13.0, 13.0, 13.0], [8.0, 8.0, 8.0, 8.0]), 10, 20),
         ]
     )
     assert rows[0]["vs 1 process"] == 1.0
-    assert round(rows[1]["vs 1 process"], 3) == 1.02
+    assert round(rows[1]["vs 1 process"], 3) == 1.05
     table = markdown(rows)
     assert table.splitlines()[0].startswith("| broker / membership | processes |")
-    assert "| tansu / dynamic | 4 | 40000 |" in table
+    assert "| tansu / dynamic | 4 | 20000 |" in table
