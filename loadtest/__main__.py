@@ -1,7 +1,7 @@
 """Load test: drive realistic traffic through the real producer into a running stack.
 
     python -m loadtest --rate 2000 --duration 60 [--accounts 10] [--trails 20]
-    python -m loadtest --find-capacity [--start-rate 500 --step-factor 1.5 --step-seconds 25]
+    python -m loadtest --find-capacity [--start-rate 1000 --step-factor 1.3 --step-seconds 25]
 
 Starts a private local stack (noida-db + moto) and recorder's router and writer as
 separate processes. Traffic comes from generator processes (as many as the rate
@@ -49,15 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes", type=int, default=1, help="router processes, and as many writers"
     )
     ap.add_argument(
-        "--generators", type=int, default=0, help="traffic processes (0: one per 2,500 events/s)"
+        "--generators",
+        type=int,
+        default=0,
+        help="traffic processes (0: one per 4,000 events/s, up to 4)",
     )
     ap.add_argument(
         "--find-capacity",
         action="store_true",
         help="step the rate up until p99 > cut interval + 10 s or lag keeps growing",
     )
-    ap.add_argument("--start-rate", type=float, default=500)
-    ap.add_argument("--step-factor", type=float, default=1.5)
+    ap.add_argument("--start-rate", type=float, default=1000)
+    ap.add_argument("--step-factor", type=float, default=1.3)
     ap.add_argument("--step-seconds", type=float, default=25)
     ap.add_argument("--max-rate", type=float, default=20_000)
     ap.add_argument("--floor-events", type=int, default=50_000, help="events for the broker floor")

@@ -43,7 +43,7 @@ class Options:
     processes: int = 1  # routers, and as many writers
     membership: str = ""  # static|dynamic; empty: what the broker supports
     generators: int = 0  # 0: as many as the rate needs
-    per_generator: float = 2500.0  # events/s one generator is given at most
+    per_generator: float = 4000.0  # events/s one generator is given at most
     plan: capacity.Plan | None = None  # --find-capacity
     floor_events: int = 0  # > 0: measure the broker's floor first
     idle_seconds: float = 0.0  # > 0: each process's idle CPU before traffic
@@ -54,7 +54,7 @@ class Options:
         if self.generators:
             return self.generators
         top = self.plan.rates()[-1] if self.plan else self.rate
-        return max(1, min(8, math.ceil(top / self.per_generator)))
+        return max(1, min(4, math.ceil(top / self.per_generator)))
 
 
 @dataclass
