@@ -21,6 +21,7 @@ to the broker's own produce+consume floor measured in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--generators",
         type=int,
         default=0,
-        help="traffic processes (0: one per 4,000 events/s, up to 4)",
+        help="traffic processes (0: one per 1,500 events/s, up to 4)",
     )
     ap.add_argument(
         "--find-capacity",
@@ -180,6 +181,9 @@ def main() -> int:
         tables["Capacity steps"] = out.result["steps"]
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(render(summary, out.result["samples"], out.latencies, tables))
+    report_path.with_suffix(".json").write_text(
+        json.dumps({"summary": summary, "floor": out.floor, **out.result}, default=str)
+    )
     print()
     width = max(len(k) for k in summary)
     for k, v in summary.items():
@@ -193,7 +197,7 @@ def main() -> int:
                     f"{k}={v:,.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                 )
             )
-    print(f"\nreport: {report_path.resolve()}")
+    print(f"\nreport: {report_path.resolve()} (samples: {report_path.with_suffix('.json').name})")
     ok = summary["missing"] == 0 and summary["duplicated"] == 0 and summary["unexpected"] == 0
     if args.find_capacity:
         ok = out.result["held"] is not None and summary["duplicated"] == 0

@@ -91,19 +91,40 @@ def scrape_lag(port: int) -> dict[str, float]:
     return lag
 
 
+class Latencies:
+    """Each delivery's latency, findable by when its event was emitted."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0 = t0
+        self.all = array("d")
+        self._by_second: dict[int, list[tuple[float, float]]] = {}
+
+    def add(self, emitted: float, latency: float) -> None:
+        self.all.append(latency)
+        self._by_second.setdefault(int(emitted - self.t0), []).append((emitted, latency))
+
+    def window(self, start: float, end: float) -> list[float]:
+        """Latencies of deliveries emitted in [start, end) seconds since t0."""
+        lo, hi = self.t0 + start, self.t0 + end
+        return [
+            latency
+            for s in range(math.floor(start), math.ceil(end))
+            for emitted, latency in self._by_second.get(s, ())
+            if lo <= emitted < hi
+        ]
+
+
 class Delivered:
     """Follows ``delivered`` and reads every announced log file back from S3."""
 
-    def __init__(self, settings: Settings, buckets: dict[str, str], t0: float) -> None:
+    def __init__(self, settings: Settings, buckets: dict[str, str]) -> None:
         self.settings, self.buckets = settings, buckets
         self.s3 = boto3.client("s3", **settings.aws_client_kwargs())
         self.seen: Counter[int] = Counter()
         self.records = 0
         self.files = 0
         self.read: set[str] = set()
-        self.by_second: dict[int, list[float]] = {}  # emit second since t0 -> latencies
-        self.latencies = array("d")
-        self.t0 = t0
+        self.latencies = Latencies(time.time())
         self._files: queue.Queue[tuple[str, str, float | None] | None] = queue.Queue()
         self._stop = threading.Event()
         self._follow = threading.Thread(target=lambda: asyncio.run(self._manifests()), daemon=True)
@@ -175,18 +196,9 @@ class Delivered:
             self.seen[delivery_key(eid, trail, account, region)] += 1
             if arrived is not None:
                 emitted = emitted_at(eid)
-                latency = arrived - emitted
-                self.latencies.append(latency)
-                self.by_second.setdefault(int(emitted - self.t0), []).append(latency)
+                self.latencies.add(emitted, arrived - emitted)
         self.files += 1
         self.records += len(records)
-
-    def window(self, start: float, end: float) -> list[float]:
-        """Latencies of deliveries emitted in [start, end) seconds since t0."""
-        out: list[float] = []
-        for s in range(math.floor(start), math.ceil(end)):
-            out.extend(self.by_second.get(s, ()))
-        return out
 
 
 def run(cfg: CheckerConfig, shared: Shared) -> None:
@@ -200,9 +212,10 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         idle = cpu.percent_of_core(idle_before, meter.read(time.time()))
     else:
         idle = {}
-    delivered = Delivered(cfg.settings, cfg.buckets, 0.0)
+    delivered = Delivered(cfg.settings, cfg.buckets)  # its S3 client, before the clock
+    t0 = time.time()
+    delivered.latencies = Latencies(t0)
     delivered.start()
-    t0 = delivered.t0 = time.time()
     plan = cfg.plan
     rates = plan.rates() if plan else [cfg.rate]
     step_i, step_start = 0, 0.0
@@ -278,7 +291,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
                 exp_w = _at(samples, w["end"], "expected_total") - _at(
                     samples, w["start"], "expected_total"
                 )
-                got = delivered.window(w["start"], w["end"])
+                got = delivered.latencies.window(w["start"], w["end"])
                 if not capacity.step_ready(w["end"], t, int(exp_w), len(got), plan):
                     break
                 pending.pop(0)
@@ -333,7 +346,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
     duplicated = sum(c - 1 for c in seen.values() if c > 1)
     unexpected = sum(c for k, c in seen.items() if k not in expected_keys)
     sent = sum(v.value for v in shared.sent)
-    lat = delivered.latencies
+    lat = delivered.latencies.all
     used = cpu.cpu_seconds(first, final)
     span = final.at - first.at
     gaps = sample_gaps([s["t"] for s in samples], cfg.interval)

@@ -117,11 +117,12 @@ def make_sink(cfg: GeneratorConfig) -> Sink:
     )
 
 
-def owed(debt: float, rate: float, elapsed: float, cap_seconds: float = 1.0) -> tuple[int, float]:
+def owed(debt: float, rate: float, elapsed: float, cap_seconds: float = 3.0) -> tuple[int, float]:
     """Events due now at ``rate`` after ``elapsed`` seconds, and the fraction carried.
 
     A generator that fell behind (starved of CPU) catches up at most ``cap_seconds``
-    worth at once: the achieved rate then shows the shortfall instead of a burst."""
+    worth at once: beyond that, the achieved rate shows the shortfall instead of a
+    burst."""
     debt = min(debt + rate * elapsed, max(1.0, rate * cap_seconds))
     n = int(debt)
     return n, debt - n

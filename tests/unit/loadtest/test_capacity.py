@@ -14,6 +14,7 @@ from loadtest.capacity import (
     slope,
     step_ready,
 )
+from loadtest.checker import Latencies
 
 PLAN = Plan(start_rate=500, factor=1.5, max_rate=3000, cut_interval=5.0)
 TS = [float(t) for t in range(20)]
@@ -92,3 +93,12 @@ def test_highest_held_is_the_last_held_before_the_first_failure() -> None:
     assert best is not None and best.rate == 750
     assert highest_held([step(500, False)]) is None
     assert highest_held([]) is None
+
+
+def test_a_window_holds_the_deliveries_of_events_emitted_in_it() -> None:
+    lat = Latencies(t0=1000.0)
+    for emitted, latency in [(1004.99, 9.0), (1005.0, 1.0), (1009.5, 2.0), (1010.0, 3.0)]:
+        lat.add(emitted, latency)
+    assert sorted(lat.window(5.0, 10.0)) == [1.0, 2.0]
+    assert lat.window(4.5, 5.0) == [9.0]
+    assert list(lat.all) == [9.0, 1.0, 2.0, 3.0]
