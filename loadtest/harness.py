@@ -48,6 +48,7 @@ class Options:
     floor_events: int = 0  # > 0: measure the broker's floor first
     idle_seconds: float = 0.0  # > 0: each process's idle CPU before traffic
     interval: float = 1.0
+    lag_every: float = 1.0
     recorder_env: dict[str, str] = field(default_factory=dict)
 
     def generator_count(self) -> int:
@@ -213,6 +214,7 @@ def run(opts: Options, work: Path) -> Outcome:
             duration=opts.duration,
             plan=opts.plan,
             interval=opts.interval,
+            lag_every=opts.lag_every,
             drain_timeout=opts.drain_timeout,
             idle_seconds=opts.idle_seconds,
             extra={"membership": f"{opts.broker} / {membership}"},
