@@ -149,6 +149,7 @@ def render(
     def series(key: str) -> list[tuple[float, float]]:
         return list(zip(t, [s.get(key, 0.0) for s in samples], strict=True))
 
+    offered = any("offered_rate" in s for s in samples)
     marks = {f"p{q}": percentile(latencies, q) for q in (50, 99)} if latencies else {}
     figures = [
         histogram(
@@ -164,7 +165,8 @@ def render(
                 "delivered (records/s)": list(
                     zip(t, [s["delivered_rate"] for s in samples], strict=True)
                 ),
-            },
+            }
+            | ({"offered (events/s)": series("offered_rate")} if offered else {}),
             "seconds since start",
             "per second",
         ),
