@@ -134,8 +134,9 @@ class PartitionWindows:
             chain.due_at = None
             return
         due_at = start + self.interval + self.grace
-        if chain.ended_at is not None:
-            due_at = min(due_at, chain.ended_at + self.final_wait)
+        if chain.ended_at is not None and start + self.interval > chain.ended_at:
+            # No regular digest reaches into the stopped period: the final one is next.
+            due_at = chain.ended_at + self.final_wait
         if chain.due_at != due_at:
             chain.due_at = due_at
             heapq.heappush(self._heap, (due_at, next(self._seq), chain_id))
@@ -234,13 +235,16 @@ class PartitionWindows:
         if start is None:
             return None
         end = start + self.interval
-        final = chain.ended_at is not None and now >= chain.ended_at + self.final_wait
+        ended_at = chain.ended_at
+        final = ended_at is not None and end > ended_at and now >= ended_at + self.final_wait
         if final:
-            # Every file it has: those cut after the stop hold events from before it.
-            end = max(start + dt.timedelta(seconds=1), now)
+            assert ended_at is not None
+            # It ends when the chain ended, and lists every file the chain has: those
+            # cut after the stop hold events from before it.
+            end = max(start + dt.timedelta(seconds=1), ended_at)
             in_window = [o for o, _ in chain.files]
-        elif now < end + self.grace:
-            return None  # an early wake-up (its end moved): scheduled again
+        elif now < end + self.grace or (ended_at is not None and end > ended_at):
+            return None  # an early wake-up (its end moved, or the final is due later)
         else:
             in_window = [o for o, m in chain.files if parse_time(m.delivery_time) < end]
         first, last = (min(in_window), max(in_window)) if in_window else (-1, -1)

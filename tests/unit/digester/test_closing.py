@@ -118,7 +118,7 @@ def test_final_digest_waits_for_files_cut_after_the_stop() -> None:
     now = stopped + wait
     (m,) = w.due(now, states)
     assert m.final is True
-    assert (m.window.start, m.window.end) == (T0, now)
+    assert (m.window.start, m.window.end) == (T0, stopped)
     assert (m.first_offset, m.last_offset) == (0, 1)
     closed = w.on_marker(2, m, states[CHAIN])
     assert closed is not None and [f.key for f in closed.files] == ["before", "cut-after-stop"]
@@ -131,6 +131,25 @@ def test_final_digest_waits_for_files_cut_after_the_stop() -> None:
     w.add(3, manifest("restarted", now + 2 * HOUR))
     (m3,) = w.due(now + 3 * HOUR + GRACE, {CHAIN: ended})
     assert (m3.final, m3.window.start, m3.first_offset) == (False, now + 2 * HOUR, 3)
+
+
+def test_no_regular_digest_reaches_into_the_stopped_period() -> None:
+    """An hour that ended before the stop is digested as usual; the one the stop falls
+    in is not: the final digest covers it up to the stop."""
+    w = windows(final_wait=dt.timedelta(minutes=10))
+    states = {CHAIN: state_ending(T0)}
+    w.track(CHAIN, states[CHAIN])
+    stopped = T0 + HOUR + dt.timedelta(seconds=20)  # just after the hour, before its grace
+    w.end(CHAIN, stopped, states[CHAIN])
+    (m,) = w.due(T0 + HOUR + GRACE, states)
+    assert (m.final, m.window.end) == (False, T0 + HOUR)
+    closed = w.on_marker(0, m, states[CHAIN])
+    assert closed is not None
+    states = {CHAIN: state_ending(T0 + HOUR)}
+    w.written(closed, states[CHAIN])
+    assert w.due(stopped + dt.timedelta(minutes=9), states) == []  # held for the final
+    (f,) = w.due(stopped + dt.timedelta(minutes=10), states)
+    assert (f.final, f.window.start, f.window.end) == (True, T0 + HOUR, stopped)
 
 
 def test_many_chains_cost_only_what_is_due() -> None:
