@@ -36,6 +36,9 @@ def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopi
         # Key = trail ARN; the latest value per trail is the registry's state.
         NewTopic(t.trails, 1, rf, topic_configs={**COMPACT, **durable}),
         NewTopic(t.dlq, 1, rf, topic_configs=dict(durable)),
+        # Key = destination; partition = the routed partition the batch came from.
+        # Batches of a failing destination, parked until it works again.
+        NewTopic(t.routed_retry, n, rf, topic_configs=dict(durable)),
         # Key = digest chain; the latest value is where the chain stands.
         NewTopic(t.digest_state, 1, rf, topic_configs={**COMPACT, **durable}),
         # Key = source|trail ARN|instance; GetTrailStatus's delivery and digest fields.
