@@ -36,6 +36,7 @@ from recorder.kafka.lag import record_lag
 from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.obs.progress import Progress
 from recorder.settings import Settings
 
 log = get_logger("recorder.writer")
@@ -75,7 +76,7 @@ class Writer:
         self._stopping = False
         self._paused: set[TopicPartition] = set()  # by the buffer budget
         self._finished = 0  # batches delivered or parked: progress for readiness
-        self._progress = (0, time.monotonic())
+        self._progress = Progress(self.settings.stall_timeout, time.monotonic())
         self._started = False
         self.parking = ParkingLot(self.settings, self.metrics, self.group_id)
         self.ready = asyncio.Event()
@@ -187,11 +188,8 @@ class Writer:
 
     def _check_progress(self) -> None:
         """Ready while cut batches keep leaving (delivered or parked), or none wait."""
-        now = time.monotonic()
         done = self._finished + self.parking.finished
-        if done != self._progress[0] or not self._tasks:
-            self._progress = (done, now)
-        stalled = now - self._progress[1] > self.settings.stall_timeout
+        stalled = self._progress.observe(done, bool(self._tasks), time.monotonic())
         if stalled and self.ready.is_set():
             log.error("writer_stalled", batches_waiting=len(self._tasks))
             self.ready.clear()

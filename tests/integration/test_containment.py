@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 
 from loadtest.faultproxy import FaultProxy
 from recorder.delivery.naming import Destination
@@ -367,6 +368,138 @@ async def test_destination_broken_past_its_parking_period_is_dead_lettered(
         await wait_until(
             lambda: metric(writer, "recorder_writer_parked_events") == 0, 10, "nothing parked", task
         )
+    finally:
+        await producer.stop()
+        await gen.aclose()
+
+
+async def committed_at_end(stack: LocalStack) -> bool:
+    """The writer group's committed offsets on `routed` are at the log end: nothing
+    pins a partition."""
+    consumer = clients.consumer(stack.settings(), group_id="recorder-writer")
+    await consumer.start()
+    try:
+        tps = [TopicPartition("routed", p) for p in range(stack.partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        committed = {tp: (await consumer.committed(tp)) or 0 for tp in tps}
+        return all(committed[tp] >= ends[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+
+
+async def test_deleted_trail_goes_to_its_last_known_bucket_and_an_unknown_one_is_parked(
+    stack: LocalStack,
+) -> None:
+    s3 = aws(stack, "s3")
+    s3.create_bucket(Bucket="deleted-trail-logs")
+    deleted, unknown = dest(30), dest(31)
+    targets = {deleted.trail_arn: DeliveryTarget(bucket="deleted-trail-logs")}
+    settings = stack.settings(
+        cut_interval=1.0,
+        metrics_port=free_port(),
+        park_retry_base=0.5,
+        park_retry_max=1.0,
+        parking_period=3.0,
+    )
+    writer = Writer(settings, targets.get)
+    bucket = Bucket(stack, "deleted-trail-logs")
+    producer = clients.producer(stack.settings())
+    await producer.start()
+    sent: list[str] = []
+    gen = run(writer)
+    task = await gen.__anext__()
+    try:
+
+        async def send(d: Destination, n: int) -> list[str]:
+            ids = []
+            for _ in range(n):
+                value, headers, event_id = record(d)
+                await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
+                ids.append(event_id)
+            return ids
+
+        sent += await send(deleted, 3)
+        await wait_until(
+            lambda: (bucket.poll(), set(bucket.events()) == set(sent))[1], 30, "first files", task
+        )
+        del targets[deleted.trail_arn]  # DeleteTrail, with events routed before it in flight
+        sent += await send(deleted, 3)
+        lost = await send(unknown, 2)
+        await wait_until(
+            lambda: (bucket.poll(), set(bucket.events()) == set(sent))[1],
+            30,
+            "in-flight events of the deleted trail",
+            task,
+        )
+        assert set(bucket.events().values()) == {1}
+
+        deadline = time.monotonic() + 60
+        while True:
+            letters = [
+                x
+                for x in await read_topic(stack, "api-events-dlq")
+                if x["source"]["topic"] == "routed-retry" and x["key"] == unknown.key().decode()
+            ]
+            ids = [
+                r.event_id
+                for x in letters
+                for r in ParkedFile.from_record(
+                    x["key"].encode(), base64.b64decode(x["valueBase64"])
+                ).records
+            ]
+            if sorted(ids) == sorted(lost):
+                break
+            assert time.monotonic() < deadline, "the unknown trail's events were not dead-lettered"
+            await asyncio.sleep(1)
+        assert all("TrailNotFound" in x["reason"] for x in letters)
+        deadline = time.monotonic() + 30
+        while not await committed_at_end(stack):
+            assert time.monotonic() < deadline, "a partition's committed offset is pinned"
+            await asyncio.sleep(1)
+    finally:
+        await producer.stop()
+        await gen.aclose()
+
+
+async def test_past_the_buffer_budget_the_writer_cuts_early_and_pauses(stack: LocalStack) -> None:
+    """Cut interval 300 s, 1 MiB budget, 3 MiB of records: the writer cuts for the
+    budget instead of holding everything for five minutes."""
+    s3 = aws(stack, "s3")
+    s3.create_bucket(Bucket="budget-logs")
+    dests = [dest(40 + i) for i in range(3)]
+    targets = {d.trail_arn: DeliveryTarget(bucket="budget-logs") for d in dests}
+    settings = stack.settings(
+        cut_interval=300.0, metrics_port=free_port(), writer_buffer_bytes=1024 * 1024
+    )
+    writer = Writer(settings, targets.get)
+    bucket = Bucket(stack, "budget-logs")
+    producer = clients.producer(stack.settings())
+    await producer.start()
+    sent: list[str] = []
+    pad = "x" * 4000
+    gen = run(writer)
+    task = await gen.__anext__()
+    try:
+        for _ in range(256):
+            for d in dests:
+                value, headers, event_id = record(d)
+                value = value[:-1] + b',"additionalEventData":{"pad":"' + pad.encode() + b'"}}'
+                await producer.send("routed", value, key=d.key(), headers=headers)
+                sent.append(event_id)
+        await producer.flush()
+        await wait_until(
+            lambda: (bucket.poll(), set(bucket.events()) >= set(sent))[1],
+            120,
+            "every event, long before the cut interval",
+            task,
+        )
+        assert set(bucket.events().values()) == {1}
+        manifests = [
+            m for m in await read_topic(stack, "delivered") if m["bucket"] == "budget-logs"
+        ]
+        assert {m["cutReason"] for m in manifests} == {"budget"}
+        assert metric(writer, "recorder_writer_buffered_bytes") < 1024 * 1024
     finally:
         await producer.stop()
         await gen.aclose()
