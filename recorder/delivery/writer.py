@@ -154,6 +154,16 @@ class Writer:
             if time.monotonic() - last_lag > 1.0:
                 last_lag = time.monotonic()
                 await record_lag(self._consumer, self.metrics, "writer")
+                self._record_uncommitted()
+
+    def _record_uncommitted(self) -> None:
+        """How far the committed offsets trail the log: a pinned partition shows here."""
+        total = 0
+        for tp, committed in self._committed.items():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                total += max(0, high - committed)
+        self.metrics.writer_uncommitted.set(total)
 
     async def _budget(self) -> None:
         """Past the buffered-bytes budget, cut every open batch and pause the

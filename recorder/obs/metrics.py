@@ -112,6 +112,11 @@ class Metrics:
             "Bytes of routed records held in memory (open and cut batches)",
             registry=r,
         )
+        self.writer_uncommitted = Gauge(
+            "recorder_writer_uncommitted_records",
+            "Records of routed after the committed offsets (high watermark minus committed)",
+            registry=r,
+        )
         self.writer_paused = Gauge(
             "recorder_writer_paused_partitions",
             "Partitions paused because the buffered-bytes budget is spent",
