@@ -27,6 +27,7 @@ class Topics:
     dlq: str = "api-events-dlq"
     digest_state: str = "digest-state"
     trail_status: str = "trail-status"
+    routed_retry: str = "routed-retry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,21 @@ class Settings:
     cut_interval: float = 300.0
     batch_max_records: int = 10_000
     batch_max_bytes: int = 8 * 1024 * 1024
+    # Failure containment (issue 11). A failing destination is parked: its batches
+    # go to the routed-retry topic and are retried on a schedule (base doubling up
+    # to max, with jitter) for parking_period (AWS: "a limited period", 30 days),
+    # then dead-lettered with the reason.
+    parking_period: float = 30 * 24 * 3600.0
+    park_retry_base: float = 5.0
+    park_retry_max: float = 300.0
+    # botocore's retry configuration for S3/SNS calls (mode standard: capped
+    # exponential backoff with jitter on 5xx, throttling, timeouts, resets).
+    aws_max_attempts: int = 3
+    # Bytes of routed records one writer holds in memory; past it, it pauses its
+    # partitions until deliveries (or parking) bring it back under.
+    writer_buffer_bytes: int = 256 * 1024 * 1024
+    # /readyz turns false when a stage has work and makes no progress this long.
+    stall_timeout: float = 120.0
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
     # Producer journal (spill-over when Kafka is unreachable).
@@ -152,6 +168,18 @@ class Settings:
             )
         if self.batch_max_bytes < 1024:
             problems.append(f"RECORDER_BATCH_MAX_BYTES must be >= 1024, got {self.batch_max_bytes}")
+        if self.parking_period <= 0 or self.park_retry_base <= 0:
+            problems.append("RECORDER_PARKING_PERIOD and RECORDER_PARK_RETRY_BASE must be > 0")
+        if self.park_retry_max < self.park_retry_base:
+            problems.append("RECORDER_PARK_RETRY_MAX must be >= RECORDER_PARK_RETRY_BASE")
+        if self.aws_max_attempts < 1:
+            problems.append(f"RECORDER_AWS_MAX_ATTEMPTS must be >= 1, got {self.aws_max_attempts}")
+        if self.writer_buffer_bytes < 1024 * 1024:
+            problems.append(
+                f"RECORDER_WRITER_BUFFER_BYTES must be >= 1 MiB, got {self.writer_buffer_bytes}"
+            )
+        if self.stall_timeout <= 0:
+            problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
