@@ -503,3 +503,56 @@ async def test_past_the_buffer_budget_the_writer_cuts_early_and_pauses(stack: Lo
     finally:
         await producer.stop()
         await gen.aclose()
+
+
+async def test_notice_goes_to_a_topic_in_another_region(stack: LocalStack) -> None:
+    import boto3
+
+    def client(service: str, region: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=stack.aws_endpoint_url,
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    aws(stack, "s3").create_bucket(Bucket="region-notice-logs")
+    sns, sqs = client("sns", "eu-west-1"), client("sqs", "eu-west-1")
+    topic = sns.create_topic(Name="eu-notices")["TopicArn"]
+    assert ":eu-west-1:" in topic
+    queue_url = sqs.create_queue(QueueName="eu-notices")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    d = dest(50)
+    targets = {d.trail_arn: DeliveryTarget(bucket="region-notice-logs", sns_topic_arn=topic)}
+    writer = Writer(stack.settings(cut_interval=1.0, metrics_port=free_port()), targets.get)
+    bucket = Bucket(stack, "region-notice-logs")
+    producer = clients.producer(stack.settings())
+    await producer.start()
+    gen = run(writer)
+    task = await gen.__anext__()
+    try:
+        value, headers, _ = record(d)
+        await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
+        await wait_until(lambda: (bucket.poll(), bucket.files)[1], 30, "the log file", task)
+        (key,) = bucket.files
+        notices: list[Any] = []
+        deadline = time.monotonic() + 60
+        while not notices and time.monotonic() < deadline:
+            got = await asyncio.to_thread(
+                sqs.receive_message, QueueUrl=queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=10
+            )
+            notices += [json.loads(m["Body"]) for m in got.get("Messages", [])]
+        assert notices == [{"s3Bucket": "region-notice-logs", "s3ObjectKey": [key]}]
+        assert writer.status[d.trail_arn].latest_notification_error is None
+    finally:
+        await producer.stop()
+        await gen.aclose()
