@@ -148,3 +148,30 @@ class Metrics:
             ["stage", "partition"],
             registry=r,
         )
+        # digester
+        self.digester_digests = Counter(
+            "recorder_digester_digests_total",
+            "Digest write attempts by outcome (written, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.digester_parked_chains = Gauge(
+            "recorder_digester_parked_chains",
+            "Chains whose digest failed digest_max_attempts times in a row (retried slowly)",
+            registry=r,
+        )
+        self.digester_chains = Gauge(
+            "recorder_digester_chains", "Digest chains known to this digester", registry=r
+        )
+        self.digester_late_files = Counter(
+            "recorder_digester_late_log_files_total",
+            "Log files delivered after their chain's final digest (in no digest)",
+            registry=r,
+        )
+        # supervision
+        self.service_restarts = Counter(
+            "recorder_service_restarts_total",
+            "Services restarted after a failure",
+            ["service"],
+            registry=r,
+        )
