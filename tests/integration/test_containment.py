@@ -556,3 +556,37 @@ async def test_notice_goes_to_a_topic_in_another_region(stack: LocalStack) -> No
     finally:
         await producer.stop()
         await gen.aclose()
+
+
+async def test_ready_turns_false_while_a_delivery_makes_no_progress(stack: LocalStack) -> None:
+    """Every S3 put hangs 8 s at the proxy; with a 1 s stall time-out the writer says it
+    is not ready meanwhile (what /readyz reports), and ready again once it delivers."""
+    aws(stack, "s3").create_bucket(Bucket="stall-logs")
+    proxy = FaultProxy(stack.aws_endpoint_url, slow_rate=1.0, slow_seconds=8.0, seed=1)
+    port = free_port()
+    runner = await proxy.start("127.0.0.1", port)
+    d = dest(60)
+    settings = stack.settings(
+        aws_endpoint_url=f"http://127.0.0.1:{port}",
+        cut_interval=1.0,
+        metrics_port=free_port(),
+        stall_timeout=1.0,
+    )
+    writer = Writer(settings, {d.trail_arn: DeliveryTarget(bucket="stall-logs")}.get)
+    bucket = Bucket(stack, "stall-logs")
+    producer = clients.producer(stack.settings())
+    await producer.start()
+    gen = run(writer)
+    task = await gen.__anext__()
+    try:
+        value, headers, event_id = record(d)
+        await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
+        await wait_until(lambda: not writer.ready.is_set(), 30, "ready to turn false", task)
+        await wait_until(lambda: (bucket.poll(), bucket.files)[1], 60, "the log file", task)
+        await wait_until(writer.ready.is_set, 10, "ready again", task)
+        assert list(bucket.events()) == [event_id]
+    finally:
+        await producer.stop()
+        await gen.aclose()
+        await runner.cleanup()
+        await proxy.close()
