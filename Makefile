@@ -29,7 +29,7 @@ run: install
 	@$(MAKE) --no-print-directory stop >/dev/null 2>&1 || true
 	$(BIN)/recorder stack up --root $(STACK) --kafka-port $(KAFKA_PORT) --moto-port $(MOTO_PORT)
 	$(BIN)/recorder demo setup --trails-file $(STACK)/trails.json
-	RECORDER_TRAILS_FILE=$(STACK)/trails.json RECORDER_CUT_INTERVAL=5 \
+	RECORDER_TRAILS_FILE=$(STACK)/trails.json RECORDER_CUT_INTERVAL=5 RECORDER_API_LOCAL_DEVELOPMENT=true \
 	  setsid nohup $(BIN)/recorder run all > $(STACK)/logs/recorder.log 2>&1 & echo $$! > $(STACK)/recorder.pid
 	$(BIN)/recorder demo traffic --trails-file $(STACK)/trails.json
 	@echo "recorder is running (logs: $(STACK)/logs/recorder.log, metrics: http://127.0.0.1:9464/metrics); 'make stop' stops it all"
