@@ -228,13 +228,22 @@ class Operations:
                 doc["S3KeyPrefix"] = prefix
             else:
                 doc.pop("S3KeyPrefix", None)
-        if creating or "S3BucketName" in params or "S3KeyPrefix" in params:
-            await self.checks.bucket(doc["S3BucketName"], doc.get("S3KeyPrefix"), account, region)
+        trail = str(doc["TrailARN"])
+        if creating or {"S3BucketName", "S3KeyPrefix", "IsOrganizationTrail"} & params.keys():
+            org = self.store.organization_of(account) if doc.get("IsOrganizationTrail") else None
+            await self.checks.bucket(
+                doc["S3BucketName"],
+                doc.get("S3KeyPrefix"),
+                account,
+                region,
+                trail_arn=trail,
+                organization_id=org,
+            )
         if "SnsTopicName" in params:
             topic = params["SnsTopicName"]
             if topic:
                 self.rules.validate_sns_topic(topic)
-                arn = await self.checks.topic(topic, account, region)
+                arn = await self.checks.topic(topic, account, region, trail_arn=trail)
                 doc["SnsTopicName"] = arn.rsplit(":", 1)[-1]
                 doc["SnsTopicARN"] = arn
             else:
@@ -244,7 +253,8 @@ class Operations:
             key_id = params["KmsKeyId"]
             if key_id:
                 self.rules.validate_kms_key_id(key_id)
-                doc["KmsKeyId"] = (await self.checks.kms_key(key_id, account, region)).arn
+                key = await self.checks.kms_key(key_id, account, region, trail_arn=trail)
+                doc["KmsKeyId"] = key.arn
             else:
                 doc.pop("KmsKeyId", None)
         for member, pattern, code in (
