@@ -15,7 +15,6 @@ Another account's trail answers exactly like an absent one.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import datetime as dt
@@ -104,7 +103,6 @@ class Operations:
     list_page_size: int = 50
 
     def __post_init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
         self.handlers: dict[str, Handler] = {
             "CreateTrail": self.create_trail,
             "UpdateTrail": self.update_trail,
@@ -135,10 +133,9 @@ class Operations:
             )
         if operation in READ_ONLY:
             return await handler(caller, params)
-        # One writer per account at a time in this replica: the checks a write makes
-        # (name taken, 5 per region) and its publish are then atomic here.
-        lock = self._locks.setdefault(caller.account_id, asyncio.Lock())
-        async with lock:
+        # One writer per account at a time, across replicas (the store's lease): the
+        # checks a write makes (name taken, 5 per region) and its publish are atomic.
+        async with self.store.exclusive(caller.account_id):
             return await handler(caller, params)
 
     # -- lookups -----------------------------------------------------------------------
