@@ -76,7 +76,9 @@ def test_concurrent_creates_never_make_a_sixth_trail_in_a_region(replicas: list[
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(
             pool.map(
-                lambda i: outcome(clients[i % 2].create_trail, Name=f"t{i}", S3BucketName=BUCKET),
+                lambda i: outcome(
+                    clients[i % 2].create_trail, Name=f"trail-{i}", S3BucketName=BUCKET
+                ),
                 range(20),
             )
         )
