@@ -15,7 +15,6 @@ Another account's trail answers exactly like an absent one.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import datetime as dt
@@ -104,7 +103,6 @@ class Operations:
     list_page_size: int = 50
 
     def __post_init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
         self.handlers: dict[str, Handler] = {
             "CreateTrail": self.create_trail,
             "UpdateTrail": self.update_trail,
@@ -135,10 +133,9 @@ class Operations:
             )
         if operation in READ_ONLY:
             return await handler(caller, params)
-        # One writer per account at a time in this replica: the checks a write makes
-        # (name taken, 5 per region) and its publish are then atomic here.
-        lock = self._locks.setdefault(caller.account_id, asyncio.Lock())
-        async with lock:
+        # One writer per account at a time, across replicas (the store's lease): the
+        # checks a write makes (name taken, 5 per region) and its publish are atomic.
+        async with self.store.exclusive(caller.account_id):
             return await handler(caller, params)
 
     # -- lookups -----------------------------------------------------------------------
@@ -228,13 +225,22 @@ class Operations:
                 doc["S3KeyPrefix"] = prefix
             else:
                 doc.pop("S3KeyPrefix", None)
-        if creating or "S3BucketName" in params or "S3KeyPrefix" in params:
-            await self.checks.bucket(doc["S3BucketName"], doc.get("S3KeyPrefix"), account, region)
+        trail = str(doc["TrailARN"])
+        if creating or {"S3BucketName", "S3KeyPrefix", "IsOrganizationTrail"} & params.keys():
+            org = self.store.organization_of(account) if doc.get("IsOrganizationTrail") else None
+            await self.checks.bucket(
+                doc["S3BucketName"],
+                doc.get("S3KeyPrefix"),
+                account,
+                region,
+                trail_arn=trail,
+                organization_id=org,
+            )
         if "SnsTopicName" in params:
             topic = params["SnsTopicName"]
             if topic:
                 self.rules.validate_sns_topic(topic)
-                arn = await self.checks.topic(topic, account, region)
+                arn = await self.checks.topic(topic, account, region, trail_arn=trail)
                 doc["SnsTopicName"] = arn.rsplit(":", 1)[-1]
                 doc["SnsTopicARN"] = arn
             else:
@@ -244,7 +250,8 @@ class Operations:
             key_id = params["KmsKeyId"]
             if key_id:
                 self.rules.validate_kms_key_id(key_id)
-                doc["KmsKeyId"] = (await self.checks.kms_key(key_id, account, region)).arn
+                key = await self.checks.kms_key(key_id, account, region, trail_arn=trail)
+                doc["KmsKeyId"] = key.arn
             else:
                 doc.pop("KmsKeyId", None)
         for member, pattern, code in (

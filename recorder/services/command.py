@@ -44,6 +44,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_level)
     wanted = set(SERVICES if "all" in args.services else args.services)
+    if "api" in wanted:
+        from recorder.api.config import ApiConfig
+
+        try:  # before any connection: the API never starts without credentials
+            ApiConfig.from_env().credentials()
+        except SettingsError as exc:
+            print(f"recorder: bad settings: {exc}", file=sys.stderr)
+            return 2
     with contextlib.suppress(ImportError):
         import uvloop
 

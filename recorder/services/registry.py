@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from recorder.settings import Settings
 from recorder.trails import Trail
 
 log = get_logger("recorder.registry")
+#: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
+LEASE_PREFIX = "lease/"
 
 
 def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]:
@@ -66,6 +69,14 @@ class TrailRegistry:
         self._topic_state: dict[str, dict[str, Any]] = {}
         self.position = 0  # next offset of `trails` to read
         self._changed = asyncio.Condition()
+        #: (key, value, timestamp ms) of every `trails` record in order, for the
+        #: control API's per-account leases (recorder.api.leases)
+        self.record_listeners: list[Callable[[str, bytes | None, int], None]] = []
+
+    @property
+    def changed(self) -> asyncio.Condition:
+        """Notified after each batch of `trails` records is applied."""
+        return self._changed
 
     @property
     def from_file(self) -> bool:
@@ -177,6 +188,10 @@ class TrailRegistry:
             return
         for m in messages:
             arn = (m.key or b"").decode()
+            for listener in self.record_listeners:
+                listener(arn, m.value, int(m.timestamp))
+            if arn.startswith(LEASE_PREFIX):
+                continue  # the control API's write leases, not trails
             if m.value is None:
                 self._topic_state.pop(arn, None)
             else:
