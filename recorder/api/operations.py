@@ -30,6 +30,7 @@ from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import Document, TrailStore
+from recorder.trails.logging_state import started, stopped
 
 #: CloudTrail's default for a new trail (guide line 4608): all management events.
 DEFAULT_EVENT_SELECTORS: list[dict[str, Any]] = [
@@ -409,14 +410,17 @@ class Operations:
         if not doc.get("IsLogging"):
             doc["IsLogging"] = True
             doc["StartLoggingTime"] = now_iso()
+            doc["LoggingPeriods"] = started(doc.get("LoggingPeriods"), doc["StartLoggingTime"])
             await self._save(doc)
         return {}
 
     async def stop_logging(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._find_home(caller, p["Name"])
         if doc.get("IsLogging"):
+            # after the call's own record was timed: the trail records its StopLogging
             doc["IsLogging"] = False
             doc["StopLoggingTime"] = now_iso()
+            doc["LoggingPeriods"] = stopped(doc.get("LoggingPeriods"), doc["StopLoggingTime"])
             await self._save(doc)
         return {}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,12 @@ from recorder.obs.logging import get_logger
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
+from recorder.trails.logging_state import stopped
 
 log = get_logger("recorder.registry")
+
+#: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
+RETIRED_MAX = 10_000
 
 
 def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]:
@@ -64,6 +69,9 @@ class TrailRegistry:
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
+        # Deleted trails, as they were at deletion with their last period closed then:
+        # routing still gives them the events of before their deletion (line 8394).
+        self._retired: dict[str, Trail] = {}
         self.position = 0  # next offset of `trails` to read
         self._changed = asyncio.Condition()
 
@@ -90,7 +98,9 @@ class TrailRegistry:
         return self.trails.get(trail_arn)
 
     def target(self, trail_arn: str) -> DeliveryTarget | None:
-        trail = self.trails.get(trail_arn)
+        """Where a trail delivers; a deleted trail's too, for the events of its last
+        logging period that are still on their way."""
+        trail = self.trails.get(trail_arn) or self._retired.get(trail_arn)
         if trail is None:
             return None
         return DeliveryTarget(
@@ -103,7 +113,7 @@ class TrailRegistry:
 
     # -- changing ---------------------------------------------------------------------
     def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
-        engine = RoutingEngine.compile(trails, organizations)
+        engine = RoutingEngine.compile([*trails, *self._retired.values()], organizations)
         self.trails = {t.trail_arn: t for t in trails}
         self.organizations = dict(organizations)
         self._engine = engine
@@ -178,10 +188,11 @@ class TrailRegistry:
         for m in messages:
             arn = (m.key or b"").decode()
             if m.value is None:
-                self._topic_state.pop(arn, None)
+                self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
             else:
                 try:
                     self._topic_state[arn] = orjson.loads(m.value)
+                    self._retired.pop(arn, None)
                 except orjson.JSONDecodeError:
                     log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
         self.position = messages[-1].offset + 1
@@ -201,6 +212,29 @@ class TrailRegistry:
             except Exception as exc:
                 log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
         self.replace(trails, orgs)
+
+    def _retire(self, arn: str, doc: dict[str, Any] | None, timestamp_ms: int) -> None:
+        """A deleted trail stops logging at its deletion (the tombstone's time); it is
+        kept for routing while events of before then may still arrive, at most
+        ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
+        if doc is None or arn.startswith("organization/"):
+            return
+        at = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
+        deleted = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        periods = doc.get("LoggingPeriods")
+        if periods is None and doc.get("IsLogging") and doc.get("StartLoggingTime"):
+            periods = [{"StartLoggingTime": doc["StartLoggingTime"]}]
+        final = {**doc, "IsLogging": False, "LoggingPeriods": stopped(periods, deleted)}
+        try:
+            trail = Trail.from_api(final)
+        except Exception as exc:
+            log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+            return
+        if trail.logging_periods:
+            self._retired[arn] = trail
+            while len(self._retired) > RETIRED_MAX:
+                self._retired.pop(next(iter(self._retired)))
+        log.info("trail_retired", trail_arn=arn, deleted=deleted)
 
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""
