@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.api.protocol import ApiError
 from recorder.settings import Settings
+from recorder.trails.errors import answer
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 
@@ -142,9 +143,7 @@ class AwsResourceChecks:
             await s3.head_bucket(Bucket=name)
         except ClientError as exc:
             if _code(exc) in {"404", "NoSuchBucket", "NotFound"}:
-                raise ApiError(
-                    "S3BucketDoesNotExistException", f"S3 bucket does not exist: {name}"
-                ) from None
+                raise ApiError(*answer("bucket_missing", bucket=name)) from None
             if _code(exc) not in {"403", "AccessDenied"}:
                 raise _unavailable("S3", exc) from exc
         except BotoCoreError as exc:
@@ -158,10 +157,7 @@ class AwsResourceChecks:
         except BotoCoreError as exc:
             raise _unavailable("S3", exc) from exc
         if not policy_allows_cloudtrail(policy, name, prefix, account_id):
-            raise ApiError(
-                "InsufficientS3BucketPolicyException",
-                f"Incorrect S3 bucket policy is detected for bucket: {name}",
-            )
+            raise ApiError(*answer("bucket_policy", bucket=name))
 
     async def topic(self, name_or_arn: str, account_id: str, region: str) -> str:
         """Resolve a topic name or ARN to an existing topic's ARN.
@@ -216,7 +212,8 @@ class AwsResourceChecks:
 
 
 def _no_topic(name: str) -> ApiError:
-    return ApiError("InvalidSnsTopicNameException", f"SNS topic does not exist: {name}")
+    """AWS answers an absent topic as one whose policy denies CloudTrail."""
+    return ApiError(*answer("topic_policy"))
 
 
 def _unavailable(service: str, exc: Exception) -> ApiError:

@@ -30,6 +30,7 @@ from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import Document, TrailStore
+from recorder.trails.errors import answer
 from recorder.trails.logging_state import started, stopped
 
 #: CloudTrail's default for a new trail (guide line 4608): all management events.
@@ -146,11 +147,12 @@ class Operations:
     def _own(self, caller: Caller) -> list[Document]:
         return [d for d in self.store.documents() if _account_of(d) == caller.account_id]
 
-    def _find(self, caller: Caller, name_or_arn: str) -> Document:
-        """The caller's trail visible in the call's region, by name or ARN."""
+    def _find(self, caller: Caller, name_or_arn: str, *, arn_in_message: bool = False) -> Document:
+        """The caller's trail visible in the call's region, by name or ARN. Not found
+        names the trail as given; GetTrailStatus names the ARN a name would have."""
         doc = self._lookup(caller, name_or_arn)
         if doc is None:
-            raise ApiError("TrailNotFoundException", _not_found(caller, name_or_arn))
+            raise _not_found(caller, name_or_arn, arn_in_message)
         return copy.deepcopy(doc)
 
     def _lookup(self, caller: Caller, name_or_arn: str) -> Document | None:
@@ -209,10 +211,7 @@ class Operations:
             if other.get("TrailARN") == exclude or other.get("Name") != doc["Name"]:
                 continue
             if any(visible_in(other, r) for r in regions):
-                raise ApiError(
-                    "TrailAlreadyExistsException",
-                    f"Trail {doc['Name']} already exists for customer: {caller.account_id}",
-                )
+                raise ApiError(*answer("trail_exists", name=doc["Name"], account=caller.account_id))
 
     async def _apply_destinations(
         self, caller: Caller, doc: Document, params: Mapping[str, Any], *, creating: bool
@@ -286,7 +285,7 @@ class Operations:
     async def create_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         name = p["Name"]
         if name.startswith("arn:"):
-            raise ApiError("InvalidTrailNameException", "Trail name must not be an ARN")
+            raise ApiError(*answer("trail_name_is_arn"))
         self.rules.validate_name(name)
         now = now_iso()
         doc: Document = {
@@ -378,7 +377,7 @@ class Operations:
 
     # -- logging -------------------------------------------------------------------------
     async def get_trail_status(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find(caller, p["Name"])
+        doc = self._find(caller, p["Name"], arn_in_message=True)
         out: dict[str, Any] = dict(self.status.status(str(doc["TrailARN"]), caller.region))
         out["IsLogging"] = bool(doc.get("IsLogging"))
         for member, legacy in (
@@ -515,10 +514,7 @@ class Operations:
 
 def _check_global_events(doc: Mapping[str, Any]) -> None:
     if doc.get("IsMultiRegionTrail") and not doc.get("IncludeGlobalServiceEvents"):
-        raise ApiError(
-            "InvalidParameterCombinationException",
-            "Multi-Region trail must include global service events.",
-        )
+        raise ApiError(*answer("multi_region_needs_global"))
 
 
 def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -535,9 +531,10 @@ def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in out.items()]
 
 
-def _not_found(caller: Caller, name: str) -> str:
-    arn = name if name.startswith("arn:") else trail_arn(caller.region, caller.account_id, name)
-    return f"Unknown trail: {arn} for the user: {caller.account_id}"
+def _not_found(caller: Caller, name: str, arn_in_message: bool = False) -> ApiError:
+    if arn_in_message and not name.startswith("arn:"):
+        name = trail_arn(caller.region, caller.account_id, name)
+    return ApiError(*answer("trail_not_found", name=name, account=caller.account_id))
 
 
 def _legacy_time(value: Any) -> str:

@@ -508,7 +508,7 @@ def test_boto3_errors(env: Env) -> None:
         (
             "create_trail",
             {"Name": "trail1", "S3BucketName": "my-bucket", "SnsTopicName": "no-topic"},
-            "InvalidSnsTopicNameException",
+            "InsufficientSnsTopicPolicyException",
         ),
         (
             "create_trail",
