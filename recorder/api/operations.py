@@ -147,15 +147,41 @@ class Operations:
     def _own(self, caller: Caller) -> list[Document]:
         return [d for d in self.store.documents() if _account_of(d) == caller.account_id]
 
-    def _find(self, caller: Caller, name_or_arn: str, *, arn_in_message: bool = False) -> Document:
-        """The caller's trail visible in the call's region, by name or ARN. Not found
-        names the trail as given; GetTrailStatus names the ARN a name would have."""
-        doc = self._lookup(caller, name_or_arn)
+    def _visible(self, caller: Caller) -> list[Document]:
+        """The caller's trails and the organization trails of its organization: members
+        see those (guide line 392) but cannot change them (line 3683)."""
+        return [
+            d
+            for d in self.store.documents()
+            if _account_of(d) == caller.account_id or self._applies_to(d, caller)
+        ]
+
+    def _applies_to(self, doc: Mapping[str, Any], caller: Caller) -> bool:
+        """An organization trail of another account of the caller's organization."""
+        if not doc.get("IsOrganizationTrail"):
+            return False
+        org = self.store.organization_of(caller.account_id)
+        return org is not None and self.store.organization_of(_account_of(doc)) == org
+
+    def _find(
+        self,
+        caller: Caller,
+        name_or_arn: str,
+        *,
+        arn_in_message: bool = False,
+        writable: bool = False,
+    ) -> Document:
+        """The caller's trail visible in the call's region, by name or ARN (for reading,
+        an organization trail applying to the caller, by ARN). Not found names the
+        trail as given; GetTrailStatus names the ARN a name would have."""
+        doc = self._lookup(caller, name_or_arn, writable=writable)
         if doc is None:
             raise _not_found(caller, name_or_arn, arn_in_message)
         return copy.deepcopy(doc)
 
-    def _lookup(self, caller: Caller, name_or_arn: str) -> Document | None:
+    def _lookup(
+        self, caller: Caller, name_or_arn: str, *, writable: bool = False
+    ) -> Document | None:
         if name_or_arn.startswith("arn:"):
             m = _TRAIL_ARN.match(name_or_arn)
             if m is None:
@@ -164,10 +190,14 @@ class Operations:
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
                 )
-            if m.group(3) != caller.account_id:
-                return None
             doc = self.store.document(name_or_arn)
-            return doc if doc is not None and visible_in(doc, caller.region) else None
+            if doc is None or not visible_in(doc, caller.region):
+                return None
+            if m.group(3) == caller.account_id:
+                return doc
+            # a member reads its organization's trail, by ARN only (line 392); changing
+            # it answers like any trail it cannot see (a real member's StartLogging did)
+            return doc if not writable and self._applies_to(doc, caller) else None
         self.rules.validate_name(name_or_arn)
         for doc in self._own(caller):
             if doc.get("Name") == name_or_arn and visible_in(doc, caller.region):
@@ -175,7 +205,7 @@ class Operations:
         return None
 
     def _find_home(self, caller: Caller, name_or_arn: str) -> Document:
-        doc = self._find(caller, name_or_arn)
+        doc = self._find(caller, name_or_arn, writable=True)
         if doc.get("HomeRegion") != caller.region:
             raise ApiError(
                 "InvalidHomeRegionException",
@@ -191,7 +221,7 @@ class Operations:
                 "CloudTrailARNInvalidException",
                 f"Invalid resource ARN: {resource_id}. Tags are set on a trail by its ARN",
             )
-        doc = self._lookup(caller, resource_id)
+        doc = self._lookup(caller, resource_id, writable=True)
         if doc is None:
             raise ApiError("ResourceNotFoundException", f"Resource not found: {resource_id}")
         return copy.deepcopy(doc)
@@ -270,11 +300,15 @@ class Operations:
             )
 
     def _check_organization(self, caller: Caller, wanted: bool) -> None:
-        if wanted and self.store.organization_of(caller.account_id) is None:
-            raise ApiError(
-                "OrganizationsNotInUseException",
-                f"Account {caller.account_id} is not in an organization",
-            )
+        """Only an organization's management account makes an organization trail
+        (guide line 217)."""
+        if not wanted:
+            return
+        org = self.store.organization_of(caller.account_id)
+        if org is None:
+            raise ApiError(*answer("organizations_not_in_use"))
+        if self.store.management_account_of(org) != caller.account_id:
+            raise ApiError(*answer("not_management_account"))
 
     async def _save(self, doc: Document) -> Document:
         self.rules.check_document(doc)
@@ -349,7 +383,7 @@ class Operations:
             return bool(shadows) and visible_in(doc, caller.region)
 
         if not names:
-            found = [d for d in self._own(caller) if shown(d)]
+            found = [d for d in self._visible(caller) if shown(d)]
         else:
             found, seen = [], set()
             for name in names:
@@ -364,7 +398,7 @@ class Operations:
         trails = sorted(
             (
                 {"TrailARN": d["TrailARN"], "Name": d["Name"], "HomeRegion": d["HomeRegion"]}
-                for d in self._own(caller)
+                for d in self._visible(caller)
             ),
             key=lambda t: str(t["TrailARN"]),
         )

@@ -31,6 +31,8 @@ class TrailStore(Protocol):
 
     def organization_of(self, account_id: str) -> str | None: ...
 
+    def management_account_of(self, org_id: str) -> str | None: ...
+
     async def put(self, trail_arn: str, document: Document) -> None: ...
 
     async def delete(self, trail_arn: str) -> None: ...
@@ -60,6 +62,10 @@ class RegistryStore:
         orgs: Mapping[str, str] = self._registry.organizations
         return orgs.get(account_id) or None
 
+    def management_account_of(self, org_id: str) -> str | None:
+        found: str | None = self._registry.management_account_of(org_id)
+        return found
+
     async def put(self, trail_arn: str, document: Document) -> None:
         await self._write(trail_arn, document)
 
@@ -85,9 +91,14 @@ class RegistryStore:
 class MemoryStore:
     """In-memory store with the same contract (tests, tools)."""
 
-    def __init__(self, organizations: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        organizations: Mapping[str, str] | None = None,
+        management: Mapping[str, str] | None = None,
+    ) -> None:
         self.docs: dict[str, Document] = {}
         self.organizations = dict(organizations or {})
+        self.management = dict(management or {})  # org id -> management account
         self.writes = 0
         self._lock = asyncio.Lock()
 
@@ -99,6 +110,9 @@ class MemoryStore:
 
     def organization_of(self, account_id: str) -> str | None:
         return self.organizations.get(account_id)
+
+    def management_account_of(self, org_id: str) -> str | None:
+        return self.management.get(org_id)
 
     async def put(self, trail_arn: str, document: Document) -> None:
         async with self._lock:

@@ -64,6 +64,12 @@ async def run_services(
     registry = await TrailRegistry.start(settings)
     services: list[Any] = []
     runners: list[Callable[[], Awaitable[None]]] = []
+    from recorder.services.organizations import OrganizationsFollower
+
+    organizations = OrganizationsFollower(settings, registry, metrics)
+    if organizations.enabled:  # membership before the first event is routed
+        await organizations.refresh()
+        runners.append(lambda: organizations.run(stop))
     if "router" in wanted:
         from recorder.routing.service import Router
 

@@ -35,6 +35,7 @@ from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
 from recorder.trails.logging_state import stopped
+from recorder.trails.organizations import Organization
 
 log = get_logger("recorder.registry")
 
@@ -63,6 +64,9 @@ class TrailRegistry:
     trails: dict[str, Trail] = field(default_factory=dict)
     organizations: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    #: The organization read from AWS Organizations (recorder.services.organizations);
+    #: its accounts join ``organizations``, over any declared in a trails file.
+    organization: Organization | None = None
 
     def __post_init__(self) -> None:
         self._engine = RoutingEngine.compile([], {})
@@ -72,6 +76,7 @@ class TrailRegistry:
         # Deleted trails, as they were at deletion with their last period closed then:
         # routing still gives them the events of before their deletion (line 8394).
         self._retired: dict[str, Trail] = {}
+        self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
         self._changed = asyncio.Condition()
 
@@ -111,11 +116,27 @@ class TrailRegistry:
             log_file_validation=trail.log_file_validation_enabled,
         )
 
+    def management_account_of(self, org_id: str) -> str | None:
+        """The management account of an organization read from AWS Organizations."""
+        org = self.organization
+        return org.management_account_id if org is not None and org.org_id == org_id else None
+
     # -- changing ---------------------------------------------------------------------
+    def set_organization(self, org: Organization | None) -> None:
+        """New membership from AWS Organizations; recompiles routing if it changed."""
+        if org == self.organization:
+            return
+        self.organization = org
+        self.replace(list(self.trails.values()), self._declared_orgs)
+
     def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
-        engine = RoutingEngine.compile([*trails, *self._retired.values()], organizations)
+        self._declared_orgs = dict(organizations)
+        merged = dict(organizations)
+        if self.organization is not None:
+            merged.update(self.organization.account_map())
+        engine = RoutingEngine.compile([*trails, *self._retired.values()], merged)
         self.trails = {t.trail_arn: t for t in trails}
-        self.organizations = dict(organizations)
+        self.organizations = merged
         self._engine = engine
         self.version += 1
         log.info("trails_loaded", trails=len(trails), version=self.version)
