@@ -13,6 +13,7 @@ hooked boto3 clients of both members produce events that land under
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import re
@@ -276,7 +277,8 @@ def test_organization_trail_end_to_end(org: Org, tmp_path: Path) -> None:
         listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=digest_prefix).get("Contents", [])
         listed: set[str] = set()
         for o in listing:
-            body = json.loads(s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read())
+            raw = s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+            body = json.loads(gzip.decompress(raw))
             listed |= {f["s3Object"] for f in body.get("logFiles", [])}
         return set(files[org.member]) <= listed
 
