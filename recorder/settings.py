@@ -84,6 +84,10 @@ class Settings:
     stall_timeout: float = 120.0
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
+    # AWS Organizations membership for organization trails (DescribeOrganization and
+    # ListAccounts with the AWS credentials above): refreshed every so many seconds;
+    # 0 turns it off (organization trails then log their owner's account only).
+    organizations_refresh: float = 300.0
     # Producer journal (spill-over when Kafka is unreachable).
     journal_dir: Path = Path(".recorder-journal")
     producer_buffer: int = 10_000
@@ -185,6 +189,10 @@ class Settings:
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             problems.append(
                 f"RECORDER_LOG_LEVEL must be debug|info|warning|error, got {self.log_level!r}"
+            )
+        if self.organizations_refresh < 0:
+            problems.append(
+                f"RECORDER_ORGANIZATIONS_REFRESH must be >= 0, got {self.organizations_refresh}"
             )
         if self.signing_key_lifetime <= self.signing_key_rotate_every:
             problems.append(

@@ -77,6 +77,12 @@ async def run_services(
     registry = await TrailRegistry.start(settings)
     services: dict[str, Any] = {}
     runners: dict[str, Callable[[], Awaitable[None]]] = {}
+    from recorder.services.organizations import OrganizationsFollower
+
+    organizations = OrganizationsFollower(settings, registry, metrics)
+    if organizations.enabled:  # membership before the first event is routed
+        await organizations.refresh()
+        runners["organizations"] = lambda: organizations.run(stop)
     if "router" in wanted:
         from recorder.routing.service import Router
 

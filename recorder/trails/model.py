@@ -22,6 +22,12 @@ from recorder.trails.event_selectors import (
     parse_selectors,
     selectors_to_api,
 )
+from recorder.trails.logging_state import (
+    LoggingPeriod,
+    format_second,
+    logging_at,
+    parse_logging_periods,
+)
 from recorder.trails.naming import (
     sns_topic_name,
     validate_bucket_name,
@@ -54,7 +60,9 @@ _DESCRIBE_FIELDS = frozenset(
         "IsOrganizationTrail",
     }
 )
-_EXTRA_FIELDS = frozenset({"IsLogging", "EventSelectors", "AdvancedEventSelectors"})
+_EXTRA_FIELDS = frozenset(
+    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "LoggingPeriods"}
+)
 #: Members the control API keeps in the stored trail documents for itself (tags, the
 #: trail's history). They ride along and are ignored here; any other unknown member is
 #: refused, so that a misspelt field in a trails file is an error, not a silent default.
@@ -82,6 +90,7 @@ class Trail:
     is_logging: bool = True
     event_selectors: tuple[EventSelector, ...] = ()
     advanced_event_selectors: tuple[AdvancedEventSelector, ...] = ()
+    logging_periods: tuple[LoggingPeriod, ...] = ()
 
     # -- derived ----------------------------------------------------------------------
     @property
@@ -96,6 +105,16 @@ class Trail:
     @property
     def has_custom_event_selectors(self) -> bool:
         return bool(self.event_selectors or self.advanced_event_selectors)
+
+    def logging_at(self, second: int) -> bool:
+        """Whether the trail logs an event of ``second`` (epoch seconds): by its logging
+        periods, or by ``is_logging`` when it has none (line 8394)."""
+        return logging_at(self.logging_periods, self.is_logging, second)
+
+    @property
+    def routable(self) -> bool:
+        """Logging now, or was in a recorded period: events of it may still arrive."""
+        return self.is_logging or bool(self.logging_periods)
 
     @property
     def effective_event_selectors(self) -> tuple[EventSelector, ...]:
@@ -164,6 +183,7 @@ class Trail:
             is_logging=_flag(doc, "IsLogging", True),
             event_selectors=basic,
             advanced_event_selectors=advanced,
+            logging_periods=parse_logging_periods(doc),
         )
 
     def to_api(self) -> dict[str, Any]:
@@ -198,6 +218,12 @@ class Trail:
     def to_document(self) -> dict[str, Any]:
         """Everything about the trail in one JSON object; ``from_api`` reads it back."""
         doc = {**self.to_api(), "IsLogging": self.is_logging}
+        if self.logging_periods:
+            doc["LoggingPeriods"] = [
+                {"StartLoggingTime": format_second(p.start)}
+                | ({} if p.stop is None else {"StopLoggingTime": format_second(p.stop)})
+                for p in self.logging_periods
+            ]
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
         return doc
