@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from recorder.events.classify import LAMBDA_SOURCE, S3_SOURCE, classify
+from recorder.events.classify import LAMBDA_SOURCE, S3_OBJECT_OPERATIONS, S3_SOURCE, classify
 from recorder.events.validate import MAX_BYTES
 from recorder.producer.shapes import NEVER_LOGGED, elements
 from recorder.routing.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
@@ -233,10 +233,17 @@ def _resources(
     p = call.params
     if source == S3_SOURCE and "Bucket" in p:
         bucket = str(p["Bucket"])
-        owner = str(p.get("ExpectedBucketOwner") or bucket_owner or account_id)
+        expected = p.get("ExpectedBucketOwner")
+        # S3 refuses a call whose ExpectedBucketOwner is not an account ID; the record of
+        # that failed call names the caller's own account, not the bad value.
+        if not (isinstance(expected, str) and len(expected) == 12 and expected.isdigit()):
+            expected = None
+        owner = str(expected or bucket_owner or account_id)
         out: list[dict[str, str]] = []
         if "Key" in p:
             out.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{p['Key']}"})
+        elif call.operation in S3_OBJECT_OPERATIONS:  # DeleteObjects: many keys, one prefix
+            out.append({"type": "AWS::S3::Object", "ARNPrefix": f"arn:aws:s3:::{bucket}/"})
         out.append({"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"})
         return out
     if source == LAMBDA_SOURCE and "FunctionName" in p:
