@@ -363,3 +363,61 @@ def test_hooked_boto3_and_aioboto3_calls_reach_exactly_their_trails(env: Env) ->
     ]
     assert len(other) == 8  # boto3 and aioboto3, two accounts, two regions
     assert other and not set(other) & set(found)
+
+
+def test_large_calls_are_delivered_with_the_large_members_omitted_and_marked(env: Env) -> None:
+    """A 256 KiB request member and a 1 MiB response member (issue 13 item 9)."""
+    stack = env.stack
+    endpoint = stack.aws_endpoint_url
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=env.work / "journal-large")
+    seen: list[dict[str, Any]] = []
+    session = boto3.Session(**env.alice.session_kwargs("us-east-1"))
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName="large-calls")["QueueUrl"]
+    install(
+        sqs, sink, resolver=CallerIdentityResolver(endpoint_url=endpoint)
+    ).on_record = seen.append
+    request_value = "r" * (256 * 1024)
+    response_value = "R" * (1024 * 1024)
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="small body",
+        MessageAttributes={"big": {"DataType": "String", "StringValue": request_value}},
+    )
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="second",
+        MessageAttributes={"big": {"DataType": "String", "StringValue": response_value}},
+    )
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    assert any(
+        m["MessageAttributes"]["big"]["StringValue"] == response_value for m in got["Messages"]
+    )
+    assert sink.flush(60)
+    sink.close()
+    assert sink.render_errors == 0
+    send = next(r for r in seen if r["eventName"] == "SendMessage")
+    receive = next(r for r in seen if r["eventName"] == "ReceiveMessage")
+    ids = {send["eventID"], receive["eventID"]}
+
+    def delivered() -> dict[str, dict[str, Any]] | None:
+        found = {
+            r["eventID"]: r
+            for records in read_log_files(stack, "a-logs").values()
+            for r in records
+            if r["eventID"] in ids
+        }
+        return found if set(found) == ids else None
+
+    found = wait_for(delivered, 120, interval=2, what="the two large calls in a log file")
+    sent = found[send["eventID"]]["requestParameters"]
+    assert sent["queueUrl"] == url and "messageBody" not in sent  # bodies are never logged
+    assert sent["messageAttributes"]["big"]["dataType"] == "String"
+    assert sent["messageAttributes"]["big"]["stringValue"] == {
+        "omitted": True,
+        "originalSize": len(request_value) + 2,
+    }
+    messages = found[receive["eventID"]]["responseElements"]["messages"]
+    marks = [m["messageAttributes"]["big"]["stringValue"] for m in messages]
+    assert {"omitted": True, "originalSize": len(response_value) + 2} in marks
+    assert all("body" not in m for m in messages)
