@@ -64,6 +64,7 @@ fmt: install
 bench: install
 	$(BIN)/python bench/selector_engine.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/hook.py
 
 clean: stop
 	rm -rf $(STACK) .pytest_cache .ruff_cache .hypothesis
