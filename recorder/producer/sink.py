@@ -196,8 +196,6 @@ class KafkaEventSink:
                 continue
             try:
                 out.append(first.render(second))
-            except LookupError as exc:  # includes a KeyError from a resolver: retried
-                self._keep_unresolved(first, second, exc)
             except Exception as exc:
                 if _is_identity_failure(exc):
                     self._keep_unresolved(first, second, exc)
@@ -287,7 +285,16 @@ class KafkaEventSink:
 
 
 def _is_identity_failure(exc: BaseException) -> bool:
-    """An STS lookup that failed (network, throttling, expired credentials): retry later."""
+    """An STS lookup that may succeed later (network, throttling, a 5xx): retry it.
+
+    Credentials STS refuses (4xx) stay refused; such a record is counted as failed.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return isinstance(exc, BotoCoreError | ClientError)
+    if isinstance(exc, BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        code = exc.response.get("Error", {}).get("Code", "")
+        return bool(status >= 500 or status == 429 or "Throttl" in code)
+    return False

@@ -224,3 +224,30 @@ def test_fit_omits_the_largest_member_first_and_as_few_as_needed() -> None:
     assert record["requestParameters"]["big"] == {"omitted": True, "originalSize": 5002}
     assert record["requestParameters"]["mid"] == "z" * 2000
     assert record["responseElements"] == {"list": ["a" * 3000]}
+
+
+async def test_the_same_hook_on_an_aiobotocore_client() -> None:
+    """aiobotocore awaits its credentials; the hook's async before-call does too."""
+    from aiobotocore.session import get_session
+    from aiobotocore.stub import AioStubber
+
+    seen: list[Credentials | None] = []
+
+    def resolver(creds: Credentials | None) -> Identity:
+        seen.append(creds)
+        return ALICE
+
+    sink = RenderingSink()
+    session = get_session()
+    install(session, sink, resolver=resolver)
+    async with session.create_client(
+        "iam", region_name="eu-west-1", aws_access_key_id="AKIDAIO", aws_secret_access_key="s"
+    ) as iam:
+        with AioStubber(iam) as stub:
+            stub.add_response("list_users", {"Users": []})
+            await iam.list_users()
+    (record,) = sink.records()
+    assert record["eventName"] == "ListUsers" and record["awsRegion"] == "us-east-1"
+    assert record["userAgent"].startswith("aiobotocore/") or "aiobotocore" in record["userAgent"]
+    assert seen == [Credentials("AKIDAIO", "s", None)]
+    validate_record(record)

@@ -4,6 +4,7 @@ journal, and the sink is configured like the services (TLS/SASL from settings)."
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -62,5 +63,61 @@ def test_from_settings_takes_the_services_tls_and_sasl(tmp_path: Path) -> None:
         assert sink.kafka_options["sasl_mechanism"] == "SCRAM-SHA-512"
         assert sink.kafka_options["sasl_plain_username"] == "producer"
         assert sink.journal.directory == tmp_path / "journal"
+    finally:
+        sink.close(timeout=0.1)
+
+
+def test_a_failing_broker_is_a_warning_naming_the_journals_size(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        sink = KafkaEventSink(
+            f"127.0.0.1:{free_port()}", journal_dir=tmp_path / "journal", send_timeout=0.5
+        )
+        try:
+            sink.emit(b"111122223333", b"event")
+            assert not sink.flush(timeout=1.5)
+        finally:
+            sink.close(timeout=0.1)
+    warnings = [e for e in logs if e["event"] == "broker_unavailable"]
+    assert warnings and warnings[0]["log_level"] == "warning"
+    assert "journal_records" in warnings[0] and "journal_dir" in warnings[0]
+
+
+def test_an_identity_lookup_that_fails_is_retried_not_dropped(tmp_path: Path) -> None:
+    """STS unreachable for a while: the capture waits, then its record is kept."""
+    import boto3
+    from botocore.exceptions import EndpointConnectionError
+    from botocore.stub import Stubber
+
+    from recorder.producer import Identity, install
+
+    attempts: list[int] = []
+
+    def resolver(creds: object) -> Identity:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise EndpointConnectionError(endpoint_url="https://sts.amazonaws.com")
+        return Identity(account_id="111122223333")
+
+    sink = KafkaEventSink(
+        f"127.0.0.1:{free_port()}",
+        journal_dir=tmp_path / "journal",
+        send_timeout=0.2,
+        probe_interval=0.1,
+    )
+    try:
+        s3 = boto3.Session(
+            aws_access_key_id="AKID", aws_secret_access_key="s", region_name="us-east-1"
+        ).client("s3")
+        install(s3, sink, resolver=resolver)
+        with Stubber(s3) as stub:
+            stub.add_response("list_buckets", {"Buckets": []})
+            s3.list_buckets()
+        deadline = time.monotonic() + 20
+        while sink.journal.records == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.journal.records == 1  # resolved on the third try, kept while Kafka is away
+        assert len(attempts) == 3 and sink.render_errors == 0
     finally:
         sink.close(timeout=0.1)
