@@ -88,9 +88,22 @@ DATA = _trail(
         }
     ],
 )
-ENGINE = RoutingEngine.compile([MANAGEMENT, NO_KMS, DATA])
+ADVANCED_NO_KMS = _trail(
+    "advanced-no-kms",
+    AdvancedEventSelectors=[
+        {
+            "Name": "Management events without KMS",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Management"]},
+                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+            ],
+        }
+    ],
+)
+ENGINE = RoutingEngine.compile([MANAGEMENT, NO_KMS, ADVANCED_NO_KMS, DATA])
 
 _READ_PREFIXES = ("Get", "List", "Describe", "Head")
+_WRITE_PREFIXES = ("Create", "Delete", "Put", "Update", "Start", "Stop", "Attach", "Detach")
 
 
 def _operations(service: str) -> list[str]:
@@ -163,6 +176,8 @@ def test_every_operation_is_recorded_valid_routed_and_classified(service: str) -
         assert record["managementEvent"] is (not data), where
         if name.startswith(_READ_PREFIXES):
             assert record["readOnly"] is True, where
+        if name.startswith(_WRITE_PREFIXES):
+            assert record["readOnly"] is False, where
         if record["readOnly"]:
             assert record["responseElements"] is None, where
         if data:
@@ -170,9 +185,9 @@ def test_every_operation_is_recorded_valid_routed_and_classified(service: str) -
             assert any(r["type"] in ("AWS::S3::Object", "AWS::Lambda::Function")
                        for r in record["resources"]), where  # fmt: skip
         elif service == "kms":
-            assert trails == {"management"}, where  # the no-kms trail excludes it
+            assert trails == {"management"}, where  # both no-kms trails exclude it
         else:
-            assert trails == {"management", "no-kms"}, where
+            assert trails == {"management", "no-kms", "advanced-no-kms"}, where
         if service in ("iam", "cloudfront", "route53", "organizations"):
             assert record["awsRegion"] == "us-east-1" and is_global_service_event(record), where
             assert {d.region for d in deliveries} == {"us-east-1"}, where
