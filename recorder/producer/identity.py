@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -115,7 +116,8 @@ class CallerIdentityResolver:
     ``endpoint_url``/``region`` say where STS is (a local moto in tests; the regional
     endpoint by default). The STS client used here is made from a bare botocore
     session, so the lookup itself is never recorded. A failed lookup raises; the sink
-    keeps the event and tries again later.
+    keeps the event and tries again later. The cache keeps the ``cache_size`` most
+    recently used credential sets (temporary credentials rotate, so it must be bounded).
     """
 
     def __init__(
@@ -123,12 +125,14 @@ class CallerIdentityResolver:
         *,
         endpoint_url: str | None = None,
         region: str = "us-east-1",
+        cache_size: int = 1024,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
+        self.cache_size = cache_size
         self.clock = clock
-        self._cache: dict[Credentials, Identity] = {}
+        self._cache: OrderedDict[Credentials, Identity] = OrderedDict()
         self._lock = threading.Lock()
         self.lookups = 0
 
@@ -137,8 +141,9 @@ class CallerIdentityResolver:
             raise LookupError("the call was not signed: no credentials to resolve")
         with self._lock:
             cached = self._cache.get(credentials)
-        if cached is not None:
-            return cached
+            if cached is not None:
+                self._cache.move_to_end(credentials)
+                return cached
         answer = self._get_caller_identity(credentials)
         self.lookups += 1
         identity = identity_from_caller(
@@ -150,6 +155,8 @@ class CallerIdentityResolver:
         )
         with self._lock:
             self._cache[credentials] = identity
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
         return identity
 
     def _get_caller_identity(self, credentials: Credentials) -> dict[str, Any]:

@@ -251,3 +251,32 @@ async def test_the_same_hook_on_an_aiobotocore_client() -> None:
     assert record["userAgent"].startswith("aiobotocore/") or "aiobotocore" in record["userAgent"]
     assert seen == [Credentials("AKIDAIO", "s", None)]
     validate_record(record)
+
+
+def test_caller_identity_is_looked_up_once_per_credential_set_and_the_cache_is_bounded() -> None:
+    from recorder.producer.identity import CallerIdentityResolver
+
+    class Counting(CallerIdentityResolver):
+        asked: list[str] = []
+
+        def _get_caller_identity(self, credentials: Credentials) -> dict:
+            self.asked.append(credentials.access_key)
+            return {
+                "Arn": f"arn:aws:iam::111122223333:user/{credentials.access_key}",
+                "UserId": "AIDA" + credentials.access_key,
+                "Account": "111122223333",
+            }
+
+    resolver = Counting(cache_size=2)
+    a, b, c = (Credentials(k, "s", None) for k in ("A1", "B2", "C3"))
+    assert resolver(a).user_name == "A1"
+    resolver(a)
+    resolver(b)
+    assert resolver.asked == ["A1", "B2"] and resolver.lookups == 2
+    resolver(a)  # most recent now; B2 is the oldest
+    resolver(c)  # evicts B2
+    resolver(a)
+    resolver(b)
+    assert resolver.asked == ["A1", "B2", "C3", "B2"]
+    with pytest.raises(LookupError):
+        resolver(None)
