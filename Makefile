@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python bench/selector_engine.py
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/digester.py
+	$(BIN)/python bench/hook.py
 
 clean: stop
 	rm -rf $(STACK) .pytest_cache .ruff_cache .hypothesis
