@@ -32,6 +32,7 @@ from recorder.events import (
     InvalidEventError,
     classify,
     decode,
+    decode_typed,
     render_record,
     validate_record,
 )
@@ -215,8 +216,8 @@ class Router:
             events_in += len(messages)
             for m in messages:
                 try:
-                    record = decode(m.value or b"")
-                    validate_record(record)
+                    record, typed = decode_typed(m.value or b"")
+                    validate_record(record, typed=typed)
                     require_routable(record)
                     _fill_classification(record)
                     deliveries = engine.route(record)
