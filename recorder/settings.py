@@ -68,6 +68,10 @@ class Settings:
     batch_max_bytes: int = 8 * 1024 * 1024
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
+    # The ApiEvent schema version producers write (recorder/schemas/api_event/). Stays
+    # at the previous version during a rolling upgrade until every router reads the
+    # new one; README "Upgrading the event schema" gives the order.
+    event_schema_version: int = 1
     # Producer journal (spill-over when Kafka is unreachable).
     journal_dir: Path = Path(".recorder-journal")
     producer_buffer: int = 10_000
@@ -134,6 +138,13 @@ class Settings:
             problems.append(f"RECORDER_BATCH_MAX_BYTES must be >= 1024, got {self.batch_max_bytes}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
+        from recorder.events.schema import BY_VERSION  # the published schema versions
+
+        if self.event_schema_version not in BY_VERSION:
+            problems.append(
+                f"RECORDER_EVENT_SCHEMA_VERSION must be a published ApiEvent schema version "
+                f"({', '.join(map(str, BY_VERSION))}), got {self.event_schema_version}"
+            )
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             problems.append(
                 f"RECORDER_LOG_LEVEL must be debug|info|warning|error, got {self.log_level!r}"

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from recorder.events import encode
 from recorder.obs.logging import get_logger
 from recorder.producer.record import Call, Identity, build_record
+from recorder.settings import Settings
 
 log = get_logger("recorder.producer")
 
@@ -39,6 +40,7 @@ class Installation:
     source_ip: str = "127.0.0.1"
     errors: int = 0
     on_record: Callable[[dict[str, Any]], None] | None = None
+    schema_version: int = 1  # the ApiEvent schema to write: Settings.event_schema_version
     _emitters: list[Any] = field(default_factory=list)
 
     # -- hooks ---------------------------------------------------------------------
@@ -100,7 +102,9 @@ class Installation:
             record = build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
             if self.on_record is not None:
                 self.on_record(record)
-            self.sink.emit(record["recipientAccountId"].encode(), encode(record))
+            self.sink.emit(
+                record["recipientAccountId"].encode(), encode(record, self.schema_version)
+            )
         except Exception:
             self.errors += 1
             log.exception("producer_hook_failed", operation=getattr(model, "name", "?"))
@@ -129,14 +133,22 @@ def install(
     identity: Identity | None = None,
     bucket_owners: Mapping[str, str] | None = None,
     source_ip: str = "127.0.0.1",
+    schema_version: int | None = None,
 ) -> Installation:
     """Record every API call made with ``target`` (boto3/botocore session or client).
 
     Clients created from a session after ``install`` inherit the hooks; a client
-    created before must be installed on directly.
+    created before must be installed on directly. ``schema_version``: the ApiEvent
+    schema to write; None takes ``RECORDER_EVENT_SCHEMA_VERSION``.
     """
+    if schema_version is None:
+        schema_version = Settings.from_env().event_schema_version
     inst = Installation(
-        sink=sink, identity=identity, bucket_owners=dict(bucket_owners or {}), source_ip=source_ip
+        sink=sink,
+        identity=identity,
+        bucket_owners=dict(bucket_owners or {}),
+        source_ip=source_ip,
+        schema_version=schema_version,
     )
     inst.attach(_emitter_of(target))
     return inst

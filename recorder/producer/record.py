@@ -15,7 +15,7 @@ from typing import Any
 from recorder.events.classify import LAMBDA_SOURCE, S3_SOURCE, classify
 from recorder.producer.shapes import elements
 
-EVENT_VERSION = "1.05"
+EVENT_VERSION = "1.08"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,11 @@ class Call:
     source_ip: str = "127.0.0.1"
     host: str | None = None
     api_version: str | None = None
+    # eventVersion 1.08 members, where the hook can know them (None/False: not known).
+    tls_version: str | None = None  # of the request's connection, e.g. "TLSv1.3"
+    cipher_suite: str | None = None
+    vpc_endpoint_id: str | None = None  # the endpoint is a VPC endpoint (vpce-...)
+    session_from_console: bool = False  # credentials of a console session
 
 
 def build_record(
@@ -104,7 +109,15 @@ def build_record(
         record["apiVersion"] = call.api_version
     record["managementEvent"] = c.management_event
     record["recipientAccountId"] = identity.account_id
+    if call.vpc_endpoint_id:
+        record["vpcEndpointId"] = call.vpc_endpoint_id
     record["eventCategory"] = c.event_category
+    if call.tls_version or call.cipher_suite:
+        tls = {"tlsVersion": call.tls_version, "cipherSuite": call.cipher_suite}
+        tls["clientProvidedHostHeader"] = call.host
+        record["tlsDetails"] = {k: v for k, v in tls.items() if v is not None}
+    if call.session_from_console:
+        record["sessionCredentialFromConsole"] = "true"  # CloudTrail writes it only when true
     return record
 
 

@@ -184,3 +184,54 @@ async def test_router_routes_dead_letters_and_drops_repeats(
         )._value.get()
         == 40
     )
+
+
+async def test_rolling_upgrade_routes_both_schema_versions_and_dead_letters_nothing(
+    stack: LocalStack,
+) -> None:
+    """Producers on version 1 (the default until every router is new) and on version 2
+    write side by side; the new router delivers every event, with the eventVersion 1.08
+    members intact whichever schema carried them."""
+    s = stack.settings()
+    group = f"router-upgrade-{uuid.uuid4()}"
+    await _start_group_at_end(stack, group)
+    tag = uuid.uuid4().int % 10**6 * 1000
+    tls = {
+        "tlsVersion": "TLSv1.3",
+        "cipherSuite": "TLS_AES_128_GCM_SHA256",
+        "clientProvidedHostHeader": "ec2.eu-west-1.amazonaws.com",
+    }
+    records = [
+        _record(tag + i, tlsDetails=tls, sessionCredentialFromConsole="true") for i in range(20)
+    ]
+    producer = clients.producer(s)
+    await producer.start()
+    try:
+        for i, r in enumerate(records):
+            value = encode(r, 1 + i % 2)
+            await producer.send_and_wait(s.topics.api_events, value, key=ACCOUNT.encode())
+    finally:
+        await producer.stop()
+    metrics = Metrics()
+    router = Router(s, _engine, metrics=metrics, group_id=group)
+    stop = asyncio.Event()
+    task = asyncio.create_task(router.run(stop))
+    try:
+        await _committed_to_end(stack, group)
+    finally:
+        stop.set()
+        await asyncio.gather(task)
+    ids = {r["eventID"] for r in records}
+    routed = [
+        orjson.loads(m.value)
+        for m in await _read_to_end(stack, s.topics.routed)
+        if dict(m.headers)["eventID"].decode() in ids
+    ]
+    assert len(routed) == 40  # 20 events x 2 trails
+    for body in routed:
+        assert body["tlsDetails"] == tls
+        assert body["sessionCredentialFromConsole"] == "true"
+        assert list(body)[-2:] == ["tlsDetails", "sessionCredentialFromConsole"]
+    dead = [m for metric in metrics.dlq.collect() for m in metric.samples]
+    assert sum(m.value for m in dead if m.name.endswith("_total")) == 0
+    assert metrics.router_events_in._value.get() == 20
