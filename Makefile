@@ -71,6 +71,8 @@ bench: install
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/digester.py
 	$(BIN)/python bench/hook.py
+	$(BIN)/python bench/router.py
+	$(BIN)/python bench/registry.py
 
 clean: stop
 	rm -rf $(STACK) .pytest_cache .ruff_cache .hypothesis
