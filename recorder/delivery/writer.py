@@ -322,7 +322,7 @@ class Writer:
                 "manifest",
                 dest,
                 lambda: self._producer.send_and_wait(
-                    self.settings.topics.delivered, orjson.dumps(manifest), key=dest.key()
+                    self.settings.topics.delivered, orjson.dumps(manifest), key=dest.digest_key()
                 ),
             )
         batcher.delivered(batch)
