@@ -12,7 +12,16 @@ from recorder.stack.local import LocalStack
 
 pytestmark = pytest.mark.integration
 
-NAMES = ("api_events", "routed", "delivered", "trails", "dlq", "digest_state", "trail_status")
+NAMES = (
+    "api_events",
+    "routed",
+    "delivered",
+    "trails",
+    "dlq",
+    "digest_state",
+    "trail_status",
+    "insights_state",
+)
 
 
 def topics(stack: LocalStack, **env: str) -> subprocess.CompletedProcess[str]:
