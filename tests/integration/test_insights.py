@@ -123,7 +123,7 @@ def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
             60,
             what="the Start and End in CloudTrail-Insight files",
         )
-        assert '"restored": true' in replacement.log_text()  # state, not a fresh start
+        assert '"restored":true' in replacement.log_text()  # state, not a fresh start
     finally:
         sink.close()
         insights.kill()
