@@ -49,10 +49,10 @@ helm:
 test: install helm
 	$(BIN)/ruff check recorder tests bench loadtest
 	$(BIN)/ruff format --check recorder tests bench loadtest
-	$(BIN)/pytest -q -p no:cacheprovider
+	RECORDER_REQUIRE_HELM=1 $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=ci
 
 unit: install helm
-	$(BIN)/pytest -q tests/unit
+	RECORDER_REQUIRE_HELM=1 $(BIN)/pytest -q tests/unit --hypothesis-profile=ci
 
 lint: install
 	$(BIN)/ruff check recorder tests bench loadtest

@@ -7,9 +7,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
+
+# Property tests on a loaded 2-core CI machine: the same examples every run (a red run
+# can be replayed), and no per-example deadline (a slow example is not a wrong one).
+# `make test` selects it with --hypothesis-profile=ci; `dev` keeps Hypothesis's defaults.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Render the chart with the real Helm binary (``./.tools/helm`` or ``helm`` on PATH).
 
-``scripts/install-helm.sh`` installs it; without it the chart tests skip.
+``scripts/install-helm.sh`` installs it. Without it the chart tests skip, except under
+``make test`` (``RECORDER_REQUIRE_HELM=1``), where they fail.
 """
 
 from __future__ import annotations
@@ -126,7 +127,12 @@ class Helm:
 def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
     binary = find_helm()
     if binary is None:
-        pytest.skip("helm not found at ./.tools/helm or on PATH; run scripts/install-helm.sh")
+        reason = "helm not found at ./.tools/helm or on PATH; run scripts/install-helm.sh"
+        # `make test` installs helm first and sets RECORDER_REQUIRE_HELM: there a missing
+        # binary is a broken setup, not a reason to pass 70 chart tests by skipping them.
+        if os.environ.get("RECORDER_REQUIRE_HELM"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     home = tmp_path_factory.mktemp("helm-home")
     env = {
         **os.environ,
