@@ -84,7 +84,8 @@ class InsightsStage:
         self._consumer: AIOKafkaConsumer = clients.consumer(
             s, group_id=self.group_id, max_poll_records=5000
         )
-        self._producer: AIOKafkaProducer = clients.producer(s)
+        # gzip: the state record grows with the series kept (~40 bytes each compressed)
+        self._producer: AIOKafkaProducer = clients.producer(s, compression_type="gzip")
         await self._producer.start()
         await self._consumer.start()
         try:
