@@ -7,14 +7,15 @@ learned, then a burst, then the steady rate again. ``recorder run insights`` is 
 process of its own and is killed with SIGKILL right after it decided the Start; its
 replacement restores the state and ends the insight. One Start and one End land
 under ``AWSLogs/<account>/CloudTrail-Insight/<region>/``, in files any CloudTrail
-reader takes (gzip JSON with ``Records``), and their manifests go to the trail's
-digest chain.
+reader takes (gzip JSON with ``Records``), and the trail's digests list them with
+the hash of their content.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import re
 import time
@@ -51,6 +52,7 @@ INSIGHTS_ENV = {
     "RECORDER_INSIGHTS_LATENESS": "1",
 }
 STEADY, BURST = 4, 60  # calls per second
+DIGEST_INTERVAL = 6  # seconds per digest "hour"
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,12 @@ def pipeline(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any
             }
         ],
     )
-    env = {"RECORDER_TRAILS_FILE": str(trails), **INSIGHTS_ENV}
-    proc = RecorderProcess(stack, ["router", "writer"], work / "rw", env=env).start()
+    env = {
+        "RECORDER_TRAILS_FILE": str(trails),
+        "RECORDER_DIGEST_INTERVAL": str(DIGEST_INTERVAL),
+        **INSIGHTS_ENV,
+    }
+    proc = RecorderProcess(stack, ["router", "writer", "digester"], work / "rw", env=env).start()
     try:
         yield work, env
     finally:
@@ -162,6 +168,29 @@ def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
     chain = Destination(TRAIL_ARN, ACCOUNT, REGION).digest_key()
     assert manifests and all(key == chain for key, _ in manifests)
     assert {m["bucket"] for _, m in manifests} == {BUCKET}
+    # The trail's digests list the Insights files with the hash of their content.
+    insight_files = {m["key"]: m["sha256"] for _, m in manifests}
+    listed = wait_for(
+        lambda: _digested(stack, set(insight_files)),
+        10 * DIGEST_INTERVAL,
+        what="the Insights files in a digest",
+    )
+    for entry in listed:
+        body = aws(stack, "s3").get_object(Bucket=BUCKET, Key=entry["s3Object"])["Body"].read()
+        assert entry["hashValue"] == hashlib.sha256(gzip.decompress(body)).hexdigest()
+        assert entry["hashValue"] == insight_files[entry["s3Object"]]
+
+
+def _digested(stack: LocalStack, keys: set[str]) -> list[dict[str, Any]] | None:
+    s3 = aws(stack, "s3")
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/")
+    found = []
+    for obj in listing.get("Contents", []):
+        digest = json.loads(
+            gzip.decompress(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
+        )
+        found += [f for f in digest["logFiles"] if f["s3Object"] in keys]
+    return found if {f["s3Object"] for f in found} == keys else None
 
 
 def _insight_records(stack: LocalStack, ok: Any) -> list[dict[str, Any]] | None:
@@ -188,7 +217,7 @@ async def _insight_manifests(stack: LocalStack) -> list[tuple[bytes, dict[str, A
         for messages in batches.values():
             for m in messages:
                 manifest = orjson.loads(m.value)
-                if "/CloudTrail-Insight/" in manifest["key"]:
+                if "/CloudTrail-Insight/" in str(manifest.get("key", "")):  # not markers
                     out.append((m.key, manifest))
     finally:
         await consumer.stop()
