@@ -81,6 +81,47 @@ class Metrics:
         self.writer_open_batches = Gauge(
             "recorder_writer_open_batches", "Destinations with records not yet cut", registry=r
         )
+        # writer: failure containment (parked destinations, routed-retry)
+        self.writer_parked = Counter(
+            "recorder_writer_parked_total",
+            "Batches or notices moved to routed-retry, by kind and error class",
+            ["kind", "error_class"],
+            registry=r,
+        )
+        self.writer_parked_destinations = Gauge(
+            "recorder_writer_parked_destinations",
+            "Destinations with parked batches or notices",
+            registry=r,
+        )
+        self.writer_parked_events = Gauge(
+            "recorder_writer_parked_events", "Events in parked batches", registry=r
+        )
+        self.writer_oldest_parked_age = Gauge(
+            "recorder_writer_oldest_parked_age_seconds",
+            "Age of the oldest parked batch or notice",
+            registry=r,
+        )
+        self.writer_retry_attempts = Counter(
+            "recorder_writer_retry_attempts_total",
+            "Retries of parked batches and notices, by kind and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.writer_buffered_bytes = Gauge(
+            "recorder_writer_buffered_bytes",
+            "Bytes of routed records held in memory (open and cut batches)",
+            registry=r,
+        )
+        self.writer_uncommitted = Gauge(
+            "recorder_writer_uncommitted_records",
+            "Records of routed after the committed offsets (high watermark minus committed)",
+            registry=r,
+        )
+        self.writer_paused = Gauge(
+            "recorder_writer_paused_partitions",
+            "Partitions paused because the buffered-bytes budget is spent",
+            registry=r,
+        )
         self.delivery_latency = Histogram(
             "recorder_delivery_latency_seconds",
             "Event time to object in S3",
@@ -128,5 +169,32 @@ class Metrics:
             "A partition's log end fell below this consumer's position: the broker lost "
             "acknowledged records (e.g. an unclean leader election)",
             ["stage", "partition"],
+            registry=r,
+        )
+        # digester
+        self.digester_digests = Counter(
+            "recorder_digester_digests_total",
+            "Digest write attempts by outcome (written, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.digester_parked_chains = Gauge(
+            "recorder_digester_parked_chains",
+            "Chains whose digest failed digest_max_attempts times in a row (retried slowly)",
+            registry=r,
+        )
+        self.digester_chains = Gauge(
+            "recorder_digester_chains", "Digest chains known to this digester", registry=r
+        )
+        self.digester_late_files = Counter(
+            "recorder_digester_late_log_files_total",
+            "Log files delivered after their chain's final digest (in no digest)",
+            registry=r,
+        )
+        # supervision
+        self.service_restarts = Counter(
+            "recorder_service_restarts_total",
+            "Services restarted after a failure",
+            ["service"],
             registry=r,
         )

@@ -21,6 +21,7 @@ NAMES = (
     "digest_state",
     "trail_status",
     "insights_state",
+    "routed_retry",
 )
 
 
