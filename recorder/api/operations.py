@@ -25,6 +25,11 @@ from typing import Any
 
 from recorder.api.auth import Principal
 from recorder.api.checks import ResourceChecks
+from recorder.api.insight_selectors import (
+    get_insight_selectors,
+    insights_off,
+    put_insight_selectors,
+)
 from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
@@ -117,7 +122,8 @@ class Operations:
             "StopLogging": self.stop_logging,
             "PutEventSelectors": self.put_event_selectors,
             "GetEventSelectors": self.get_event_selectors,
-            "GetInsightSelectors": self.get_insight_selectors,
+            "GetInsightSelectors": lambda c, p: get_insight_selectors(self, c, p),
+            "PutInsightSelectors": lambda c, p: put_insight_selectors(self, c, p),
             "AddTags": self.add_tags,
             "RemoveTags": self.remove_tags,
             "ListTags": self.list_tags,
@@ -462,11 +468,14 @@ class Operations:
 
     async def stop_logging(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._find_home(caller, p["Name"])
+        insights_were_on = insights_off(doc)  # guide line 3662
         if doc.get("IsLogging"):
             # after the call's own record was timed: the trail records its StopLogging
             doc["IsLogging"] = False
             doc["StopLoggingTime"] = now_iso()
             doc["LoggingPeriods"] = stopped(doc.get("LoggingPeriods"), doc["StopLoggingTime"])
+            await self._save(doc)
+        elif insights_were_on:
             await self._save(doc)
         return {}
 
@@ -502,22 +511,6 @@ class Operations:
         else:
             out["EventSelectors"] = doc.get("EventSelectors") or DEFAULT_EVENT_SELECTORS
         return out
-
-    async def get_insight_selectors(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        """Insights are not offered: every trail answers InsightNotEnabledException, which
-        is what CloudTrail answers for a trail without Insights."""
-        if p.get("EventDataStore"):
-            raise ApiError(
-                "UnsupportedOperationException", "Event data stores are not supported here"
-            )
-        if not p.get("TrailName"):
-            raise ApiError("InvalidParameterCombinationException", "TrailName is required")
-        doc = self._find(caller, p["TrailName"])
-        raise ApiError(
-            "InsightNotEnabledException",
-            f"Trail {doc['TrailARN']} does not have Insights enabled. "
-            "Enable Insights on the trail, and then try the operation again.",
-        )
 
     # -- tags ----------------------------------------------------------------------------
     async def add_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
