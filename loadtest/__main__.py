@@ -2,6 +2,7 @@
 
     python -m loadtest --rate 2000 --duration 60 [--accounts 10] [--trails 20]
     python -m loadtest --find-capacity [--start-rate 1000 --step-factor 1.3 --step-seconds 25]
+    python -m loadtest --rate 2000 --duration 600 --break-destination 1 [--repair-at 300]
 
 Starts a private local stack (noida-db + moto) and recorder's router and writer as
 separate processes. Traffic comes from generator processes (as many as the rate
@@ -16,12 +17,19 @@ while it runs) and an HTML report with plots.
 ``--find-capacity`` steps the offered rate up until p99 latency exceeds the cut
 interval + 10 s or the lag keeps growing, and reports the highest rate held next
 to the broker's own produce+consume floor measured in the same run.
+
+``--break-destination N`` deletes the buckets of N trails before traffic starts
+(NoSuchBucket: the writer parks them on ``routed-retry``); the summary then shows the
+writer's RSS, how far its committed offsets trail the log, and the parked events.
+``--repair-at S`` creates those buckets again S seconds in: every parked event must
+then arrive too, exactly once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest import capacity, harness
+from loadtest.burst import add_argument as add_burst_argument
 from loadtest.report import render
 
 
@@ -42,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--cut-interval", type=float, default=5.0)
     ap.add_argument("--drain-timeout", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=7)
+    add_burst_argument(ap)
+    ap.add_argument(
+        "--break-destination",
+        type=int,
+        default=0,
+        metavar="N",
+        help="delete N trails' buckets before traffic starts (their batches are parked)",
+    )
+    ap.add_argument(
+        "--repair-at",
+        type=float,
+        metavar="SECONDS",
+        help="create the broken buckets again this many seconds in",
+    )
     ap.add_argument(
         "--report", type=Path, help="HTML report path (default loadtest/reports/load-<time>.html)"
     )
@@ -91,6 +114,9 @@ def options(args: argparse.Namespace) -> harness.Options:
         generators=args.generators,
         plan=plan,
         floor_events=args.floor_events if plan else 0,
+        break_destination=args.break_destination,
+        repair_at=args.repair_at,
+        burst=args.burst,
     )
 
 
@@ -134,10 +160,14 @@ def summarize(args: argparse.Namespace, out: harness.Outcome) -> dict[str, Any]:
         "samples / gaps / largest interval (s)": f"{len(r['samples'])} / {len(r['gaps'])} / "
         f"{r['max_sample_interval']:.2f}",
         "cut interval (s)": args.cut_interval,
+        **broken_summary(args, r["samples"], r["held deliveries"], r["send_seconds"]),
         "accounts / trails": f"{args.accounts} / {args.trails}",
         "broker / processes / generators": f"{args.broker} / {args.processes} / "
         f"{len([k for k in r['cpu_seconds'] if k.startswith('generator')])}",
     }
+    if args.burst:
+        summary["burst calls sent"] = r["burst sent"]
+        summary["Insights files (CloudTrail-Insight/)"] = r["insights files"]
     if args.find_capacity:
         held = r["held"]
         fl = out.floor.get("floor events/s", float("nan"))
@@ -151,6 +181,28 @@ def summarize(args: argparse.Namespace, out: harness.Outcome) -> dict[str, Any]:
             "stopped because": r["end_reason"],
         }
     return summary
+
+
+def broken_summary(
+    args: argparse.Namespace, samples: list[dict[str, float]], held: int, sending: float
+) -> dict[str, Any]:
+    """With a broken destination: writer memory and committed-offset progress."""
+    if not args.break_destination:
+        return {}
+    during = [s for s in samples if s["t"] <= sending] or samples
+    tail = [s for s in during if s["t"] >= sending / 2] or during
+    return {
+        "broken destinations (trails)": args.break_destination,
+        "deliveries to broken trails": held,
+        "writer RSS max (MiB)": max(s["writer_rss_mib"] for s in during),
+        "writer RSS at end of sending (MiB)": during[-1]["writer_rss_mib"],
+        "writer uncommitted records max": max(s["writer_uncommitted"] for s in during),
+        "writer uncommitted records, 2nd half mean": statistics.fmean(
+            s["writer_uncommitted"] for s in tail
+        ),
+        "parked events max": max(s["parked_events"] for s in samples),
+        "repaired at (s)": args.repair_at if args.repair_at is not None else "never",
+    }
 
 
 def cpu_rows(out: harness.Outcome) -> list[dict[str, Any]]:

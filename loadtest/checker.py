@@ -49,6 +49,12 @@ _IDLE_PAUSE = 0.2  # seconds between polls of `delivered` while nothing arrives
 _LAG = re.compile(
     r'^recorder_consumer_lag_records\{partition="(\d+)",stage="(\w+)"\} ([0-9.e+]+)$', re.M
 )
+#: gauges the samples carry, summed over a process's labels
+GAUGES = {
+    "recorder_writer_uncommitted_records": "writer_uncommitted",
+    "recorder_writer_parked_events": "parked_events",
+}
+_GAUGE = re.compile(r"^(" + "|".join(GAUGES) + r")(?:\{[^}]*\})? ([0-9.e+-]+)$", re.M)
 
 
 @dataclass
@@ -70,6 +76,9 @@ class CheckerConfig:
     lag_every: float = 1.0
     drain_timeout: float = 300.0
     idle_seconds: float = 0.0
+    # --break-destination: these buckets are gone; --repair-at creates them again
+    broken_buckets: list[str] = field(default_factory=list)
+    repair_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,17 +90,24 @@ class CheckerConfig:
         return self.workdir / "latencies.bin"
 
 
-def scrape_lag(port: int) -> dict[str, float]:
-    """Consumer lag per stage of one recorder process (empty when it does not answer)."""
+def parse_metrics(text: str) -> dict[str, float]:
+    """From a ``/metrics`` page: consumer lag per stage (``router_lag``, ...) and the
+    writer's uncommitted records and parked events, each summed over its labels."""
+    out: dict[str, float] = {}
+    for _partition, stage, value in _LAG.findall(text):
+        out[f"{stage}_lag"] = out.get(f"{stage}_lag", 0.0) + float(value)
+    for name, value in _GAUGE.findall(text):
+        out[GAUGES[name]] = out.get(GAUGES[name], 0.0) + float(value)
+    return out
+
+
+def scrape(port: int) -> dict[str, float]:
+    """:func:`parse_metrics` of one recorder process (empty when it does not answer)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=0.5) as r:
-            text = r.read().decode()
+            return parse_metrics(r.read().decode())
     except OSError:
         return {}
-    lag: dict[str, float] = {}
-    for _partition, stage, value in _LAG.findall(text):
-        lag[stage] = lag.get(stage, 0.0) + float(value)
-    return lag
 
 
 class Latencies:
@@ -126,6 +142,8 @@ class Delivered:
         self.seen: Counter[int] = Counter()
         self.records = 0
         self.files = 0
+        self.insights = 0  # Insights files: not API events, counted apart
+        self.skip: set[str] = set()  # buckets not to list (broken destinations)
         self.read: set[str] = set()
         self.latencies = Latencies(time.time())
         self._files: queue.Queue[tuple[str, str, float | None] | None] = queue.Queue()
@@ -144,6 +162,8 @@ class Delivered:
         self._files.put(None)
         self._reader.join()
         for bucket in self.buckets:
+            if bucket in self.skip:
+                continue
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 for obj in page.get("Contents", []):
                     if f"{bucket}/{obj['Key']}" not in self.read:
@@ -191,6 +211,9 @@ class Delivered:
         self.read.add(name)
         trail = self.buckets[bucket]
         parts = key.split("/")  # AWSLogs/<acct>/CloudTrail/<region>/...
+        if "CloudTrail-Insight" in parts:
+            self.insights += 1
+            return
         account, region = parts[1], parts[3]
         body = gzip.decompress(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         records = orjson.loads(body)["Records"]
@@ -216,6 +239,13 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
     else:
         idle = {}
     delivered = Delivered(cfg.settings, cfg.buckets)  # its S3 client, before the clock
+    delivered.skip = set(cfg.broken_buckets)
+    repaired = not cfg.broken_buckets
+
+    def expected_now() -> int:
+        held = sum(v.value for v in shared.held) if repaired else 0
+        return sum(v.value for v in shared.expected) + held
+
     t0 = time.time()
     delivered.latencies = Latencies(t0)
     delivered.start()
@@ -245,13 +275,19 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         t = now - t0
         reading = meter.read(now)
         pct = cpu.percent_of_core(prev, reading)
+        if not repaired and cfg.repair_at is not None and t >= cfg.repair_at:
+            for bucket in cfg.broken_buckets:
+                delivered.s3.create_bucket(Bucket=bucket)
+            delivered.skip.clear()
+            repaired = True
+            sys.stderr.write(f"\nrepaired {len(cfg.broken_buckets)} broken destination(s)\n")
         sent = sum(v.value for v in shared.sent)
-        expected = sum(v.value for v in shared.expected)
+        expected = expected_now()
         records = delivered.records
         if t - lag_at >= cfg.lag_every - cfg.interval / 2:
             lag_at, lag = t, {}
             for port in cfg.recorder_ports.values():
-                for k, v in scrape_lag(port).items():
+                for k, v in scrape(port).items():
                     lag[k] = lag.get(k, 0.0) + v
         dt = now - prev.at
         recorder_cpu = sum(pct[n] for n in cfg.recorder_names)
@@ -265,10 +301,15 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
             "sent_total": float(sent),
             "expected_total": float(expected),
             "delivered_total": float(records),
-            "router_lag": lag.get("router", 0.0),
-            "writer_lag": lag.get("writer", 0.0),
+            "router_lag": lag.get("router_lag", 0.0),
+            "writer_lag": lag.get("writer_lag", 0.0),
             "cpu": recorder_cpu,
             "rss_mib": meter.rss_mib(cfg.recorder_names),
+            "writer_rss_mib": meter.rss_mib(
+                n for n in cfg.recorder_names if n.startswith("writer")
+            ),
+            "writer_uncommitted": lag.get("writer_uncommitted", 0.0),
+            "parked_events": lag.get("parked_events", 0.0),
             "machine_busy": cpu.machine_percent(prev, reading),
             "recorder_share": recorder_cpu / ncores,
             "harness_share": harness_cpu / ncores,
@@ -332,7 +373,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
             done = all(
                 (cfg.workdir / f"generator-{i}.expected").exists() for i in range(cfg.generators)
             )
-            expected = sum(v.value for v in shared.expected)
+            expected = expected_now()
             if done and delivered.records >= expected:
                 drained_at = t
                 break
@@ -343,10 +384,16 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
     sys.stderr.write("\nreading the remaining log files back from S3 ...\n")
     delivered.finish()
     expected_keys: set[int] = set()
+    held_keys: set[int] = set()
     for i in range(cfg.generators):
         path = cfg.workdir / f"generator-{i}.expected"
         if path.exists():
             expected_keys.update(read_expected(path))
+        held_path = path.with_suffix(".held")
+        if held_path.exists():
+            held_keys.update(read_expected(held_path))
+    if repaired:
+        expected_keys |= held_keys
     seen = delivered.seen
     missing = sum(1 for k in expected_keys if k not in seen)
     duplicated = sum(c - 1 for c in seen.values() if c > 1)
@@ -365,6 +412,10 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         "expected": len(expected_keys),
         "delivered": delivered.records,
         "files": delivered.files,
+        "insights files": delivered.insights,
+        "held deliveries": len(held_keys),
+        "repaired": repaired,
+        "burst sent": shared.burst_sent.value if shared.burst_sent is not None else 0,
         "missing": missing,
         "duplicated": duplicated,
         "unexpected": unexpected,

@@ -23,6 +23,7 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any, Protocol
 
+from loadtest.burst import Burst
 from loadtest.traffic import TrafficMix
 from loadtest.trails import delivery_key
 from recorder.events import encode
@@ -91,6 +92,9 @@ class Shared:
     stop: Any  # multiprocessing.Event
     sent: list[Synchronized[int]] = field(default_factory=list)
     expected: list[Synchronized[int]] = field(default_factory=list)
+    # deliveries to trails whose destination is broken (--break-destination)
+    held: list[Synchronized[int]] = field(default_factory=list)
+    burst_sent: Synchronized[int] | None = None  # --burst calls sent
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,16 @@ class GeneratorConfig:
     seed: int
     workdir: Path
     plain_producer: bool  # tansu: no idempotent producer
+    held_trails: frozenset[str] = frozenset()  # broken destinations: counted apart
+    burst: Burst | None = None  # only one generator sends the burst
 
     @property
     def expected_file(self) -> Path:
         return self.workdir / f"generator-{self.index}.expected"
+
+    @property
+    def held_file(self) -> Path:
+        return self.workdir / f"generator-{self.index}.held"
 
 
 def make_sink(cfg: GeneratorConfig) -> Sink:
@@ -129,34 +139,52 @@ def owed(debt: float, rate: float, elapsed: float, cap_seconds: float = 3.0) -> 
 
 
 def run(cfg: GeneratorConfig, shared: Shared, clock: Callable[[], float] = time.time) -> None:
-    """Generate until ``shared.stop`` is set; then flush and write the expected set."""
+    """Generate until ``shared.stop`` is set; then flush and write the expected sets."""
     engine = RoutingEngine.compile([Trail.from_api(t) for t in cfg.specs], {})
     mix = TrafficMix(cfg.accounts, seed=cfg.seed * 1000 + cfg.index)
     sink = make_sink(cfg)
-    keys = array("Q")
+    keys, held = array("Q"), array("Q")
     sent_v, expected_v = shared.sent[cfg.index], shared.expected[cfg.index]
+    held_v = shared.held[cfg.index] if shared.held else None
     debt, last = 0.0, time.monotonic()
+    started: float | None = None
+
+    def emit(event: dict[str, Any]) -> None:
+        eid = event["eventID"]
+        for d in engine.route(event):
+            key = delivery_key(eid, d.trail_arn, d.account_id, d.region)
+            (held if d.trail_arn in cfg.held_trails else keys).append(key)
+        sink.emit(event["recipientAccountId"].encode(), encode(event))
+
     while not shared.stop.is_set():
         now_m = time.monotonic()
-        n, debt = owed(debt, shared.rate.value / cfg.count, now_m - last)
+        rate = shared.rate.value / cfg.count
+        n, debt = owed(debt, rate, now_m - last)
         last = now_m
         now = clock()
         for _ in range(n):
-            event = mix.event(now)
-            eid = event["eventID"]
-            for d in engine.route(event):
-                keys.append(delivery_key(eid, d.trail_arn, d.account_id, d.region))
-            sink.emit(event["recipientAccountId"].encode(), encode(event))
-        if n:
+            emit(mix.event(now))
+        extra = 0  # the burst's calls, counted apart from the mix
+        if cfg.burst is not None and rate:
+            started = now if started is None else started
+            for event in cfg.burst.events(mix, now - started, now):
+                emit(event)
+                extra += 1
+            if shared.burst_sent is not None:
+                shared.burst_sent.value = cfg.burst.sent
+        if n or extra:
             sent_v.value += n
             expected_v.value = len(keys)
+            if held_v is not None:
+                held_v.value = len(held)
         else:
             time.sleep(0.002)
     sink.close(60)
-    tmp = cfg.expected_file.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        keys.tofile(f)
-    tmp.rename(cfg.expected_file)
+    for path, values in ((cfg.held_file, held), (cfg.expected_file, keys)):  # expected last
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            values.tofile(f)
+        tmp.rename(path)
 
 
 def read_expected(path: Path) -> array[int]:

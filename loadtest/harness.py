@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from loadtest import capacity, checker, cpu, floor, generator
+from loadtest.burst import INSIGHTS_ENV, Burst
 from loadtest.procs import RecorderProcess
 from loadtest.traffic import account_ids, trail_set
 from loadtest.trails import install_trails
@@ -49,6 +50,9 @@ class Options:
     idle_seconds: float = 0.0  # > 0: each process's idle CPU before traffic
     interval: float = 1.0
     lag_every: float = 1.0
+    break_destination: int = 0  # delete this many trails' buckets before traffic
+    repair_at: float | None = None  # ... and create them again this many seconds in
+    burst: Burst | None = None  # one write API's rate raised, with the Insights stage
     recorder_env: dict[str, str] = field(default_factory=dict)
 
     def generator_count(self) -> int:
@@ -158,7 +162,12 @@ def run(opts: Options, work: Path) -> Outcome:
             kms_key_arn=kms.create_key(Description="load test")["KeyMetadata"]["Arn"],
             topic_arn=sns.create_topic(Name="load-notices")["TopicArn"],
         )
+        if opts.burst:
+            Burst.enable_insights(specs)
         trails = install_trails(s3, specs, work)
+        broken = [t["S3BucketName"] for t in specs[: opts.break_destination]]
+        for bucket in broken:
+            s3.delete_bucket(Bucket=bucket)
         floor_result: dict[str, float] = {}
         if opts.floor_events:
             sys.stderr.write(f"broker floor: {opts.floor_events:,} events produce -> consume ...\n")
@@ -173,12 +182,18 @@ def run(opts: Options, work: Path) -> Outcome:
         membership = env.get("RECORDER_GROUP_MEMBERSHIP", settings.group_membership)
         sys.stderr.write(f"starting {opts.processes} router and writer process(es) ...\n")
         procs = start_recorder(stack, work, env, opts.processes)
+        if opts.burst:
+            procs["insights-0"] = RecorderProcess(
+                stack, ["insights"], work / "insights-0", env={**env, **INSIGHTS_ENV}
+            ).start()
         if membership == "dynamic" and not wait_assigned(procs, stack.partitions, 120):
             sys.stderr.write("warning: consumer groups did not settle in 120 s\n")
         count = opts.generator_count()
         for _ in range(count):
             shared.sent.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
             shared.expected.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
+            shared.held.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
+        shared.burst_sent = ctx.Value("q", 0, lock=False)  # type: ignore[assignment]
         for i in range(count):
             cfg = generator.GeneratorConfig(
                 i,
@@ -189,6 +204,8 @@ def run(opts: Options, work: Path) -> Outcome:
                 opts.seed,
                 work,
                 plain_producer=opts.broker == "tansu",
+                held_trails=frozenset(trails.buckets[b] for b in broken),
+                burst=opts.burst if i == 0 else None,
             )
             g = ctx.Process(target=generator.run, args=(cfg, shared), name=f"generator-{i}")
             g.start()
@@ -217,6 +234,8 @@ def run(opts: Options, work: Path) -> Outcome:
             lag_every=opts.lag_every,
             drain_timeout=opts.drain_timeout,
             idle_seconds=opts.idle_seconds,
+            broken_buckets=broken,
+            repair_at=opts.repair_at,
             extra={"membership": f"{opts.broker} / {membership}"},
         )
         check = ctx.Process(target=checker.run, args=(ccfg, shared), name="checker")

@@ -14,7 +14,7 @@ from loadtest.capacity import (
     slope,
     step_ready,
 )
-from loadtest.checker import Latencies
+from loadtest.checker import Latencies, parse_metrics
 
 PLAN = Plan(start_rate=500, factor=1.5, max_rate=3000, cut_interval=5.0)
 TS = [float(t) for t in range(20)]
@@ -102,3 +102,24 @@ def test_a_window_holds_the_deliveries_of_events_emitted_in_it() -> None:
     assert sorted(lat.window(5.0, 10.0)) == [1.0, 2.0]
     assert lat.window(4.5, 5.0) == [9.0]
     assert list(lat.all) == [9.0, 1.0, 2.0, 3.0]
+
+
+def test_metrics_page_gives_lag_per_stage_and_the_writer_gauges() -> None:
+    page = "\n".join(
+        [
+            "# HELP recorder_consumer_lag_records Records behind the log end",
+            'recorder_consumer_lag_records{partition="0",stage="router"} 12.0',
+            'recorder_consumer_lag_records{partition="1",stage="router"} 3.0',
+            'recorder_consumer_lag_records{partition="0",stage="writer"} 7.0',
+            "recorder_writer_uncommitted_records 420.0",
+            'recorder_writer_parked_events{trail="t"} 30.0',
+            'recorder_writer_parked_events{trail="u"} 5.0',
+            "recorder_writer_parked_events_total 99.0",
+        ]
+    )
+    assert parse_metrics(page) == {
+        "router_lag": 15.0,
+        "writer_lag": 7.0,
+        "writer_uncommitted": 420.0,
+        "parked_events": 35.0,
+    }
