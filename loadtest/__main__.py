@@ -141,6 +141,7 @@ def summarize(args: argparse.Namespace, out: harness.Outcome) -> dict[str, Any]:
         / (r["drained_seconds"] or span),
         "log files": r["files"],
         "missing": r["missing"],
+        "drained": "yes" if r["drained_seconds"] == r["drained_seconds"] else "no (drain timeout)",
         "duplicated": r["duplicated"],
         "unexpected": r["unexpected"],
         "latency p50 (s)": lat["50"],
