@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -138,10 +139,10 @@ def summarize(args: argparse.Namespace, out: harness.Outcome) -> dict[str, Any]:
         "expected deliveries": r["expected"],
         "delivered records": r["delivered"],
         "delivery throughput (records/s, start to drained)": r["delivered"]
-        / (r["drained_seconds"] or span),
+        / (span if math.isnan(r["drained_seconds"]) else r["drained_seconds"]),
         "log files": r["files"],
         "missing": r["missing"],
-        "drained": "yes" if r["drained_seconds"] == r["drained_seconds"] else "no (drain timeout)",
+        "drained": "no (drain timeout)" if math.isnan(r["drained_seconds"]) else "yes",
         "duplicated": r["duplicated"],
         "unexpected": r["unexpected"],
         "latency p50 (s)": lat["50"],
