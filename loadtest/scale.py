@@ -71,8 +71,15 @@ def cost_row(n: int, out: harness.Outcome, warmup: float, duration: float) -> di
         "CPU-s / 1k events": (router + writer) / k_events,
         "idle CPU, all processes (% of a core)": idle,
         "missing / duplicated": f"{r['missing']} / {r['duplicated']}",
+        "machine busy %": _mean(
+            [x["machine_busy"] for x in r["samples"] if warmup < x["t"] <= warmup + duration]
+        ),
         "load average": out.load_before,
     }
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def with_ratio(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ def samples(router: list[float], writer: list[float], seconds: int = 40) -> list
         s = {"t": float(t), "dt": 1.0, "sent_total": 1000.0 * t}
         s |= {f"cpu.router-{i}": pct for i, pct in enumerate(router)}
         s |= {f"cpu.writer-{i}": pct for i, pct in enumerate(writer)}
-        s |= {"cpu.generator-0": 80.0, "cpu.broker": 30.0}
+        s |= {"cpu.generator-0": 80.0, "cpu.broker": 30.0, "machine_busy": 50.0 + t}
         out.append(s)
     return out
 
@@ -47,6 +47,7 @@ def test_cost_counts_only_router_and_writer_processes_per_1000_events() -> None:
     assert round(row["CPU-s / 1k events"], 9) == 0.8
     assert row["events/s"] == 1000.0 and row["events measured"] == 20_000
     assert row["idle CPU, all processes (% of a core)"] == 0.75
+    assert row["machine busy %"] == 50.0 + 20.5  # mean over seconds 11..30
 
 
 def test_each_count_is_compared_with_one_process() -> None:
