@@ -24,6 +24,7 @@ from recorder.events import encode
 from recorder.obs.logging import get_logger
 from recorder.producer.identity import Credentials, IdentityResolver, StaticIdentity
 from recorder.producer.record import Call, Identity, build_record
+from recorder.settings import Settings
 
 log = get_logger("recorder.producer")
 
@@ -66,6 +67,7 @@ class Installation:
     source_ip: str = "127.0.0.1"
     errors: int = 0
     on_record: Callable[[dict[str, Any]], None] | None = None
+    schema_version: int = 1  # the ApiEvent schema to write: Settings.event_schema_version
     _emitters: list[Any] = field(default_factory=list)
 
     # -- hooks: the caller's thread ------------------------------------------------------
@@ -156,7 +158,7 @@ class Installation:
         record = self.record(capture, identity)
         if self.on_record is not None:
             self.on_record(record)
-        return record["recipientAccountId"].encode(), encode(record)
+        return record["recipientAccountId"].encode(), encode(record, self.schema_version)
 
     def record(self, capture: Capture, identity: Identity) -> dict[str, Any]:
         model = capture.model
@@ -208,6 +210,7 @@ def install(
     resolver: IdentityResolver | None = None,
     bucket_owners: Mapping[str, str] | None = None,
     source_ip: str = "127.0.0.1",
+    schema_version: int | None = None,
 ) -> Installation:
     """Record every API call made with ``target``: a boto3/botocore/aioboto3/aiobotocore
     session or client.
@@ -216,7 +219,8 @@ def install(
     derives it from the signing credentials (``CallerIdentityResolver`` asks STS).
     Without either, events would be attributed to no one in particular, so it is an
     error. Clients created from a session after ``install`` inherit the hooks; a client
-    created before must be installed on directly.
+    created before must be installed on directly. ``schema_version``: the ApiEvent
+    schema to write; None takes ``RECORDER_EVENT_SCHEMA_VERSION``.
     """
     if (identity is None) == (resolver is None):
         raise TypeError(
@@ -228,11 +232,14 @@ def install(
         raise TypeError(
             f"{type(sink).__name__} is not a sink: it has no defer(installation, capture)"
         )
+    if schema_version is None:
+        schema_version = Settings.from_env().event_schema_version
     inst = Installation(
         sink=sink,
         resolver=resolver if resolver is not None else StaticIdentity(identity),  # type: ignore[arg-type]
         bucket_owners=dict(bucket_owners or {}),
         source_ip=source_ip,
+        schema_version=schema_version,
     )
     inst.attach(_emitter_of(target))
     return inst

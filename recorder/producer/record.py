@@ -19,7 +19,7 @@ from recorder.events.validate import MAX_BYTES
 from recorder.producer.shapes import NEVER_LOGGED, elements
 from recorder.routing.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
 
-EVENT_VERSION = "1.05"
+EVENT_VERSION = "1.08"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,11 @@ class Call:
     host: str | None = None
     api_version: str | None = None
     tls: bool = False  # the call went over HTTPS (CloudTrail then records tlsDetails)
+    # eventVersion 1.08 members, where the hook can know them (None/False: not known).
+    tls_version: str | None = None  # of the request's connection, e.g. "TLSv1.3"
+    cipher_suite: str | None = None
+    vpc_endpoint_id: str | None = None  # the endpoint is a VPC endpoint (vpce-...)
+    session_from_console: bool = False  # credentials of a console session
 
 
 #: Where each partition logs its global services (the guide, line 511: "logged as
@@ -163,9 +168,18 @@ def build_record(
         record["apiVersion"] = call.api_version
     record["managementEvent"] = c.management_event
     record["recipientAccountId"] = identity.account_id
+    if call.vpc_endpoint_id:
+        record["vpcEndpointId"] = call.vpc_endpoint_id
     record["eventCategory"] = c.event_category
-    if call.tls and call.host:
-        record["tlsDetails"] = {"clientProvidedHostHeader": call.host}
+    tls = {
+        "tlsVersion": call.tls_version,
+        "cipherSuite": call.cipher_suite,
+        "clientProvidedHostHeader": call.host,
+    }
+    if call.tls_version or call.cipher_suite or (call.tls and call.host):
+        record["tlsDetails"] = {k: v for k, v in tls.items() if v is not None}
+    if call.session_from_console:
+        record["sessionCredentialFromConsole"] = "true"  # CloudTrail writes it only when true
     return fit(record)
 
 
