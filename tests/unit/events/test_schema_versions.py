@@ -172,6 +172,9 @@ def test_the_hook_writes_the_configured_version(monkeypatch: pytest.MonkeyPatch)
         def emit(self, key: bytes, value: bytes) -> None:
             frames[self.label] = value
 
+        def defer(self, installation: Any, capture: Any) -> None:
+            self.emit(*installation.render(capture))  # what the sink's thread does
+
     for label, env in (("default", None), ("upgraded", "2")):
         if env is None:
             monkeypatch.delenv("RECORDER_EVENT_SCHEMA_VERSION", raising=False)
