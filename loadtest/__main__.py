@@ -1,6 +1,7 @@
 """Load test: drive realistic traffic through the real producer into a running stack.
 
     python -m loadtest --rate 2000 --duration 60 [--accounts 10] [--trails 20]
+    python -m loadtest --rate 2000 --duration 600 --break-destination 1 [--repair-at 300]
 
 Starts a private local stack (noida-db + moto) and recorder's router and writer as
 separate processes, emits ``rate`` events/s for ``duration`` seconds through the
@@ -9,6 +10,12 @@ producer's Kafka sink, then checks completeness from S3 - every expected
 throughput, consumer lag, end-to-end latency percentiles (event emitted -> its log
 file in S3) and the recorder's CPU and memory: a terminal summary (with a progress
 bar while it runs) and an HTML report with plots.
+
+``--break-destination N`` deletes the buckets of N trails before traffic starts
+(NoSuchBucket: the writer parks them on ``routed-retry``); the summary then shows the
+writer's RSS, how far its committed offsets trail the log, and the parked events.
+``--repair-at S`` creates those buckets again S seconds in: every parked event must
+then arrive too, exactly once.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ import boto3
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from loadtest.burst import INSIGHTS_ENV, Burst
+from loadtest.burst import add_argument as add_burst_argument
 from loadtest.procs import RecorderProcess
 from loadtest.report import percentile, render
 from loadtest.traffic import TrafficMix, account_ids, trail_set
@@ -111,7 +120,7 @@ class Manifests:
                     for m in msgs:
                         manifest = orjson.loads(m.value)
                         key = f"{manifest['bucket']}/{manifest['key']}"
-                        if key not in self.arrival:
+                        if key not in self.arrival and "/CloudTrail-Insight/" not in key:
                             self.arrival[key] = now
                             self.records += int(manifest["recordCount"])
         finally:
@@ -143,7 +152,15 @@ def run(
         kms_key_arn=kms.create_key(Description="load test")["KeyMetadata"]["Arn"],
         topic_arn=sns.create_topic(Name="load-notices")["TopicArn"],
     )
+    if args.burst:
+        Burst.enable_insights(specs)
     trails = install_trails(s3, specs, work)
+    broken = {t["S3BucketName"] for t in specs[: args.break_destination]}
+    for bucket in broken:
+        s3.delete_bucket(Bucket=bucket)
+    broken_arns = {trails.buckets[b] for b in broken}
+    repaired = not broken
+    held: set[tuple[str, str, str, str]] = set()  # deliveries to broken trails
     env = {
         "RECORDER_TRAILS_FILE": str(trails.trails_file),
         "RECORDER_CUT_INTERVAL": str(args.cut_interval),
@@ -152,6 +169,10 @@ def run(
         RecorderProcess(stack, ["router"], work, env=env).start(),
         RecorderProcess(stack, ["writer"], work, env=env).start(),
     ]
+    if args.burst:
+        procs.append(
+            RecorderProcess(stack, ["insights"], work, env={**env, **INSIGHTS_ENV}).start()
+        )
     manifests = Manifests(stack.bootstrap_servers)
     manifests.start()
     sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
@@ -170,20 +191,31 @@ def run(
     try:
         while True:
             now = time.time()
+            if not repaired and args.repair_at is not None and now - start >= args.repair_at:
+                for bucket in broken:
+                    s3.create_bucket(Bucket=bucket)
+                repaired = True
+                expected |= held
+                broken_arns = set()
             if now < end_send:
                 due = int((now - start) * args.rate) - sent
                 for _ in range(max(0, due)):
                     event = mix.event(now)
                     emitted[event["eventID"]] = now
-                    expected |= trails.expected(event)
+                    for d in trails.expected(event):
+                        (held if d[1] in broken_arns else expected).add(d)
                     sink.emit(event["recipientAccountId"].encode(), encode(event))
                     sent += 1
+                for event in args.burst.events(mix, now - start, now) if args.burst else ():
+                    expected |= trails.expected(event)
+                    sink.emit(event["recipientAccountId"].encode(), encode(event))
             if now - last_sample >= 1.0:
                 lag: dict[str, float] = {}
                 for p in procs:
                     for k, v in scrape_lag(p).items():
                         lag[k] = lag.get(k, 0) + v
                 usage = [proc_usage(p.proc.pid) for p in procs if p.proc]
+                writer = procs[1]
                 cpu = sum(u[0] for u in usage)
                 dt_ = now - last_sample
                 samples.append(
@@ -197,6 +229,11 @@ def run(
                         "writer_lag": lag.get("writer", 0.0),
                         "cpu": (cpu - last_cpu) / dt_ * 100,
                         "rss_mib": sum(u[1] for u in usage),
+                        "writer_rss_mib": usage[1][1] if len(usage) > 1 else 0.0,
+                        "writer_uncommitted": _metric(
+                            writer, "recorder_writer_uncommitted_records"
+                        ),
+                        "parked_events": _metric(writer, "recorder_writer_parked_events"),
                     }
                 )
                 last_sample, last_sent, last_delivered, last_cpu = now, sent, manifests.records, cpu
@@ -220,13 +257,18 @@ def run(
     sys.stderr.write("\nreading every log file back from S3 ...\n")
     seen: Counter[tuple[str, str, str, str]] = Counter()
     latencies: list[float] = []
-    files = 0
+    files = insights = 0
     for t in specs:
         bucket = t["S3BucketName"]
+        if bucket in broken and not repaired:
+            continue
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 parts = key.split("/")
+                if "CloudTrail-Insight" in parts:
+                    insights += 1
+                    continue
                 files += 1
                 arrived = manifests.arrival.get(f"{bucket}/{key}")
                 for r in json.loads(
@@ -262,9 +304,42 @@ def run(
         else 0,
         "recorder RSS max (MiB)": max((s["rss_mib"] for s in samples), default=0),
         "cut interval (s)": args.cut_interval,
+        **broken_summary(args, samples, len(held), end_send - start),
         "accounts / trails": f"{args.accounts} / {args.trails}",
     }
+    if args.burst:
+        summary["burst calls sent"] = args.burst.sent
+        summary["Insights files (CloudTrail-Insight/)"] = insights
     return summary, samples, latencies
+
+
+def _metric(proc: RecorderProcess, name: str) -> float:
+    try:
+        return proc.metric(name)
+    except (OSError, ValueError, KeyError):
+        return float("nan")
+
+
+def broken_summary(
+    args: argparse.Namespace, samples: list[dict[str, float]], held: int, sending: float
+) -> dict[str, Any]:
+    """With a broken destination: writer memory and committed-offset progress."""
+    if not args.break_destination:
+        return {}
+    during = [s for s in samples if s["t"] <= sending] or samples
+    tail = [s for s in during if s["t"] >= sending / 2] or during
+    return {
+        "broken destinations (trails)": args.break_destination,
+        "deliveries to broken trails": held,
+        "writer RSS max (MiB)": max(s["writer_rss_mib"] for s in during),
+        "writer RSS at end of sending (MiB)": during[-1]["writer_rss_mib"],
+        "writer uncommitted records max": max(s["writer_uncommitted"] for s in during),
+        "writer uncommitted records, 2nd half mean": statistics.fmean(
+            s["writer_uncommitted"] for s in tail
+        ),
+        "parked events max": max(s["parked_events"] for s in samples),
+        "repaired at (s)": args.repair_at if args.repair_at is not None else "never",
+    }
 
 
 def main() -> int:
@@ -276,6 +351,20 @@ def main() -> int:
     ap.add_argument("--cut-interval", type=float, default=5.0)
     ap.add_argument("--drain-timeout", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=7)
+    add_burst_argument(ap)
+    ap.add_argument(
+        "--break-destination",
+        type=int,
+        default=0,
+        metavar="N",
+        help="delete N trails' buckets before traffic starts (their batches are parked)",
+    )
+    ap.add_argument(
+        "--repair-at",
+        type=float,
+        metavar="SECONDS",
+        help="create the broken buckets again this many seconds in",
+    )
     ap.add_argument(
         "--report", type=Path, help="HTML report path (default loadtest/reports/load-<time>.html)"
     )
@@ -292,6 +381,8 @@ def main() -> int:
             stack.stop()
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(render(summary, samples, latencies))
+    # the per-second samples (rates, lag, CPU, RSS per process, parked events) as data
+    report_path.with_suffix(".json").write_text(json.dumps(samples))
     print()
     width = max(len(k) for k in summary)
     for k, v in summary.items():

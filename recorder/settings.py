@@ -27,6 +27,8 @@ class Topics:
     dlq: str = "api-events-dlq"
     digest_state: str = "digest-state"
     trail_status: str = "trail-status"
+    insights_state: str = "insights-state"
+    routed_retry: str = "routed-retry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,27 @@ class Settings:
     cut_interval: float = 300.0
     batch_max_records: int = 10_000
     batch_max_bytes: int = 8 * 1024 * 1024
+    # Failure containment (issue 11). A failing destination is parked: its batches
+    # go to the routed-retry topic and are retried on a schedule (base doubling up
+    # to max, with jitter) for parking_period (AWS: "a limited period", 30 days),
+    # then dead-lettered with the reason.
+    parking_period: float = 30 * 24 * 3600.0
+    park_retry_base: float = 5.0
+    park_retry_max: float = 300.0
+    # botocore's retry configuration for S3/SNS calls (mode standard: capped
+    # exponential backoff with jitter on 5xx, throttling, timeouts, resets).
+    aws_max_attempts: int = 3
+    # Bytes of routed records one writer holds in memory; past it, it pauses its
+    # partitions until deliveries (or parking) bring it back under.
+    writer_buffer_bytes: int = 256 * 1024 * 1024
+    # /readyz turns false when a stage has work and makes no progress this long.
+    stall_timeout: float = 120.0
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
+    # AWS Organizations membership for organization trails (DescribeOrganization and
+    # ListAccounts with the AWS credentials above): refreshed every so many seconds;
+    # 0 turns it off (organization trails then log their owner's account only).
+    organizations_refresh: float = 300.0
     # The ApiEvent schema version producers write (recorder/schemas/api_event/). Stays
     # at the previous version during a rolling upgrade until every router reads the
     # new one; README "Upgrading the event schema" gives the order.
@@ -86,6 +107,31 @@ class Settings:
     signing_key_password: str = ""
     keys_bucket: str = "recorder-digest-keys"
     keys_kms_key_id: str = "alias/recorder-digest-keys"
+    # CloudTrail Insights detection (recorder.insights; README "Insights").
+    insights_bucket_seconds: int = 60  # the counting interval (AWS: a minute)
+    insights_baseline_window: int = 7 * 24 * 60  # buckets the baseline spans
+    insights_threshold: float = 3.0  # normal range: mean +- threshold * deviation
+    insights_lateness: float = 60.0  # seconds a bucket waits for late calls
+    # Rotation of generated keys (seconds): a new key every 20 days, each valid 30
+    # days (the overlap lets a late window be signed by the outgoing key); a
+    # digester re-reads the shared ring this often to pick up another's rotation.
+    signing_key_rotate_every: float = 20 * 86400.0
+    signing_key_lifetime: float = 30 * 86400.0
+    signing_key_reload: float = 60.0
+    # After StopLogging/DeleteTrail/validation off, how long the final digest waits
+    # for log files still holding earlier events (>= cut interval + delivery time).
+    digest_final_wait: float = 600.0
+    # A digest write that fails this many times in a row parks its chain (the
+    # other chains go on); a parked chain is retried every digest_park_retry s.
+    digest_max_attempts: int = 5
+    digest_park_retry: float = 60.0
+    # Supervision: a failed service is restarted after a backoff growing from
+    # service_restart_backoff to service_restart_backoff_max seconds. A process
+    # running one stage exits (for its orchestrator to restart) after
+    # service_max_restarts failures in a row; `run all` keeps the others running.
+    service_restart_backoff: float = 1.0
+    service_restart_backoff_max: float = 60.0
+    service_max_restarts: int = 5
     topics: Topics = field(default_factory=Topics)
 
     @classmethod
@@ -136,6 +182,18 @@ class Settings:
             )
         if self.batch_max_bytes < 1024:
             problems.append(f"RECORDER_BATCH_MAX_BYTES must be >= 1024, got {self.batch_max_bytes}")
+        if self.parking_period <= 0 or self.park_retry_base <= 0:
+            problems.append("RECORDER_PARKING_PERIOD and RECORDER_PARK_RETRY_BASE must be > 0")
+        if self.park_retry_max < self.park_retry_base:
+            problems.append("RECORDER_PARK_RETRY_MAX must be >= RECORDER_PARK_RETRY_BASE")
+        if self.aws_max_attempts < 1:
+            problems.append(f"RECORDER_AWS_MAX_ATTEMPTS must be >= 1, got {self.aws_max_attempts}")
+        if self.writer_buffer_bytes < 1024 * 1024:
+            problems.append(
+                f"RECORDER_WRITER_BUFFER_BYTES must be >= 1 MiB, got {self.writer_buffer_bytes}"
+            )
+        if self.stall_timeout <= 0:
+            problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
         from recorder.events.schema import BY_VERSION  # the published schema versions
@@ -148,6 +206,27 @@ class Settings:
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             problems.append(
                 f"RECORDER_LOG_LEVEL must be debug|info|warning|error, got {self.log_level!r}"
+            )
+        if self.organizations_refresh < 0:
+            problems.append(
+                f"RECORDER_ORGANIZATIONS_REFRESH must be >= 0, got {self.organizations_refresh}"
+            )
+        if self.signing_key_lifetime <= self.signing_key_rotate_every:
+            problems.append(
+                "RECORDER_SIGNING_KEY_LIFETIME must exceed RECORDER_SIGNING_KEY_ROTATE_EVERY "
+                "(the outgoing key must still sign windows that closed before a rotation)"
+            )
+        if self.signing_key_rotate_every <= 0 or self.signing_key_reload < 0:
+            problems.append("RECORDER_SIGNING_KEY_ROTATE_EVERY must be > 0, _RELOAD >= 0")
+        if self.digest_final_wait < 0:
+            problems.append(
+                f"RECORDER_DIGEST_FINAL_WAIT must be >= 0, got {self.digest_final_wait}"
+            )
+        if self.digest_max_attempts < 1 or self.digest_park_retry <= 0:
+            problems.append("RECORDER_DIGEST_MAX_ATTEMPTS must be >= 1, _PARK_RETRY > 0")
+        if self.service_restart_backoff <= 0 or self.service_max_restarts < 0:
+            problems.append(
+                "RECORDER_SERVICE_RESTART_BACKOFF must be > 0, RECORDER_SERVICE_MAX_RESTARTS >= 0"
             )
         if self.digest_interval <= 0:
             problems.append(f"RECORDER_DIGEST_INTERVAL must be > 0, got {self.digest_interval}")
@@ -171,6 +250,14 @@ class Settings:
         if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
             problems.append(
                 "RECORDER_AWS_ACCESS_KEY_ID and RECORDER_AWS_SECRET_ACCESS_KEY go together"
+            )
+        if self.insights_bucket_seconds < 1 or self.insights_baseline_window < 1:
+            problems.append(
+                "RECORDER_INSIGHTS_BUCKET_SECONDS and RECORDER_INSIGHTS_BASELINE_WINDOW must be >= 1"
+            )
+        if self.insights_threshold <= 0 or self.insights_lateness < 0:
+            problems.append(
+                "RECORDER_INSIGHTS_THRESHOLD must be > 0 and RECORDER_INSIGHTS_LATENESS >= 0"
             )
         if problems:
             raise SettingsError("; ".join(problems))

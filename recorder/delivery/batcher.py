@@ -87,6 +87,10 @@ class Batch:
         return self.records[-1][0]
 
     @property
+    def size(self) -> int:
+        return sum(len(r.value) for _, r in self.records)
+
+    @property
     def seed(self) -> str:
         """Seed of the object key's unique string: same batch, same key.
 
@@ -133,6 +137,7 @@ class PartitionBatcher:
         self.position = start_offset
         self._open: dict[Destination, _Open] = {}
         self._pending: dict[tuple[Destination, int], Batch] = {}
+        self._pending_bytes = 0
         self.stale_markers = 0
 
     # -- reading the partition ------------------------------------------------------
@@ -170,6 +175,7 @@ class PartitionBatcher:
         self._keep(dest, state, lambda o: not marker.first_offset <= o <= marker.last_offset)
         batch = Batch(dest, self.partition, taken, marker.cut_time, marker.reason)
         self._pending[(dest, batch.first_offset)] = batch
+        self._pending_bytes += batch.size
         return batch
 
     def _keep(self, dest: Destination, state: _Open, keep: object) -> None:
@@ -180,8 +186,12 @@ class PartitionBatcher:
             del self._open[dest]
 
     # -- deciding cuts ---------------------------------------------------------------
-    def due(self, now: float, interval: float, *, flush: bool = False) -> list[CutRequest]:
-        """Destinations whose batch should be cut now; each gets one outstanding request."""
+    def due(
+        self, now: float, interval: float, *, flush: bool = False, flush_reason: str = "shutdown"
+    ) -> list[CutRequest]:
+        """Destinations whose batch should be cut now; each gets one outstanding request.
+        ``flush`` cuts every open batch (at shutdown, or when the writer's buffer
+        budget is spent)."""
         if self.position < self.caught_up_at:
             return []
         out: list[CutRequest] = []
@@ -194,7 +204,7 @@ class PartitionBatcher:
                 reason = "size"
                 take = _bounded(take, self.max_records, self.max_bytes)
             elif flush:
-                reason = "shutdown"
+                reason = flush_reason
             elif now - state.opened_at >= interval:
                 reason = "interval"
             if reason is None:
@@ -215,7 +225,9 @@ class PartitionBatcher:
 
     # -- delivery and commit ---------------------------------------------------------
     def delivered(self, batch: Batch) -> None:
-        self._pending.pop((batch.destination, batch.first_offset), None)
+        """Delivered, or parked on routed-retry: either way no longer needed here."""
+        if self._pending.pop((batch.destination, batch.first_offset), None) is not None:
+            self._pending_bytes -= batch.size
 
     def committable(self) -> int:
         """The offset to commit: everything before it is in a delivered file."""
@@ -226,6 +238,16 @@ class PartitionBatcher:
     @property
     def open_destinations(self) -> int:
         return sum(1 for s in self._open.values() if s.records)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of records held: open batches and cut ones not yet delivered."""
+        return self._pending_bytes + sum(s.size for s in self._open.values())
+
+    @property
+    def cut_requested(self) -> bool:
+        """A cut marker is on its way: the partition must be read up to it."""
+        return any(s.requested is not None for s in self._open.values())
 
     @property
     def pending_batches(self) -> int:

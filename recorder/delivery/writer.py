@@ -1,16 +1,18 @@
 """The writer service: routed records in, CloudTrail log files in S3 out, exactly once.
 
-Per assigned partition of ``routed`` a :class:`PartitionBatcher` decides cuts; this
-module only moves bytes: it produces cut markers, writes each cut file to S3 (SSE-S3
-or SSE-KMS), publishes the SNS notice, records the manifest on ``delivered``, and
-commits an offset only once every record before it is in S3.
+This module consumes and cuts: per assigned partition of ``routed`` a
+:class:`PartitionBatcher` decides cuts, the writer produces the cut markers, hands
+each cut batch to :class:`~recorder.delivery.upload.Deliveries` (S3 put, notice,
+manifest; or parking on ``routed-retry``) and commits an offset only once every
+record before it is in S3 or parked. It also keeps itself bounded: past the
+buffered-bytes budget it pauses its partitions, and ``ready`` turns false when cut
+batches make no progress for ``stall_timeout`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,18 +22,21 @@ import aioboto3
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.delivery.batcher import MARKER_HEADER, Batch, CutMarker, PartitionBatcher, Routed
-from recorder.delivery.logfile import build_log_file
-from recorder.delivery.naming import Destination, log_file_key
-from recorder.delivery.target import DeliveryTarget, TargetLookup
+from recorder.delivery.naming import Destination
+from recorder.delivery.notices import Notifier
+from recorder.delivery.retry import ParkingLot
+from recorder.delivery.status import DeliveryStatus, TrailDeliveryStatus, now_str
+from recorder.delivery.target import TargetLookup
+from recorder.delivery.upload import Deliveries, aws_config
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
 from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.obs.progress import Progress
 from recorder.settings import Settings
 
 log = get_logger("recorder.writer")
@@ -43,23 +48,7 @@ DEDUPE_WINDOW = 200_000
 #: On revocation: how long deliveries under way may take before the commit.
 HANDOVER_WAIT = 10.0
 
-
-@dataclass
-class TrailDeliveryStatus:
-    """What GetTrailStatus reports of deliveries (LatestDelivery*)."""
-
-    latest_delivery_time: str | None = None
-    latest_delivery_error: str | None = None
-    latest_notification_time: str | None = None
-    latest_notification_error: str | None = None
-
-
-def _now_str() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: str) -> dt.datetime:
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+__all__ = ["GROUP_ID", "TrailDeliveryStatus", "Writer"]
 
 
 def _header(headers: Any, name: str) -> bytes | None:
@@ -76,16 +65,20 @@ class Writer:
     metrics: Metrics = field(default_factory=Metrics)
     group_id: str = GROUP_ID
     max_concurrent_puts: int = 8
-    status: dict[str, TrailDeliveryStatus] = field(default_factory=dict)
+    status: DeliveryStatus = field(default_factory=DeliveryStatus)
 
     def __post_init__(self) -> None:
         self._batchers: dict[TopicPartition, PartitionBatcher] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._seen: dict[TopicPartition, OrderedDict[tuple[bytes, bytes], None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(self.max_concurrent_puts)
         self._cutting = asyncio.Lock()  # held while cut markers are being produced
         self._stopping = False
+        self._paused: set[TopicPartition] = set()  # by the buffer budget
+        self._finished = 0  # batches delivered or parked: progress for readiness
+        self._progress = Progress(self.settings.stall_timeout, time.monotonic())
+        self._started = False
+        self.parking = ParkingLot(self.settings, self.metrics, self.group_id)
         self.ready = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -94,21 +87,40 @@ class Writer:
         self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=5000)
         self._producer = await self._start_producer()
         session = aioboto3.Session()
-        kw = s.aws_client_kwargs()
-        async with session.client("s3", **kw) as s3, session.client("sns", **kw) as sns:
-            self._s3, self._sns = s3, sns
+        config = aws_config(s)
+        notifier = Notifier(s, self.metrics, config)
+        async with session.client("s3", config=config, **s.aws_client_kwargs()) as s3:
+            await self.parking.start(self._producer)
+            self.deliveries = Deliveries(
+                s,
+                self.targets,
+                self.metrics,
+                self.status,
+                s3,
+                notifier,
+                self._producer,
+                self.parking,
+                self.max_concurrent_puts,
+            )
             await self._consumer.start()
             static = await clients.join(self._consumer, s, s.topics.routed, OwnerListener(self))
             if static is not None:
                 await self.assign(static)
+            self._started = True
             self.ready.set()
             log.info("writer_started", topic=s.topics.routed, cut_interval=s.cut_interval)
+            parking_stop = asyncio.Event()
+            retrying = asyncio.create_task(self.parking.run(parking_stop))
             try:
                 await self._loop(stop)
                 await self._drain(within=max(10.0, s.cut_interval / 10))
             finally:
+                parking_stop.set()
+                await asyncio.gather(retrying, return_exceptions=True)
                 for task in self._tasks:
                     task.cancel()
+                await self.parking.stop()
+                await notifier.close()
                 with contextlib.suppress(Exception):
                     await self._consumer.stop()
                 with contextlib.suppress(Exception):
@@ -136,10 +148,63 @@ class Writer:
         while not stop.is_set():
             await self._poll_once()
             await self._request_cuts(time.monotonic(), interval)
+            await self._budget()
             await self._commit()
+            self._check_progress()
             if time.monotonic() - last_lag > 1.0:
                 last_lag = time.monotonic()
                 await record_lag(self._consumer, self.metrics, "writer")
+                self._record_uncommitted()
+
+    def _record_uncommitted(self) -> None:
+        """How far the committed offsets trail the log: a pinned partition shows here."""
+        total = 0
+        for tp, committed in self._committed.items():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                total += max(0, high - committed)
+        self.metrics.writer_uncommitted.set(total)
+
+    async def _budget(self) -> None:
+        """Past the buffered-bytes budget, cut every open batch and pause the
+        partitions that have no cut marker on its way (those must be read up to
+        their marker, or nothing could ever be cut and delivered); resume once
+        deliveries or parking have brought the buffer back under the budget."""
+        buffered = sum(b.buffered_bytes for b in self._batchers.values())
+        self.metrics.writer_buffered_bytes.set(buffered)
+        if buffered > self.settings.writer_buffer_bytes:
+            async with self._cutting:
+                await self._request_cuts_locked(
+                    time.monotonic(), self.settings.cut_interval, flush=True, reason="budget"
+                )
+            assigned = self._consumer.assignment()
+            pause = [
+                tp
+                for tp, b in self._batchers.items()
+                if tp in assigned and not b.cut_requested and tp not in self._paused
+            ]
+            if pause:
+                self._consumer.pause(*pause)
+                self._paused.update(pause)
+                log.warning(
+                    "writer_paused", partitions=[tp.partition for tp in pause], bytes=buffered
+                )
+        elif self._paused:
+            assigned = self._consumer.assignment()
+            self._consumer.resume(*[tp for tp in self._paused if tp in assigned])
+            log.info("writer_resumed", partitions=sorted(tp.partition for tp in self._paused))
+            self._paused.clear()
+        self.metrics.writer_paused.set(len(self._paused))
+
+    def _check_progress(self) -> None:
+        """Ready while cut batches keep leaving (delivered or parked), or none wait."""
+        done = self._finished + self.parking.finished
+        stalled = self._progress.observe(done, bool(self._tasks), time.monotonic())
+        if stalled and self.ready.is_set():
+            log.error("writer_stalled", batches_waiting=len(self._tasks))
+            self.ready.clear()
+        elif not stalled and self._started and not self.ready.is_set():
+            self.ready.set()
 
     async def _drain(self, within: float) -> None:
         """SIGTERM: cut every open batch, deliver it and commit, within ``within`` s."""
@@ -161,6 +226,7 @@ class Writer:
     # -- partitions --------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
         s = self.settings
+        await self.parking.assign([tp.partition for tp in partitions])
         for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             start = r.start
             self._committed[tp] = start
@@ -187,7 +253,9 @@ class Writer:
         return seen
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
+        self.parking.revoke([tp.partition for tp in partitions])
         for tp in partitions:
+            self._paused.discard(tp)
             self._seen.pop(tp, None)
             self._batchers.pop(tp, None)
             self._committed.pop(tp, None)
@@ -264,11 +332,13 @@ class Writer:
         async with self._cutting:
             await self._request_cuts_locked(now, interval, flush=flush)
 
-    async def _request_cuts_locked(self, now: float, interval: float, *, flush: bool) -> None:
+    async def _request_cuts_locked(
+        self, now: float, interval: float, *, flush: bool, reason: str = "shutdown"
+    ) -> None:
         for tp, batcher in list(self._batchers.items()):
-            for req in batcher.due(now, interval, flush=flush):
+            for req in batcher.due(now, interval, flush=flush, flush_reason=reason):
                 marker = CutMarker(
-                    req.destination, req.first_offset, req.last_offset, _now_str(), req.reason
+                    req.destination, req.first_offset, req.last_offset, now_str(), req.reason
                 )
                 try:
                     await self._producer.send_and_wait(
@@ -284,133 +354,10 @@ class Writer:
 
     # -- delivering -------------------------------------------------------------------
     async def _deliver(self, tp: TopicPartition, batcher: PartitionBatcher, batch: Batch) -> None:
-        dest = batch.destination
-        async with self._slots:
-            target = await self._target(dest.trail_arn)
-            values: list[bytes] = []
-            times: list[str] = []
-            seen: set[str] = set()
-            for _, r in batch.records:
-                if r.event_id and r.event_id in seen:
-                    continue  # the same event routed twice to one destination
-                seen.add(r.event_id)
-                values.append(r.value)
-                times.append(r.event_time)
-            if sum(len(v) for v in values) > 256 * 1024:
-                log_file = await asyncio.to_thread(build_log_file, values, times)
-            else:
-                log_file = build_log_file(values, times)
-            key = log_file_key(dest, target.prefix, _parse_time(batch.cut_time), batch.seed)
-            await self._put(dest, target, key, log_file.gz)
-            if target.sns_topic_arn:
-                await self._notify(dest, target, key)
-            manifest = {
-                "trailARN": dest.trail_arn,
-                "accountId": dest.account_id,
-                "region": dest.region,
-                "orgId": dest.org_id,
-                "bucket": target.bucket,
-                "key": key,
-                "sha256": log_file.sha256,
-                "oldestEventTime": log_file.oldest_event_time,
-                "newestEventTime": log_file.newest_event_time,
-                "deliveryTime": batch.cut_time,
-                "cutReason": batch.reason,
-                "recordCount": log_file.record_count,
-            }
-            await self._retry(
-                "manifest",
-                dest,
-                lambda: self._producer.send_and_wait(
-                    self.settings.topics.delivered, orjson.dumps(manifest), key=dest.key()
-                ),
-            )
+        """Delivered or parked: either way the committed offset may pass the batch."""
+        await self.deliveries.deliver(batch)
         batcher.delivered(batch)
-        self.metrics.writer_files.inc()
-        self.metrics.writer_bytes.inc(len(log_file.gz))
-        self.metrics.writer_batch_records.observe(log_file.record_count)
-        now = time.time()
-        for t in set(times):
-            if t:
-                self.metrics.delivery_latency.observe(max(0.0, now - _parse_time(t).timestamp()))
-        log.info(
-            "log_file_delivered",
-            trail_arn=dest.trail_arn,
-            account_id=dest.account_id,
-            region=dest.region,
-            bucket=target.bucket,
-            key=key,
-            records=log_file.record_count,
-            first_offset=batch.first_offset,
-            partition=tp.partition,
-        )
-
-    async def _target(self, trail_arn: str) -> DeliveryTarget:
-        delay = 0.2
-        while True:
-            target = self.targets(trail_arn)
-            if target is not None:
-                return target
-            log.warning("trail_unknown_waiting", trail_arn=trail_arn)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-    async def _put(self, dest: Destination, target: DeliveryTarget, key: str, body: bytes) -> None:
-        extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
-        if target.kms_key_id:
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": target.kms_key_id}
-
-        async def put() -> None:
-            await self._s3.put_object(
-                Bucket=target.bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/json",
-                ContentEncoding="gzip",
-                **extra,
-            )
-            self._status(dest.trail_arn).latest_delivery_time = _now_str()
-            self._status(dest.trail_arn).latest_delivery_error = None
-
-        await self._retry("s3", dest, put)
-
-    async def _notify(self, dest: Destination, target: DeliveryTarget, key: str) -> None:
-        message = orjson.dumps({"s3Bucket": target.bucket, "s3ObjectKey": [key]}).decode()
-
-        async def publish() -> None:
-            await self._sns.publish(TopicArn=target.sns_topic_arn, Message=message)
-            self._status(dest.trail_arn).latest_notification_time = _now_str()
-            self._status(dest.trail_arn).latest_notification_error = None
-
-        await self._retry("sns", dest, publish)
-
-    def _status(self, trail_arn: str) -> TrailDeliveryStatus:
-        return self.status.setdefault(trail_arn, TrailDeliveryStatus())
-
-    async def _retry(self, what: str, dest: Destination, op: Any) -> None:
-        """Retry with capped exponential backoff until it works: a batch is never dropped."""
-        delay = 0.1
-        while True:
-            try:
-                await op()
-                return
-            except (ClientError, BotoCoreError, KafkaError, OSError, TimeoutError) as exc:
-                code = (
-                    exc.response.get("Error", {}).get("Code", "Unknown")
-                    if isinstance(exc, ClientError)
-                    else type(exc).__name__
-                )
-                if what == "s3":
-                    self.metrics.writer_s3_errors.labels(code).inc()
-                    self._status(dest.trail_arn).latest_delivery_error = code
-                elif what == "sns":
-                    self.metrics.writer_sns_errors.labels(code).inc()
-                    self._status(dest.trail_arn).latest_notification_error = code
-                log.warning(
-                    f"{what}_failed_retrying", trail_arn=dest.trail_arn, error=code, retry_in=delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        self._finished += 1
 
     # -- committing -------------------------------------------------------------------
     async def _commit(self) -> None:
@@ -429,3 +376,4 @@ class Writer:
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=HANDOVER_WAIT)
             await self._commit()
+            await self.parking.commit()

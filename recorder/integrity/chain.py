@@ -37,17 +37,30 @@ class ChainState:
 
     chain: ChainId
     previous: PreviousDigest | None = None
+    #: The trail's S3 key prefix when the last digest was written: a deleted
+    #: trail's final digest still lands under it (the bucket is in ``previous``).
+    prefix: str | None = None
+    #: Set by a final digest (its end time): the chain ended with StopLogging,
+    #: DeleteTrail or validation turned off; no digest follows until it restarts.
+    ended: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.chain.to_json(),
             "previous": self.previous.to_json() if self.previous else None,
+            "prefix": self.prefix,
+            "ended": self.ended,
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ChainState:
         previous = doc.get("previous")
-        return cls(ChainId.from_json(doc), PreviousDigest.from_json(previous) if previous else None)
+        return cls(
+            ChainId.from_json(doc),
+            PreviousDigest.from_json(previous) if previous else None,
+            doc.get("prefix") or None,
+            doc.get("ended") or None,
+        )
 
     def next_window(self, period: dt.timedelta = HOUR) -> DigestWindow | None:
         """The hour after the previous digest, or None for a chain that has to start anew."""
@@ -75,8 +88,13 @@ class DigestArtifact:
         return self.metadata["signature"]
 
     def put_object_kwargs(self) -> dict[str, Any]:
-        """S3 PutObject arguments; stored like log files (gzip JSON), signature in metadata."""
+        """S3 PutObject arguments; stored like log files (gzip JSON), signature in metadata.
+
+        Always SSE-S3, whatever the trail's log files use (guide: "Digest files are
+        encrypted with Amazon S3-managed encryption keys (SSE-S3)", also with SSE-KMS).
+        """
         return {
+            "ServerSideEncryption": "AES256",
             "Bucket": self.bucket,
             "Key": self.key,
             "Body": self.gz,
@@ -128,8 +146,11 @@ def next_digest(
         gz=gzip.compress(body, mtime=0),  # no mtime, no name: replays give the same object
         metadata={"signature": signature, "signature-algorithm": SIGNATURE_ALGORITHM},
     )
-    link = PreviousDigest(bucket, key, sha256, signature, format_time(window.end))
-    return artifact, ChainState(state.chain, None if final else link)
+    end = format_time(window.end)
+    link = PreviousDigest(bucket, key, sha256, signature, end)
+    if final:
+        return artifact, ChainState(state.chain, None, prefix, ended=end)
+    return artifact, ChainState(state.chain, link, prefix)
 
 
 def state_from_digest(

@@ -1,6 +1,9 @@
 """``recorder validate``: ``aws cloudtrail validate-logs``, where the AWS CLI is not installed.
 
-Same options, same output lines, same exit status; it asks the CloudTrail API
+Same options, same output lines, same exit status, with one addition: where digests
+are missing in a row, the CLI reports only the one a link names (aws-cli issue
+7054); this command also reports the others (``--no-gap-check`` turns it off, for
+output identical to the CLI's). It asks the CloudTrail API
 (``--endpoint-url``, e.g. recorder's control API) for the trail and its public keys
 and reads digests and log files from S3 (``--s3-endpoint-url`` or the
 ``AWS_ENDPOINT_URL_S3`` variable botocore reads).
@@ -32,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="the digests' region (default: the trail's home region)")
     parser.add_argument("--endpoint-url", help="the CloudTrail API endpoint")
     parser.add_argument("--s3-endpoint-url", help="the S3 endpoint (default: AWS_ENDPOINT_URL_S3)")
+    parser.add_argument(
+        "--no-gap-check",
+        action="store_true",
+        help="do not report consecutive deleted digests the AWS CLI misses (aws-cli #7054)",
+    )
 
 
 def _time(value: str) -> dt.datetime:
@@ -111,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 255
     store = S3Store(s3)
-    validation = LogValidation(request, store, public_keys, store.fetch)
+    validation = LogValidation(
+        request, store, public_keys, store.fetch, find_gaps=not args.no_gap_check
+    )
     for chunk in validation.run():
         stream = sys.stdout if chunk.stream == "stdout" else sys.stderr
         stream.write(chunk.text)

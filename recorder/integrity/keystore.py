@@ -5,18 +5,29 @@ Two modes:
 * ``RECORDER_SIGNING_KEY_FILE``: the operator supplies one RSA private key (PEM,
   optionally password-protected); it signs for every region and never rotates here.
 * otherwise a ring per region is generated, rotated on schedule, and stored in S3
-  (``s3://<keys_bucket>/rings/<region>.bin``) sealed under a data key from KMS
-  (``GenerateDataKey`` on ``keys_kms_key_id``); the public keys are stored beside it
-  in clear (``public/<region>.json``) so ListPublicKeys needs no KMS access.
+  sealed under a data key from KMS (``GenerateDataKey`` on ``keys_kms_key_id``); the
+  public keys are stored beside it in clear so ListPublicKeys needs no KMS access.
+
+Storage is append-only, one object per key, so several digesters can share a ring
+without a lock: ``keys/<region>/<fingerprint>.bin`` (the private key, sealed) and
+``public/<region>/<fingerprint>.json`` (its ListPublicKeys entry). Two digesters
+that rotate at the same moment each add a key; both stay stored and listed, so
+every digest either of them signed still validates, and after the next reload
+both sign with the same (newest) key. Nothing is ever overwritten or deleted.
+Rings stored by older versions (``rings/<region>.bin``, ``public/<region>.json``)
+are read as well.
 
 A new key is persisted before it signs anything: a digest whose key was lost could
-never be verified.
+never be verified. A region's ring is made when the digester starts (or first
+meets the region), not when the first digest is due, and its first key is
+backdated (``FIRST_KEY_BACKDATE``) so the window that is closing has a key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +44,35 @@ _FOREVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+def key_object(region: str, fingerprint: str) -> str:
+    return f"keys/{region}/{fingerprint}.bin"
+
+
+def public_object(region: str, fingerprint: str) -> str:
+    return f"public/{region}/{fingerprint}.json"
+
+
+def region_of_public_object(key: str) -> str:
+    """``public/<region>/<fp>.json`` or the older ``public/<region>.json``."""
+    rest = key.removeprefix("public/")
+    return rest.split("/", 1)[0] if "/" in rest else rest.removesuffix(".json")
+
+
+def read_public_entries(body: bytes) -> list[PublicKey]:
+    """One stored public-key object: a single entry, or the older list of entries."""
+    doc = json.loads(body)
+    entries = doc if isinstance(doc, list) else [doc]
+    return [PublicKey.from_api(e) for e in entries]
+
+
 @dataclass
 class KeyStore:
     settings: Settings
     s3: Any
     kms: Any | None = None
     _rings: dict[str, KeyRing] = field(default_factory=dict)
+    _loaded_at: dict[str, float] = field(default_factory=dict)
+    _seen: dict[str, set[str]] = field(default_factory=dict)  # region -> object keys read
     _pem_key: SigningKey | None = None
 
     def __post_init__(self) -> None:
@@ -50,6 +84,14 @@ class KeyStore:
     @property
     def bucket(self) -> str:
         return self.settings.keys_bucket
+
+    @property
+    def rotate_every(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.signing_key_rotate_every)
+
+    @property
+    def lifetime(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.signing_key_lifetime)
 
     async def ensure_storage(self) -> None:
         """Create the keys bucket and KMS alias when absent (local stacks; needs rights)."""
@@ -76,16 +118,33 @@ class KeyStore:
                 log.info("keys_kms_alias_created", alias=alias)
 
     async def signer(self, region: str, now: dt.datetime) -> KeyRing:
-        """The region's ring, rotated if due; a new key is stored before it is returned."""
+        """The region's ring, with a key valid ``now``: reloaded from storage when it
+        is older than ``signing_key_reload`` (another digester may have rotated), and
+        rotated when due; a new key is stored before it is returned."""
         if self._pem_key is not None:
             return KeyRing(region, (self._pem_key,))
-        ring = self._rings.get(region) or await self._load(region) or KeyRing(region)
-        rotated = ring.rotate_if_due(now)
-        if rotated is not ring:
-            await self._store(rotated)
-            log.info("signing_key_rotated", region=region, keys=len(rotated.keys))
-        self._rings[region] = rotated
-        return rotated
+        ring = self._rings.get(region)
+        stale = time.monotonic() - self._loaded_at.get(region, -1e18)
+        if ring is None or stale >= self.settings.signing_key_reload:
+            ring = await self._load(region)
+        if ring.rotation_due(now, self.rotate_every, self.lifetime):
+            ring = await self._load(region)  # someone else may have rotated just now
+            rotated = ring.rotate_if_due(now, self.rotate_every, self.lifetime)
+            if rotated is not ring:
+                (new,) = [k for k in rotated.keys if k not in ring.keys]
+                await self._store(region, new)
+                log.info(
+                    "signing_key_rotated",
+                    region=region,
+                    fingerprint=new.fingerprint,
+                    not_before=new.not_before.isoformat(),
+                    keys=len(rotated.keys),
+                )
+                ring = rotated
+        self._rings[region] = ring
+        return ring
+
+    prepare = signer  # at start: make the ring before any window of the region closes
 
     async def public_keys(
         self, region: str, start: dt.datetime, end: dt.datetime
@@ -93,40 +152,72 @@ class KeyStore:
         if self._pem_key is not None:
             key = self._pem_key.public_key
             return [key] if key.overlaps(start, end) else []
-        try:
-            obj = await self.s3.get_object(Bucket=self.bucket, Key=f"public/{region}.json")
-        except ClientError:
-            return []
-        entries = json.loads(await obj["Body"].read())
-        keys = [PublicKey.from_api(e) for e in entries]
+        found: dict[str, PublicKey] = {}
+        for name in await self._list(f"public/{region}/") + [f"public/{region}.json"]:
+            body = await self._get(name)
+            if body is not None:
+                for k in read_public_entries(body):
+                    found[k.fingerprint] = k
         return sorted(
-            (k for k in keys if k.overlaps(start, end)),
+            (k for k in found.values() if k.overlaps(start, end)),
             key=lambda k: (k.validity_start, k.fingerprint),
         )
 
-    async def _load(self, region: str) -> KeyRing | None:
+    # -- storage ------------------------------------------------------------------------
+    async def _list(self, prefix: str) -> list[str]:
+        names: list[str] = []
+        kw: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            page = await self.s3.list_objects_v2(**kw)
+            names += [o["Key"] for o in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                return names
+            kw["ContinuationToken"] = page["NextContinuationToken"]
+
+    async def _get(self, name: str) -> bytes | None:
         try:
-            obj = await self.s3.get_object(Bucket=self.bucket, Key=f"rings/{region}.bin")
+            obj = await self.s3.get_object(Bucket=self.bucket, Key=name)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 return None
             raise
-        blob = await obj["Body"].read()
+        return bytes(await obj["Body"].read())
+
+    async def _open(self, blob: bytes) -> KeyRing:
         assert self.kms is not None, "a KMS client is needed to open stored signing keys"
         plain = (await self.kms.decrypt(CiphertextBlob=encrypted_data_key(blob)))["Plaintext"]
         return KeyRing.from_encrypted_bytes(blob, plain)
 
-    async def _store(self, ring: KeyRing) -> None:
+    async def _load(self, region: str) -> KeyRing:
+        """The union of the region's stored keys; objects read before are not read again
+        (keys are immutable)."""
+        ring = self._rings.get(region) or KeyRing(region)
+        seen = self._seen.setdefault(region, set())
+        for name in [f"rings/{region}.bin", *await self._list(f"keys/{region}/")]:
+            if name in seen:
+                continue
+            blob = await self._get(name)
+            if blob is None:
+                continue
+            for key in (await self._open(blob)).keys:
+                ring = ring.with_key(key)
+            seen.add(name)
+        self._loaded_at[region] = time.monotonic()
+        self._rings[region] = ring
+        return ring
+
+    async def _store(self, region: str, key: SigningKey) -> None:
         assert self.kms is not None, "a KMS client is needed to store signing keys"
         dk = await self.kms.generate_data_key(
             KeyId=self.settings.keys_kms_key_id, KeySpec="AES_256"
         )
-        blob = ring.to_encrypted_bytes(dk["Plaintext"], dk["CiphertextBlob"])
-        await self.s3.put_object(Bucket=self.bucket, Key=f"rings/{ring.region}.bin", Body=blob)
-        public = [k.public_key.to_api() for k in ring.keys]
+        blob = KeyRing(region, (key,)).to_encrypted_bytes(dk["Plaintext"], dk["CiphertextBlob"])
+        name = key_object(region, key.fingerprint)
+        await self.s3.put_object(Bucket=self.bucket, Key=name, Body=blob)
         await self.s3.put_object(
             Bucket=self.bucket,
-            Key=f"public/{ring.region}.json",
-            Body=json.dumps(public).encode(),
+            Key=public_object(region, key.fingerprint),
+            Body=json.dumps(key.public_key.to_api()).encode(),
             ContentType="application/json",
         )
+        self._seen.setdefault(region, set()).add(name)

@@ -32,6 +32,7 @@ from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWin
 from recorder.integrity.keystore import KeyStore
 from recorder.integrity.manifest import LogFileManifest
 from recorder.integrity.naming import ChainId
+from recorder.integrity.signing import NoSigningKeyError
 from recorder.integrity.times import format_time
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
@@ -56,6 +57,23 @@ def _chain_key(chain: ChainId) -> bytes:
 
 
 @dataclass
+class _Retry:
+    """A closed window whose digest could not be written yet."""
+
+    windows: PartitionWindows
+    closed: ClosedWindow
+    attempts: int
+    next_at: float  # monotonic
+    parked: bool = False
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+@dataclass
 class Digester:
     settings: Settings
     registry: Any  # TrailRegistry: get(arn) -> Trail | None, target(arn) -> DeliveryTarget | None
@@ -66,14 +84,28 @@ class Digester:
     def __post_init__(self) -> None:
         self.ready = asyncio.Event()
         self.states: dict[ChainId, ChainState] = {}
-        self._windows: dict[TopicPartition, PartitionWindows] = {}
-        self._committed: dict[TopicPartition, int] = {}
-        self._partitioner = DefaultPartitioner()
         self.interval = dt.timedelta(seconds=self.settings.digest_interval)
         self.grace = dt.timedelta(seconds=min(60.0, self.settings.digest_interval / 10))
+        self.final_wait = dt.timedelta(seconds=self.settings.digest_final_wait)
+        self._partitioner = DefaultPartitioner()
+        self._partition: dict[ChainId, int] = {}  # cached: murmur2 once per chain
+        self._n_partitions = 0
+        self._here: dict[int, set[ChainId]] = {}  # partition -> chains with a state
+        self._reset()
+
+    def _reset(self) -> None:
+        """Per-run state: a restarted run (supervision) begins from the committed offsets."""
+        self._windows: dict[TopicPartition, PartitionWindows] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._retry: dict[ChainId, _Retry] = {}
+        self._ended: dict[str, dt.datetime] = {}  # trail ARN -> when seen ended
+        self._registry_version = -1
+        self._regions: set[str] = set()
+        self.ready.clear()
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
+        self._reset()
         session = aioboto3.Session()
         kw = s.aws_client_kwargs()
         async with session.client("s3", **kw) as s3, session.client("kms", **kw) as kms:
@@ -82,31 +114,56 @@ class Digester:
             await self.keys.ensure_storage()
             self._producer = clients.producer(s, enable_idempotence=True)
             await self._producer.start()
-            await self._load_states()
-            self._consumer = clients.consumer(s, group_id=self.group_id)
-            await self._consumer.start()
+            try:
+                await self._load_states()
+                # Keys before they are needed: every region with a chain, and ours.
+                for region in sorted({s.aws_region, *(c.region for c in self.states)}):
+                    await self._prepare_keys(region)
+                self._consumer = clients.consumer(s, group_id=self.group_id)
+                await self._consumer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._producer.stop()
+                raise
             static = await clients.join(self._consumer, s, s.topics.delivered, OwnerListener(self))
             if static is not None:
                 await self.assign(static)
             self.ready.set()
-            log.info("digester_started", interval=s.digest_interval)
+            log.info("digester_started", interval=s.digest_interval, chains=len(self.states))
             try:
                 last_lag = 0.0
                 while not stop.is_set():
                     await self._poll_once()
+                    self._follow_trails()
                     await self._close_due()
+                    await self._retry_due()
                     await self._commit()
                     if time.monotonic() - last_lag > 1.0:
                         last_lag = time.monotonic()
                         await record_lag(self._consumer, self.metrics, "digester")
+                        self.metrics.digester_chains.set(len(self.states))
             finally:
+                self.ready.clear()
                 with contextlib.suppress(Exception):
                     await self._consumer.stop()
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
 
+    async def _prepare_keys(self, region: str) -> None:
+        """Make the region's key ring now, so the first window to close has a key."""
+        if region in self._regions:
+            return
+        try:
+            await self.keys.prepare(region, dt.datetime.now(dt.UTC))
+        except (ClientError, BotoCoreError, OSError, ValueError) as exc:
+            # Not fatal: signing tries again, and parks the chain if it still fails.
+            log.warning("signing_keys_not_ready", region=region, error=_error_code(exc))
+            return
+        self._regions.add(region)
+
     # -- chain state ------------------------------------------------------------------
     async def _load_states(self) -> None:
+        self.states.clear()
         consumer = clients.consumer(self.settings, group_id=None)
         await consumer.start()
         try:
@@ -133,21 +190,77 @@ class Digester:
             key=_chain_key(state.chain),
             partition=0,
         )
+        self._set_state(state)
+
+    def _set_state(self, state: ChainState) -> None:
         self.states[state.chain] = state
+        if self._n_partitions:
+            self._here.setdefault(self._partition_of(state.chain), set()).add(state.chain)
 
     # -- partitions ---------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
+        await self._index_partitions()
         for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             self._committed[tp] = r.start
-            self._windows[tp] = PartitionWindows(tp.partition, r.start, caught_up_at=r.end)
+            windows = PartitionWindows(
+                tp.partition,
+                r.start,
+                caught_up_at=r.end,
+                interval=self.interval,
+                grace=self.grace,
+                final_wait=self.final_wait,
+            )
+            self._windows[tp] = windows
+            now = dt.datetime.now(dt.UTC)
+            for i, chain in enumerate(self._here.get(tp.partition, ())):
+                if i % 1000 == 999:
+                    await asyncio.sleep(0)  # heartbeats run on this loop too
+                state = self.states.get(chain)
+                if chain.trail_arn in self._ended:
+                    windows.end(chain, self._ended[chain.trail_arn], state)
+                elif self._trail_ended(chain.trail_arn):
+                    windows.end(chain, now, state)
+                windows.track(chain, state)
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._windows.pop(tp, None)
             self._committed.pop(tp, None)
+        gone = {tp.partition for tp in partitions}
+        for chain in [c for c, r in self._retry.items() if r.windows.partition in gone]:
+            del self._retry[chain]
+        self._count_parked()
 
-    def _partition_of(self, chain: ChainId, n: int) -> int:
-        return int(self._partitioner(_chain_key(chain), list(range(n)), list(range(n))))
+    async def _index_partitions(self) -> None:
+        """Which partition of ``delivered`` each known chain lives in, computed once
+        (murmur2 in Python: about 0.1 ms a chain, so it yields to the loop as it goes)."""
+        n = len(self._consumer.partitions_for_topic(self.settings.topics.delivered) or []) or (
+            self.settings.partitions
+        )
+        if n == self._n_partitions:
+            return
+        self._n_partitions = n
+        self._partition.clear()
+        self._here = {}
+        for i, chain in enumerate(self.states):
+            if i % 1000 == 999:
+                await asyncio.sleep(0)
+            self._here.setdefault(self._partition_of(chain), set()).add(chain)
+
+    def _partition_of(self, chain: ChainId) -> int:
+        p = self._partition.get(chain)
+        if p is None:
+            n = self._n_partitions
+            p = int(self._partitioner(_chain_key(chain), list(range(n)), list(range(n))))
+            self._partition[chain] = p
+        return p
+
+    def _windows_of(self, chain: ChainId) -> PartitionWindows | None:
+        if not self._n_partitions:
+            return None
+        return self._windows.get(
+            TopicPartition(self.settings.topics.delivered, self._partition_of(chain))
+        )
 
     # -- reading --------------------------------------------------------------------------
     async def _poll_once(self) -> None:
@@ -176,39 +289,79 @@ class Digester:
                     closed = windows.on_marker(m.offset, marker, self.states.get(marker.chain))
                     if closed is not None:
                         await self._write(windows, closed)
-                elif self._validated(manifest.trail_arn):
+                elif self._accepts(windows, manifest):
+                    if manifest.region not in self._regions:
+                        await self._prepare_keys(manifest.region)
                     windows.add(m.offset, manifest)
+                    if self._trail_ended(manifest.trail_arn):
+                        chain = ChainId(
+                            manifest.trail_arn,
+                            manifest.account_id,
+                            manifest.region,
+                            manifest.org_id,
+                        )
+                        at = self._ended.setdefault(manifest.trail_arn, dt.datetime.now(dt.UTC))
+                        windows.end(chain, at, self.states.get(chain))
                 else:
                     windows.skip(m.offset)
 
-    def _validated(self, trail_arn: str) -> bool:
+    def _trail_ended(self, trail_arn: str) -> bool:
         trail = self.registry.get(trail_arn)
-        return trail is None or bool(trail.log_file_validation_enabled)
+        return trail is None or not trail.is_logging or not trail.log_file_validation_enabled
 
-    def _ended(self) -> frozenset[str]:
-        ended = set()
-        for chain in self.states:
-            trail = self.registry.get(chain.trail_arn)
-            if trail is None or not trail.is_logging or not trail.log_file_validation_enabled:
-                ended.add(chain.trail_arn)
-        return frozenset(ended)
+    def _accepts(self, windows: PartitionWindows, manifest: LogFileManifest) -> bool:
+        """Whether a delivered log file belongs in a digest.
+
+        A trail with validation on: yes. A trail that ended (stopped, deleted,
+        validation off): yes while its chain still waits for its final digest (files
+        cut after the stop hold events from before it); no once the final digest is
+        written, so no digest covers a stopped period; no for a trail that never
+        had validation on.
+        """
+        trail = self.registry.get(manifest.trail_arn)
+        if trail is not None and trail.log_file_validation_enabled and trail.is_logging:
+            return True
+        chain = ChainId(manifest.trail_arn, manifest.account_id, manifest.region, manifest.org_id)
+        state = self.states.get(chain)
+        if (state is not None and state.previous is not None) or windows.has_files(chain):
+            return True  # the chain's final digest is still to come
+        if state is None and trail is None:
+            return True  # deleted before its first digest: the final one lists it
+        if state is not None and state.ended is not None:
+            self.metrics.digester_late_files.inc()
+            log.warning(
+                "log_file_after_final_digest",
+                trail_arn=manifest.trail_arn,
+                key=manifest.key,
+                final_digest_end=state.ended,
+            )
+        return False
+
+    def _follow_trails(self) -> None:
+        """Chains whose trail ended or resumed since the last look (on registry change)."""
+        version = getattr(self.registry, "version", 0)
+        if version == self._registry_version:
+            return
+        self._registry_version = version
+        now = dt.datetime.now(dt.UTC)
+        known = {c.trail_arn for c in self.states}
+        for windows in self._windows.values():
+            known.update(c.trail_arn for c in windows.chain_ids())
+        ended = {arn for arn in known if self._trail_ended(arn)}
+        for tp, windows in self._windows.items():
+            for chain in {*self._here.get(tp.partition, ()), *windows.chain_ids()}:
+                state = self.states.get(chain)
+                if chain.trail_arn in ended:
+                    windows.end(chain, self._ended.get(chain.trail_arn, now), state)
+                elif chain.trail_arn in self._ended:
+                    windows.resume(chain, state)
+        self._ended = {arn: self._ended.get(arn, now) for arn in ended}
 
     # -- closing windows --------------------------------------------------------------
     async def _close_due(self) -> None:
-        if not self._windows:
-            return
         now = dt.datetime.now(dt.UTC)
-        n = len(self._consumer.partitions_for_topic(self.settings.topics.delivered) or [0]) or 1
-        ended = self._ended()
         for tp, windows in list(self._windows.items()):
-            here = [
-                c
-                for c, s in self.states.items()
-                if s.previous is not None and self._partition_of(c, n) == tp.partition
-            ]
-            for marker in windows.due(
-                now, self.states, here, interval=self.interval, grace=self.grace, ended=ended
-            ):
+            for marker in windows.due(now, self.states):
                 try:
                     await self._producer.send_and_wait(
                         tp.topic,
@@ -219,53 +372,42 @@ class Digester:
                     )
                 except KafkaError as exc:
                     log.warning("digest_marker_failed", error=repr(exc))
-                    windows.cancel(marker.chain)
+                    windows.cancel(marker.chain, self.states.get(marker.chain))
 
     async def _write(self, windows: PartitionWindows, closed: ClosedWindow) -> None:
+        """One attempt at a digest; a failure schedules a retry and never waits here."""
         chain = closed.chain
-        target = self.registry.target(chain.trail_arn)
-        state = self.states.get(chain) or ChainState(chain)
-        delay = 0.2
-        while True:
-            try:
-                bucket = (
-                    target.bucket if target else (state.previous.bucket if state.previous else None)
-                )
-                if bucket is None:
-                    log.warning("digest_skipped_unknown_trail", trail_arn=chain.trail_arn)
-                    windows.written(closed)
-                    return
-                signer = await self.keys.signer(chain.region, dt.datetime.now(dt.UTC))
-                artifact, new_state = next_digest(
-                    state,
-                    closed.window,
-                    closed.files,
-                    signer,
-                    bucket=bucket,
-                    prefix=target.prefix if target else None,
-                    final=closed.final,
-                )
-                await self._s3.put_object(**artifact.put_object_kwargs())
-                await self._save_state(new_state)
-                break
-            except StaleWindowError:
-                break  # written before a crash; the state already links past it
-            except (ClientError, BotoCoreError, KafkaError, OSError) as exc:
-                code = (
-                    exc.response.get("Error", {}).get("Code", "Unknown")
-                    if isinstance(exc, ClientError)
-                    else type(exc).__name__
-                )
-                self._status(chain.trail_arn).latest_digest_delivery_error = code
-                log.warning(
-                    "digest_put_failed_retrying",
-                    trail_arn=chain.trail_arn,
-                    error=code,
-                    retry_in=delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        windows.written(closed)
+        retry = self._retry.pop(chain, None)
+        attempts = (retry.attempts if retry else 0) + 1
+        try:
+            written = await self._write_once(closed)
+        except (ClientError, BotoCoreError, KafkaError, OSError, NoSigningKeyError) as exc:
+            code = _error_code(exc)
+            self.metrics.digester_digests.labels("failed").inc()
+            self._status(chain.trail_arn).latest_digest_delivery_error = code
+            parked = attempts >= self.settings.digest_max_attempts
+            delay = (
+                self.settings.digest_park_retry
+                if parked
+                else min(0.2 * 2 ** (attempts - 1), self.settings.digest_park_retry)
+            )
+            self._retry[chain] = _Retry(windows, closed, attempts, time.monotonic() + delay, parked)
+            self._count_parked()
+            log.warning(
+                "digest_chain_parked" if parked else "digest_put_failed_retrying",
+                trail_arn=chain.trail_arn,
+                region=chain.region,
+                error=code,
+                attempts=attempts,
+                retry_in=delay,
+                detail=str(exc)[:300],
+            )
+            return
+        self._count_parked()
+        windows.written(closed, self.states.get(chain))
+        if written is None:
+            return
+        self.metrics.digester_digests.labels("written").inc()
         st = self._status(chain.trail_arn)
         st.latest_digest_delivery_time = format_time(dt.datetime.now(dt.UTC))
         st.latest_digest_delivery_error = None
@@ -274,12 +416,54 @@ class Digester:
             trail_arn=chain.trail_arn,
             account_id=chain.account_id,
             region=chain.region,
-            key=artifact.key if "artifact" in locals() else None,
+            key=written,
             files=len(closed.files),
             final=closed.final,
             start=format_time(closed.window.start),
             end=format_time(closed.window.end),
+            attempts=attempts,
         )
+
+    async def _write_once(self, closed: ClosedWindow) -> str | None:
+        """Sign, put, record the new state; the digest's key, or None when skipped."""
+        chain = closed.chain
+        state = self.states.get(chain) or ChainState(chain)
+        target = self.registry.target(chain.trail_arn)
+        # A deleted trail's final digest goes where the chain's digests went.
+        bucket = target.bucket if target else (state.previous.bucket if state.previous else None)
+        prefix = target.prefix if target else state.prefix
+        if bucket is None and closed.files:
+            bucket = closed.files[0].bucket  # deleted before its first digest
+        if bucket is None:
+            log.warning("digest_skipped_unknown_trail", trail_arn=chain.trail_arn)
+            return None
+        signer = await self.keys.signer(chain.region, dt.datetime.now(dt.UTC))
+        try:
+            artifact, new_state = next_digest(
+                state,
+                closed.window,
+                closed.files,
+                signer,
+                bucket=bucket,
+                prefix=prefix,
+                final=closed.final,
+            )
+        except StaleWindowError:
+            return None  # written before a crash; the state already links past it
+        await self._s3.put_object(**artifact.put_object_kwargs())
+        await self._save_state(new_state)
+        return artifact.key
+
+    async def _retry_due(self) -> None:
+        if not self._retry:
+            return
+        now = time.monotonic()
+        for chain, retry in list(self._retry.items()):
+            if retry.next_at <= now and self._retry.get(chain) is retry:
+                await self._write(retry.windows, retry.closed)
+
+    def _count_parked(self) -> None:
+        self.metrics.digester_parked_chains.set(sum(r.parked for r in self._retry.values()))
 
     def _status(self, trail_arn: str) -> DigestStatus:
         return self.status.setdefault(trail_arn, DigestStatus())

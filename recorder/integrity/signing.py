@@ -32,6 +32,12 @@ KEY_SIZE = 2048
 #: means a digest that closes just before a rotation can still be signed late.
 ROTATE_EVERY = dt.timedelta(days=20)
 KEY_LIFETIME = dt.timedelta(days=30)
+#: A region's first key is valid from this long before it was made. A digest is
+#: signed with the key valid at its window's *end*, which has passed by the time
+#: the window closes (and a digester may be catching up on a backlog): without
+#: this the first window of a fresh ring had no key at all. Nothing was signed in
+#: the region before its first key, so backdating changes nothing a validator saw.
+FIRST_KEY_BACKDATE = dt.timedelta(days=1)
 
 
 def string_to_sign(
@@ -211,9 +217,20 @@ class KeyRing:
             return self
         return KeyRing(self.region, (*self.keys, key))
 
-    def rotation_due(self, now: dt.datetime, rotate_every: dt.timedelta = ROTATE_EVERY) -> bool:
+    def rotation_due(
+        self,
+        now: dt.datetime,
+        rotate_every: dt.timedelta = ROTATE_EVERY,
+        lifetime: dt.timedelta = KEY_LIFETIME,
+    ) -> bool:
+        """No key valid at ``now``, or the newest one was made ``rotate_every`` ago.
+
+        A key's making time is ``not_after - lifetime`` (the first key of a ring is
+        backdated, so its ``not_before`` says less)."""
         valid = [k for k in self.keys if k.valid_at(now)]
-        return not valid or max(k.not_before for k in valid) + rotate_every <= utc(now)
+        if not valid:
+            return True
+        return max(k.not_after for k in valid) - lifetime + rotate_every <= utc(now)
 
     def rotate_if_due(
         self,
@@ -221,7 +238,8 @@ class KeyRing:
         rotate_every: dt.timedelta = ROTATE_EVERY,
         lifetime: dt.timedelta = KEY_LIFETIME,
     ) -> KeyRing:
-        """Add a fresh key valid from ``now`` when the newest one is ``rotate_every`` old.
+        """Add a fresh key valid from ``now`` when the newest one is ``rotate_every`` old
+        (the first key of an empty ring from ``now - FIRST_KEY_BACKDATE``).
 
         Old keys keep their windows, so digests they signed stay verifiable and
         listed. ``lifetime`` should exceed ``rotate_every`` so the outgoing key
@@ -231,10 +249,11 @@ class KeyRing:
         :meth:`to_encrypted_bytes`) before any digest is signed with it, or a
         crash loses the private key while its digests stay in S3, unverifiable.
         """
-        if not self.rotation_due(now, rotate_every):
+        if not self.rotation_due(now, rotate_every, lifetime):
             return self
         start = utc(now)
-        return self.with_key(SigningKey.generate(start, start + lifetime))
+        first = start - FIRST_KEY_BACKDATE if not self.keys else start
+        return self.with_key(SigningKey.generate(first, start + lifetime))
 
     def pruned(self, before: dt.datetime) -> KeyRing:
         """Drop keys that expired before ``before`` (their digests then no longer validate)."""

@@ -156,8 +156,12 @@ class LogValidation:
         digests: DigestStore,
         public_keys: PublicKeySource,
         fetch_log: LogFetcher,
+        *,
+        find_gaps: bool = False,
     ) -> None:
         self.request = request
+        #: Report runs of consecutive deleted digests, which the CLI misses.
+        self.find_gaps = find_gaps
         self._chain = request.chain
         self._store = digests
         self._list_public_keys = public_keys
@@ -268,10 +272,18 @@ class LogValidation:
         )
         key, _ = _last_digest(digests)
         last_start = _key_date(key) if key else None
+        # After a linked digest is found missing: where the gap ends (the start of
+        # the digest that linked to it) and that digest's length (the cadence).
+        gap: tuple[dt.datetime, dt.timedelta] | None = None
+        length = dt.timedelta(0)
         while key and last_start is not None and r.start_time <= last_start:
             try:
                 digest = self._load_and_validate(public_keys, bucket, key, backfill)
+                if gap is not None:
+                    yield from self._consecutive_missing(backfill, bucket, prefix, gap, digest)
+                    gap = None
                 last_start = parse_time(digest["digestStartTime"])
+                length = parse_time(digest["digestEndTime"]) - last_start
                 previous_bucket = digest.get("previousDigestS3Bucket")
                 previous_key = digest.get("previousDigestS3Object")
                 yield digest
@@ -295,9 +307,11 @@ class LogValidation:
                 yield from self._digest_failed(
                     backfill, f"Digest file\ts3://{bucket}/{key}\tINVALID: not found"
                 )
+                gap = (last_start, length) if self.find_gaps and length else None
                 key, _ = _last_digest(digests, key)
             except DigestError as exc:
                 yield from self._digest_failed(backfill, str(exc))
+                gap = None
                 key, _ = _last_digest(digests, key)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 # The CLI reports any other failure of a digest as INVALID with its text.
@@ -305,6 +319,44 @@ class LogValidation:
                     backfill, f"Digest file\ts3://{bucket}/{key}\tINVALID: {exc}"
                 )
                 key, _ = _last_digest(digests, key)
+
+    def _consecutive_missing(
+        self,
+        backfill: bool,
+        bucket: str,
+        prefix: str | None,
+        gap: tuple[dt.datetime, dt.timedelta],
+        older: Mapping[str, Any],
+    ) -> Iterator[Output]:
+        """Report digests missing beyond the one a link named (aws-cli issue 7054).
+
+        The CLI reports the digest a link names as not found, then resumes at the
+        next older digest the listing has, and never notices that more than one
+        digest is gone. The chain tells the gap's end (the linking digest's start);
+        the next older digest found tells its start; the linking digest's length is
+        the chain's cadence (an hour in CloudTrail). A gap longer than 1.5 of them
+        held more than one digest.
+        """
+        gap_end, length = gap
+        gap_start = parse_time(older["digestEndTime"])
+        missing = round((gap_end - gap_start) / length)
+        if missing < 2:
+            return
+        for _ in range(missing - 1):
+            self._count_failed(backfill)
+        folder = digest_folder(self._chain, prefix)
+        yield from self._status(
+            f"{'(backfill) ' if backfill else ''}Digest files\ts3://{bucket}/{folder}\t"
+            f"INVALID: {missing} consecutive digests not found between "
+            f"{format_time(gap_start)} and {format_time(gap_end)}",
+            True,
+        )
+
+    def _count_failed(self, backfill: bool) -> None:
+        if backfill:
+            self.invalid_backfill_digests += 1
+        else:
+            self.invalid_digests += 1
 
     def _digest_failed(self, backfill: bool, message: str) -> Iterator[Output]:
         if backfill:
@@ -494,9 +546,11 @@ def validate_logs(
     digests: DigestStore,
     public_keys: PublicKeySource,
     fetch_log: LogFetcher,
+    *,
+    find_gaps: bool = False,
 ) -> ValidationResult:
     """Run validate-logs to the end and collect what it would print."""
-    run = LogValidation(request, digests, public_keys, fetch_log)
+    run = LogValidation(request, digests, public_keys, fetch_log, find_gaps=find_gaps)
     chunks = list(run.run())
     return ValidationResult(
         exit_code=run.exit_code,

@@ -20,6 +20,8 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from recorder.settings import Settings, kafka_security_kwargs
 
 COMPACT = {"cleanup.policy": "compact"}
+#: routed-retry's message size limit: a parked batch (8 MiB by default) and its header.
+PARKED_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopic]:
@@ -36,10 +38,22 @@ def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopi
         # Key = trail ARN; the latest value per trail is the registry's state.
         NewTopic(t.trails, 1, rf, topic_configs={**COMPACT, **durable}),
         NewTopic(t.dlq, 1, rf, topic_configs=dict(durable)),
+        # Key = destination; partition = the routed partition the batch came from.
+        # Batches of a failing destination, parked until it works again: one record
+        # holds a whole batch (up to RECORDER_BATCH_MAX_BYTES), above Kafka's 1 MB
+        # default message size.
+        NewTopic(
+            t.routed_retry,
+            n,
+            rf,
+            topic_configs={**durable, "max.message.bytes": str(PARKED_MESSAGE_BYTES)},
+        ),
         # Key = digest chain; the latest value is where the chain stands.
         NewTopic(t.digest_state, 1, rf, topic_configs={**COMPACT, **durable}),
         # Key = source|trail ARN|instance; GetTrailStatus's delivery and digest fields.
         NewTopic(t.trail_status, 1, rf, topic_configs={**COMPACT, **durable}),
+        # Key = api-events partition; the latest value is the Insights detector's state.
+        NewTopic(t.insights_state, 1, rf, topic_configs={**COMPACT, **durable}),
     ]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -10,7 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from recorder.obs.metrics import Metrics
 
 
-def app(metrics: Metrics, ready: Callable[[], bool]) -> web.Application:
+def app(
+    metrics: Metrics,
+    ready: Callable[[], bool],
+    detail: Callable[[], Mapping[str, Any]] | None = None,
+) -> web.Application:
+    """``detail`` adds what a reader of ``/readyz`` needs to act (which service is
+    failing and why, which is still starting) to its JSON body."""
+
     async def metrics_handler(_: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -20,7 +28,10 @@ def app(metrics: Metrics, ready: Callable[[], bool]) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         ok = ready()
-        return web.json_response({"ready": ok}, status=200 if ok else 503)
+        body: dict[str, Any] = {"ready": ok}
+        if detail is not None:
+            body.update(detail())
+        return web.json_response(body, status=200 if ok else 503)
 
     application = web.Application()
     application.router.add_get("/metrics", metrics_handler)

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from recorder.obs.cardinality import CappedLabels
+
+#: Distinct trail ARNs a per-trail metric breaks out; the rest count as "other".
+MAX_TRAIL_LABELS = 500
+
 
 @dataclass
 class Metrics:
@@ -40,8 +45,15 @@ class Metrics:
         self.router_deliveries_out = Counter(
             "recorder_router_deliveries_out_total", "Routed records produced", registry=r
         )
-        self.router_matches = Counter(
-            "recorder_router_matches_total", "Events matched per trail", ["trail_arn"], registry=r
+        # per trail, capped: trail ARNs come from tenants (obs.cardinality)
+        self.router_matches = CappedLabels(
+            Counter(
+                "recorder_router_matches_total",
+                "Events matched per trail (past MAX_TRAIL_LABELS trails: trail_arn=other)",
+                ["trail_arn"],
+                registry=r,
+            ),
+            MAX_TRAIL_LABELS,
         )
         self.router_duplicates = Counter(
             "recorder_router_duplicates_total",
@@ -81,11 +93,75 @@ class Metrics:
         self.writer_open_batches = Gauge(
             "recorder_writer_open_batches", "Destinations with records not yet cut", registry=r
         )
+        # writer: failure containment (parked destinations, routed-retry)
+        self.writer_parked = Counter(
+            "recorder_writer_parked_total",
+            "Batches or notices moved to routed-retry, by kind and error class",
+            ["kind", "error_class"],
+            registry=r,
+        )
+        self.writer_parked_destinations = Gauge(
+            "recorder_writer_parked_destinations",
+            "Destinations with parked batches or notices",
+            registry=r,
+        )
+        self.writer_parked_events = Gauge(
+            "recorder_writer_parked_events", "Events in parked batches", registry=r
+        )
+        self.writer_oldest_parked_age = Gauge(
+            "recorder_writer_oldest_parked_age_seconds",
+            "Age of the oldest parked batch or notice",
+            registry=r,
+        )
+        self.writer_retry_attempts = Counter(
+            "recorder_writer_retry_attempts_total",
+            "Retries of parked batches and notices, by kind and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.writer_buffered_bytes = Gauge(
+            "recorder_writer_buffered_bytes",
+            "Bytes of routed records held in memory (open and cut batches)",
+            registry=r,
+        )
+        self.writer_uncommitted = Gauge(
+            "recorder_writer_uncommitted_records",
+            "Records of routed after the committed offsets (high watermark minus committed)",
+            registry=r,
+        )
+        self.writer_paused = Gauge(
+            "recorder_writer_paused_partitions",
+            "Partitions paused because the buffered-bytes budget is spent",
+            registry=r,
+        )
         self.delivery_latency = Histogram(
             "recorder_delivery_latency_seconds",
             "Event time to object in S3",
             buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1200),
             registry=r,
+        )
+        # insights
+        self.insights_calls = Counter(
+            "recorder_insights_calls_total",
+            "Write management calls counted into an Insights series",
+            registry=r,
+        )
+        self.insights_late = Counter(
+            "recorder_insights_late_calls_total",
+            "Calls whose minute was already closed (not counted)",
+            registry=r,
+        )
+        self.insights_events = Counter(
+            "recorder_insights_events_total",
+            "Insights events decided",
+            ["state", "insight_type"],
+            registry=r,
+        )
+        self.insights_open = Gauge(
+            "recorder_insights_open", "Insights started and not yet ended", registry=r
+        )
+        self.insights_series = Gauge(
+            "recorder_insights_series", "Series the detector keeps a baseline of", registry=r
         )
         # shared
         self.dlq = Counter(
@@ -105,5 +181,32 @@ class Metrics:
             "A partition's log end fell below this consumer's position: the broker lost "
             "acknowledged records (e.g. an unclean leader election)",
             ["stage", "partition"],
+            registry=r,
+        )
+        # digester
+        self.digester_digests = Counter(
+            "recorder_digester_digests_total",
+            "Digest write attempts by outcome (written, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.digester_parked_chains = Gauge(
+            "recorder_digester_parked_chains",
+            "Chains whose digest failed digest_max_attempts times in a row (retried slowly)",
+            registry=r,
+        )
+        self.digester_chains = Gauge(
+            "recorder_digester_chains", "Digest chains known to this digester", registry=r
+        )
+        self.digester_late_files = Counter(
+            "recorder_digester_late_log_files_total",
+            "Log files delivered after their chain's final digest (in no digest)",
+            registry=r,
+        )
+        # supervision
+        self.service_restarts = Counter(
+            "recorder_service_restarts_total",
+            "Services restarted after a failure",
+            ["service"],
             registry=r,
         )

@@ -42,7 +42,9 @@ from recorder.kafka.lag import record_lag
 from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.routing.owners import reaches_other_accounts
 from recorder.routing.produce import BatchedSend, PartitionOf
+from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
 from recorder.settings import Settings
 
@@ -248,12 +250,11 @@ class Router:
                 if not deliveries:
                     continue
                 values = rendered_for(record, deliveries)
-                headers = [
-                    ("eventTime", record["eventTime"].encode()),
-                    ("eventID", event_id.encode()),
-                ]
+                event_time = record["eventTime"].encode()
                 for d in deliveries:
                     dest = Destination(d.trail_arn, d.account_id, d.region, d.org_id)
+                    copy_id = copy_event_id(event_id, record["recipientAccountId"], d.account_id)
+                    headers = [("eventTime", event_time), ("eventID", copy_id.encode())]
                     await out.add(dest.key(), values[d.account_id], headers)
                     matches[d.trail_arn] += 1
         futures = await out.flush()
@@ -293,15 +294,25 @@ def rendered_for(record: dict[str, Any], deliveries: Sequence[_Delivery]) -> dic
     """The JSON each delivery account receives, rendered once per account.
 
     A cross-account S3 data event reaches the bucket owner's trails too; the owner's
-    copy names the owner as ``recipientAccountId`` (the account that received it).
+    copy names the owner as ``recipientAccountId`` (the account that received it) and
+    has its own ``eventID``; every copy of such an action carries one
+    ``sharedEventID`` (:mod:`recorder.routing.shared`).
     """
+    recipient = record["recipientAccountId"]
+    if "sharedEventID" not in record and reaches_other_accounts(record):
+        record = {**record, "sharedEventID": shared_event_id(record["eventID"])}
     base = render_record(record)
     out: dict[str, bytes] = {}
     for d in deliveries:
         if d.account_id in out:
             continue
-        if d.account_id == record["recipientAccountId"]:
+        if d.account_id == recipient:
             out[d.account_id] = orjson.dumps(base)
         else:
-            out[d.account_id] = orjson.dumps({**base, "recipientAccountId": d.account_id})
+            copy = {
+                **base,
+                "eventID": copy_event_id(base["eventID"], recipient, d.account_id),
+                "recipientAccountId": d.account_id,
+            }
+            out[d.account_id] = orjson.dumps(copy)
     return out

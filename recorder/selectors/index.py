@@ -59,7 +59,7 @@ class SelectorIndex:
     def __init__(self, trails: Sequence[Trail]) -> None:
         self.size = len(trails)
         self._rules: tuple[Rule, ...] = tuple(
-            rule for i, t in enumerate(trails) if t.is_logging for rule in rules_for(i, t)
+            rule for i, t in enumerate(trails) if t.routable for rule in rules_for(i, t)
         )
         self._by_type: dict[str, _ResourceIndex] = {}
         for rule_id, rule in enumerate(self._rules):

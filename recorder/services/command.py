@@ -1,9 +1,13 @@
-"""``recorder run router|writer|digester|api|all``: start services in this process.
+"""``recorder run router|writer|digester|api|insights|all``: start services in this process.
 
 Every service is an asyncio task sharing one metrics registry and one
 ``/metrics``-``/healthz``-``/readyz`` endpoint. SIGTERM or SIGINT sets the stop event;
 each service then finishes its work in a bounded time (the writer cuts and delivers
 its open batches) and the process exits 0.
+
+Each service runs supervised (:mod:`recorder.services.supervise`): a failure restarts
+that service with backoff while the others keep running, and ``/readyz`` names it.
+A process running one stage exits 1 after too many failures in a row.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from typing import Any
 from recorder.obs import http
 from recorder.obs.logging import configure, get_logger
 from recorder.obs.metrics import Metrics
+from recorder.services.supervise import RestartPolicy, Supervisor
 from recorder.settings import Settings, SettingsError
 
 log = get_logger("recorder.run")
 
-SERVICES = ("router", "writer", "digester", "api")
+SERVICES = ("router", "writer", "digester", "api", "insights")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +44,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_level)
     wanted = set(SERVICES if "all" in args.services else args.services)
+    if "api" in wanted:
+        from recorder.api.config import ApiConfig
+
+        try:  # before any connection: the API never starts without credentials
+            ApiConfig.from_env().credentials()
+        except SettingsError as exc:
+            print(f"recorder: bad settings: {exc}", file=sys.stderr)
+            return 2
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -62,14 +75,20 @@ async def run_services(
             loop.add_signal_handler(sig, stop.set)
     metrics = Metrics()
     registry = await TrailRegistry.start(settings)
-    services: list[Any] = []
-    runners: list[Callable[[], Awaitable[None]]] = []
+    services: dict[str, Any] = {}
+    runners: dict[str, Callable[[], Awaitable[None]]] = {}
+    from recorder.services.organizations import OrganizationsFollower
+
+    organizations = OrganizationsFollower(settings, registry, metrics)
+    if organizations.enabled:  # membership before the first event is routed
+        await organizations.refresh()
+        runners["organizations"] = lambda: organizations.run(stop)
     if "router" in wanted:
         from recorder.routing.service import Router
 
         router = Router(settings, registry.engine, metrics)
-        services.append(router)
-        runners.append(lambda: router.run(stop))
+        services["router"] = router
+        runners["router"] = lambda: router.run(stop)
     from recorder.services.status import CombinedStatus, StatusPublisher, TopicStatus
 
     local_status: list[Any] = []
@@ -79,16 +98,28 @@ async def run_services(
         writer = Writer(settings, registry.target, metrics)
         delivery_status = StatusPublisher(settings, "delivery", writer.status)
         local_status.append(writer.status)
-        services += [writer, delivery_status]
-        runners += [lambda: writer.run(stop), lambda: delivery_status.run(stop)]
+        services |= {"writer": writer, "delivery-status": delivery_status}
+        runners |= {
+            "writer": lambda: writer.run(stop),
+            "delivery-status": lambda: delivery_status.run(stop),
+        }
     if "digester" in wanted:
         from recorder.integrity.service import Digester
 
         digester = Digester(settings, registry, metrics)
         digest_status = StatusPublisher(settings, "digest", digester.status)
         local_status.append(digester.status)
-        services += [digester, digest_status]
-        runners += [lambda: digester.run(stop), lambda: digest_status.run(stop)]
+        services |= {"digester": digester, "digest-status": digest_status}
+        runners |= {
+            "digester": lambda: digester.run(stop),
+            "digest-status": lambda: digest_status.run(stop),
+        }
+    if "insights" in wanted:
+        from recorder.insights.service import create as create_insights
+
+        insights = create_insights(settings, registry, metrics)
+        services |= {"insights": insights}
+        runners |= {"insights": lambda: insights.run(stop)}
     if "api" in wanted:
         from recorder.api.service import create as create_api
         from recorder.services.keys import StoredPublicKeys
@@ -102,23 +133,39 @@ async def run_services(
             status=CombinedStatus(*local_status, remote=remote_status),
             public_keys=keys,
         )
-        services += [api, keys, remote_status]
-        runners += [lambda: api.run(stop), lambda: keys.run(stop), lambda: remote_status.run(stop)]
+        services |= {"api": api, "public-keys": keys, "trail-status": remote_status}
+        runners |= {
+            "api": lambda: api.run(stop),
+            "public-keys": lambda: keys.run(stop),
+            "trail-status": lambda: remote_status.run(stop),
+        }
+
+    runners["registry"] = lambda: registry.follow(stop)
+    supervisor = Supervisor(RestartPolicy.from_settings(settings), metrics, stop)
+    alone = len(wanted) == 1
 
     def ready() -> bool:
-        return all(s.ready.is_set() for s in services)
+        return all(s.ready.is_set() for s in services.values()) and not supervisor.failing()
 
-    site = await http.serve(http.app(metrics, ready), metrics_host, settings.metrics_port)
+    def detail() -> dict[str, Any]:
+        return {
+            "failing": supervisor.failing(),
+            "starting": sorted(n for n, s in services.items() if not s.ready.is_set()),
+        }
+
+    site = await http.serve(http.app(metrics, ready, detail), metrics_host, settings.metrics_port)
     log.info("services_starting", services=sorted(wanted), metrics_port=settings.metrics_port)
-    tasks = [asyncio.create_task(r()) for r in runners]
-    tasks.append(asyncio.create_task(registry.follow(stop)))
+    tasks = [
+        asyncio.create_task(supervisor.supervise(name, runner, alone=alone), name=name)
+        for name, runner in runners.items()
+    ]
     stopper = asyncio.create_task(stop.wait())
     code = 0
     try:
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopper and task.exception() is not None:
-                log.error("service_failed", error=repr(task.exception()), exc_info=task.exception())
+                log.error("process_exiting", service=task.get_name(), error=repr(task.exception()))
                 code = 1
                 stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

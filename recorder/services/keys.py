@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aioboto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from recorder.integrity.keystore import KeyStore
+from recorder.integrity.keystore import KeyStore, read_public_entries, region_of_public_object
 from recorder.integrity.signing import PublicKey
 from recorder.obs.logging import get_logger
 from recorder.settings import Settings
@@ -30,6 +29,7 @@ class StoredPublicKeys:
         self.settings = settings
         self.refresh_every = refresh_every
         self._keys: dict[str, list[PublicKey]] = {}
+        self._objects: dict[str, list[PublicKey]] = {}
         self.ready = asyncio.Event()
         self.ready.set()
 
@@ -67,12 +67,22 @@ class StoredPublicKeys:
             self._keys = {"*": keys}
             return
         try:
-            listing = await s3.list_objects_v2(Bucket=store.bucket, Prefix="public/")
+            names = await store._list("public/")
         except ClientError:
             return  # no keys bucket yet: the digester has not signed anything
-        found: dict[str, list[PublicKey]] = {}
-        for obj in listing.get("Contents", []):
-            region = obj["Key"].removeprefix("public/").removesuffix(".json")
-            body = await (await s3.get_object(Bucket=store.bucket, Key=obj["Key"]))["Body"].read()
-            found[region] = [PublicKey.from_api(e) for e in json.loads(body)]
-        self._keys = found
+        found: dict[str, dict[str, PublicKey]] = {}
+        for name in names:
+            # Per-key objects never change: read each once. The older per-region
+            # list (public/<region>.json) is read every time.
+            if name not in self._objects or name.count("/") == 1:
+                body = await store._get(name)
+                if body is None:
+                    continue
+                self._objects[name] = read_public_entries(body)
+            region = region_of_public_object(name)
+            for k in self._objects[name]:
+                found.setdefault(region, {})[k.fingerprint] = k
+        self._keys = {
+            region: sorted(keys.values(), key=lambda k: (k.validity_start, k.fingerprint))
+            for region, keys in found.items()
+        }

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,15 @@ from recorder.obs.logging import get_logger
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
+from recorder.trails.logging_state import stopped
+from recorder.trails.organizations import Organization
 
 log = get_logger("recorder.registry")
+#: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
+LEASE_PREFIX = "lease/"
+
+#: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
+RETIRED_MAX = 10_000
 
 
 def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]:
@@ -64,6 +73,9 @@ class TrailRegistry:
     trails: dict[str, Trail] = field(default_factory=dict)
     organizations: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    #: The organization read from AWS Organizations (recorder.services.organizations);
+    #: its accounts join ``organizations``, over any declared in a trails file.
+    organization: Organization | None = None
 
     def __post_init__(self) -> None:
         self._engine = RoutingEngine.compile([], {})
@@ -71,8 +83,20 @@ class TrailRegistry:
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
+        # Deleted trails, as they were at deletion with their last period closed then:
+        # routing still gives them the events of before their deletion (line 8394).
+        self._retired: dict[str, Trail] = {}
+        self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
         self._changed = asyncio.Condition()
+        #: (key, value, timestamp ms) of every `trails` record in order, for the
+        #: control API's per-account leases (recorder.api.leases)
+        self.record_listeners: list[Callable[[str, bytes | None, int], None]] = []
+
+    @property
+    def changed(self) -> asyncio.Condition:
+        """Notified after each batch of `trails` records is applied."""
+        return self._changed
 
     @property
     def from_file(self) -> bool:
@@ -97,7 +121,9 @@ class TrailRegistry:
         return self.trails.get(trail_arn)
 
     def target(self, trail_arn: str) -> DeliveryTarget | None:
-        trail = self.trails.get(trail_arn)
+        """Where a trail delivers; a deleted trail's too, for the events of its last
+        logging period that are still on their way."""
+        trail = self.trails.get(trail_arn) or self._retired.get(trail_arn)
         if trail is None:
             return None
         return DeliveryTarget(
@@ -108,12 +134,30 @@ class TrailRegistry:
             log_file_validation=trail.log_file_validation_enabled,
         )
 
+    def management_account_of(self, org_id: str) -> str | None:
+        """The management account of an organization read from AWS Organizations."""
+        org = self.organization
+        return org.management_account_id if org is not None and org.org_id == org_id else None
+
     # -- changing ---------------------------------------------------------------------
+    async def set_organization(self, org: Organization | None) -> None:
+        """New membership from AWS Organizations; recompiles routing if it changed."""
+        if org == self.organization:
+            return
+        self.organization = org
+        await self.replace(list(self.trails.values()), self._declared_orgs)
+
     async def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
         """Swap in this trail set; its engine is compiled off the event loop."""
-        engine = await asyncio.to_thread(RoutingEngine.compile, trails, organizations, self._engine)
+        self._declared_orgs = dict(organizations)
+        merged = dict(organizations)
+        if self.organization is not None:
+            merged.update(self.organization.account_map())
+        engine = await asyncio.to_thread(
+            RoutingEngine.compile, [*trails, *self._retired.values()], merged, self._engine
+        )
         self.trails = {t.trail_arn: t for t in trails}
-        self.organizations = dict(organizations)
+        self.organizations = merged
         self._engine = engine
         self.version += 1
         log.info("trails_loaded", trails=len(trails), version=self.version)
@@ -186,12 +230,17 @@ class TrailRegistry:
         changed: dict[str, dict[str, Any] | None] = {}
         for m in messages:
             arn = (m.key or b"").decode()
+            for listener in self.record_listeners:
+                listener(arn, m.value, int(m.timestamp))
+            if arn.startswith(LEASE_PREFIX):
+                continue  # the control API's write leases, not trails
             if m.value is None:
-                self._topic_state.pop(arn, None)
+                self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
                 changed[arn] = None
             else:
                 try:
                     self._topic_state[arn] = changed[arn] = orjson.loads(m.value)
+                    self._retired.pop(arn, None)
                 except orjson.JSONDecodeError:
                     log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
         await asyncio.to_thread(self._parse_changes, changed)
@@ -218,6 +267,29 @@ class TrailRegistry:
             if arn.startswith("organization/"):
                 orgs[arn.split("/", 1)[1]] = str(doc.get("OrganizationId", ""))
         await self.replace(list(self._parsed.values()), orgs)
+
+    def _retire(self, arn: str, doc: dict[str, Any] | None, timestamp_ms: int) -> None:
+        """A deleted trail stops logging at its deletion (the tombstone's time); it is
+        kept for routing while events of before then may still arrive, at most
+        ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
+        if doc is None or arn.startswith("organization/"):
+            return
+        at = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
+        deleted = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        periods = doc.get("LoggingPeriods")
+        if periods is None and doc.get("IsLogging") and doc.get("StartLoggingTime"):
+            periods = [{"StartLoggingTime": doc["StartLoggingTime"]}]
+        final = {**doc, "IsLogging": False, "LoggingPeriods": stopped(periods, deleted)}
+        try:
+            trail = Trail.from_api(final)
+        except Exception as exc:
+            log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+            return
+        if trail.logging_periods:
+            self._retired[arn] = trail
+            while len(self._retired) > RETIRED_MAX:
+                self._retired.pop(next(iter(self._retired)))
+        log.info("trail_retired", trail_arn=arn, deleted=deleted)
 
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""

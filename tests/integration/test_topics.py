@@ -12,7 +12,17 @@ from recorder.stack.local import LocalStack
 
 pytestmark = pytest.mark.integration
 
-NAMES = ("api_events", "routed", "delivered", "trails", "dlq", "digest_state", "trail_status")
+NAMES = (
+    "api_events",
+    "routed",
+    "delivered",
+    "trails",
+    "dlq",
+    "digest_state",
+    "trail_status",
+    "insights_state",
+    "routed_retry",
+)
 
 
 def topics(stack: LocalStack, **env: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +40,7 @@ def test_existing_topics_pass_and_missing_ones_are_created(stack: LocalStack) ->
     done = topics(stack)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 7 and all(line.startswith("exists ") for line in lines)
+    assert len(lines) == len(NAMES) and all(line.startswith("exists ") for line in lines)
     assert "exists   api-events (4 partitions)" in lines
 
     fresh = {f"RECORDER_TOPIC_{n.upper()}": f"fresh-{n}" for n in NAMES}

@@ -111,7 +111,9 @@ def test_final_digest_ends_the_chain_and_the_next_one_starts_anew(ring: KeyRing)
     final = c.digest(DigestWindow(T0 + dt.timedelta(hours=4), stop), [], final=True)
     assert json.loads(final.body)["digestEndTime"] == "2024-05-01T14:17:03Z"
     assert json.loads(final.body)["previousDigestS3Object"] == c.digests[-2].key
-    assert c.state == ChainState(c.chain, None)
+    # no link; the state remembers the chain ended (no digest for the stopped period)
+    assert c.state == ChainState(c.chain, None, ended="2024-05-01T14:17:03Z")
+    assert ChainState.from_json(c.state.to_json()) == c.state
     assert c.state.next_window() is None
     restart = c.digest(DigestWindow.starting(stop + dt.timedelta(hours=2)), [])
     assert json.loads(restart.body)["previousDigestSignature"] is None

@@ -41,6 +41,7 @@ def test_cli_validates_digests_written_with_put_object_kwargs(
             s3.put_object(**d.put_object_kwargs())
         head = s3.head_object(Bucket=fakes.BUCKET, Key=c.digests[0].key)
         assert head["Metadata"] == c.digests[0].metadata
+        assert head["ServerSideEncryption"] == "AES256"  # digests are always SSE-S3
         s3.put_object(Bucket=fakes.BUCKET, Key=c.logs[1].key, Body=b"\x1f\x8b tampered")
 
         session = botocore.session.get_session()

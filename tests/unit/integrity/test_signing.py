@@ -89,7 +89,8 @@ def test_public_key_for_list_public_keys(ring: KeyRing) -> None:
 def test_rotation_keeps_old_keys_listed_for_their_window() -> None:
     ring = KeyRing("eu-west-1").rotate_if_due(T0)
     [first] = ring.keys
-    assert (first.not_before, first.not_after) == (T0, T0 + 30 * DAY)
+    # A fresh ring's first key also covers windows that ended before it was made.
+    assert (first.not_before, first.not_after) == (T0 - DAY, T0 + 30 * DAY)
     assert ring.rotate_if_due(T0 + 19 * DAY) is ring  # not due yet
     ring = ring.rotate_if_due(T0 + 20 * DAY)
     first_, second = ring.keys
@@ -97,13 +98,14 @@ def test_rotation_keeps_old_keys_listed_for_their_window() -> None:
     assert (second.not_before, second.not_after) == (T0 + 20 * DAY, T0 + 50 * DAY)
     # The signing key for a digest is the newest one valid at its end time.
     assert ring.key_for(T0) is first
+    assert ring.key_for(T0 - dt.timedelta(seconds=1)) is first
     assert ring.key_for(T0 + 20 * DAY - dt.timedelta(seconds=1)) is first
     assert ring.key_for(T0 + 20 * DAY) is second
     assert ring.key_for(T0 + 49 * DAY) is second
     with pytest.raises(NoSigningKeyError, match="no signing key in eu-west-1"):
-        ring.key_for(T0 - dt.timedelta(seconds=1))
+        ring.key_for(T0 - DAY - dt.timedelta(seconds=1))
     fp = [k.fingerprint for k in ring.keys]
-    assert [p.fingerprint for p in ring.public_keys(T0 + DAY, T0 + 2 * DAY)] == fp[:1]
+    assert [p.fingerprint for p in ring.public_keys(T0 - DAY, T0 + 2 * DAY)] == fp[:1]
     assert [p.fingerprint for p in ring.public_keys(T0 + 21 * DAY, T0 + 22 * DAY)] == fp
     assert [p.fingerprint for p in ring.public_keys(T0 + 31 * DAY, T0 + 32 * DAY)] == fp[1:]
     assert ring.pruned(T0 + 31 * DAY).keys == (second,)

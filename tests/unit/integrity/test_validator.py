@@ -25,6 +25,7 @@ from recorder.integrity import (
     build_digest,
     digest_key,
     string_to_sign,
+    validate_logs,
 )
 from tests.unit.integrity.fakes import (
     BUCKET,
@@ -158,6 +159,38 @@ def test_deleted_digest_in_the_middle(ring: KeyRing, capsys: pytest.CaptureFixtu
         + "\n3/4 digest files valid, 1/4 digest files INVALID\n5/5 log files valid\n"
     )
     assert r.exit_code == 1
+
+
+def test_two_consecutive_deleted_digests(ring: KeyRing, capsys: pytest.CaptureFixture[str]) -> None:
+    """aws-cli issue 7054: with digests 1 and 2 of 0..3 deleted, the CLI reports the
+    one digest 3 links to and resumes at digest 0; digest 1 goes unreported. With
+    ``find_gaps`` the chain's cadence shows the hole held two digests."""
+    c = hourly_chain(ring)
+    del c.s3.objects[(BUCKET, c.digests[1].key)]
+    del c.s3.objects[(BUCKET, c.digests[2].key)]
+    cli = both(c, request(c), capsys)  # what the real CLI prints
+    assert cli.stderr == "\n" + digest_line(c, 2, "INVALID: not found") + "\n\n"
+    assert "2/3 digest files valid, 1/3 digest files INVALID" in cli.stdout
+    found = validate_logs(
+        request(c), c.s3, lambda s, e: c.ring.public_keys(s, e), c.s3.fetch_log, find_gaps=True
+    )
+    folder = c.digests[0].key.rsplit("/", 4)[0]
+    assert found.stderr == (
+        "\n"
+        + digest_line(c, 2, "INVALID: not found")
+        + "\n\n"
+        + f"Digest files\ts3://{BUCKET}/{folder}\tINVALID: 2 consecutive digests not found "
+        "between 2024-05-01T11:00:00Z and 2024-05-01T13:00:00Z\n\n"
+    )
+    assert "2/4 digest files valid, 2/4 digest files INVALID" in found.stdout
+    assert found.exit_code == 1
+    # One deleted digest: nothing more than the CLI says.
+    c = hourly_chain(ring)
+    del c.s3.objects[(BUCKET, c.digests[2].key)]
+    one = validate_logs(
+        request(c), c.s3, lambda s, e: c.ring.public_keys(s, e), c.s3.fetch_log, find_gaps=True
+    )
+    assert one == ours(c, request(c))
 
 
 def test_all_four_tamperings_at_once(ring: KeyRing, capsys: pytest.CaptureFixture[str]) -> None:

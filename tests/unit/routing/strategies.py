@@ -131,6 +131,10 @@ def advanced_selector(draw: st.DrawFn) -> dict[str, Any]:
     return {"FieldSelectors": draw(st.permutations(fields))}
 
 
+#: A few seconds around which logging periods start and stop, and events happen.
+EVENT_TIMES = [f"2026-12-01T05:00:0{i}Z" for i in range(6)]
+
+
 @st.composite
 def trail_doc(draw: st.DrawFn, index: int) -> dict[str, Any]:
     account = draw(st.sampled_from(ACCOUNTS[:2]))
@@ -146,6 +150,16 @@ def trail_doc(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "IsOrganizationTrail": draw(st.booleans()),
         "IsLogging": draw(st.sampled_from([True, True, True, False])),
     }
+    if draw(st.booleans()):  # logging periods: routing by the event's time (line 8394)
+        bounds = sorted(draw(st.lists(st.sampled_from(EVENT_TIMES), min_size=1, max_size=4)))
+        periods = [
+            {"StartLoggingTime": a, "StopLoggingTime": b}
+            for a, b in zip(bounds[::2], bounds[1::2], strict=False)
+        ]
+        if len(bounds) % 2:
+            periods.append({"StartLoggingTime": bounds[-1]})
+        doc["LoggingPeriods"] = periods
+        doc["IsLogging"] = "StopLoggingTime" not in periods[-1]
     kind = draw(st.sampled_from(["default", "basic", "basic", "advanced", "advanced"]))
     if kind == "basic":
         doc["EventSelectors"] = draw(st.lists(basic_selector(), min_size=1, max_size=3))
@@ -206,6 +220,7 @@ def cloudtrail_record(draw: st.DrawFn) -> dict[str, Any]:
         "awsRegion": draw(st.sampled_from(REGIONS)),
         "recipientAccountId": account,
         "eventID": "ev",
+        "eventTime": draw(st.sampled_from(EVENT_TIMES)),
         "userIdentity": {"type": "IAMUser", "accountId": account},
     }
     if draw(st.booleans()):

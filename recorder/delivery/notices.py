@@ -1,0 +1,126 @@
+"""SNS notices and delivery manifests: what follows a log file once it is in S3.
+
+A notice goes to the trail's topic through a client of the topic's own region (a
+topic in another region than the writer's works). A notice that cannot be published
+never holds the log file back: the file is in S3 already, the notice is parked and
+retried on its own. The manifest on ``delivered`` is internal (the digester's input)
+and is retried until the broker takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aioboto3
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from recorder.delivery.errors import Failure, classify
+from recorder.delivery.logfile import LogFile
+from recorder.delivery.naming import Destination
+from recorder.delivery.target import DeliveryTarget
+from recorder.obs.logging import get_logger
+from recorder.obs.metrics import Metrics
+from recorder.settings import Settings
+
+log = get_logger("recorder.writer")
+
+
+class DeliveryFailed(Exception):
+    """An S3 put or SNS publish failed after botocore's own retries."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
+
+
+def topic_region(topic_arn: str, default: str) -> str:
+    """``arn:aws:sns:<region>:<account>:<name>`` -> region."""
+    parts = topic_arn.split(":")
+    return parts[3] if len(parts) >= 6 and parts[3] else default
+
+
+def notice_message(bucket: str, key: str) -> str:
+    """The notice body the guide documents: the bucket and the new object's key."""
+    return orjson.dumps({"s3Bucket": bucket, "s3ObjectKey": [key]}).decode()
+
+
+class Notifier:
+    """One SNS client per region, opened on first use and closed with the notifier."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, config: Any) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._config = config
+        self._session = aioboto3.Session()
+        self._stack = contextlib.AsyncExitStack()
+        self._clients: dict[str, Any] = {}
+        self._opening = asyncio.Lock()
+
+    async def _client(self, region: str) -> Any:
+        async with self._opening:
+            client = self._clients.get(region)
+            if client is None:
+                kw = {**self._settings.aws_client_kwargs(), "region_name": region}
+                client = await self._stack.enter_async_context(
+                    self._session.client("sns", config=self._config, **kw)
+                )
+                self._clients[region] = client
+            return client
+
+    async def publish(self, topic_arn: str, bucket: str, key: str) -> None:
+        client = await self._client(topic_region(topic_arn, self._settings.aws_region))
+        try:
+            await client.publish(TopicArn=topic_arn, Message=notice_message(bucket, key))
+        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+            failure = classify(exc)
+            self._metrics.writer_sns_errors.labels(failure.code).inc()
+            raise DeliveryFailed(failure) from exc
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
+def manifest(
+    dest: Destination,
+    target: DeliveryTarget,
+    key: str,
+    log_file: LogFile,
+    cut_time: str,
+    cut_reason: str,
+) -> bytes:
+    """The record of one delivered file on ``delivered`` (the digester's input)."""
+    return orjson.dumps(
+        {
+            "trailARN": dest.trail_arn,
+            "accountId": dest.account_id,
+            "region": dest.region,
+            "orgId": dest.org_id,
+            "bucket": target.bucket,
+            "key": key,
+            "sha256": log_file.sha256,
+            "oldestEventTime": log_file.oldest_event_time,
+            "newestEventTime": log_file.newest_event_time,
+            "deliveryTime": cut_time,
+            "cutReason": cut_reason,
+            "recordCount": log_file.record_count,
+        }
+    )
+
+
+async def send_until_taken(
+    producer: AIOKafkaProducer, topic: str, value: bytes, *, what: str, **kwargs: Any
+) -> Any:
+    """Our own broker is not a tenant's destination: wait for it (capped backoff)."""
+    delay = 0.1
+    while True:
+        try:
+            return await producer.send_and_wait(topic, value, **kwargs)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning(f"{what}_failed_retrying", error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
