@@ -28,7 +28,7 @@ async def test_deleted_trail_routes_events_of_before_its_deletion_only() -> None
         "LoggingPeriods": started(None, "2026-12-01T05:00:00.000Z"),
     }
     registry._topic_state[doc["TrailARN"]] = doc
-    registry._parse_changes({doc["TrailARN"]: doc})
+    registry._parse_changes({doc["TrailARN"]: doc})  # as _read does for each change
     await registry._apply_topic_state()
     registry._retire(
         doc["TrailARN"],
