@@ -129,6 +129,11 @@ class Metrics:
             "Records of routed after the committed offsets (high watermark minus committed)",
             registry=r,
         )
+        self.writer_pauses = Counter(
+            "recorder_writer_pauses_total",
+            "Partitions paused because the buffered-bytes budget was spent",
+            registry=r,
+        )
         self.writer_paused = Gauge(
             "recorder_writer_paused_partitions",
             "Partitions paused because the buffered-bytes budget is spent",

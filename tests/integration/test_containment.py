@@ -488,21 +488,25 @@ async def test_past_the_buffer_budget_the_writer_cuts_early_and_pauses(stack: Lo
                 await producer.send("routed", value, key=d.key(), headers=headers)
                 sent.append(event_id)
         await producer.flush()
+        # What stays under the budget (1 MiB, about 250 of these records) may wait
+        # for the cut interval; everything above it is cut and delivered now.
         await wait_until(
-            lambda: (bucket.poll(), set(bucket.events()) >= set(sent))[1],
+            lambda: (bucket.poll(), len(bucket.events()) >= len(sent) - 300)[1],
             120,
-            "every event, long before the cut interval",
+            "all but the budget's worth, long before the cut interval",
             task,
         )
-        assert set(bucket.events().values()) == {1}
-        manifests = [
-            m for m in await read_topic(stack, "delivered") if m["bucket"] == "budget-logs"
-        ]
-        assert {m["cutReason"] for m in manifests} == {"budget"}
-        assert metric(writer, "recorder_writer_buffered_bytes") < 1024 * 1024
+        assert metric(writer, "recorder_writer_buffered_bytes") <= 1024 * 1024
+        assert metric(writer, "recorder_writer_pauses_total") > 0
     finally:
         await producer.stop()
-        await gen.aclose()
+        await gen.aclose()  # SIGTERM-like stop: the rest is cut and delivered
+    bucket.poll()
+    assert set(bucket.events()) == set(sent)
+    assert set(bucket.events().values()) == {1}
+    manifests = [m for m in await read_topic(stack, "delivered") if m["bucket"] == "budget-logs"]
+    reasons = Counter(m["cutReason"] for m in manifests)
+    assert reasons["budget"] > 0 and set(reasons) <= {"budget", "shutdown"}
 
 
 async def test_notice_goes_to_a_topic_in_another_region(stack: LocalStack) -> None:
