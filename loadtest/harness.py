@@ -44,7 +44,7 @@ class Options:
     processes: int = 1  # routers, and as many writers
     membership: str = ""  # static|dynamic; empty: what the broker supports
     generators: int = 0  # 0: as many as the rate needs
-    per_generator: float = 1500.0  # events/s one generator is given at most
+    per_generator: float = 700.0  # events/s one generator is given at most
     plan: capacity.Plan | None = None  # --find-capacity
     floor_events: int = 0  # > 0: measure the broker's floor first
     idle_seconds: float = 0.0  # > 0: each process's idle CPU before traffic
