@@ -117,9 +117,22 @@ def highest_held(steps: Sequence[StepResult]) -> StepResult | None:
     return best
 
 
-def step_ready(window_end: float, now: float, expected: int, delivered: int, plan: Plan) -> bool:
+def step_ready(
+    window_end: float,
+    now: float,
+    expected: int,
+    delivered: int,
+    plan: Plan,
+    read_all: bool = True,
+    grace: float = 30.0,
+) -> bool:
     """A step can be judged once all its deliveries are in, or once it is certain
-    that the missing ones are later than the limit."""
-    return now >= window_end and (
-        delivered >= expected or now >= window_end + plan.latency_limit + 1.0
-    )
+    that the missing ones are later than the limit: past the limit, and every file
+    announced so far read back (``read_all``; a slow read-back must not pass for a
+    slow pipeline), or ``grace`` seconds past the limit whatever the read-back."""
+    if now < window_end:
+        return False
+    if delivered >= expected:
+        return True
+    deadline = window_end + plan.latency_limit + 1.0
+    return (now >= deadline and read_all) or now >= deadline + grace

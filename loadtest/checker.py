@@ -45,6 +45,7 @@ from loadtest.traffic import emitted_at
 from loadtest.trails import delivery_key
 from recorder.settings import Settings
 
+READERS = 4  # threads reading log files back from S3
 _IDLE_PAUSE = 0.2  # seconds between polls of `delivered` while nothing arrives
 _LAG = re.compile(
     r'^recorder_consumer_lag_records\{partition="(\d+)",stage="(\w+)"\} ([0-9.e+]+)$', re.M
@@ -149,18 +150,30 @@ class Delivered:
         self._files: queue.Queue[tuple[str, str, float | None] | None] = queue.Queue()
         self._stop = threading.Event()
         self._follow = threading.Thread(target=lambda: asyncio.run(self._manifests()), daemon=True)
-        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        # S3 reads wait on the network most of the time: several readers keep up
+        # with the writer's files when moto answers slowly
+        self._readers = [
+            threading.Thread(target=self._read_loop, daemon=True) for _ in range(READERS)
+        ]
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self._follow.start()
-        self._reader.start()
+        for r in self._readers:
+            r.start()
+
+    def caught_up(self) -> bool:
+        """Every file announced so far has been read and counted."""
+        return self._files.unfinished_tasks == 0
 
     def finish(self) -> None:
         """Stop following, read what was announced, then every file nobody announced."""
         self._stop.set()
         self._follow.join(10)
-        self._files.put(None)
-        self._reader.join()
+        for _ in self._readers:
+            self._files.put(None)
+        for r in self._readers:
+            r.join()
         for bucket in self.buckets:
             if bucket in self.skip:
                 continue
@@ -201,30 +214,39 @@ class Delivered:
             await consumer.stop()
 
     def _read_loop(self) -> None:
-        while (item := self._files.get()) is not None:
-            self._read_file(*item)
+        while True:
+            item = self._files.get()
+            try:
+                if item is None:
+                    return
+                self._read_file(*item)
+            finally:
+                self._files.task_done()
 
     def _read_file(self, bucket: str, key: str, arrived: float | None) -> None:
         name = f"{bucket}/{key}"
-        if name in self.read or bucket not in self.buckets:
-            return
-        self.read.add(name)
+        with self._lock:
+            if name in self.read or bucket not in self.buckets:
+                return
+            self.read.add(name)
         trail = self.buckets[bucket]
         parts = key.split("/")  # AWSLogs/<acct>/CloudTrail/<region>/...
         if "CloudTrail-Insight" in parts:
-            self.insights += 1
+            with self._lock:
+                self.insights += 1
             return
         account, region = parts[1], parts[3]
         body = gzip.decompress(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         records = orjson.loads(body)["Records"]
-        for r in records:
-            eid = r["eventID"]
-            self.seen[delivery_key(eid, trail, account, region)] += 1
-            if arrived is not None:
-                emitted = emitted_at(eid)
-                self.latencies.add(emitted, arrived - emitted)
-        self.files += 1
-        self.records += len(records)
+        keys = [(r["eventID"], delivery_key(r["eventID"], trail, account, region)) for r in records]
+        with self._lock:
+            for eid, k in keys:
+                self.seen[k] += 1
+                if arrived is not None:
+                    emitted = emitted_at(eid)
+                    self.latencies.add(emitted, arrived - emitted)
+            self.files += 1
+            self.records += len(records)
 
 
 def run(cfg: CheckerConfig, shared: Shared) -> None:
@@ -339,7 +361,9 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
                     samples, w["start"], "expected_total"
                 )
                 got = delivered.latencies.window(w["start"], w["end"])
-                if not capacity.step_ready(w["end"], t, int(exp_w), len(got), plan):
+                if not capacity.step_ready(
+                    w["end"], t, int(exp_w), len(got), plan, delivered.caught_up()
+                ):
                     break
                 pending.pop(0)
                 in_w = [s for s in samples if w["start"] <= s["t"] <= w["end"]]

@@ -55,6 +55,9 @@ def test_a_step_is_judged_when_complete_or_surely_late() -> None:
     assert step_ready(30.0, 31.0, 100, 100, PLAN)  # everything is in
     assert not step_ready(30.0, 40.0, 100, 90, PLAN)  # missing ones may still be on time
     assert step_ready(30.0, 46.5, 100, 90, PLAN)  # missing ones are past the limit
+    # ... unless announced files are still being read back: wait for them
+    assert not step_ready(30.0, 46.5, 100, 90, PLAN, read_all=False)
+    assert step_ready(30.0, 76.5, 100, 90, PLAN, read_all=False)  # but not for ever
 
 
 def test_judge_holds_a_step_within_the_limits() -> None:
