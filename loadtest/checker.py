@@ -111,6 +111,34 @@ def scrape(port: int) -> dict[str, float]:
         return {}
 
 
+class Scraper:
+    """Scrapes every recorder process's ``/metrics`` on its own thread, so a busy
+    process that answers slowly never delays a sample: a sample takes the latest."""
+
+    def __init__(self, ports: list[int], every: float) -> None:
+        self.ports, self.every = ports, every
+        self.latest: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            total: dict[str, float] = {}
+            for port in self.ports:
+                for k, v in scrape(port).items():
+                    total[k] = total.get(k, 0.0) + v
+            self.latest = total
+            if self._stop.wait(self.every):
+                return
+
+
 class Latencies:
     """Each delivery's latency, findable by when its event was emitted."""
 
@@ -283,8 +311,8 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
     first = prev = meter.read(t0)
     last_sent = last_records = 0
     tick = 0
-    lag_at = -math.inf
-    lag: dict[str, float] = {}
+    scraper = Scraper(list(cfg.recorder_ports.values()), cfg.lag_every)
+    scraper.start()
     drained_at = math.nan
     end_reason = ""
     while True:
@@ -306,11 +334,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         sent = sum(v.value for v in shared.sent)
         expected = expected_now()
         records = delivered.records
-        if t - lag_at >= cfg.lag_every - cfg.interval / 2:
-            lag_at, lag = t, {}
-            for port in cfg.recorder_ports.values():
-                for k, v in scrape(port).items():
-                    lag[k] = lag.get(k, 0.0) + v
+        lag = scraper.latest
         dt = now - prev.at
         recorder_cpu = sum(pct[n] for n in cfg.recorder_names)
         harness_cpu = sum(pct[n] for n in cfg.harness_names if n in pct)
@@ -405,6 +429,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
                 sys.stderr.write(f"\ndrain timeout: {delivered.records:,}/{expected:,} delivered\n")
                 break
     final = meter.read(time.time())
+    scraper.stop()
     sys.stderr.write("\nreading the remaining log files back from S3 ...\n")
     delivered.finish()
     expected_keys: set[int] = set()
