@@ -386,6 +386,8 @@ def main() -> int:
             stack.stop()
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(render(summary, samples, latencies))
+    # the per-second samples (rates, lag, CPU, RSS per process, parked events) as data
+    report_path.with_suffix(".json").write_text(json.dumps(samples))
     print()
     width = max(len(k) for k in summary)
     for k, v in summary.items():

@@ -85,6 +85,14 @@ class Settings:
     stall_timeout: float = 120.0
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
+    # AWS Organizations membership for organization trails (DescribeOrganization and
+    # ListAccounts with the AWS credentials above): refreshed every so many seconds;
+    # 0 turns it off (organization trails then log their owner's account only).
+    organizations_refresh: float = 300.0
+    # The ApiEvent schema version producers write (recorder/schemas/api_event/). Stays
+    # at the previous version during a rolling upgrade until every router reads the
+    # new one; README "Upgrading the event schema" gives the order.
+    event_schema_version: int = 1
     # Producer journal (spill-over when Kafka is unreachable).
     journal_dir: Path = Path(".recorder-journal")
     producer_buffer: int = 10_000
@@ -188,9 +196,20 @@ class Settings:
             problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
+        from recorder.events.schema import BY_VERSION  # the published schema versions
+
+        if self.event_schema_version not in BY_VERSION:
+            problems.append(
+                f"RECORDER_EVENT_SCHEMA_VERSION must be a published ApiEvent schema version "
+                f"({', '.join(map(str, BY_VERSION))}), got {self.event_schema_version}"
+            )
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             problems.append(
                 f"RECORDER_LOG_LEVEL must be debug|info|warning|error, got {self.log_level!r}"
+            )
+        if self.organizations_refresh < 0:
+            problems.append(
+                f"RECORDER_ORGANIZATIONS_REFRESH must be >= 0, got {self.organizations_refresh}"
             )
         if self.signing_key_lifetime <= self.signing_key_rotate_every:
             problems.append(

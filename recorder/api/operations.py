@@ -15,7 +15,6 @@ Another account's trail answers exactly like an absent one.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import datetime as dt
@@ -35,6 +34,8 @@ from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import Document, TrailStore
+from recorder.trails.errors import answer
+from recorder.trails.logging_state import started, stopped
 
 #: CloudTrail's default for a new trail (guide line 4608): all management events.
 DEFAULT_EVENT_SELECTORS: list[dict[str, Any]] = [
@@ -109,7 +110,6 @@ class Operations:
     list_page_size: int = 50
 
     def __post_init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
         self.handlers: dict[str, Handler] = {
             "CreateTrail": self.create_trail,
             "UpdateTrail": self.update_trail,
@@ -141,24 +141,50 @@ class Operations:
             )
         if operation in READ_ONLY:
             return await handler(caller, params)
-        # One writer per account at a time in this replica: the checks a write makes
-        # (name taken, 5 per region) and its publish are then atomic here.
-        lock = self._locks.setdefault(caller.account_id, asyncio.Lock())
-        async with lock:
+        # One writer per account at a time, across replicas (the store's lease): the
+        # checks a write makes (name taken, 5 per region) and its publish are atomic.
+        async with self.store.exclusive(caller.account_id):
             return await handler(caller, params)
 
     # -- lookups -----------------------------------------------------------------------
     def _own(self, caller: Caller) -> list[Document]:
         return [d for d in self.store.documents() if _account_of(d) == caller.account_id]
 
-    def _find(self, caller: Caller, name_or_arn: str) -> Document:
-        """The caller's trail visible in the call's region, by name or ARN."""
-        doc = self._lookup(caller, name_or_arn)
+    def _visible(self, caller: Caller) -> list[Document]:
+        """The caller's trails and the organization trails of its organization: members
+        see those (guide line 392) but cannot change them (line 3683)."""
+        return [
+            d
+            for d in self.store.documents()
+            if _account_of(d) == caller.account_id or self._applies_to(d, caller)
+        ]
+
+    def _applies_to(self, doc: Mapping[str, Any], caller: Caller) -> bool:
+        """An organization trail of another account of the caller's organization."""
+        if not doc.get("IsOrganizationTrail"):
+            return False
+        org = self.store.organization_of(caller.account_id)
+        return org is not None and self.store.organization_of(_account_of(doc)) == org
+
+    def _find(
+        self,
+        caller: Caller,
+        name_or_arn: str,
+        *,
+        arn_in_message: bool = False,
+        writable: bool = False,
+    ) -> Document:
+        """The caller's trail visible in the call's region, by name or ARN (for reading,
+        an organization trail applying to the caller, by ARN). Not found names the
+        trail as given; GetTrailStatus names the ARN a name would have."""
+        doc = self._lookup(caller, name_or_arn, writable=writable)
         if doc is None:
-            raise ApiError("TrailNotFoundException", _not_found(caller, name_or_arn))
+            raise _not_found(caller, name_or_arn, arn_in_message)
         return copy.deepcopy(doc)
 
-    def _lookup(self, caller: Caller, name_or_arn: str) -> Document | None:
+    def _lookup(
+        self, caller: Caller, name_or_arn: str, *, writable: bool = False
+    ) -> Document | None:
         if name_or_arn.startswith("arn:"):
             m = _TRAIL_ARN.match(name_or_arn)
             if m is None:
@@ -167,10 +193,14 @@ class Operations:
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
                 )
-            if m.group(3) != caller.account_id:
-                return None
             doc = self.store.document(name_or_arn)
-            return doc if doc is not None and visible_in(doc, caller.region) else None
+            if doc is None or not visible_in(doc, caller.region):
+                return None
+            if m.group(3) == caller.account_id:
+                return doc
+            # a member reads its organization's trail, by ARN only (line 392); changing
+            # it answers like any trail it cannot see (a real member's StartLogging did)
+            return doc if not writable and self._applies_to(doc, caller) else None
         self.rules.validate_name(name_or_arn)
         for doc in self._own(caller):
             if doc.get("Name") == name_or_arn and visible_in(doc, caller.region):
@@ -178,7 +208,7 @@ class Operations:
         return None
 
     def _find_home(self, caller: Caller, name_or_arn: str) -> Document:
-        doc = self._find(caller, name_or_arn)
+        doc = self._find(caller, name_or_arn, writable=True)
         if doc.get("HomeRegion") != caller.region:
             raise ApiError(
                 "InvalidHomeRegionException",
@@ -194,7 +224,7 @@ class Operations:
                 "CloudTrailARNInvalidException",
                 f"Invalid resource ARN: {resource_id}. Tags are set on a trail by its ARN",
             )
-        doc = self._lookup(caller, resource_id)
+        doc = self._lookup(caller, resource_id, writable=True)
         if doc is None:
             raise ApiError("ResourceNotFoundException", f"Resource not found: {resource_id}")
         return copy.deepcopy(doc)
@@ -214,10 +244,7 @@ class Operations:
             if other.get("TrailARN") == exclude or other.get("Name") != doc["Name"]:
                 continue
             if any(visible_in(other, r) for r in regions):
-                raise ApiError(
-                    "TrailAlreadyExistsException",
-                    f"Trail {doc['Name']} already exists for customer: {caller.account_id}",
-                )
+                raise ApiError(*answer("trail_exists", name=doc["Name"], account=caller.account_id))
 
     async def _apply_destinations(
         self, caller: Caller, doc: Document, params: Mapping[str, Any], *, creating: bool
@@ -234,13 +261,22 @@ class Operations:
                 doc["S3KeyPrefix"] = prefix
             else:
                 doc.pop("S3KeyPrefix", None)
-        if creating or "S3BucketName" in params or "S3KeyPrefix" in params:
-            await self.checks.bucket(doc["S3BucketName"], doc.get("S3KeyPrefix"), account, region)
+        trail = str(doc["TrailARN"])
+        if creating or {"S3BucketName", "S3KeyPrefix", "IsOrganizationTrail"} & params.keys():
+            org = self.store.organization_of(account) if doc.get("IsOrganizationTrail") else None
+            await self.checks.bucket(
+                doc["S3BucketName"],
+                doc.get("S3KeyPrefix"),
+                account,
+                region,
+                trail_arn=trail,
+                organization_id=org,
+            )
         if "SnsTopicName" in params:
             topic = params["SnsTopicName"]
             if topic:
                 self.rules.validate_sns_topic(topic)
-                arn = await self.checks.topic(topic, account, region)
+                arn = await self.checks.topic(topic, account, region, trail_arn=trail)
                 doc["SnsTopicName"] = arn.rsplit(":", 1)[-1]
                 doc["SnsTopicARN"] = arn
             else:
@@ -250,7 +286,14 @@ class Operations:
             key_id = params["KmsKeyId"]
             if key_id:
                 self.rules.validate_kms_key_id(key_id)
-                doc["KmsKeyId"] = (await self.checks.kms_key(key_id, account, region)).arn
+                key = await self.checks.kms_key(
+                    key_id,
+                    account,
+                    region,
+                    trail_arn=trail,
+                    bucket=str(doc.get("S3BucketName", "")),
+                )
+                doc["KmsKeyId"] = key.arn
             else:
                 doc.pop("KmsKeyId", None)
         for member, pattern, code in (
@@ -276,11 +319,15 @@ class Operations:
             )
 
     def _check_organization(self, caller: Caller, wanted: bool) -> None:
-        if wanted and self.store.organization_of(caller.account_id) is None:
-            raise ApiError(
-                "OrganizationsNotInUseException",
-                f"Account {caller.account_id} is not in an organization",
-            )
+        """Only an organization's management account makes an organization trail
+        (guide line 217)."""
+        if not wanted:
+            return
+        org = self.store.organization_of(caller.account_id)
+        if org is None:
+            raise ApiError(*answer("organizations_not_in_use"))
+        if self.store.management_account_of(org) != caller.account_id:
+            raise ApiError(*answer("not_management_account"))
 
     async def _save(self, doc: Document) -> Document:
         self.rules.check_document(doc)
@@ -291,7 +338,7 @@ class Operations:
     async def create_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         name = p["Name"]
         if name.startswith("arn:"):
-            raise ApiError("InvalidTrailNameException", "Trail name must not be an ARN")
+            raise ApiError(*answer("trail_name_is_arn"))
         self.rules.validate_name(name)
         now = now_iso()
         doc: Document = {
@@ -355,7 +402,7 @@ class Operations:
             return bool(shadows) and visible_in(doc, caller.region)
 
         if not names:
-            found = [d for d in self._own(caller) if shown(d)]
+            found = [d for d in self._visible(caller) if shown(d)]
         else:
             found, seen = [], set()
             for name in names:
@@ -370,7 +417,7 @@ class Operations:
         trails = sorted(
             (
                 {"TrailARN": d["TrailARN"], "Name": d["Name"], "HomeRegion": d["HomeRegion"]}
-                for d in self._own(caller)
+                for d in self._visible(caller)
             ),
             key=lambda t: str(t["TrailARN"]),
         )
@@ -383,7 +430,7 @@ class Operations:
 
     # -- logging -------------------------------------------------------------------------
     async def get_trail_status(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find(caller, p["Name"])
+        doc = self._find(caller, p["Name"], arn_in_message=True)
         out: dict[str, Any] = dict(self.status.status(str(doc["TrailARN"]), caller.region))
         out["IsLogging"] = bool(doc.get("IsLogging"))
         for member, legacy in (
@@ -415,6 +462,7 @@ class Operations:
         if not doc.get("IsLogging"):
             doc["IsLogging"] = True
             doc["StartLoggingTime"] = now_iso()
+            doc["LoggingPeriods"] = started(doc.get("LoggingPeriods"), doc["StartLoggingTime"])
             await self._save(doc)
         return {}
 
@@ -422,8 +470,10 @@ class Operations:
         doc = self._find_home(caller, p["Name"])
         insights_were_on = insights_off(doc)  # guide line 3662
         if doc.get("IsLogging"):
+            # after the call's own record was timed: the trail records its StopLogging
             doc["IsLogging"] = False
             doc["StopLoggingTime"] = now_iso()
+            doc["LoggingPeriods"] = stopped(doc.get("LoggingPeriods"), doc["StopLoggingTime"])
             await self._save(doc)
         elif insights_were_on:
             await self._save(doc)
@@ -504,10 +554,7 @@ class Operations:
 
 def _check_global_events(doc: Mapping[str, Any]) -> None:
     if doc.get("IsMultiRegionTrail") and not doc.get("IncludeGlobalServiceEvents"):
-        raise ApiError(
-            "InvalidParameterCombinationException",
-            "Multi-Region trail must include global service events.",
-        )
+        raise ApiError(*answer("multi_region_needs_global"))
 
 
 def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -524,9 +571,10 @@ def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in out.items()]
 
 
-def _not_found(caller: Caller, name: str) -> str:
-    arn = name if name.startswith("arn:") else trail_arn(caller.region, caller.account_id, name)
-    return f"Unknown trail: {arn} for the user: {caller.account_id}"
+def _not_found(caller: Caller, name: str, arn_in_message: bool = False) -> ApiError:
+    if arn_in_message and not name.startswith("arn:"):
+        name = trail_arn(caller.region, caller.account_id, name)
+    return ApiError(*answer("trail_not_found", name=name, account=caller.account_id))
 
 
 def _legacy_time(value: Any) -> str:

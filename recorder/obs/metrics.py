@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from recorder.obs.cardinality import CappedLabels
+
+#: Distinct trail ARNs a per-trail metric breaks out; the rest count as "other".
+MAX_TRAIL_LABELS = 500
+
 
 @dataclass
 class Metrics:
@@ -40,8 +45,15 @@ class Metrics:
         self.router_deliveries_out = Counter(
             "recorder_router_deliveries_out_total", "Routed records produced", registry=r
         )
-        self.router_matches = Counter(
-            "recorder_router_matches_total", "Events matched per trail", ["trail_arn"], registry=r
+        # per trail, capped: trail ARNs come from tenants (obs.cardinality)
+        self.router_matches = CappedLabels(
+            Counter(
+                "recorder_router_matches_total",
+                "Events matched per trail (past MAX_TRAIL_LABELS trails: trail_arn=other)",
+                ["trail_arn"],
+                registry=r,
+            ),
+            MAX_TRAIL_LABELS,
         )
         self.router_duplicates = Counter(
             "recorder_router_duplicates_total",

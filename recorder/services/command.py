@@ -44,6 +44,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_level)
     wanted = set(SERVICES if "all" in args.services else args.services)
+    if "api" in wanted:
+        from recorder.api.config import ApiConfig
+
+        try:  # before any connection: the API never starts without credentials
+            ApiConfig.from_env().credentials()
+        except SettingsError as exc:
+            print(f"recorder: bad settings: {exc}", file=sys.stderr)
+            return 2
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -69,6 +77,12 @@ async def run_services(
     registry = await TrailRegistry.start(settings)
     services: dict[str, Any] = {}
     runners: dict[str, Callable[[], Awaitable[None]]] = {}
+    from recorder.services.organizations import OrganizationsFollower
+
+    organizations = OrganizationsFollower(settings, registry, metrics)
+    if organizations.enabled:  # membership before the first event is routed
+        await organizations.refresh()
+        runners["organizations"] = lambda: organizations.run(stop)
     if "router" in wanted:
         from recorder.routing.service import Router
 

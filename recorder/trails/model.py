@@ -22,6 +22,12 @@ from recorder.trails.event_selectors import (
     parse_selectors,
     selectors_to_api,
 )
+from recorder.trails.logging_state import (
+    LoggingPeriod,
+    format_second,
+    logging_at,
+    parse_logging_periods,
+)
 from recorder.trails.naming import (
     sns_topic_name,
     validate_bucket_name,
@@ -55,7 +61,7 @@ _DESCRIBE_FIELDS = frozenset(
     }
 )
 _EXTRA_FIELDS = frozenset(
-    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "InsightSelectors"}
+    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "LoggingPeriods", "InsightSelectors"}
 )
 #: PutInsightSelectors' InsightType values (API reference, InsightSelector).
 INSIGHT_TYPES = ("ApiCallRateInsight", "ApiErrorRateInsight")
@@ -86,6 +92,7 @@ class Trail:
     is_logging: bool = True
     event_selectors: tuple[EventSelector, ...] = ()
     advanced_event_selectors: tuple[AdvancedEventSelector, ...] = ()
+    logging_periods: tuple[LoggingPeriod, ...] = ()
     insight_types: tuple[str, ...] = ()  # GetInsightSelectors' InsightType values
 
     # -- derived ----------------------------------------------------------------------
@@ -101,6 +108,16 @@ class Trail:
     @property
     def has_custom_event_selectors(self) -> bool:
         return bool(self.event_selectors or self.advanced_event_selectors)
+
+    def logging_at(self, second: int) -> bool:
+        """Whether the trail logs an event of ``second`` (epoch seconds): by its logging
+        periods, or by ``is_logging`` when it has none (line 8394)."""
+        return logging_at(self.logging_periods, self.is_logging, second)
+
+    @property
+    def routable(self) -> bool:
+        """Logging now, or was in a recorded period: events of it may still arrive."""
+        return self.is_logging or bool(self.logging_periods)
 
     @property
     def effective_event_selectors(self) -> tuple[EventSelector, ...]:
@@ -170,6 +187,7 @@ class Trail:
             is_logging=_flag(doc, "IsLogging", True),
             event_selectors=basic,
             advanced_event_selectors=advanced,
+            logging_periods=parse_logging_periods(doc),
             insight_types=insights,
         )
 
@@ -205,6 +223,12 @@ class Trail:
     def to_document(self) -> dict[str, Any]:
         """Everything about the trail in one JSON object; ``from_api`` reads it back."""
         doc = {**self.to_api(), "IsLogging": self.is_logging}
+        if self.logging_periods:
+            doc["LoggingPeriods"] = [
+                {"StartLoggingTime": format_second(p.start)}
+                | ({} if p.stop is None else {"StopLoggingTime": format_second(p.stop)})
+                for p in self.logging_periods
+            ]
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
         if self.insight_types:

@@ -173,6 +173,9 @@ Values checks that stop the render with a message naming the value.
 {{- fail "kafka.sasl.enabled with credentials.existingSecret needs credentials.existingSecretKeys.kafkaSaslPassword" -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.api.enabled (not (include "recorder.secretKey" (dict "root" . "entry" "apiCredentials"))) -}}
+{{- fail "api.enabled needs API credentials: set credentials.apiCredentials (or credentials.existingSecret with credentials.existingSecretKeys.apiCredentials); the API accepts no default key" -}}
+{{- end -}}
 {{- if not (has (lower .Values.config.logLevel) (list "debug" "info" "warning" "error")) -}}
 {{- fail (printf "config.logLevel must be debug, info, warning or error, got %q" .Values.config.logLevel) -}}
 {{- end -}}

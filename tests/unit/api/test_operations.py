@@ -68,7 +68,7 @@ async def test_create_errors(ops: Operations) -> None:
     )
     assert await code(
         ops, "CreateTrail", Name="trail-u", S3BucketName="my-bucket", SnsTopicName="missing"
-    ) == ("InvalidSnsTopicNameException")
+    ) == ("InsufficientSnsTopicPolicyException")
     assert await code(
         ops, "CreateTrail", Name="trail-u", S3BucketName="my-bucket", KmsKeyId="alias/none"
     ) == ("KmsKeyNotFoundException")

@@ -52,6 +52,7 @@ def test_default_render_has_the_expected_objects(default: Rendered) -> None:
     assert default.kinds() == {
         "ServiceAccount": 1,
         "ConfigMap": 1,
+        "Secret": 1,  # the API credentials every install sets (conftest.API_CREDENTIALS)
         "Deployment": 5,
         "Service": 6,
         "PodDisruptionBudget": 5,
@@ -110,8 +111,10 @@ def test_pods_run_non_root_read_only_without_capabilities(default: Rendered, sta
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    # The one writable place: an emptyDir at /tmp.
-    assert mounts(default, stage) == {"tmp": {"name": "tmp", "mountPath": "/tmp"}}
+    # The one writable place: an emptyDir at /tmp (the api also reads its credentials).
+    writable = {m["name"] for m in mounts(default, stage).values() if not m.get("readOnly")}
+    assert writable == {"tmp"}
+    assert mounts(default, stage)["tmp"] == {"name": "tmp", "mountPath": "/tmp"}
     assert volumes(default, stage)["tmp"]["emptyDir"] == {"sizeLimit": "256Mi"}
 
 
@@ -119,9 +122,33 @@ def test_pods_run_non_root_read_only_without_capabilities(default: Rendered, sta
 def test_settings_come_from_the_configmap(default: Rendered, stage: str) -> None:
     container = default.container(stage)
     assert container["envFrom"] == [{"configMapRef": {"name": f"{FULL}-config"}}]
-    # No credentials are set by default, so nothing refers to a Secret.
-    assert "env" not in container
-    assert "credentials" not in volumes(default, stage)
+    # Only the API's credentials are set, so nothing else refers to a Secret.
+    if stage == "api":
+        assert container["env"][0]["name"] == "RECORDER_API_CREDENTIALS_FILE"
+        assert "credentials" in volumes(default, stage)
+    else:
+        assert "env" not in container
+        assert "credentials" not in volumes(default, stage)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"credentials": {"existingSecret": "mine", "existingSecretKeys": {"apiCredentials": ""}}},
+    ],
+)
+def test_api_without_credentials_stops_the_render_naming_the_value(
+    helm: Helm, values: dict[str, Any]
+) -> None:
+    assert "credentials.apiCredentials" in helm.template_error(values, base=False)
+
+
+def test_without_the_api_no_credentials_are_needed(helm: Helm) -> None:
+    proc = helm.run(
+        "template", "rel", str(CHART), "--set", "api.enabled=false", "--namespace", "ns"
+    )
+    assert "kind: Deployment" in proc.stdout
 
 
 def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -> None:

@@ -22,27 +22,45 @@ def test_valid_trail_names(name: str) -> None:
     validate_trail_name(name)
 
 
+CHARS = (
+    "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, "
+    "periods (.), hyphens (-), and underscores (_)."
+)
+ADJACENT = "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_)."
+
+
 @pytest.mark.parametrize(
-    ("name", "rule"),
+    ("name", "message"),
     [
-        ("my trail", "only ASCII letters, numbers, periods, underscores or dashes (4384)"),
-        ("tráil", "only ASCII (4384)"),
-        ("-trail", "start with a letter or number (4385)"),
-        ("trail.", "end with a letter or number (4385)"),
-        ("ab", "at least 3 characters (4387)"),
-        ("x" * 129, "at most 128 characters (4387)"),
-        ("my-_namespace", "no adjacent periods, underscores or dashes (4388)"),
-        ("my--namespace", "no adjacent dashes (4388)"),
-        ("my..trail", "no adjacent periods (4388)"),
-        ("192.168.5.4", "not in IP address format (4389)"),
-        (None, "a name is a string"),
+        ("my trail", CHARS),  # line 4384
+        ("tráil", CHARS),
+        ("my#trail", CHARS),
+        ("-trail", "Trail name must starts with a letter or number."),  # line 4385
+        ("trail.", "Trail name must ends with a letter or number."),
+        ("trail!", "Trail name must ends with a letter or number."),
+        (
+            "ab",  # line 4387
+            "Trail name too short. Minimum allowed length: 3 characters. "
+            "Specified name length: 2 characters.",
+        ),
+        (
+            "x" * 129,
+            "Trail name too long. Maximum allowed length: 128 characters. "
+            "Specified name length: 129 characters.",
+        ),
+        ("my-_namespace", ADJACENT),  # line 4388
+        ("my--namespace", ADJACENT),
+        ("my..trail", ADJACENT),
+        ("192.168.5.4", "Trail name cannot be formatted as an IP address."),  # line 4389
+        ("", "Trail name cannot be blank!"),
+        (None, "Trail name cannot be blank!"),
     ],
 )
-def test_invalid_trail_names(name: object, rule: str) -> None:
+def test_invalid_trail_names(name: object, message: str) -> None:
+    """Each rule with AWS's own message for it (recorder.trails.errors.ANSWERS)."""
     with pytest.raises(TrailError) as err:
         validate_trail_name(name)
-    assert err.value.code == "InvalidTrailNameException", rule
-    assert repr(name) in err.value.message
+    assert (err.value.code, err.value.message) == ("InvalidTrailNameException", message)
 
 
 @pytest.mark.parametrize(
@@ -136,3 +154,33 @@ def test_invalid_sns_topics(topic: str) -> None:
     with pytest.raises(TrailError) as err:
         validate_sns_topic(topic)
     assert err.value.code == "InvalidSnsTopicNameException"
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "../",
+        "../../etc",
+        "%2e%2e/",
+        "%252e%252e/x",
+        "/leading",
+        "\\leading",
+        "x/../../AWSLogs/222222222222",
+        "a/./b",
+        "a//b",
+        "line\nbreak",
+        "nul\x00byte",
+        "tab\there",
+        "enc%0Aoded",
+        "back\\..\\slash",
+    ],
+)
+def test_s3_key_prefix_must_not_escape_or_carry_control_characters(prefix: str) -> None:
+    with pytest.raises(TrailError) as err:
+        validate_s3_key_prefix(prefix)
+    assert err.value.code == "InvalidS3PrefixException"
+
+
+@pytest.mark.parametrize("prefix", ["logs", "a/b", "a/b/", "a.b/c..d", "team-1/prod_2", "x%20y"])
+def test_s3_key_prefix_ordinary_folders(prefix: str) -> None:
+    validate_s3_key_prefix(prefix)
