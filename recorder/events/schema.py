@@ -63,7 +63,7 @@ def _kind(avro_type: Any) -> Kind:
         return _shape(avro_type)
     elif avro_type["type"] == "array":
         return ListOf(_shape(avro_type["items"]))
-    raise ValueError(f"api_event.avsc: no Python mapping for Avro type {avro_type!r}")
+    raise ValueError(f"ApiEvent schema: no Python mapping for Avro type {avro_type!r}")
 
 
 def _shape(record: Mapping[str, Any]) -> Shape:

@@ -57,17 +57,20 @@ def validate_record(
     if not isinstance(record, dict):
         raise InvalidEventError("record", f"expected a JSON object, got {type(record).__name__}")
     version = _event_version(record)
+    get = record.get  # the checks below run for every routed record: kept inline
     for name in _ALWAYS:
-        _require(record, name, "in every record")
+        if get(name) is None:
+            _require(record, name, "in every record")
     for name, since, label in _SINCE:
-        if version >= since:
+        if version >= since and get(name) is None:
             _require(record, name, f"since eventVersion {label}")
-    if record.get("eventType") == INSIGHT:
+    if get("eventType") == INSIGHT:
         for name in _INSIGHT:
             _require(record, name, "in Insights events")
     else:
         for name in _CALLER:
-            _require(record, name, "in API, console and service events")
+            if get(name) is None:
+                _require(record, name, "in API, console and service events")
     if typed:
         _check_json_members(record)
     else:
@@ -82,15 +85,24 @@ def _require(record: dict[str, Any], name: str, when: str) -> None:
         raise InvalidEventError(name, f"required {when}, but {state}")
 
 
+_VERSIONS: dict[str, tuple[int, int]] = {}  # the few eventVersion strings seen, parsed
+
+
 def _event_version(record: dict[str, Any]) -> tuple[int, int]:
     _require(record, "eventVersion", "in every record")
     value = record["eventVersion"]
+    known = _VERSIONS.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     match = _EVENT_VERSION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidEventError(
             "eventVersion", f"expected a version like '1.05', got {show(value)}"
         )
-    return int(match[1]), int(match[2])
+    version = int(match[1]), int(match[2])
+    if len(_VERSIONS) < 1000:
+        _VERSIONS[value] = version
+    return version
 
 
 def _check_types(obj: dict[str, Any], shape: Shape, path: str) -> None:

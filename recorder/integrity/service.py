@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.delivery.errors import classify, retry_delay
 from recorder.delivery.naming import Destination
 from recorder.integrity.chain import ChainState, StaleWindowError, next_digest
 from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWindows, WindowMarker
@@ -65,12 +66,6 @@ class _Retry:
     attempts: int
     next_at: float  # monotonic
     parked: bool = False
-
-
-def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
 
 
 @dataclass
@@ -157,7 +152,7 @@ class Digester:
             await self.keys.prepare(region, dt.datetime.now(dt.UTC))
         except (ClientError, BotoCoreError, OSError, ValueError) as exc:
             # Not fatal: signing tries again, and parks the chain if it still fails.
-            log.warning("signing_keys_not_ready", region=region, error=_error_code(exc))
+            log.warning("signing_keys_not_ready", region=region, error=classify(exc).code)
             return
         self._regions.add(region)
 
@@ -382,14 +377,17 @@ class Digester:
         try:
             written = await self._write_once(closed)
         except (ClientError, BotoCoreError, KafkaError, OSError, NoSigningKeyError) as exc:
-            code = _error_code(exc)
+            # The writer's classification: a permanent error (bucket gone, access
+            # denied, KMS key disabled) parks the chain at once.
+            failure = classify(exc)
+            code = failure.code
             self.metrics.digester_digests.labels("failed").inc()
             self._status(chain.trail_arn).latest_digest_delivery_error = code
-            parked = attempts >= self.settings.digest_max_attempts
+            parked = failure.permanent or attempts >= self.settings.digest_max_attempts
             delay = (
                 self.settings.digest_park_retry
                 if parked
-                else min(0.2 * 2 ** (attempts - 1), self.settings.digest_park_retry)
+                else retry_delay(attempts, base=0.2, cap=self.settings.digest_park_retry)
             )
             self._retry[chain] = _Retry(windows, closed, attempts, time.monotonic() + delay, parked)
             self._count_parked()

@@ -183,9 +183,10 @@ def build_record(
     return fit(record)
 
 
-#: What an omitted member is replaced with: the guide's record contents say "If a
-#: field is truncated, omitted is present with a value of true"; ``originalSize``
-#: (bytes of the member as JSON) tells a reader how much is missing.
+#: What an omitted member is replaced with. AWS's "CloudTrail record contents" page:
+#: "CloudTrail truncates a field if the field's contents exceeds the maximum field
+#: size. If a field is truncated, omitted is present with a value of true."
+#: ``originalSize`` (bytes of the member as JSON) tells a reader how much is missing.
 OMITTED = "omitted"
 _ELEMENTS = ("requestParameters", "responseElements", "additionalEventData")
 #: Room left under the record limit for what rendering adds (log-file member order).

@@ -168,6 +168,9 @@ class KafkaEventSink:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        # In hand from here, so flush() never sees them in neither place while rendered.
+        self._idle.clear()
+        self._in_hand = len(items)
         self.metrics.producer_events.labels("buffered").inc(len(items))
         rendered = self._render(items)
         excess = self._queue.qsize() - self.buffer_size
@@ -178,13 +181,17 @@ class KafkaEventSink:
                     overflow.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            self._in_hand += len(overflow)
             spilled = self._render(overflow)
             self.journal.append(spilled)
+            self._in_hand -= len(overflow)
             self.metrics.producer_events.labels("spilled").inc(len(spilled))
         return rendered
 
     def _take_unresolved(self) -> list[tuple[Any, Any]]:
         items, self._unresolved = self._unresolved, []
+        self._idle.clear()
+        self._in_hand += len(items)  # until sent or journaled, like a drained batch
         return items
 
     def _render(self, items: list[tuple[Any, Any]]) -> list[tuple[bytes, bytes]]:

@@ -72,9 +72,6 @@ def _optional(record: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-_REQUIRED = ("eventSource", "eventName", "awsRegion", "recipientAccountId")
-
-
 def _string(record: Mapping[str, Any], key: str) -> str:
     value = record.get(key)
     if not isinstance(value, str) or not value:
@@ -107,7 +104,10 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
     """The selector view of a record; raises :class:`RecordError` if it is not one."""
     if not isinstance(record, Mapping):
         raise RecordError("a record is a JSON object")
-    source, name, region, account = (_string(record, k) for k in _REQUIRED)
+    source = _string(record, "eventSource")
+    name = _string(record, "eventName")
+    region = _string(record, "awsRegion")
+    account = _string(record, "recipientAccountId")
     read_only = record.get("readOnly")
     category = record.get("eventCategory")
     management = record.get("managementEvent")

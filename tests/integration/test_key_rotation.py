@@ -30,7 +30,7 @@ from recorder.integrity.service import _chain_key
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, wait_for
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, wait_for
 from tests.integration.test_integrity import aws_cli, event
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_rolling_restart_of_two_digesters_rotating_the_key(
 
     low, high = digester("0,1").start(), digester("2,3").start()
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket=BUCKET)
+    cloudtrail_bucket(s3, BUCKET)
     ct = boto3.client(
         "cloudtrail",
         endpoint_url=f"http://127.0.0.1:{api_port}",

@@ -27,6 +27,7 @@ from recorder.producer.hooks import install
 from recorder.producer.record import Identity
 from recorder.settings import Settings, SettingsError
 from tests.unit.events.guide import record_at, same
+from tests.unit.producer.helpers import RenderingSink
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE_SCHEMAS = Path(recorder.__file__).parent / "schemas" / "api_event"
@@ -164,14 +165,6 @@ def test_the_hook_writes_the_configured_version(monkeypatch: pytest.MonkeyPatch)
     import boto3
 
     frames: dict[str, bytes] = {}
-
-    class Sink:
-        def __init__(self, label: str) -> None:
-            self.label = label
-
-        def emit(self, key: bytes, value: bytes) -> None:
-            frames[self.label] = value
-
     for label, env in (("default", None), ("upgraded", "2")):
         if env is None:
             monkeypatch.delenv("RECORDER_EVENT_SCHEMA_VERSION", raising=False)
@@ -183,11 +176,14 @@ def test_the_hook_writes_the_configured_version(monkeypatch: pytest.MonkeyPatch)
             aws_access_key_id="AKIDEXAMPLE",
             aws_secret_access_key="x",
         )
-        install(client, Sink(label), identity=Identity(account_id="111122223333"))
+        sink = RenderingSink()
+        install(client, sink, identity=Identity(account_id="111122223333"))
         with Stubber(client) as stub:
             stub.add_response("list_queues", {"QueueUrls": []})
             client.list_queues()
+        assert [r["eventName"] for r in sink.records()] == ["ListQueues"]
+        frames[label] = sink.encoded[0][1]
     assert frames["default"][2:10] == BY_VERSION[1].fingerprint
     assert frames["upgraded"][2:10] == BY_VERSION[2].fingerprint
-    assert decode(frames["default"])["eventVersion"] == "1.08"
-    assert decode(frames["upgraded"])["eventName"] == "ListQueues"
+    for frame in frames.values():
+        assert decode(frame)["eventVersion"] == "1.08"
