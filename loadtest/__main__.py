@@ -207,7 +207,8 @@ def run(
                     sink.emit(event["recipientAccountId"].encode(), encode(event))
                     sent += 1
                 for event in args.burst.events(mix, now - start, now) if args.burst else ():
-                    expected |= trails.expected(event)
+                    for d in trails.expected(event):
+                        (held if d[1] in broken_arns else expected).add(d)
                     sink.emit(event["recipientAccountId"].encode(), encode(event))
             if now - last_sample >= 1.0:
                 lag: dict[str, float] = {}
@@ -257,7 +258,8 @@ def run(
     sys.stderr.write("\nreading every log file back from S3 ...\n")
     seen: Counter[tuple[str, str, str, str]] = Counter()
     latencies: list[float] = []
-    files = insights = 0
+    files = 0
+    insights: Counter[str] = Counter()  # Insights events by state
     for t in specs:
         bucket = t["S3BucketName"]
         if bucket in broken and not repaired:
@@ -267,7 +269,10 @@ def run(
                 key = obj["Key"]
                 parts = key.split("/")
                 if "CloudTrail-Insight" in parts:
-                    insights += 1
+                    body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                    insights.update(
+                        r["insightDetails"]["state"] for r in json.loads(body)["Records"]
+                    )
                     continue
                 files += 1
                 arrived = manifests.arrival.get(f"{bucket}/{key}")
@@ -309,7 +314,7 @@ def run(
     }
     if args.burst:
         summary["burst calls sent"] = args.burst.sent
-        summary["Insights files (CloudTrail-Insight/)"] = insights
+        summary["Insights events Start / End"] = f"{insights['Start']} / {insights['End']}"
     return summary, samples, latencies
 
 
