@@ -69,6 +69,10 @@ fmt: install
 bench: install
 	$(BIN)/python bench/selector_engine.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/digester.py
+	$(BIN)/python bench/hook.py
+	$(BIN)/python bench/router.py
+	$(BIN)/python bench/registry.py
 
 clean: stop
 	rm -rf $(STACK) .pytest_cache .ruff_cache .hypothesis

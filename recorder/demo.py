@@ -181,9 +181,7 @@ def traffic(settings: Settings, timeout: float) -> int:
 
     from recorder.producer import Identity, KafkaEventSink, install
 
-    sink = KafkaEventSink(
-        settings.bootstrap_servers, settings.topics.api_events, journal_dir=Path(".stack/journal")
-    )
+    sink = KafkaEventSink.from_settings(settings, journal_dir=Path(".stack/journal"))
     session = boto3.Session(
         **{k: v for k, v in settings.aws_client_kwargs().items() if k != "endpoint_url"}
     )

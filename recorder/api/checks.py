@@ -25,10 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from recorder.api.protocol import ApiError
 from recorder.policies import bucket_grant_problem, key_grant_problem, topic_grant_problem
 from recorder.settings import Settings
+from recorder.trails.errors import answer
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
-#: AWS's message for a topic that is absent or does not grant CloudTrail.
-NO_TOPIC_MESSAGE = "SNS Topic does not exist or the topic policy is incorrect!"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ class ResourceChecks(Protocol):
         ...
 
     async def kms_key(
-        self, key_id: str, account_id: str, region: str, *, trail_arn: str = ""
+        self, key_id: str, account_id: str, region: str, *, trail_arn: str = "", bucket: str = ""
     ) -> KmsKey: ...
 
 
@@ -128,9 +127,7 @@ class AwsResourceChecks:
             await s3.head_bucket(Bucket=name)
         except ClientError as exc:
             if _code(exc) in {"404", "NoSuchBucket", "NotFound"}:
-                raise ApiError(
-                    "S3BucketDoesNotExistException", f"S3 bucket does not exist: {name}"
-                ) from None
+                raise ApiError(*answer("bucket_missing", bucket=name)) from None
             if _code(exc) not in {"403", "AccessDenied"}:
                 raise _unavailable("S3", exc) from exc
         except BotoCoreError as exc:
@@ -148,10 +145,7 @@ class AwsResourceChecks:
             policy, name, prefix, account_id, _trail(trail_arn, account_id, region), organization_id
         )
         if problem is not None:
-            raise ApiError(
-                "InsufficientS3BucketPolicyException",
-                f"Incorrect S3 bucket policy is detected for bucket: {name}",
-            )
+            raise ApiError(*answer("bucket_policy", bucket=name))
 
     async def topic(
         self, name_or_arn: str, account_id: str, region: str, *, trail_arn: str = ""
@@ -168,7 +162,7 @@ class AwsResourceChecks:
                 "InvalidParameter",
                 "AuthorizationError",
             }:
-                raise ApiError("InsufficientSnsTopicPolicyException", NO_TOPIC_MESSAGE) from None
+                raise ApiError(*answer("topic_policy")) from None
             raise _unavailable("SNS", exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("SNS", exc) from exc
@@ -176,11 +170,11 @@ class AwsResourceChecks:
         if topic_grant_problem(
             attributes.get("Policy"), found, account_id, _trail(trail_arn, account_id, region)
         ):
-            raise ApiError("InsufficientSnsTopicPolicyException", NO_TOPIC_MESSAGE)
+            raise ApiError(*answer("topic_policy"))
         return found
 
     async def kms_key(
-        self, key_id: str, account_id: str, region: str, *, trail_arn: str = ""
+        self, key_id: str, account_id: str, region: str, *, trail_arn: str = "", bucket: str = ""
     ) -> KmsKey:
         wanted = key_arn(key_id, account_id, region)
         kms = await self._client("kms", _arn_region(wanted) or region)
@@ -212,11 +206,7 @@ class AwsResourceChecks:
         except BotoCoreError as exc:
             raise _unavailable("KMS", exc) from exc
         if key_grant_problem(policy, arn, account_id, _trail(trail_arn, account_id, region)):
-            raise ApiError(
-                "InsufficientEncryptionPolicyException",
-                "Insufficient permissions to access S3 bucket or KMS key: the key policy of "
-                f"{arn} does not allow CloudTrail kms:GenerateDataKey* and kms:DescribeKey",
-            )
+            raise ApiError(*answer("encryption_policy", bucket=bucket, key=arn))
         return KmsKey(arn=arn)
 
 

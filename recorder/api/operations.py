@@ -25,10 +25,17 @@ from typing import Any
 
 from recorder.api.auth import Principal
 from recorder.api.checks import ResourceChecks
+from recorder.api.insight_selectors import (
+    get_insight_selectors,
+    insights_off,
+    put_insight_selectors,
+)
 from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import Document, TrailStore
+from recorder.trails.errors import answer
+from recorder.trails.logging_state import started, stopped
 
 #: CloudTrail's default for a new trail (guide line 4608): all management events.
 DEFAULT_EVENT_SELECTORS: list[dict[str, Any]] = [
@@ -115,7 +122,8 @@ class Operations:
             "StopLogging": self.stop_logging,
             "PutEventSelectors": self.put_event_selectors,
             "GetEventSelectors": self.get_event_selectors,
-            "GetInsightSelectors": self.get_insight_selectors,
+            "GetInsightSelectors": lambda c, p: get_insight_selectors(self, c, p),
+            "PutInsightSelectors": lambda c, p: put_insight_selectors(self, c, p),
             "AddTags": self.add_tags,
             "RemoveTags": self.remove_tags,
             "ListTags": self.list_tags,
@@ -142,14 +150,41 @@ class Operations:
     def _own(self, caller: Caller) -> list[Document]:
         return [d for d in self.store.documents() if _account_of(d) == caller.account_id]
 
-    def _find(self, caller: Caller, name_or_arn: str) -> Document:
-        """The caller's trail visible in the call's region, by name or ARN."""
-        doc = self._lookup(caller, name_or_arn)
+    def _visible(self, caller: Caller) -> list[Document]:
+        """The caller's trails and the organization trails of its organization: members
+        see those (guide line 392) but cannot change them (line 3683)."""
+        return [
+            d
+            for d in self.store.documents()
+            if _account_of(d) == caller.account_id or self._applies_to(d, caller)
+        ]
+
+    def _applies_to(self, doc: Mapping[str, Any], caller: Caller) -> bool:
+        """An organization trail of another account of the caller's organization."""
+        if not doc.get("IsOrganizationTrail"):
+            return False
+        org = self.store.organization_of(caller.account_id)
+        return org is not None and self.store.organization_of(_account_of(doc)) == org
+
+    def _find(
+        self,
+        caller: Caller,
+        name_or_arn: str,
+        *,
+        arn_in_message: bool = False,
+        writable: bool = False,
+    ) -> Document:
+        """The caller's trail visible in the call's region, by name or ARN (for reading,
+        an organization trail applying to the caller, by ARN). Not found names the
+        trail as given; GetTrailStatus names the ARN a name would have."""
+        doc = self._lookup(caller, name_or_arn, writable=writable)
         if doc is None:
-            raise ApiError("TrailNotFoundException", _not_found(caller, name_or_arn))
+            raise _not_found(caller, name_or_arn, arn_in_message)
         return copy.deepcopy(doc)
 
-    def _lookup(self, caller: Caller, name_or_arn: str) -> Document | None:
+    def _lookup(
+        self, caller: Caller, name_or_arn: str, *, writable: bool = False
+    ) -> Document | None:
         if name_or_arn.startswith("arn:"):
             m = _TRAIL_ARN.match(name_or_arn)
             if m is None:
@@ -158,10 +193,14 @@ class Operations:
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
                 )
-            if m.group(3) != caller.account_id:
-                return None
             doc = self.store.document(name_or_arn)
-            return doc if doc is not None and visible_in(doc, caller.region) else None
+            if doc is None or not visible_in(doc, caller.region):
+                return None
+            if m.group(3) == caller.account_id:
+                return doc
+            # a member reads its organization's trail, by ARN only (line 392); changing
+            # it answers like any trail it cannot see (a real member's StartLogging did)
+            return doc if not writable and self._applies_to(doc, caller) else None
         self.rules.validate_name(name_or_arn)
         for doc in self._own(caller):
             if doc.get("Name") == name_or_arn and visible_in(doc, caller.region):
@@ -169,7 +208,7 @@ class Operations:
         return None
 
     def _find_home(self, caller: Caller, name_or_arn: str) -> Document:
-        doc = self._find(caller, name_or_arn)
+        doc = self._find(caller, name_or_arn, writable=True)
         if doc.get("HomeRegion") != caller.region:
             raise ApiError(
                 "InvalidHomeRegionException",
@@ -185,7 +224,7 @@ class Operations:
                 "CloudTrailARNInvalidException",
                 f"Invalid resource ARN: {resource_id}. Tags are set on a trail by its ARN",
             )
-        doc = self._lookup(caller, resource_id)
+        doc = self._lookup(caller, resource_id, writable=True)
         if doc is None:
             raise ApiError("ResourceNotFoundException", f"Resource not found: {resource_id}")
         return copy.deepcopy(doc)
@@ -205,10 +244,7 @@ class Operations:
             if other.get("TrailARN") == exclude or other.get("Name") != doc["Name"]:
                 continue
             if any(visible_in(other, r) for r in regions):
-                raise ApiError(
-                    "TrailAlreadyExistsException",
-                    f"Trail {doc['Name']} already exists for customer: {caller.account_id}",
-                )
+                raise ApiError(*answer("trail_exists", name=doc["Name"], account=caller.account_id))
 
     async def _apply_destinations(
         self, caller: Caller, doc: Document, params: Mapping[str, Any], *, creating: bool
@@ -250,7 +286,13 @@ class Operations:
             key_id = params["KmsKeyId"]
             if key_id:
                 self.rules.validate_kms_key_id(key_id)
-                key = await self.checks.kms_key(key_id, account, region, trail_arn=trail)
+                key = await self.checks.kms_key(
+                    key_id,
+                    account,
+                    region,
+                    trail_arn=trail,
+                    bucket=str(doc.get("S3BucketName", "")),
+                )
                 doc["KmsKeyId"] = key.arn
             else:
                 doc.pop("KmsKeyId", None)
@@ -277,11 +319,15 @@ class Operations:
             )
 
     def _check_organization(self, caller: Caller, wanted: bool) -> None:
-        if wanted and self.store.organization_of(caller.account_id) is None:
-            raise ApiError(
-                "OrganizationsNotInUseException",
-                f"Account {caller.account_id} is not in an organization",
-            )
+        """Only an organization's management account makes an organization trail
+        (guide line 217)."""
+        if not wanted:
+            return
+        org = self.store.organization_of(caller.account_id)
+        if org is None:
+            raise ApiError(*answer("organizations_not_in_use"))
+        if self.store.management_account_of(org) != caller.account_id:
+            raise ApiError(*answer("not_management_account"))
 
     async def _save(self, doc: Document) -> Document:
         self.rules.check_document(doc)
@@ -292,7 +338,7 @@ class Operations:
     async def create_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         name = p["Name"]
         if name.startswith("arn:"):
-            raise ApiError("InvalidTrailNameException", "Trail name must not be an ARN")
+            raise ApiError(*answer("trail_name_is_arn"))
         self.rules.validate_name(name)
         now = now_iso()
         doc: Document = {
@@ -356,7 +402,7 @@ class Operations:
             return bool(shadows) and visible_in(doc, caller.region)
 
         if not names:
-            found = [d for d in self._own(caller) if shown(d)]
+            found = [d for d in self._visible(caller) if shown(d)]
         else:
             found, seen = [], set()
             for name in names:
@@ -371,7 +417,7 @@ class Operations:
         trails = sorted(
             (
                 {"TrailARN": d["TrailARN"], "Name": d["Name"], "HomeRegion": d["HomeRegion"]}
-                for d in self._own(caller)
+                for d in self._visible(caller)
             ),
             key=lambda t: str(t["TrailARN"]),
         )
@@ -384,7 +430,7 @@ class Operations:
 
     # -- logging -------------------------------------------------------------------------
     async def get_trail_status(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find(caller, p["Name"])
+        doc = self._find(caller, p["Name"], arn_in_message=True)
         out: dict[str, Any] = dict(self.status.status(str(doc["TrailARN"]), caller.region))
         out["IsLogging"] = bool(doc.get("IsLogging"))
         for member, legacy in (
@@ -416,14 +462,20 @@ class Operations:
         if not doc.get("IsLogging"):
             doc["IsLogging"] = True
             doc["StartLoggingTime"] = now_iso()
+            doc["LoggingPeriods"] = started(doc.get("LoggingPeriods"), doc["StartLoggingTime"])
             await self._save(doc)
         return {}
 
     async def stop_logging(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._find_home(caller, p["Name"])
+        insights_were_on = insights_off(doc)  # guide line 3662
         if doc.get("IsLogging"):
+            # after the call's own record was timed: the trail records its StopLogging
             doc["IsLogging"] = False
             doc["StopLoggingTime"] = now_iso()
+            doc["LoggingPeriods"] = stopped(doc.get("LoggingPeriods"), doc["StopLoggingTime"])
+            await self._save(doc)
+        elif insights_were_on:
             await self._save(doc)
         return {}
 
@@ -459,22 +511,6 @@ class Operations:
         else:
             out["EventSelectors"] = doc.get("EventSelectors") or DEFAULT_EVENT_SELECTORS
         return out
-
-    async def get_insight_selectors(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        """Insights are not offered: every trail answers InsightNotEnabledException, which
-        is what CloudTrail answers for a trail without Insights."""
-        if p.get("EventDataStore"):
-            raise ApiError(
-                "UnsupportedOperationException", "Event data stores are not supported here"
-            )
-        if not p.get("TrailName"):
-            raise ApiError("InvalidParameterCombinationException", "TrailName is required")
-        doc = self._find(caller, p["TrailName"])
-        raise ApiError(
-            "InsightNotEnabledException",
-            f"Trail {doc['TrailARN']} does not have Insights enabled. "
-            "Enable Insights on the trail, and then try the operation again.",
-        )
 
     # -- tags ----------------------------------------------------------------------------
     async def add_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
@@ -518,10 +554,7 @@ class Operations:
 
 def _check_global_events(doc: Mapping[str, Any]) -> None:
     if doc.get("IsMultiRegionTrail") and not doc.get("IncludeGlobalServiceEvents"):
-        raise ApiError(
-            "InvalidParameterCombinationException",
-            "Multi-Region trail must include global service events.",
-        )
+        raise ApiError(*answer("multi_region_needs_global"))
 
 
 def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -538,9 +571,10 @@ def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in out.items()]
 
 
-def _not_found(caller: Caller, name: str) -> str:
-    arn = name if name.startswith("arn:") else trail_arn(caller.region, caller.account_id, name)
-    return f"Unknown trail: {arn} for the user: {caller.account_id}"
+def _not_found(caller: Caller, name: str, arn_in_message: bool = False) -> ApiError:
+    if arn_in_message and not name.startswith("arn:"):
+        name = trail_arn(caller.region, caller.account_id, name)
+    return ApiError(*answer("trail_not_found", name=name, account=caller.account_id))
 
 
 def _legacy_time(value: Any) -> str:

@@ -38,6 +38,8 @@ class TrailStore(Protocol):
 
     def organization_of(self, account_id: str) -> str | None: ...
 
+    def management_account_of(self, org_id: str) -> str | None: ...
+
     def exclusive(self, account_id: str) -> AbstractAsyncContextManager[None]:
         """Hold the account's write lock (every replica) for a check-then-write."""
         ...
@@ -97,6 +99,10 @@ class RegistryStore:
         orgs: Mapping[str, str] = self._registry.organizations
         return orgs.get(account_id) or None
 
+    def management_account_of(self, org_id: str) -> str | None:
+        found: str | None = self._registry.management_account_of(org_id)
+        return found
+
     async def put(self, trail_arn: str, document: Document) -> None:
         await self._write(trail_arn, document)
 
@@ -131,9 +137,14 @@ def _unavailable(what: str, exc: Exception | None) -> ApiError:
 class MemoryStore:
     """In-memory store with the same contract (tests, tools)."""
 
-    def __init__(self, organizations: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        organizations: Mapping[str, str] | None = None,
+        management: Mapping[str, str] | None = None,
+    ) -> None:
         self.docs: dict[str, Document] = {}
         self.organizations = dict(organizations or {})
+        self.management = dict(management or {})  # org id -> management account
         self.writes = 0
         self._lock = asyncio.Lock()
         self._accounts: dict[str, asyncio.Lock] = {}
@@ -151,6 +162,9 @@ class MemoryStore:
 
     def organization_of(self, account_id: str) -> str | None:
         return self.organizations.get(account_id)
+
+    def management_account_of(self, org_id: str) -> str | None:
+        return self.management.get(org_id)
 
     async def put(self, trail_arn: str, document: Document) -> None:
         async with self._lock:

@@ -140,6 +140,29 @@ class Metrics:
             buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1200),
             registry=r,
         )
+        # insights
+        self.insights_calls = Counter(
+            "recorder_insights_calls_total",
+            "Write management calls counted into an Insights series",
+            registry=r,
+        )
+        self.insights_late = Counter(
+            "recorder_insights_late_calls_total",
+            "Calls whose minute was already closed (not counted)",
+            registry=r,
+        )
+        self.insights_events = Counter(
+            "recorder_insights_events_total",
+            "Insights events decided",
+            ["state", "insight_type"],
+            registry=r,
+        )
+        self.insights_open = Gauge(
+            "recorder_insights_open", "Insights started and not yet ended", registry=r
+        )
+        self.insights_series = Gauge(
+            "recorder_insights_series", "Series the detector keeps a baseline of", registry=r
+        )
         # shared
         self.dlq = Counter(
             "recorder_dlq_records_total",

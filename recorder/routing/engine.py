@@ -9,7 +9,9 @@ scope and A's organization's scope only, so its cost does not grow with the trai
 other accounts; within a scope the :class:`SelectorIndex` does the matching. Then the
 trail must cover the event's region: a regional event reaches multi-region trails
 and single-region trails of its region; a global-service event reaches trails that
-include global service events, once, in us-east-1.
+include global service events, once, in us-east-1. Last, the trail must have been
+logging at the event's time (:mod:`recorder.trails.logging_state`): a stopped or
+deleted trail still receives the events from before its stop, and none after.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 from recorder.routing.delivery import Delivery
 from recorder.routing.owners import foreign_owners
 from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
-from recorder.selectors import Event, SelectorIndex, event_from_record
+from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
+from recorder.trails.logging_state import LoggingPeriod, epoch_second, logging_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +37,16 @@ class _Placement:
     multi_region: bool
     global_events: bool
     org_id: str | None
+    periods: tuple[LoggingPeriod, ...]
+    is_logging: bool
 
     def covers(self, region: str, is_global: bool) -> bool:
         if is_global:
             return self.global_events
         return self.multi_region or self.home_region == region
+
+    def logging_at(self, second: int) -> bool:
+        return logging_at(self.periods, self.is_logging, second)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,8 @@ def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
             t.is_multi_region_trail,
             t.include_global_service_events,
             org,
+            t.logging_periods,
+            t.is_logging,
         )
         for t, org in trails
     )
@@ -71,7 +81,7 @@ def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
 
 
 class RoutingEngine:
-    __slots__ = ("_accounts", "_org_of", "_orgs", "trail_count")
+    __slots__ = ("_accounts", "_inputs", "_org_of", "_orgs", "trail_count")
 
     def __init__(
         self,
@@ -84,30 +94,53 @@ class RoutingEngine:
         self._orgs = orgs
         self._org_of = org_of
         self.trail_count = trail_count
+        # What each scope was compiled from, so the next compile can reuse it.
+        self._inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
 
     @classmethod
     def compile(
-        cls, trails: Sequence[Trail], organizations: Mapping[str, str] | None = None
+        cls,
+        trails: Sequence[Trail],
+        organizations: Mapping[str, str] | None = None,
+        previous: RoutingEngine | None = None,
     ) -> RoutingEngine:
         """``organizations`` maps account id -> organization id for every account of
-        every organization (the organization trail's owner included)."""
+        every organization (the organization trail's owner included).
+
+        ``previous``: the engine this one replaces; a scope whose trails are unchanged
+        is taken from it rather than compiled again, so a change to one account's
+        trails costs that account's scope, not every trail's."""
         org_of = dict(organizations or {})
         by_account: dict[str, list[tuple[Trail, str | None]]] = {}
         by_org: dict[str, list[tuple[Trail, str | None]]] = {}
         for t in trails:
-            if not t.is_logging:  # a stopped trail receives nothing
+            if not t.routable:  # a trail that never logged receives nothing
                 continue
             org = organization_of(t, org_of)
             if org is None:
                 by_account.setdefault(t.account_id, []).append((t, None))
             else:
                 by_org.setdefault(org, []).append((t, org))
-        return cls(
-            {a: _scope(ts) for a, ts in by_account.items()},
-            {o: _scope(ts) for o, ts in by_org.items()},
+        old = previous._inputs if previous is not None else {}
+        inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
+
+        def scope(kind: str, key: str, members: list[tuple[Trail, str | None]]) -> _Scope:
+            given = tuple(members)
+            inputs[(kind, key)] = given
+            if previous is not None and old.get((kind, key)) == given:
+                found = (previous._accounts if kind == "account" else previous._orgs).get(key)
+                if found is not None:
+                    return found
+            return _scope(members)
+
+        engine = cls(
+            {a: scope("account", a, ts) for a, ts in by_account.items()},
+            {o: scope("org", o, ts) for o, ts in by_org.items()},
             org_of,
             len(trails),
         )
+        engine._inputs = inputs
+        return engine
 
     def route(self, record: Mapping[str, Any]) -> list[Delivery]:
         """Deliveries of a CloudTrail record, sorted, each once. Raises
@@ -116,13 +149,20 @@ class RoutingEngine:
         is_global = is_global_service_event(record)
         region = GLOBAL_REGION if is_global else event.region
         out: set[Delivery] = set()
-        self._collect(event.account_id, event, is_global, region, out)
+        when = _EventSecond(record)
+        self._collect(event.account_id, event, is_global, region, when, out)
         for owner, resources in foreign_owners(event).items():
-            self._collect(owner, event.with_resources(resources), is_global, region, out)
+            self._collect(owner, event.with_resources(resources), is_global, region, when, out)
         return sorted(out)
 
     def _collect(
-        self, account: str, event: Event, is_global: bool, region: str, out: set[Delivery]
+        self,
+        account: str,
+        event: Event,
+        is_global: bool,
+        region: str,
+        when: _EventSecond,
+        out: set[Delivery],
     ) -> None:
         org = self._org_of.get(account)
         for scope in (self._accounts.get(account), None if org is None else self._orgs.get(org)):
@@ -130,5 +170,31 @@ class RoutingEngine:
                 continue
             for i in scope.index.match(event):
                 p = scope.placements[i]
-                if p.covers(event.region, is_global):
-                    out.add(Delivery(p.trail_arn, account, region, p.org_id))
+                if not p.covers(event.region, is_global):
+                    continue
+                if p.periods and not p.logging_at(when.second()):
+                    continue
+                out.add(Delivery(p.trail_arn, account, region, p.org_id))
+
+
+class _EventSecond:
+    """The record's ``eventTime`` in epoch seconds, parsed only if a trail asks."""
+
+    __slots__ = ("_record", "_second")
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self._record = record
+        self._second: int | None = None
+
+    def second(self) -> int:
+        if self._second is None:
+            self._second = event_second(self._record)
+        return self._second
+
+
+def event_second(record: Mapping[str, Any]) -> int:
+    """Epoch seconds of a record's ``eventTime``; RecordError if it has none."""
+    try:
+        return epoch_second(record.get("eventTime"))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise RecordError(f"eventTime: {exc}") from None

@@ -12,7 +12,10 @@ owner of its bucket, the ``accountId`` of the ``AWS::S3::Bucket`` resource namin
 
 from __future__ import annotations
 
-from recorder.selectors import Event, Resource
+from collections.abc import Mapping
+from typing import Any
+
+from recorder.selectors import Event, Resource, event_from_record
 
 S3_SOURCE = "s3.amazonaws.com"
 S3_BUCKET = "AWS::S3::Bucket"
@@ -36,3 +39,11 @@ def foreign_owners(event: Event) -> dict[str, tuple[Resource, ...]]:
         if owner and owner != event.account_id:
             owned.setdefault(owner, []).append(r)
     return {owner: tuple(rs) for owner, rs in owned.items()}
+
+
+def reaches_other_accounts(record: Mapping[str, Any]) -> bool:
+    """Whether the action is delivered to an account besides the one it occurred in (an
+    S3 data event on another account's object): then its copies share an event id."""
+    if record.get("eventSource") != S3_SOURCE or record.get("eventCategory") != "Data":
+        return False
+    return bool(foreign_owners(event_from_record(record)))

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recorder.routing.delivery import Delivery
+from recorder.routing.engine import event_second
 from recorder.routing.owners import foreign_owners
 from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
 from recorder.selectors import event_from_record, trail_matches
@@ -28,7 +29,10 @@ def reference_route(
     views += [(o, event.with_resources(rs)) for o, rs in foreign_owners(event).items()]
     out: set[Delivery] = set()
     for trail in trails:
-        if not trail.is_logging:
+        if trail.logging_periods:
+            if not trail.logging_at(event_second(record)):
+                continue
+        elif not trail.is_logging:
             continue
         owner_org = organizations.get(trail.account_id) if trail.is_organization_trail else None
         for account, view in views:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from recorder.events import (
     InvalidEventError,
     classify,
     decode,
+    decode_typed,
     render_record,
     validate_record,
 )
@@ -41,6 +42,9 @@ from recorder.kafka.lag import record_lag
 from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.routing.owners import reaches_other_accounts
+from recorder.routing.produce import BatchedSend, PartitionOf
+from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
 from recorder.settings import Settings
 
@@ -48,6 +52,8 @@ log = get_logger("recorder.router")
 
 GROUP_ID = "recorder-router"
 DEDUPE_WINDOW = 200_000
+#: Record batches of routed records: large, since one is built per partition per poll.
+ROUTED_BATCH_BYTES = 1024 * 1024
 
 
 class _Delivery(Protocol):
@@ -77,6 +83,7 @@ class Router:
         self._recent: dict[int, OrderedDict[str, None]] = {}
         self._routing = asyncio.Lock()  # held while a batch is routed and committed
         self.ready = asyncio.Event()
+        self._partition_of: PartitionOf | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -148,6 +155,7 @@ class Router:
                 s,
                 enable_idempotence=True,
                 transactional_id=s.router_transactional_id(),
+                max_batch_size=ROUTED_BATCH_BYTES,
                 # a transaction left open by a dead process is aborted by the broker
                 transaction_timeout_ms=15_000,
             )
@@ -162,7 +170,7 @@ class Router:
                     raise
                 log.warning("router_transactions_unavailable", error=repr(exc))
         self.transactions = False
-        producer = clients.producer(s)
+        producer = clients.producer(s, max_batch_size=ROUTED_BATCH_BYTES)
         await producer.start()
         return producer
 
@@ -197,16 +205,21 @@ class Router:
     async def _route_all(
         self, batches: dict[TopicPartition, list[Any]], added: list[tuple[int, str]]
     ) -> list[Any]:
-        futures: list[Any] = []
         engine = self.engine()
         routed_topic = self.settings.topics.routed
+        if self._partition_of is None:
+            count = len(await self._producer.partitions_for(routed_topic))
+            self._partition_of = PartitionOf(count)
+        out = BatchedSend(self._producer, routed_topic, self._partition_of)
+        matches: Counter[str] = Counter()
+        events_in = 0
         for tp, messages in batches.items():
             recent = self._recent[tp.partition]
+            events_in += len(messages)
             for m in messages:
-                self.metrics.router_events_in.inc()
                 try:
-                    record = decode(m.value or b"")
-                    validate_record(record)
+                    record, typed = decode_typed(m.value or b"")
+                    validate_record(record, typed=typed)
                     require_routable(record)
                     _fill_classification(record)
                     deliveries = engine.route(record)
@@ -237,19 +250,19 @@ class Router:
                 if not deliveries:
                     continue
                 values = rendered_for(record, deliveries)
-                headers = [
-                    ("eventTime", record["eventTime"].encode()),
-                    ("eventID", event_id.encode()),
-                ]
+                event_time = record["eventTime"].encode()
                 for d in deliveries:
                     dest = Destination(d.trail_arn, d.account_id, d.region, d.org_id)
-                    futures.append(
-                        await self._producer.send(
-                            routed_topic, values[d.account_id], key=dest.key(), headers=headers
-                        )
-                    )
-                    self.metrics.router_matches.labels(d.trail_arn).inc()
-                self.metrics.router_deliveries_out.inc(len(deliveries))
+                    copy_id = copy_event_id(event_id, record["recipientAccountId"], d.account_id)
+                    headers = [("eventTime", event_time), ("eventID", copy_id.encode())]
+                    await out.add(dest.key(), values[d.account_id], headers)
+                    matches[d.trail_arn] += 1
+        futures = await out.flush()
+        # Counted per batch, not per delivery: a labelled lookup per record is costly.
+        self.metrics.router_events_in.inc(events_in)
+        self.metrics.router_deliveries_out.inc(out.records)
+        for trail_arn, n in matches.items():
+            self.metrics.router_matches.labels(trail_arn).inc(n)
         return futures
 
 
@@ -281,15 +294,25 @@ def rendered_for(record: dict[str, Any], deliveries: Sequence[_Delivery]) -> dic
     """The JSON each delivery account receives, rendered once per account.
 
     A cross-account S3 data event reaches the bucket owner's trails too; the owner's
-    copy names the owner as ``recipientAccountId`` (the account that received it).
+    copy names the owner as ``recipientAccountId`` (the account that received it) and
+    has its own ``eventID``; every copy of such an action carries one
+    ``sharedEventID`` (:mod:`recorder.routing.shared`).
     """
+    recipient = record["recipientAccountId"]
+    if "sharedEventID" not in record and reaches_other_accounts(record):
+        record = {**record, "sharedEventID": shared_event_id(record["eventID"])}
     base = render_record(record)
     out: dict[str, bytes] = {}
     for d in deliveries:
         if d.account_id in out:
             continue
-        if d.account_id == record["recipientAccountId"]:
+        if d.account_id == recipient:
             out[d.account_id] = orjson.dumps(base)
         else:
-            out[d.account_id] = orjson.dumps({**base, "recipientAccountId": d.account_id})
+            copy = {
+                **base,
+                "eventID": copy_event_id(base["eventID"], recipient, d.account_id),
+                "recipientAccountId": d.account_id,
+            }
+            out[d.account_id] = orjson.dumps(copy)
     return out

@@ -1,4 +1,4 @@
-"""``recorder run router|writer|digester|api|all``: start services in this process.
+"""``recorder run router|writer|digester|api|insights|all``: start services in this process.
 
 Every service is an asyncio task sharing one metrics registry and one
 ``/metrics``-``/healthz``-``/readyz`` endpoint. SIGTERM or SIGINT sets the stop event;
@@ -28,7 +28,7 @@ from recorder.settings import Settings, SettingsError
 
 log = get_logger("recorder.run")
 
-SERVICES = ("router", "writer", "digester", "api")
+SERVICES = ("router", "writer", "digester", "api", "insights")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +77,12 @@ async def run_services(
     registry = await TrailRegistry.start(settings)
     services: dict[str, Any] = {}
     runners: dict[str, Callable[[], Awaitable[None]]] = {}
+    from recorder.services.organizations import OrganizationsFollower
+
+    organizations = OrganizationsFollower(settings, registry, metrics)
+    if organizations.enabled:  # membership before the first event is routed
+        await organizations.refresh()
+        runners["organizations"] = lambda: organizations.run(stop)
     if "router" in wanted:
         from recorder.routing.service import Router
 
@@ -108,6 +114,12 @@ async def run_services(
             "digester": lambda: digester.run(stop),
             "digest-status": lambda: digest_status.run(stop),
         }
+    if "insights" in wanted:
+        from recorder.insights.service import create as create_insights
+
+        insights = create_insights(settings, registry, metrics)
+        services |= {"insights": insights}
+        runners |= {"insights": lambda: insights.run(stop)}
     if "api" in wanted:
         from recorder.api.service import create as create_api
         from recorder.services.keys import StoredPublicKeys

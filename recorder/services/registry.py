@@ -12,12 +12,19 @@ Two sources:
 
 The router reads :meth:`engine` per batch, so a change takes effect without a
 restart; the swap is one reference assignment.
+
+Compiling is CPU work (about a second for 10,000 trails), and the same event loop
+serves ``/healthz``, the control API and the router's polls, so parsing and compiling
+run in a worker thread, and incrementally: a trail document is parsed once when it
+changes, and the engine reuses every scope (an account's or an organization's trails)
+whose trails did not change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +41,15 @@ from recorder.obs.logging import get_logger
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
+from recorder.trails.logging_state import stopped
+from recorder.trails.organizations import Organization
 
 log = get_logger("recorder.registry")
 #: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
 LEASE_PREFIX = "lease/"
+
+#: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
+RETIRED_MAX = 10_000
 
 
 def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]:
@@ -61,12 +73,20 @@ class TrailRegistry:
     trails: dict[str, Trail] = field(default_factory=dict)
     organizations: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    #: The organization read from AWS Organizations (recorder.services.organizations);
+    #: its accounts join ``organizations``, over any declared in a trails file.
+    organization: Organization | None = None
 
     def __post_init__(self) -> None:
         self._engine = RoutingEngine.compile([], {})
+        self._parsed: dict[str, Trail] = {}  # the topic's trails, parsed as they change
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
+        # Deleted trails, as they were at deletion with their last period closed then:
+        # routing still gives them the events of before their deletion (line 8394).
+        self._retired: dict[str, Trail] = {}
+        self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
         self._changed = asyncio.Condition()
         #: (key, value, timestamp ms) of every `trails` record in order, for the
@@ -87,7 +107,7 @@ class TrailRegistry:
         """Load the registry; from the topic, read up to its end before returning."""
         registry = cls(settings)
         if registry.from_file:
-            registry.reload_file()
+            await registry.reload_file()
         else:
             await registry._open_topic()
             await registry.catch_up()
@@ -101,7 +121,9 @@ class TrailRegistry:
         return self.trails.get(trail_arn)
 
     def target(self, trail_arn: str) -> DeliveryTarget | None:
-        trail = self.trails.get(trail_arn)
+        """Where a trail delivers; a deleted trail's too, for the events of its last
+        logging period that are still on their way."""
+        trail = self.trails.get(trail_arn) or self._retired.get(trail_arn)
         if trail is None:
             return None
         return DeliveryTarget(
@@ -112,34 +134,53 @@ class TrailRegistry:
             log_file_validation=trail.log_file_validation_enabled,
         )
 
+    def management_account_of(self, org_id: str) -> str | None:
+        """The management account of an organization read from AWS Organizations."""
+        org = self.organization
+        return org.management_account_id if org is not None and org.org_id == org_id else None
+
     # -- changing ---------------------------------------------------------------------
-    def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
-        engine = RoutingEngine.compile(trails, organizations)
+    async def set_organization(self, org: Organization | None) -> None:
+        """New membership from AWS Organizations; recompiles routing if it changed."""
+        if org == self.organization:
+            return
+        self.organization = org
+        await self.replace(list(self.trails.values()), self._declared_orgs)
+
+    async def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
+        """Swap in this trail set; its engine is compiled off the event loop."""
+        self._declared_orgs = dict(organizations)
+        merged = dict(organizations)
+        if self.organization is not None:
+            merged.update(self.organization.account_map())
+        engine = await asyncio.to_thread(
+            RoutingEngine.compile, [*trails, *self._retired.values()], merged, self._engine
+        )
         self.trails = {t.trail_arn: t for t in trails}
-        self.organizations = dict(organizations)
+        self.organizations = merged
         self._engine = engine
         self.version += 1
         log.info("trails_loaded", trails=len(trails), version=self.version)
 
-    def reload_file(self) -> bool:
+    async def reload_file(self) -> bool:
         path: Path | None = self.settings.trails_file
         if path is None:
             return False
         try:
-            mtime = path.stat().st_mtime
+            mtime = await asyncio.to_thread(lambda: path.stat().st_mtime)
         except FileNotFoundError:
             log.warning("trails_file_missing", path=str(path))
             return False
         if mtime == self._mtime:
             return False
         try:
-            trails, orgs = load_trails_document(path.read_bytes())
+            trails, orgs = await asyncio.to_thread(lambda: load_trails_document(path.read_bytes()))
         except Exception as exc:  # a bad edit keeps the last good trail set
             log.error("trails_file_invalid", path=str(path), error=str(exc))
             self._mtime = mtime
             return False
         self._mtime = mtime
-        self.replace(trails, orgs)
+        await self.replace(trails, orgs)
         return True
 
     async def follow(self, stop: asyncio.Event) -> None:
@@ -147,7 +188,7 @@ class TrailRegistry:
             if self.from_file:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 2.0)
-                self.reload_file()
+                await self.reload_file()
             else:
                 try:
                     await self._read(timeout_ms=500)
@@ -186,6 +227,7 @@ class TrailRegistry:
         messages = batch.get(self._tp, [])
         if not messages:
             return
+        changed: dict[str, dict[str, Any] | None] = {}
         for m in messages:
             arn = (m.key or b"").decode()
             for listener in self.record_listeners:
@@ -193,29 +235,61 @@ class TrailRegistry:
             if arn.startswith(LEASE_PREFIX):
                 continue  # the control API's write leases, not trails
             if m.value is None:
-                self._topic_state.pop(arn, None)
+                self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
+                changed[arn] = None
             else:
                 try:
-                    self._topic_state[arn] = orjson.loads(m.value)
+                    self._topic_state[arn] = changed[arn] = orjson.loads(m.value)
+                    self._retired.pop(arn, None)
                 except orjson.JSONDecodeError:
                     log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
+        await asyncio.to_thread(self._parse_changes, changed)
+        await self._apply_topic_state()
+        # Only now: a reader waiting for this offset sees the engine that includes it.
         self.position = messages[-1].offset + 1
-        self._apply_topic_state()
         async with self._changed:
             self._changed.notify_all()
 
-    def _apply_topic_state(self) -> None:
-        trails: list[Trail] = []
+    def _parse_changes(self, changed: dict[str, dict[str, Any] | None]) -> None:
+        """Parse the trail documents that changed (in a worker thread)."""
+        for arn, doc in changed.items():
+            self._parsed.pop(arn, None)
+            if doc is None or arn.startswith("organization/"):
+                continue
+            try:
+                self._parsed[arn] = Trail.from_api(doc)
+            except Exception as exc:
+                log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+
+    async def _apply_topic_state(self) -> None:
         orgs: dict[str, str] = {}
         for arn, doc in self._topic_state.items():
             if arn.startswith("organization/"):
                 orgs[arn.split("/", 1)[1]] = str(doc.get("OrganizationId", ""))
-                continue
-            try:
-                trails.append(Trail.from_api(doc))
-            except Exception as exc:
-                log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
-        self.replace(trails, orgs)
+        await self.replace(list(self._parsed.values()), orgs)
+
+    def _retire(self, arn: str, doc: dict[str, Any] | None, timestamp_ms: int) -> None:
+        """A deleted trail stops logging at its deletion (the tombstone's time); it is
+        kept for routing while events of before then may still arrive, at most
+        ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
+        if doc is None or arn.startswith("organization/"):
+            return
+        at = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
+        deleted = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        periods = doc.get("LoggingPeriods")
+        if periods is None and doc.get("IsLogging") and doc.get("StartLoggingTime"):
+            periods = [{"StartLoggingTime": doc["StartLoggingTime"]}]
+        final = {**doc, "IsLogging": False, "LoggingPeriods": stopped(periods, deleted)}
+        try:
+            trail = Trail.from_api(final)
+        except Exception as exc:
+            log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+            return
+        if trail.logging_periods:
+            self._retired[arn] = trail
+            while len(self._retired) > RETIRED_MAX:
+                self._retired.pop(next(iter(self._retired)))
+        log.info("trail_retired", trail_arn=arn, deleted=deleted)
 
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""

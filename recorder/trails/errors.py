@@ -1,11 +1,22 @@
-"""The one error type of trail configuration: what CloudTrail would answer.
+"""What CloudTrail answers: the one error type of trail configuration, and the one
+table of AWS's exact error codes and messages.
 
-The control API turns a :class:`TrailError` into a JSON 1.1 error response, so
-``code`` must be the exact exception name botocore models (a real client then
-raises ``client.exceptions.<code>``); ``message`` names the offending value.
+The control API turns a :class:`TrailError` (and its own ``ApiError``) into a JSON 1.1
+error response, so ``code`` must be the exact exception name botocore models (a real
+client then raises ``client.exceptions.<code>``). Where AWS's wording is on record,
+the message is AWS's, word for word, from :data:`ANSWERS`: tools and people match on
+these strings (Terraform, CDK and CloudFormation surface them verbatim). Each entry
+says where its wording comes from:
+
+* ``model``: the exception's documentation in botocore's CloudTrail model;
+* ``record``: a real response quoted in a public report (the issue named);
+* ``moto``: moto's CloudTrail, whose messages are copied from AWS responses (its
+  test-suite pins them), where no other record was found.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 
 class TrailError(Exception):
@@ -15,3 +26,117 @@ class TrailError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class Answer(NamedTuple):
+    code: str
+    message: str  # str.format template over the case's fields
+
+
+ANSWERS: dict[str, Answer] = {
+    # -- trail names (guide line 4382); the checks run in this order -----------------
+    # record: clouddrove/terraform-aws-cloudtrail#14
+    "trail_name_blank": Answer("InvalidTrailNameException", "Trail name cannot be blank!"),
+    # moto (tests/test_cloudtrail: test_create_trail_invalid_name)
+    "trail_name_too_short": Answer(
+        "InvalidTrailNameException",
+        "Trail name too short. Minimum allowed length: 3 characters. "
+        "Specified name length: {length} characters.",
+    ),
+    "trail_name_too_long": Answer(
+        "InvalidTrailNameException",
+        "Trail name too long. Maximum allowed length: 128 characters. "
+        "Specified name length: {length} characters.",
+    ),
+    "trail_name_bad_start": Answer(
+        "InvalidTrailNameException", "Trail name must starts with a letter or number."
+    ),
+    "trail_name_bad_end": Answer(
+        "InvalidTrailNameException", "Trail name must ends with a letter or number."
+    ),
+    "trail_name_bad_characters": Answer(
+        "InvalidTrailNameException",
+        "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, "
+        "periods (.), hyphens (-), and underscores (_).",
+    ),
+    # record: an implementation mirroring AWS's messages ("Trail name or ARN cannot have
+    # adjacent ..."), the same phrasing as the character rule above
+    "trail_name_adjacent_punctuation": Answer(
+        "InvalidTrailNameException",
+        "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_).",
+    ),
+    # guide line 4382 ("Not be in IP address format"); no recorded wording found
+    "trail_name_ip_address": Answer(
+        "InvalidTrailNameException", "Trail name cannot be formatted as an IP address."
+    ),
+    "trail_name_is_arn": Answer(
+        "InvalidTrailNameException", "Trail name cannot be an ARN when creating a trail."
+    ),
+    # -- lookups -------------------------------------------------------------------------
+    # moto; record: nozaq/terraform-aws-secure-baseline#306, turbot/steampipe-plugin-aws#577.
+    # GetTrail names the trail as given; GetTrailStatus names the ARN (moto's note).
+    "trail_not_found": Answer(
+        "TrailNotFoundException", "Unknown trail: {name} for the user: {account}"
+    ),
+    # record: nozaq/terraform-aws-secure-baseline#306
+    "trail_exists": Answer(
+        "TrailAlreadyExistsException", "Trail {name} already exists for customer: {account}"
+    ),
+    # record: linz/geostore#1450 ("User: *** already has 5 trails in ap-southeast-2.")
+    "too_many_trails": Answer(
+        "MaximumNumberOfTrailsExceededException",
+        "User: {account} already has 5 trails in {region}.",
+    ),
+    # -- destinations ----------------------------------------------------------------------
+    # moto (check_bucket_exists)
+    "bucket_missing": Answer("S3BucketDoesNotExistException", "S3 bucket {bucket} does not exist!"),
+    # record: awsdocs/aws-cloudtrail-user-guide#24
+    "bucket_policy": Answer(
+        "InsufficientS3BucketPolicyException",
+        "Incorrect S3 bucket policy is detected for bucket: {bucket}",
+    ),
+    # moto (check_topic_exists): an absent topic is indistinguishable from a denying one
+    "topic_policy": Answer(
+        "InsufficientSnsTopicPolicyException",
+        "SNS Topic does not exist or the topic policy is incorrect!",
+    ),
+    # record: Azure/Azure-Sentinel#12242, trussworks/terraform-aws-cloudtrail#186
+    "encryption_policy": Answer(
+        "InsufficientEncryptionPolicyException",
+        "Insufficient permissions to access S3 bucket {bucket} or KMS key {key}.",
+    ),
+    # moto (responses.py)
+    "multi_region_needs_global": Answer(
+        "InvalidParameterCombinationException",
+        "Multi-Region trail must include global service events.",
+    ),
+    # -- organizations (guide lines 217, 392, 3683) -------------------------------------------
+    # record: aws/aws-cdk#21824 (CreateTrail/UpdateTrail IsOrganizationTrail by a member)
+    "not_management_account": Answer(
+        "NotOrganizationMasterAccountException",
+        "You cannot configure or manage trails for an organization because this action "
+        "requires being signed in with the management account.",
+    ),
+    # model: OrganizationsNotInUseException
+    "organizations_not_in_use": Answer(
+        "OrganizationsNotInUseException",
+        "This exception is thrown when the request is made from an Amazon Web Services "
+        "account that is not a member of an organization. To make this request, sign in "
+        "using the credentials of an account that belongs to an organization.",
+    ),
+    # record: turbot/steampipe-plugin-aws#577 (another account's trail by ARN)
+    "foreign_arn": Answer(
+        "CloudTrailARNInvalidException",
+        "AccountID in ARN is wrong, you can only access resources with AccountID {account}.",
+    ),
+}
+
+
+def answer(case: str, **fields: object) -> Answer:
+    """The code and the filled-in message of ``case`` (a key of :data:`ANSWERS`)."""
+    code, template = ANSWERS[case]
+    return Answer(code, template.format(**fields))
+
+
+def trail_error(case: str, **fields: object) -> TrailError:
+    return TrailError(*answer(case, **fields))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from recorder.trails.errors import TrailError
+from recorder.trails.errors import trail_error
 from recorder.trails.model import Trail
 
 MAX_TRAILS_PER_REGION = 5
@@ -37,8 +37,5 @@ def check_trail_limit(existing: Iterable[Trail], candidate: Trail) -> None:
     for region in sorted(regions):
         count = len(trails_in_region(others, account, region)) + 1
         if count > MAX_TRAILS_PER_REGION:
-            raise TrailError(
-                "MaximumNumberOfTrailsExceededException",
-                f"Trail {candidate.name} would be trail {count} of account {account} in "
-                f"{region}; CloudTrail supports {MAX_TRAILS_PER_REGION} trails per region.",
-            )
+            # AWS's words name the account and region only (too_many_trails)
+            raise trail_error("too_many_trails", account=account, region=region)

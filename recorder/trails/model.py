@@ -22,6 +22,12 @@ from recorder.trails.event_selectors import (
     parse_selectors,
     selectors_to_api,
 )
+from recorder.trails.logging_state import (
+    LoggingPeriod,
+    format_second,
+    logging_at,
+    parse_logging_periods,
+)
 from recorder.trails.naming import (
     sns_topic_name,
     validate_bucket_name,
@@ -54,7 +60,11 @@ _DESCRIBE_FIELDS = frozenset(
         "IsOrganizationTrail",
     }
 )
-_EXTRA_FIELDS = frozenset({"IsLogging", "EventSelectors", "AdvancedEventSelectors"})
+_EXTRA_FIELDS = frozenset(
+    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "LoggingPeriods", "InsightSelectors"}
+)
+#: PutInsightSelectors' InsightType values (API reference, InsightSelector).
+INSIGHT_TYPES = ("ApiCallRateInsight", "ApiErrorRateInsight")
 #: Members the control API keeps in the stored trail documents for itself (tags, the
 #: trail's history). They ride along and are ignored here; any other unknown member is
 #: refused, so that a misspelt field in a trails file is an error, not a silent default.
@@ -82,6 +92,8 @@ class Trail:
     is_logging: bool = True
     event_selectors: tuple[EventSelector, ...] = ()
     advanced_event_selectors: tuple[AdvancedEventSelector, ...] = ()
+    logging_periods: tuple[LoggingPeriod, ...] = ()
+    insight_types: tuple[str, ...] = ()  # GetInsightSelectors' InsightType values
 
     # -- derived ----------------------------------------------------------------------
     @property
@@ -96,6 +108,16 @@ class Trail:
     @property
     def has_custom_event_selectors(self) -> bool:
         return bool(self.event_selectors or self.advanced_event_selectors)
+
+    def logging_at(self, second: int) -> bool:
+        """Whether the trail logs an event of ``second`` (epoch seconds): by its logging
+        periods, or by ``is_logging`` when it has none (line 8394)."""
+        return logging_at(self.logging_periods, self.is_logging, second)
+
+    @property
+    def routable(self) -> bool:
+        """Logging now, or was in a recorded period: events of it may still arrive."""
+        return self.is_logging or bool(self.logging_periods)
 
     @property
     def effective_event_selectors(self) -> tuple[EventSelector, ...]:
@@ -146,6 +168,7 @@ class Trail:
         basic, advanced = parse_selectors(
             doc.get("EventSelectors"), doc.get("AdvancedEventSelectors")
         )
+        insights = _insight_types(name, doc.get("InsightSelectors"))
         return cls(
             name=name,
             trail_arn=arn_text,
@@ -160,10 +183,12 @@ class Trail:
             cloud_watch_logs_log_group_arn=log_group,
             cloud_watch_logs_role_arn=role,
             kms_key_id=kms,
-            has_insight_selectors=_flag(doc, "HasInsightSelectors", False),
+            has_insight_selectors=_flag(doc, "HasInsightSelectors", False) or bool(insights),
             is_logging=_flag(doc, "IsLogging", True),
             event_selectors=basic,
             advanced_event_selectors=advanced,
+            logging_periods=parse_logging_periods(doc),
+            insight_types=insights,
         )
 
     def to_api(self) -> dict[str, Any]:
@@ -198,8 +223,16 @@ class Trail:
     def to_document(self) -> dict[str, Any]:
         """Everything about the trail in one JSON object; ``from_api`` reads it back."""
         doc = {**self.to_api(), "IsLogging": self.is_logging}
+        if self.logging_periods:
+            doc["LoggingPeriods"] = [
+                {"StartLoggingTime": format_second(p.start)}
+                | ({} if p.stop is None else {"StopLoggingTime": format_second(p.stop)})
+                for p in self.logging_periods
+            ]
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
+        if self.insight_types:
+            doc["InsightSelectors"] = [{"InsightType": t} for t in self.insight_types]
         return doc
 
 
@@ -208,6 +241,23 @@ def _flag(doc: Mapping[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise TrailError("InvalidParameterException", f"{key} must be true or false: {value!r}")
     return value
+
+
+def _insight_types(name: str, selectors: object) -> tuple[str, ...]:
+    """``InsightSelectors`` (PutInsightSelectors' shape) -> the Insights types on."""
+    if selectors is None:
+        return ()
+    if not isinstance(selectors, list):
+        raise TrailError("InvalidInsightSelectorsException", f"Trail {name}: not a list.")
+    out: list[str] = []
+    for s in selectors:
+        kind = s.get("InsightType") if isinstance(s, Mapping) else None
+        if kind not in INSIGHT_TYPES or kind in out:
+            raise TrailError(
+                "InvalidInsightSelectorsException", f"Trail {name}: bad InsightType {kind!r}."
+            )
+        out.append(kind)
+    return tuple(out)
 
 
 def _sns_topic_arn(doc: Mapping[str, Any], partition: str, region: str, account: str) -> str | None:

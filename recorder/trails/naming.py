@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from recorder.trails.errors import TrailError
+from recorder.trails.errors import TrailError, trail_error
 
 _IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 # Trail names (line 4382): ASCII letters, digits, . _ -; start and end with a letter or
 # digit; 3-128 characters; no two of . _ - adjacent; not an IP address.
 _TRAIL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9]))*")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_ALNUM = re.compile(r"[A-Za-z0-9]")
 
 # Bucket names (line 4393): labels of lower-case letters, digits and dashes, each
 # starting with a letter or digit, not ending with a dash, separated by single periods.
@@ -40,18 +42,24 @@ MAX_S3_KEY_PREFIX = 200
 
 
 def validate_trail_name(name: object) -> None:
-    if (
-        not isinstance(name, str)
-        or not 3 <= len(name) <= 128
-        or _TRAIL_NAME.fullmatch(name) is None
-        or _IP_ADDRESS.fullmatch(name) is not None
-    ):
-        raise TrailError(
-            "InvalidTrailNameException",
-            f"Trail name {name!r} is invalid: use 3-128 ASCII letters, digits, '.', '_' or "
-            "'-', start and end with a letter or digit, no adjacent '.', '_' or '-', "
-            "and not an IP address.",
-        )
+    """The guide's rules, checked in the order CloudTrail checks them, each failure
+    with CloudTrail's own message (:data:`recorder.trails.errors.ANSWERS`)."""
+    if not isinstance(name, str) or not name:
+        raise trail_error("trail_name_blank")
+    if len(name) < 3:
+        raise trail_error("trail_name_too_short", length=len(name))
+    if len(name) > 128:
+        raise trail_error("trail_name_too_long", length=len(name))
+    if not _ALNUM.fullmatch(name[0]):
+        raise trail_error("trail_name_bad_start")
+    if not _ALNUM.fullmatch(name[-1]):
+        raise trail_error("trail_name_bad_end")
+    if _NAME_CHARS.fullmatch(name) is None:
+        raise trail_error("trail_name_bad_characters")
+    if _TRAIL_NAME.fullmatch(name) is None:
+        raise trail_error("trail_name_adjacent_punctuation")
+    if _IP_ADDRESS.fullmatch(name) is not None:
+        raise trail_error("trail_name_ip_address")
 
 
 def validate_bucket_name(name: object) -> None:

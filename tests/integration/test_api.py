@@ -554,7 +554,11 @@ def test_boto3_errors(env: Env) -> None:
             },
             "InvalidEventSelectorsException",
         ),
-        ("get_insight_selectors", {"TrailName": "trail0"}, "InsightNotEnabledException"),
+        (
+            "put_insight_selectors",
+            {"TrailName": "trail0", "InsightSelectors": [{"InsightType": "Nope"}]},
+            "InvalidInsightSelectorsException",
+        ),
         (
             "add_tags",
             {

@@ -244,11 +244,12 @@ def test_stop_logging_ends_the_chain_and_start_logging_begins_a_new_one(
     }
     assert cut_after_stop, "some files were cut after the stop"
     assert cut_after_stop <= in_final  # listed by the final digest, not a new chain
-    # The StopLogging call itself is recorded (once routing keeps a trail's events up
-    # to and including its StopLogging, issue 13), in a file the final digest lists.
+    # The StopLogging call itself is recorded (a trail keeps its events up to and
+    # including its StopLogging), in a file the final digest lists.
     stop_files = {
         k for k, records in logs.items() if any(r["eventName"] == "StopLogging" for r in records)
     }
+    assert stop_files, "the StopLogging event is in a log file"
     assert stop_files <= in_final
     # Every delivered log file is in a digest: none started a chain after the stop.
     listed = {f["s3Object"] for d in digests(stack) for f in d["logFiles"]}

@@ -3,7 +3,7 @@ The stages, in the order their resources are rendered. Each is one Deployment
 running `recorder run <stage>`, configured by the values key of the same name.
 */}}
 {{- define "recorder.stages" -}}
-{{- list "api" "router" "writer" "digester" | toJson -}}
+{{- list "api" "router" "writer" "digester" "insights" | toJson -}}
 {{- end -}}
 
 {{/* Chart name, overridable by nameOverride. */}}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from recorder.api.checks import KmsKey
 from recorder.api.protocol import ApiError
+from recorder.trails.errors import answer
 
 
 @dataclass
@@ -26,13 +27,13 @@ class FakeChecks:
     ) -> None:
         self.calls.append(("bucket", name))
         if name not in self.buckets:
-            raise ApiError("S3BucketDoesNotExistException", f"S3 bucket does not exist: {name}")
+            raise ApiError(*answer("bucket_missing", bucket=name))
 
     async def topic(self, name_or_arn: str, account_id: str, region: str, **_: object) -> str:
         self.calls.append(("topic", name_or_arn))
         name = name_or_arn.rsplit(":", 1)[-1]
         if name not in self.topics:
-            raise ApiError("InvalidSnsTopicNameException", f"SNS topic does not exist: {name}")
+            raise ApiError(*answer("topic_policy"))
         return f"arn:aws:sns:{region}:{account_id}:{name}"
 
     async def kms_key(self, key_id: str, account_id: str, region: str, **_: object) -> KmsKey:

@@ -76,10 +76,19 @@ def basic_selector(draw: st.DrawFn) -> dict[str, Any]:
     return s
 
 
+USER_ARNS = (
+    "arn:aws:iam::111111111111:user/a",
+    "arn:aws:sts::111111111111:assumed-role/deploy/ci",
+)
 _OPS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
 _FIELD_POOLS = {
     "eventSource": (*SOURCES, "s3", "kms", ".amazonaws.com", "amazonaws.com", "x"),
     "eventName": (*NAMES, "Get", "Put", "Object", "Instances", "Desc"),
+    "eventType": ("AwsApiCall", "AwsServiceEvent", "AwsConsoleAction", "Aws"),
+    "userIdentity.arn": (*USER_ARNS, "arn:aws:iam::", "arn:aws:sts::", "/ci", "user/a"),
+    "sessionCredentialFromConsole": ("true", "false"),
+    "vpcEndpointId": ("vpce-0a1", "vpce-0b2", "vpce-0", "1"),
+    "errorCode": ("VpceAccessDenied",),
     "resources.ARN": OBJECT_ARNS
     + FUNCTIONS
     + (
@@ -102,20 +111,28 @@ def field_selector(draw: st.DrawFn, field: str) -> dict[str, Any]:
 
 @st.composite
 def advanced_selector(draw: st.DrawFn) -> dict[str, Any]:
-    category = draw(st.sampled_from(["Management", "Data"]))
+    category = draw(st.sampled_from(["Management", "Data", "NetworkActivity"]))
     fields = [{"Field": "eventCategory", "Equals": [category]}]
-    if draw(st.booleans()):
+    if category != "NetworkActivity" and draw(st.booleans()):
         fields.append({"Field": "readOnly", "Equals": [draw(st.sampled_from(["true", "false"]))]})
     optional = ["eventSource", "eventName"]
     if category == "Data":
         fields.append(
             {"Field": "resources.type", "Equals": [draw(st.sampled_from(RESOURCE_TYPES))]}
         )
-        optional.append("resources.ARN")
+        optional += ["resources.ARN", "eventType", "userIdentity.arn"]
+        optional.append("sessionCredentialFromConsole")
+    elif category == "NetworkActivity":
+        fields.append(draw(field_selector("eventSource")))
+        optional = ["eventName", "errorCode", "vpcEndpointId", "userIdentity.arn"]
     for field in optional:
         if draw(st.booleans()):
             fields.append(draw(field_selector(field)))
     return {"FieldSelectors": draw(st.permutations(fields))}
+
+
+#: A few seconds around which logging periods start and stop, and events happen.
+EVENT_TIMES = [f"2026-12-01T05:00:0{i}Z" for i in range(6)]
 
 
 @st.composite
@@ -133,6 +150,16 @@ def trail_doc(draw: st.DrawFn, index: int) -> dict[str, Any]:
         "IsOrganizationTrail": draw(st.booleans()),
         "IsLogging": draw(st.sampled_from([True, True, True, False])),
     }
+    if draw(st.booleans()):  # logging periods: routing by the event's time (line 8394)
+        bounds = sorted(draw(st.lists(st.sampled_from(EVENT_TIMES), min_size=1, max_size=4)))
+        periods = [
+            {"StartLoggingTime": a, "StopLoggingTime": b}
+            for a, b in zip(bounds[::2], bounds[1::2], strict=False)
+        ]
+        if len(bounds) % 2:
+            periods.append({"StartLoggingTime": bounds[-1]})
+        doc["LoggingPeriods"] = periods
+        doc["IsLogging"] = "StopLoggingTime" not in periods[-1]
     kind = draw(st.sampled_from(["default", "basic", "basic", "advanced", "advanced"]))
     if kind == "basic":
         doc["EventSelectors"] = draw(st.lists(basic_selector(), min_size=1, max_size=3))
@@ -193,6 +220,7 @@ def cloudtrail_record(draw: st.DrawFn) -> dict[str, Any]:
         "awsRegion": draw(st.sampled_from(REGIONS)),
         "recipientAccountId": account,
         "eventID": "ev",
+        "eventTime": draw(st.sampled_from(EVENT_TIMES)),
         "userIdentity": {"type": "IAMUser", "accountId": account},
     }
     if draw(st.booleans()):
@@ -202,6 +230,19 @@ def cloudtrail_record(draw: st.DrawFn) -> dict[str, Any]:
         r["managementEvent"] = r["eventCategory"] == "Management"
     if groups:
         r["resources"] = [x for g in groups for x in g]
+    if draw(st.booleans()):
+        r["userIdentity"]["arn"] = draw(st.sampled_from(USER_ARNS))
+    if draw(st.booleans()):
+        r["eventType"] = draw(st.sampled_from(["AwsApiCall", "AwsServiceEvent"]))
+    if draw(st.booleans()):
+        r["sessionCredentialFromConsole"] = "true"
+    if draw(st.booleans()):
+        r["vpcEndpointId"] = draw(st.sampled_from(["vpce-0a1", "vpce-0b2"]))
+    if kind == "any" and draw(st.integers(0, 5)) == 0:
+        r["eventCategory"] = "NetworkActivity"
+        r["managementEvent"] = False
+        if draw(st.booleans()):
+            r["errorCode"] = "VpceAccessDenied"
     if source == "sts.amazonaws.com" and draw(st.booleans()):
         host = draw(st.sampled_from(["sts.amazonaws.com", f"sts.{r['awsRegion']}.amazonaws.com"]))
         r["tlsDetails"] = {"clientProvidedHostHeader": host}

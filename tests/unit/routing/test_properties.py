@@ -37,7 +37,7 @@ def test_index_agrees_with_trail_matches(
     index = SelectorIndex(trails)
     for record in records:
         event = event_from_record(record)
-        expected = {i for i, t in enumerate(trails) if t.is_logging and trail_matches(t, event)}
+        expected = {i for i, t in enumerate(trails) if t.routable and trail_matches(t, event)}
         assert index.match(event) == expected
 
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from recorder.services.command import run
+
+
+@pytest.fixture(autouse=True)
+def _structlog_reset() -> Iterator[None]:
+    """``run`` configures structlog on the captured stderr of this test; later tests in
+    the process must not log into that stream once pytest has closed it."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize("services", [["api"], ["all"]])

@@ -81,14 +81,13 @@ def test_document_round_trips() -> None:
 
 
 def test_control_api_members_ride_along() -> None:
-    """The control API stores tags and timestamps in the same document."""
+    """The control API stores tags and timestamps in the same document; the logging
+    times are the trail's last logging period (test_logging_state)."""
     doc = {
         **GUIDE_TRAIL,
         "Tags": [{"Key": "team", "Value": "audit"}],
         "CreationTime": "2019-06-10T17:14:09Z",
         "UpdateTime": "2019-06-10T17:14:09Z",
-        "StartLoggingTime": "2019-06-10T17:14:09Z",
-        "StopLoggingTime": "2019-06-10T17:14:09Z",
     }
     assert Trail.from_api(doc) == Trail.from_api(GUIDE_TRAIL)
 

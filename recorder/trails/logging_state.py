@@ -1,0 +1,114 @@
+"""When a trail was logging: the periods between its StartLogging and StopLogging calls.
+
+A trail records "events up to and including the ``StopLogging`` event" (guide line
+8394), and an event is judged by the trail's state at the event's time, not at the
+time a router happens to see it: an event produced before a StopLogging but routed
+after it is still the trail's; one produced after it is not, however early it is
+routed. So a trail keeps the periods it was logging in, as the control API records
+them in the trail document (``LoggingPeriods``, a list of
+``{"StartLoggingTime": ..., "StopLoggingTime": ...}``, the last one open while the
+trail logs), and routing asks :func:`logging_at` with the event's time.
+
+``eventTime`` has whole seconds, so the periods do too, and both ends are inclusive:
+the StopLogging call's own record (timed when the call arrived, before the stop took
+effect) is always inside; an event in the same second as the stop is taken as
+before it, since its record cannot tell.
+
+A trail with no recorded periods (a trails file, a document written before periods
+existed) logs always or never, as ``IsLogging`` says.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.trails.errors import TrailError
+
+#: Periods a document keeps: the most recent ones (older ones matter only to events
+#: delayed across that many StopLogging/StartLogging cycles).
+MAX_LOGGING_PERIODS = 20
+
+_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?Z", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingPeriod:
+    """Epoch seconds, both inclusive; ``stop`` is None while the trail logs."""
+
+    start: int
+    stop: int | None = None
+
+    def covers(self, second: int) -> bool:
+        return self.start <= second and (self.stop is None or second <= self.stop)
+
+
+def epoch_second(text: str) -> int:
+    """Whole UTC seconds of ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (eventTime and the API's
+    times); ValueError otherwise."""
+    m = _TIME.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError(f"{text!r} is not YYYY-MM-DDTHH:MM:SS[.fff]Z")
+    return calendar.timegm((*map(int, m.groups()), 0, 0, 0))
+
+
+def format_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+
+
+def logging_at(periods: Sequence[LoggingPeriod], is_logging: bool, second: int) -> bool:
+    """Whether a trail with these periods logs an event of ``second``."""
+    if not periods:
+        return is_logging
+    return any(p.covers(second) for p in periods)
+
+
+def parse_logging_periods(doc: Mapping[str, Any]) -> tuple[LoggingPeriod, ...]:
+    """The periods of a trail document; from ``LoggingPeriods`` when present, else the
+    last period its ``StartLoggingTime``/``StopLoggingTime`` describe."""
+    raw = doc.get("LoggingPeriods")
+    try:
+        if raw is not None:
+            if not isinstance(raw, list):
+                raise ValueError("LoggingPeriods is not a list")
+            return tuple(_period(p) for p in raw)
+        start, stop = doc.get("StartLoggingTime"), doc.get("StopLoggingTime")
+        if not start:
+            return ()
+        begin = epoch_second(start)
+        if doc.get("IsLogging", True):
+            return (LoggingPeriod(begin),)
+        if stop and epoch_second(stop) >= begin:
+            return (LoggingPeriod(begin, epoch_second(stop)),)
+        return ()
+    except (ValueError, TypeError) as exc:
+        raise TrailError("InvalidParameterException", f"Invalid logging times: {exc}") from None
+
+
+def _period(raw: object) -> LoggingPeriod:
+    if not isinstance(raw, Mapping) or "StartLoggingTime" not in raw:
+        raise ValueError(f"{raw!r} is not a logging period")
+    stop = raw.get("StopLoggingTime")
+    return LoggingPeriod(
+        epoch_second(raw["StartLoggingTime"]), None if stop is None else epoch_second(stop)
+    )
+
+
+def started(periods: list[dict[str, str]] | None, at: str) -> list[dict[str, str]]:
+    """``LoggingPeriods`` after a StartLogging at ``at`` (an open period is kept)."""
+    out = list(periods or [])
+    if not out or "StopLoggingTime" in out[-1]:
+        out.append({"StartLoggingTime": at})
+    return out[-MAX_LOGGING_PERIODS:]
+
+
+def stopped(periods: list[dict[str, str]] | None, at: str) -> list[dict[str, str]]:
+    """``LoggingPeriods`` after a StopLogging (or a deletion) at ``at``."""
+    out = list(periods or [])
+    if out and "StopLoggingTime" not in out[-1]:
+        out[-1] = {**out[-1], "StopLoggingTime": at}
+    return out
