@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from recorder.events.regions import GLOBAL_REGION, is_global_service_event
 from recorder.routing.delivery import Delivery
 from recorder.routing.engine import event_second
 from recorder.routing.owners import foreign_owners
-from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
 from recorder.selectors import event_from_record, trail_matches
 from recorder.trails import Trail
 

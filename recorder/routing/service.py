@@ -26,7 +26,6 @@ from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from recorder.delivery.naming import Destination
 from recorder.events import (
     EventDecodeError,
     InvalidEventError,
@@ -47,6 +46,7 @@ from recorder.routing.produce import BatchedSend, PartitionOf
 from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.router")
 

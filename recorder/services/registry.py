@@ -298,10 +298,3 @@ class TrailRegistry:
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""
         return self._topic_state.get(trail_arn)
-
-
-async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
-    """Write one change to `trails`; returns its offset. ``None`` deletes (tombstone)."""
-    body = None if value is None else orjson.dumps(value)
-    meta = await producer.send_and_wait(settings.topics.trails, body, key=key.encode(), partition=0)
-    return int(meta.offset)
