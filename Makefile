@@ -24,14 +24,20 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Quick start: stack + recorder + demo traffic; prints the first log file.
+## Quick start: stack + recorder; the demo trail made through the control API
+## (boto3, SigV4); demo traffic; prints the first log file. `make run
+## DEMO_TRAILS_FILE=.stack/trails.json` takes the trail from a file instead (no API).
+DEMO_TRAILS_FILE ?=
 run: install
 	@$(MAKE) --no-print-directory stop >/dev/null 2>&1 || true
 	$(BIN)/recorder stack up --root $(STACK) --kafka-port $(KAFKA_PORT) --moto-port $(MOTO_PORT)
-	$(BIN)/recorder demo setup --trails-file $(STACK)/trails.json
-	RECORDER_TRAILS_FILE=$(STACK)/trails.json RECORDER_CUT_INTERVAL=5 \
+	$(BIN)/recorder demo setup $(if $(DEMO_TRAILS_FILE),--trails-file $(DEMO_TRAILS_FILE))
+	$(if $(DEMO_TRAILS_FILE),RECORDER_TRAILS_FILE=$(DEMO_TRAILS_FILE)) RECORDER_CUT_INTERVAL=5 \
+	  RECORDER_API_LOCAL_DEVELOPMENT=true \
+	  RECORDER_INSIGHTS_BUCKET_SECONDS=2 RECORDER_INSIGHTS_BASELINE_WINDOW=10 RECORDER_INSIGHTS_THRESHOLD=6 RECORDER_INSIGHTS_LATENESS=2 \
 	  setsid nohup $(BIN)/recorder run all > $(STACK)/logs/recorder.log 2>&1 & echo $$! > $(STACK)/recorder.pid
-	$(BIN)/recorder demo traffic --trails-file $(STACK)/trails.json
+	$(if $(DEMO_TRAILS_FILE),,$(BIN)/recorder demo trail)
+	$(BIN)/recorder demo traffic
 	@echo "recorder is running (logs: $(STACK)/logs/recorder.log, metrics: http://127.0.0.1:9464/metrics); 'make stop' stops it all"
 
 stop:
@@ -64,6 +70,10 @@ fmt: install
 bench: install
 	$(BIN)/python bench/selector_engine.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/digester.py
+	$(BIN)/python bench/hook.py
+	$(BIN)/python bench/router.py
+	$(BIN)/python bench/registry.py
 
 clean: stop
 	rm -rf $(STACK) .pytest_cache .ruff_cache .hypothesis

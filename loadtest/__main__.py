@@ -40,6 +40,8 @@ import boto3
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from loadtest.burst import INSIGHTS_ENV, Burst
+from loadtest.burst import add_argument as add_burst_argument
 from loadtest.procs import RecorderProcess
 from loadtest.report import percentile, render
 from loadtest.traffic import TrafficMix, account_ids, trail_set
@@ -118,7 +120,7 @@ class Manifests:
                     for m in msgs:
                         manifest = orjson.loads(m.value)
                         key = f"{manifest['bucket']}/{manifest['key']}"
-                        if key not in self.arrival:
+                        if key not in self.arrival and "/CloudTrail-Insight/" not in key:
                             self.arrival[key] = now
                             self.records += int(manifest["recordCount"])
         finally:
@@ -150,6 +152,8 @@ def run(
         kms_key_arn=kms.create_key(Description="load test")["KeyMetadata"]["Arn"],
         topic_arn=sns.create_topic(Name="load-notices")["TopicArn"],
     )
+    if args.burst:
+        Burst.enable_insights(specs)
     trails = install_trails(s3, specs, work)
     broken = {t["S3BucketName"] for t in specs[: args.break_destination]}
     for bucket in broken:
@@ -165,6 +169,10 @@ def run(
         RecorderProcess(stack, ["router"], work, env=env).start(),
         RecorderProcess(stack, ["writer"], work, env=env).start(),
     ]
+    if args.burst:
+        procs.append(
+            RecorderProcess(stack, ["insights"], work, env={**env, **INSIGHTS_ENV}).start()
+        )
     manifests = Manifests(stack.bootstrap_servers)
     manifests.start()
     sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
@@ -198,6 +206,10 @@ def run(
                         (held if d[1] in broken_arns else expected).add(d)
                     sink.emit(event["recipientAccountId"].encode(), encode(event))
                     sent += 1
+                for event in args.burst.events(mix, now - start, now) if args.burst else ():
+                    for d in trails.expected(event):
+                        (held if d[1] in broken_arns else expected).add(d)
+                    sink.emit(event["recipientAccountId"].encode(), encode(event))
             if now - last_sample >= 1.0:
                 lag: dict[str, float] = {}
                 for p in procs:
@@ -247,6 +259,7 @@ def run(
     seen: Counter[tuple[str, str, str, str]] = Counter()
     latencies: list[float] = []
     files = 0
+    insights: Counter[str] = Counter()  # Insights events by state
     for t in specs:
         bucket = t["S3BucketName"]
         if bucket in broken and not repaired:
@@ -255,6 +268,12 @@ def run(
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 parts = key.split("/")
+                if "CloudTrail-Insight" in parts:
+                    body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                    insights.update(
+                        r["insightDetails"]["state"] for r in json.loads(body)["Records"]
+                    )
+                    continue
                 files += 1
                 arrived = manifests.arrival.get(f"{bucket}/{key}")
                 for r in json.loads(
@@ -293,6 +312,9 @@ def run(
         **broken_summary(args, samples, len(held), end_send - start),
         "accounts / trails": f"{args.accounts} / {args.trails}",
     }
+    if args.burst:
+        summary["burst calls sent"] = args.burst.sent
+        summary["Insights events Start / End"] = f"{insights['Start']} / {insights['End']}"
     return summary, samples, latencies
 
 
@@ -334,6 +356,7 @@ def main() -> int:
     ap.add_argument("--cut-interval", type=float, default=5.0)
     ap.add_argument("--drain-timeout", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=7)
+    add_burst_argument(ap)
     ap.add_argument(
         "--break-destination",
         type=int,
@@ -363,6 +386,8 @@ def main() -> int:
             stack.stop()
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(render(summary, samples, latencies))
+    # the per-second samples (rates, lag, CPU, RSS per process, parked events) as data
+    report_path.with_suffix(".json").write_text(json.dumps(samples))
     print()
     width = max(len(k) for k in summary)
     for k, v in summary.items():

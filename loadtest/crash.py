@@ -8,7 +8,10 @@ with known eventIDs across several trails (``loadtest.traffic``: management, S3
 data events incl. a bucket owned by another account, KMS exclusion, a
 global-service event, SSE-KMS, SNS).
 Meanwhile it SIGKILLs the router or the writer at random moments M times and
-restarts it, and restarts the broker once. Then it reads every object back from S3
+restarts it, and restarts the broker once. One trail's bucket is missing while all
+this goes on (the broken-destination phase: its batches are parked on
+``routed-retry`` through the kills and the broker restart) and is created again
+once the chaos ends. Then it reads every object back from S3
 and checks each expected (eventID, trail, account, region) - what the pure routing
 engine says - is present exactly once, and that nothing unexpected is there.
 Prints a JSON report; exit status 0 only for 0 lost, 0 duplicated, 0 unexpected.
@@ -51,6 +54,7 @@ class Report:
     kills: int
     broker_restarts: int
     s3_faults: dict[str, int]
+    broken_bucket: str | None
     lost: int
     duplicated: int
     unexpected: int
@@ -122,6 +126,7 @@ def run(
     rate: float = 2000.0,
     timeout: float = 600.0,
     broker_restart: bool = True,
+    broken_destination: bool = True,
 ) -> Report:
     rng = random.Random(seed)
     started = time.monotonic()
@@ -136,6 +141,11 @@ def run(
         s3, trail_set(accounts, 5, kms_key_arn=key_arn, topic_arn=topic_arn), work
     )
     buckets = trails.buckets
+    # The broken-destination phase: the first trail (all management events, the
+    # busiest) has no bucket until the chaos is over.
+    broken = trails.specs[0]["S3BucketName"] if broken_destination else None
+    if broken:
+        s3.delete_bucket(Bucket=broken)
 
     proxy_port = free_port()
     proxy = subprocess.Popen(
@@ -168,6 +178,9 @@ def run(
         "RECORDER_TRAILS_FILE": str(trails.trails_file),
         "RECORDER_CUT_INTERVAL": "2",
         "RECORDER_AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy_port}",
+        # parked batches retried every few seconds once their bucket is back
+        "RECORDER_PARK_RETRY_BASE": "1",
+        "RECORDER_PARK_RETRY_MAX": "5",
     }
     procs = {
         "router": RecorderProcess(stack, ["router"], work, env=env).start(),
@@ -199,6 +212,9 @@ def run(
 
     try:
         done_kills, restarts = asyncio.run(chaos())
+        if broken:
+            print(f"  repairing the broken destination: bucket {broken}", file=sys.stderr)
+            s3.create_bucket(Bucket=broken)
         print(
             f"  produced {events} events; waiting for delivery of {len(expected)} ...",
             file=sys.stderr,
@@ -233,6 +249,7 @@ def run(
         kills=done_kills,
         broker_restarts=restarts,
         s3_faults=faults,
+        broken_bucket=broken,
         lost=len(expected - set(seen)),
         duplicated=sum(c - 1 for k, c in seen.items() if c > 1),
         unexpected=sum(c for k, c in seen.items() if k not in expected),

@@ -40,6 +40,13 @@ class RecorderProcess:
             "RECORDER_METRICS_PORT": str(self.metrics_port),
             "RECORDER_CUT_INTERVAL": "2",
             "RECORDER_LOG_LEVEL": "info",
+            # the test stack's API: testing/testing is accepted, and tests that are
+            # not about throttling are not throttled (tests/security sets its own)
+            "RECORDER_API_LOCAL_DEVELOPMENT": "true",
+            "RECORDER_API_READ_RATE": "10000",
+            "RECORDER_API_READ_BURST": "10000",
+            "RECORDER_API_WRITE_RATE": "10000",
+            "RECORDER_API_WRITE_BURST": "10000",
             **self.env,
         }
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,13 @@
-"""``recorder demo setup|traffic``: the quick start's demo, on the embedded stack.
+"""``recorder demo setup|trail|traffic``: the quick start's demo, on the embedded stack.
 
-``setup`` creates the demo trail's bucket and SNS topic and writes the trails file
-the recorder is started with; ``traffic`` makes real boto3 calls against the local
-S3 and SNS with the producer hook installed, then waits for the first log file and
-prints its key and first record.
+``setup`` creates the demo trail's bucket and SNS topic with the policies the guide
+shows (lines 10092-10115 and 10350), so CloudTrail's checks pass; with
+``--trails-file`` it also writes a trails file, for running without the control API.
+``trail`` creates the demo trail as a user would: boto3 against the authenticated
+control API (CreateTrail, PutEventSelectors, StartLogging), and prints the ``aws
+cloudtrail`` commands that show it. ``traffic`` makes real boto3 calls against the
+local S3 and SNS with the producer hook installed, then waits for the first log file
+and prints its key and first record.
 """
 
 from __future__ import annotations
@@ -25,10 +29,17 @@ LOG_BUCKET = "recorder-demo-logs"
 TOPIC = "recorder-demo-notices"
 
 
+#: The local stack's control-API key (RECORDER_API_LOCAL_DEVELOPMENT accepts it).
+API_KEY = API_SECRET = "testing"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["setup", "traffic"])
-    parser.add_argument("--trails-file", type=Path, default=Path(".stack/trails.json"))
-    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the file")
+    parser.add_argument("action", choices=["setup", "trail", "traffic", "insights"])
+    parser.add_argument(
+        "--trails-file", type=Path, default=None, help="setup: also write this trails file"
+    )
+    parser.add_argument("--api-url", default=None, help="trail: the control API's URL")
+    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait")
 
 
 def trail_document() -> list[dict[str, object]]:
@@ -62,13 +73,107 @@ def _clients(settings: Settings) -> tuple[object, object]:
     return boto3.client("s3", **kw), boto3.client("sns", **kw)
 
 
-def setup(settings: Settings, trails_file: Path) -> None:
+def bucket_policy() -> dict[str, object]:
+    """The guide's bucket policy for CloudTrail (lines 10092-10115)."""
+    service = {"Service": "cloudtrail.amazonaws.com"}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck20150319",
+                "Effect": "Allow",
+                "Principal": service,
+                "Action": "s3:GetBucketAcl",
+                "Resource": f"arn:aws:s3:::{LOG_BUCKET}",
+            },
+            {
+                "Sid": "AWSCloudTrailWrite20150319",
+                "Effect": "Allow",
+                "Principal": service,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{LOG_BUCKET}/AWSLogs/{ACCOUNT}/*",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+        ],
+    }
+
+
+def topic_policy(topic_arn: str) -> dict[str, object]:
+    """The guide's topic policy for CloudTrail (line 10350)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailSNSPolicy20131101",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+            }
+        ],
+    }
+
+
+def setup(settings: Settings, trails_file: Path | None) -> None:
     s3, sns = _clients(settings)
     s3.create_bucket(Bucket=LOG_BUCKET)  # type: ignore[attr-defined]
-    sns.create_topic(Name=TOPIC)  # type: ignore[attr-defined]
-    trails_file.parent.mkdir(parents=True, exist_ok=True)
-    trails_file.write_text(json.dumps(trail_document(), indent=2) + "\n")
-    print(f"trail {TRAIL_NAME} -> s3://{LOG_BUCKET}  (trails file {trails_file})")
+    s3.put_bucket_policy(Bucket=LOG_BUCKET, Policy=json.dumps(bucket_policy()))  # type: ignore[attr-defined]
+    arn = sns.create_topic(Name=TOPIC)["TopicArn"]  # type: ignore[attr-defined]
+    sns.set_topic_attributes(  # type: ignore[attr-defined]
+        TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(topic_policy(arn))
+    )
+    print(f"bucket s3://{LOG_BUCKET} and topic {TOPIC}, with policies granting CloudTrail")
+    if trails_file is not None:
+        trails_file.parent.mkdir(parents=True, exist_ok=True)
+        trails_file.write_text(json.dumps(trail_document(), indent=2) + "\n")
+        print(f"trail {TRAIL_NAME} -> s3://{LOG_BUCKET}  (trails file {trails_file})")
+
+
+def api_url(settings: Settings, given: str | None) -> str:
+    return given or f"http://127.0.0.1:{settings.api_port}"
+
+
+def create_trail(settings: Settings, url: str, timeout: float) -> int:
+    """The demo trail through the control API, as a user makes it with boto3."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    ct = boto3.client(
+        "cloudtrail",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=API_KEY,
+        aws_secret_access_key=API_SECRET,
+        config=Config(retries={"mode": "standard"}),
+    )
+    deadline = time.time() + timeout
+    while True:  # the API starts with the recorder: wait until it answers
+        try:
+            ct.list_trails()
+            break
+        except (BotoCoreError, ClientError) as exc:
+            if time.time() > deadline:
+                print(f"the control API at {url} did not answer: {exc}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    with contextlib.suppress(ct.exceptions.TrailAlreadyExistsException):
+        ct.create_trail(
+            Name=TRAIL_NAME,
+            S3BucketName=LOG_BUCKET,
+            SnsTopicName=TOPIC,
+            IsMultiRegionTrail=True,
+            IncludeGlobalServiceEvents=True,
+        )
+    selectors = trail_document()[0]["EventSelectors"]
+    ct.put_event_selectors(TrailName=TRAIL_NAME, EventSelectors=selectors)
+    ct.start_logging(Name=TRAIL_NAME)
+    env = f"AWS_ACCESS_KEY_ID={API_KEY} AWS_SECRET_ACCESS_KEY={API_SECRET}"
+    where = f"--endpoint-url {url} --region {REGION}"
+    print(f"trail {TRAIL_NAME} created through the control API at {url}; look at it with:")
+    print(f"  {env} aws cloudtrail describe-trails {where}")
+    print(f"  {env} aws cloudtrail get-trail-status --name {TRAIL_NAME} {where}")
+    return 0
 
 
 def traffic(settings: Settings, timeout: float) -> int:
@@ -76,9 +181,7 @@ def traffic(settings: Settings, timeout: float) -> int:
 
     from recorder.producer import Identity, KafkaEventSink, install
 
-    sink = KafkaEventSink(
-        settings.bootstrap_servers, settings.topics.api_events, journal_dir=Path(".stack/journal")
-    )
+    sink = KafkaEventSink.from_settings(settings, journal_dir=Path(".stack/journal"))
     session = boto3.Session(
         **{k: v for k, v in settings.aws_client_kwargs().items() if k != "endpoint_url"}
     )
@@ -127,4 +230,13 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "setup":
         setup(settings, args.trails_file)
         return 0
+    if args.action == "trail":
+        return create_trail(settings, api_url(settings, args.api_url), args.timeout)
+    if args.action == "insights":  # an Insights pair: recorder.insights.demo
+        from recorder.insights.demo import run_demo
+
+        url = api_url(settings, args.api_url)
+        return run_demo(
+            settings, url, account=ACCOUNT, region=REGION, trail=TRAIL_NAME, bucket=LOG_BUCKET
+        )
     return traffic(settings, args.timeout)

@@ -27,6 +27,7 @@ class Topics:
     dlq: str = "api-events-dlq"
     digest_state: str = "digest-state"
     trail_status: str = "trail-status"
+    insights_state: str = "insights-state"
     routed_retry: str = "routed-retry"
 
 
@@ -88,6 +89,10 @@ class Settings:
     # ListAccounts with the AWS credentials above): refreshed every so many seconds;
     # 0 turns it off (organization trails then log their owner's account only).
     organizations_refresh: float = 300.0
+    # The ApiEvent schema version producers write (recorder/schemas/api_event/). Stays
+    # at the previous version during a rolling upgrade until every router reads the
+    # new one; README "Upgrading the event schema" gives the order.
+    event_schema_version: int = 1
     # Producer journal (spill-over when Kafka is unreachable).
     journal_dir: Path = Path(".recorder-journal")
     producer_buffer: int = 10_000
@@ -102,6 +107,11 @@ class Settings:
     signing_key_password: str = ""
     keys_bucket: str = "recorder-digest-keys"
     keys_kms_key_id: str = "alias/recorder-digest-keys"
+    # CloudTrail Insights detection (recorder.insights; README "Insights").
+    insights_bucket_seconds: int = 60  # the counting interval (AWS: a minute)
+    insights_baseline_window: int = 7 * 24 * 60  # buckets the baseline spans
+    insights_threshold: float = 4.0  # normal range: mean +- threshold * deviation
+    insights_lateness: float = 60.0  # seconds a bucket waits for late calls
     # Rotation of generated keys (seconds): a new key every 20 days, each valid 30
     # days (the overlap lets a late window be signed by the outgoing key); a
     # digester re-reads the shared ring this often to pick up another's rotation.
@@ -186,6 +196,13 @@ class Settings:
             problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
+        from recorder.events.schema import BY_VERSION  # the published schema versions
+
+        if self.event_schema_version not in BY_VERSION:
+            problems.append(
+                f"RECORDER_EVENT_SCHEMA_VERSION must be a published ApiEvent schema version "
+                f"({', '.join(map(str, BY_VERSION))}), got {self.event_schema_version}"
+            )
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             problems.append(
                 f"RECORDER_LOG_LEVEL must be debug|info|warning|error, got {self.log_level!r}"
@@ -233,6 +250,14 @@ class Settings:
         if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
             problems.append(
                 "RECORDER_AWS_ACCESS_KEY_ID and RECORDER_AWS_SECRET_ACCESS_KEY go together"
+            )
+        if self.insights_bucket_seconds < 1 or self.insights_baseline_window < 1:
+            problems.append(
+                "RECORDER_INSIGHTS_BUCKET_SECONDS and RECORDER_INSIGHTS_BASELINE_WINDOW must be >= 1"
+            )
+        if self.insights_threshold <= 0 or self.insights_lateness < 0:
+            problems.append(
+                "RECORDER_INSIGHTS_THRESHOLD must be > 0 and RECORDER_INSIGHTS_LATENESS >= 0"
             )
         if problems:
             raise SettingsError("; ".join(problems))

@@ -16,6 +16,8 @@ match on them (``MissingAuthenticationTokenException``,
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import functools
 import hashlib
 import hmac
 import re
@@ -29,6 +31,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
+from botocore.session import get_session
 
 from recorder.api.protocol import SERVICE_NAME, ApiError
 
@@ -50,10 +53,25 @@ class Principal:
     account_id: str
     user_name: str = "recorder"
     arn: str | None = None
+    #: CloudTrail actions this principal may call (``DescribeTrails``, ``Get*``,
+    #: ``cloudtrail:List*``); ``None`` allows every action.
+    actions: tuple[str, ...] | None = None
 
     @property
     def identity_arn(self) -> str:
         return self.arn or f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
+
+    def allows(self, operation: str) -> bool:
+        """Whether the allow-list (if any) names ``operation``, IAM-style wildcards."""
+        if self.actions is None:
+            return True
+        wanted = f"cloudtrail:{operation}".lower()
+        return any(fnmatch.fnmatchcase(wanted, _qualified(a)) for a in self.actions)
+
+
+def _qualified(action: str) -> str:
+    action = action.strip().lower()
+    return action if ":" in action else f"cloudtrail:{action}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +84,10 @@ class CredentialStore:
     """Access key id -> secret and account, read once from a JSON file.
 
     File format: ``{"credentials": [{"AccessKeyId": ..., "SecretAccessKey": ...,
-    "AccountId": "123456789012", "UserName": ... (optional), "Arn": ... (optional)}]}``.
+    "AccountId": "123456789012", "UserName": ... (optional), "Arn": ... (optional),
+    "Actions": ["DescribeTrails", "Get*", "cloudtrail:List*"] (optional)}]}``.
+    ``Actions`` limits the principal to those CloudTrail actions (a read-only
+    auditor key); other calls answer ``AccessDeniedException``.
     """
 
     def __init__(self, credentials: Iterable[Credential]) -> None:
@@ -96,8 +117,17 @@ class CredentialStore:
                 raise ValueError(f"{source}: credentials[{i}] has no {exc.args[0]}") from None
             if not _ACCOUNT.match(str(account)):
                 raise ValueError(f"{source}: credentials[{i}].AccountId must be 12 digits")
+            actions = e.get("Actions")
+            if actions is not None and (
+                not isinstance(actions, list) or not all(isinstance(a, str) for a in actions)
+            ):
+                raise ValueError(f"{source}: credentials[{i}].Actions must be a list of strings")
             principal = Principal(
-                str(key), str(account), str(e.get("UserName") or "recorder"), e.get("Arn")
+                str(key),
+                str(account),
+                str(e.get("UserName") or "recorder"),
+                e.get("Arn"),
+                None if actions is None else tuple(actions),
             )
             out.append(Credential(principal, str(secret)))
         return cls(out)
@@ -172,6 +202,19 @@ def _parse_authorization(header: str) -> _Authorization:
     key, date, region, service, _ = scope
     signed = tuple(h.strip().lower() for h in parts["SignedHeaders"].split(";") if h.strip())
     return _Authorization(key, date, region, service, signed, parts["Signature"].lower())
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region CloudTrail has an endpoint in, from botocore's endpoint data.
+
+    A request signed for any other region is refused: it would otherwise create
+    trails under ARNs of a region that does not exist."""
+    session = get_session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions(SERVICE_NAME, partition))
+    return frozenset(regions)
 
 
 def check_clock(amz_date: str, now: dt.datetime) -> None:
@@ -250,6 +293,11 @@ def verify(
             "InvalidSignatureException",
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.",
+        )
+    if auth.region not in known_regions():
+        raise ApiError(
+            "InvalidSignatureException",
+            f"Credential should be scoped to a valid region, not '{auth.region}'. ",
         )
     if auth.service != SERVICE_NAME:
         raise ApiError(

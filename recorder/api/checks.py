@@ -1,32 +1,29 @@
-"""Does the bucket, topic or key a trail names exist, and may CloudTrail use it?
+"""Does the bucket, topic or key a trail names exist, and did its owner grant CloudTrail?
 
 CreateTrail and UpdateTrail answer S3BucketDoesNotExistException,
-InsufficientS3BucketPolicyException, InvalidSnsTopicNameException and
-KmsKeyNotFoundException/KmsKeyDisabledException before a trail is stored: a trail
-that points nowhere would only fail later, silently, in the writer.
+InsufficientS3BucketPolicyException, InsufficientSnsTopicPolicyException,
+InsufficientEncryptionPolicyException and KmsKeyNotFoundException/
+KmsKeyDisabledException before a trail is stored: the writer acts with recorder's
+own identity, so a trail may only name resources whose owner granted the
+``cloudtrail.amazonaws.com`` service what delivery needs (the rules and the policy
+evaluation are :mod:`recorder.policies`). A bucket without a policy grants nothing.
 
-What "sufficient bucket policy" means here: AWS requires a policy that lets the
-``cloudtrail.amazonaws.com`` service principal ``s3:PutObject`` into
-``<bucket>/<prefix>/AWSLogs/<account>/*``. A bucket with no policy at all is
-accepted (on the local stack buckets are made by the operator, who owns them and
-whom the writer writes as); a bucket that has a policy must contain an ``Allow``
-statement for that principal, action and object ARN, and no ``Deny`` of it.
-Topic policies are not checked.
+A bare SNS topic name or KMS key id/alias resolves only in the caller's account and
+the trail's region, as in AWS: it never falls back to another account's topic of the
+same name.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aioboto3
-import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.api.protocol import ApiError
+from recorder.policies import bucket_grant_problem, key_grant_problem, topic_grant_problem
 from recorder.settings import Settings
 from recorder.trails.errors import answer
 
@@ -39,68 +36,46 @@ class KmsKey:
 
 
 class ResourceChecks(Protocol):
-    async def bucket(self, name: str, prefix: str | None, account_id: str, region: str) -> None: ...
+    async def bucket(
+        self,
+        name: str,
+        prefix: str | None,
+        account_id: str,
+        region: str,
+        *,
+        trail_arn: str = "",
+        organization_id: str | None = None,
+    ) -> None: ...
 
-    async def topic(self, name_or_arn: str, account_id: str, region: str) -> str:
+    async def topic(
+        self, name_or_arn: str, account_id: str, region: str, *, trail_arn: str = ""
+    ) -> str:
         """The topic's ARN."""
         ...
 
-    async def kms_key(self, key_id: str, account_id: str, region: str) -> KmsKey: ...
+    async def kms_key(
+        self, key_id: str, account_id: str, region: str, *, trail_arn: str = "", bucket: str = ""
+    ) -> KmsKey: ...
 
 
-def object_arn(bucket: str, prefix: str | None, account_id: str) -> str:
-    """The object ARN CloudTrail writes under (guide line 4146's key layout)."""
-    folder = f"{prefix}/" if prefix else ""
-    return f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{account_id}/x"
+def topic_arn(name_or_arn: str, account_id: str, region: str) -> str:
+    """A bare topic name is the caller's topic in the trail's region."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:sns:{region}:{account_id}:{name_or_arn}"
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+def key_arn(key_id: str, account_id: str, region: str) -> str:
+    """A bare key id or ``alias/name`` is the caller's key in the trail's region."""
+    if key_id.startswith("arn:"):
+        return key_id
+    if key_id.startswith("alias/"):
+        return f"arn:aws:kms:{region}:{account_id}:{key_id}"
+    return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
 
 
-def _principal_matches(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        return any(p in {"*", CLOUDTRAIL_PRINCIPAL} for p in _as_list(principal.get("Service")))
-    return False
-
-
-def _action_matches(actions: Iterable[Any]) -> bool:
-    return any(fnmatch.fnmatchcase("s3:putobject", str(a).lower()) for a in actions)
-
-
-def _resource_matches(resources: Iterable[Any], arn: str) -> bool:
-    return any(fnmatch.fnmatchcase(arn, str(r)) for r in resources)
-
-
-def policy_allows_cloudtrail(
-    policy: str | bytes, bucket: str, prefix: str | None, account_id: str
-) -> bool:
-    """Whether a bucket policy lets CloudTrail put log files for ``account_id``."""
-    try:
-        doc = orjson.loads(policy)
-    except orjson.JSONDecodeError:
-        return False
-    statements = _as_list(doc.get("Statement") if isinstance(doc, dict) else None)
-    arn = object_arn(bucket, prefix, account_id)
-    allowed = False
-    for st in statements:
-        if not isinstance(st, dict):
-            continue
-        if not (
-            _principal_matches(st.get("Principal"))
-            and _action_matches(_as_list(st.get("Action")))
-            and _resource_matches(_as_list(st.get("Resource")), arn)
-        ):
-            continue
-        if st.get("Effect") == "Deny":
-            return False
-        if st.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+def _trail(trail_arn: str, account_id: str, region: str) -> str:
+    return trail_arn or f"arn:aws:cloudtrail:{region}:{account_id}:trail/*"
 
 
 def _code(exc: ClientError) -> str:
@@ -137,7 +112,16 @@ class AwsResourceChecks:
         await self._stack.aclose()
         self._clients.clear()
 
-    async def bucket(self, name: str, prefix: str | None, account_id: str, region: str) -> None:
+    async def bucket(
+        self,
+        name: str,
+        prefix: str | None,
+        account_id: str,
+        region: str,
+        *,
+        trail_arn: str = "",
+        organization_id: str | None = None,
+    ) -> None:
         s3 = await self._client("s3", region)
         try:
             await s3.head_bucket(Bucket=name)
@@ -148,72 +132,82 @@ class AwsResourceChecks:
                 raise _unavailable("S3", exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("S3", exc) from exc
+        policy: str | None
         try:
             policy = (await s3.get_bucket_policy(Bucket=name))["Policy"]
         except ClientError as exc:
-            if _code(exc) == "NoSuchBucketPolicy":
-                return
-            raise _unavailable("S3", exc) from exc
+            if _code(exc) not in {"NoSuchBucketPolicy", "403", "AccessDenied"}:
+                raise _unavailable("S3", exc) from exc
+            policy = None
         except BotoCoreError as exc:
             raise _unavailable("S3", exc) from exc
-        if not policy_allows_cloudtrail(policy, name, prefix, account_id):
+        problem = bucket_grant_problem(
+            policy, name, prefix, account_id, _trail(trail_arn, account_id, region), organization_id
+        )
+        if problem is not None:
             raise ApiError(*answer("bucket_policy", bucket=name))
 
-    async def topic(self, name_or_arn: str, account_id: str, region: str) -> str:
-        """Resolve a topic name or ARN to an existing topic's ARN.
-
-        A bare name is looked up in the trail's region, preferring the caller's
-        account: the local endpoint may hold every topic under one account id, and
-        the ARN it knows is the one the writer must publish to.
-        """
-        if name_or_arn.startswith("arn:"):
-            sns = await self._client("sns", _arn_region(name_or_arn) or region)
-            try:
-                await sns.get_topic_attributes(TopicArn=name_or_arn)
-                return name_or_arn
-            except ClientError as exc:
-                if _code(exc) in {"NotFound", "NotFoundException", "InvalidParameter"}:
-                    raise _no_topic(name_or_arn) from None
-                raise _unavailable("SNS", exc) from exc
-            except BotoCoreError as exc:
-                raise _unavailable("SNS", exc) from exc
-        sns = await self._client("sns", region)
-        found: list[str] = []
+    async def topic(
+        self, name_or_arn: str, account_id: str, region: str, *, trail_arn: str = ""
+    ) -> str:
+        """The topic's ARN, once its policy lets CloudTrail publish to it."""
+        arn = topic_arn(name_or_arn, account_id, region)
+        sns = await self._client("sns", _arn_region(arn) or region)
         try:
-            async for page in sns.get_paginator("list_topics").paginate():
-                found.extend(
-                    t["TopicArn"]
-                    for t in page.get("Topics", [])
-                    if t["TopicArn"].rsplit(":", 1)[-1] == name_or_arn
-                )
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable("SNS", exc) from exc
-        if not found:
-            raise _no_topic(name_or_arn)
-        own = [a for a in found if a.split(":")[4] == account_id]
-        return (own or found)[0]
-
-    async def kms_key(self, key_id: str, account_id: str, region: str) -> KmsKey:
-        kms = await self._client("kms", _arn_region(key_id) or region)
-        try:
-            meta = (await kms.describe_key(KeyId=key_id))["KeyMetadata"]
+            attributes = (await sns.get_topic_attributes(TopicArn=arn))["Attributes"]
         except ClientError as exc:
-            if _code(exc) in {"NotFoundException", "InvalidArnException", "ValidationException"}:
-                raise ApiError(
-                    "KmsKeyNotFoundException",
-                    f"KMS key not found: {key_id}",
-                ) from None
+            if _code(exc) in {
+                "NotFound",
+                "NotFoundException",
+                "InvalidParameter",
+                "AuthorizationError",
+            }:
+                raise ApiError(*answer("topic_policy")) from None
+            raise _unavailable("SNS", exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable("SNS", exc) from exc
+        found = str(attributes.get("TopicArn") or arn)
+        if topic_grant_problem(
+            attributes.get("Policy"), found, account_id, _trail(trail_arn, account_id, region)
+        ):
+            raise ApiError(*answer("topic_policy"))
+        return found
+
+    async def kms_key(
+        self, key_id: str, account_id: str, region: str, *, trail_arn: str = "", bucket: str = ""
+    ) -> KmsKey:
+        wanted = key_arn(key_id, account_id, region)
+        kms = await self._client("kms", _arn_region(wanted) or region)
+        try:
+            meta = (await kms.describe_key(KeyId=wanted))["KeyMetadata"]
+        except ClientError as exc:
+            if _code(exc) in {
+                "NotFoundException",
+                "InvalidArnException",
+                "ValidationException",
+                "AccessDeniedException",
+            }:
+                raise ApiError("KmsKeyNotFoundException", f"KMS key not found: {key_id}") from None
             raise ApiError("KmsException", f"KMS refused DescribeKey: {_code(exc)}") from exc
         except BotoCoreError as exc:
             raise _unavailable("KMS", exc) from exc
+        arn = str(meta["Arn"])
+        if arn.split(":")[4:5] != wanted.split(":")[4:5]:
+            # the endpoint answered with a key of another account than the one named
+            raise ApiError("KmsKeyNotFoundException", f"KMS key not found: {key_id}")
         if not meta.get("Enabled", True) or meta.get("KeyState") in {"Disabled", "PendingDeletion"}:
             raise ApiError("KmsKeyDisabledException", f"KMS key is disabled: {key_id}")
-        return KmsKey(arn=str(meta["Arn"]))
-
-
-def _no_topic(name: str) -> ApiError:
-    """AWS answers an absent topic as one whose policy denies CloudTrail."""
-    return ApiError(*answer("topic_policy"))
+        try:
+            policy = (await kms.get_key_policy(KeyId=arn, PolicyName="default"))["Policy"]
+        except ClientError as exc:
+            if _code(exc) not in {"AccessDeniedException", "NotFoundException"}:
+                raise _unavailable("KMS", exc) from exc
+            policy = None
+        except BotoCoreError as exc:
+            raise _unavailable("KMS", exc) from exc
+        if key_grant_problem(policy, arn, account_id, _trail(trail_arn, account_id, region)):
+            raise ApiError(*answer("encryption_policy", bucket=bucket, key=arn))
+        return KmsKey(arn=arn)
 
 
 def _unavailable(service: str, exc: Exception) -> ApiError:

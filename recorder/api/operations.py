@@ -15,7 +15,6 @@ Another account's trail answers exactly like an absent one.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import datetime as dt
@@ -26,6 +25,11 @@ from typing import Any
 
 from recorder.api.auth import Principal
 from recorder.api.checks import ResourceChecks
+from recorder.api.insight_selectors import (
+    get_insight_selectors,
+    insights_off,
+    put_insight_selectors,
+)
 from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
@@ -106,7 +110,6 @@ class Operations:
     list_page_size: int = 50
 
     def __post_init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
         self.handlers: dict[str, Handler] = {
             "CreateTrail": self.create_trail,
             "UpdateTrail": self.update_trail,
@@ -119,7 +122,8 @@ class Operations:
             "StopLogging": self.stop_logging,
             "PutEventSelectors": self.put_event_selectors,
             "GetEventSelectors": self.get_event_selectors,
-            "GetInsightSelectors": self.get_insight_selectors,
+            "GetInsightSelectors": lambda c, p: get_insight_selectors(self, c, p),
+            "PutInsightSelectors": lambda c, p: put_insight_selectors(self, c, p),
             "AddTags": self.add_tags,
             "RemoveTags": self.remove_tags,
             "ListTags": self.list_tags,
@@ -137,10 +141,9 @@ class Operations:
             )
         if operation in READ_ONLY:
             return await handler(caller, params)
-        # One writer per account at a time in this replica: the checks a write makes
-        # (name taken, 5 per region) and its publish are then atomic here.
-        lock = self._locks.setdefault(caller.account_id, asyncio.Lock())
-        async with lock:
+        # One writer per account at a time, across replicas (the store's lease): the
+        # checks a write makes (name taken, 5 per region) and its publish are atomic.
+        async with self.store.exclusive(caller.account_id):
             return await handler(caller, params)
 
     # -- lookups -----------------------------------------------------------------------
@@ -258,13 +261,22 @@ class Operations:
                 doc["S3KeyPrefix"] = prefix
             else:
                 doc.pop("S3KeyPrefix", None)
-        if creating or "S3BucketName" in params or "S3KeyPrefix" in params:
-            await self.checks.bucket(doc["S3BucketName"], doc.get("S3KeyPrefix"), account, region)
+        trail = str(doc["TrailARN"])
+        if creating or {"S3BucketName", "S3KeyPrefix", "IsOrganizationTrail"} & params.keys():
+            org = self.store.organization_of(account) if doc.get("IsOrganizationTrail") else None
+            await self.checks.bucket(
+                doc["S3BucketName"],
+                doc.get("S3KeyPrefix"),
+                account,
+                region,
+                trail_arn=trail,
+                organization_id=org,
+            )
         if "SnsTopicName" in params:
             topic = params["SnsTopicName"]
             if topic:
                 self.rules.validate_sns_topic(topic)
-                arn = await self.checks.topic(topic, account, region)
+                arn = await self.checks.topic(topic, account, region, trail_arn=trail)
                 doc["SnsTopicName"] = arn.rsplit(":", 1)[-1]
                 doc["SnsTopicARN"] = arn
             else:
@@ -274,7 +286,14 @@ class Operations:
             key_id = params["KmsKeyId"]
             if key_id:
                 self.rules.validate_kms_key_id(key_id)
-                doc["KmsKeyId"] = (await self.checks.kms_key(key_id, account, region)).arn
+                key = await self.checks.kms_key(
+                    key_id,
+                    account,
+                    region,
+                    trail_arn=trail,
+                    bucket=str(doc.get("S3BucketName", "")),
+                )
+                doc["KmsKeyId"] = key.arn
             else:
                 doc.pop("KmsKeyId", None)
         for member, pattern, code in (
@@ -449,11 +468,14 @@ class Operations:
 
     async def stop_logging(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._find_home(caller, p["Name"])
+        insights_were_on = insights_off(doc)  # guide line 3662
         if doc.get("IsLogging"):
             # after the call's own record was timed: the trail records its StopLogging
             doc["IsLogging"] = False
             doc["StopLoggingTime"] = now_iso()
             doc["LoggingPeriods"] = stopped(doc.get("LoggingPeriods"), doc["StopLoggingTime"])
+            await self._save(doc)
+        elif insights_were_on:
             await self._save(doc)
         return {}
 
@@ -489,22 +511,6 @@ class Operations:
         else:
             out["EventSelectors"] = doc.get("EventSelectors") or DEFAULT_EVENT_SELECTORS
         return out
-
-    async def get_insight_selectors(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        """Insights are not offered: every trail answers InsightNotEnabledException, which
-        is what CloudTrail answers for a trail without Insights."""
-        if p.get("EventDataStore"):
-            raise ApiError(
-                "UnsupportedOperationException", "Event data stores are not supported here"
-            )
-        if not p.get("TrailName"):
-            raise ApiError("InvalidParameterCombinationException", "TrailName is required")
-        doc = self._find(caller, p["TrailName"])
-        raise ApiError(
-            "InsightNotEnabledException",
-            f"Trail {doc['TrailARN']} does not have Insights enabled. "
-            "Enable Insights on the trail, and then try the operation again.",
-        )
 
     # -- tags ----------------------------------------------------------------------------
     async def add_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:

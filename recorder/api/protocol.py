@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.session import get_session
+from botocore.utils import parse_to_aware_datetime
 from botocore.validate import ParamValidator
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -114,11 +115,30 @@ def _from_wire(value: Any, shape: Shape) -> Any:
         return [_from_wire(v, shape.member) for v in value]  # type: ignore[attr-defined]
     if kind == "map" and isinstance(value, dict):
         return {k: _from_wire(v, shape.value) for k, v in value.items()}  # type: ignore[attr-defined]
-    if kind == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
+    if kind == "timestamp" and isinstance(value, bool):
+        raise ApiError(
+            "ValidationException",
+            f"1 validation error detected: Value '{str(value).lower()}' at "
+            f"'{shape.name}' failed to satisfy constraint: Member must be a timestamp",
+        )
+    if kind == "timestamp" and isinstance(value, int | float):
         try:
             return dt.datetime.fromtimestamp(value, dt.UTC)
         except (OverflowError, OSError, ValueError):
-            return value
+            raise ApiError(
+                "ValidationException",
+                f"1 validation error detected: Value '{value}' at '{shape.name}' failed to "
+                "satisfy constraint: Member must be a timestamp between years 1 and 9999",
+            ) from None
+    if kind == "timestamp" and isinstance(value, str):
+        try:
+            return parse_to_aware_datetime(value)
+        except Exception:  # botocore raises ValueError, RuntimeError, OverflowError...
+            raise ApiError(
+                "ValidationException",
+                f"1 validation error detected: Value '{value[:64]}' at '{shape.name}' failed "
+                "to satisfy constraint: Member must be a timestamp",
+            ) from None
     if kind == "blob" and isinstance(value, str):
         try:
             return base64.b64decode(value, validate=True)

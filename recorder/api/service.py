@@ -26,7 +26,8 @@ from recorder.api.audit import AuditLog, Outcome
 from recorder.api.auth import CredentialStore, Principal, verify
 from recorder.api.checks import AwsResourceChecks
 from recorder.api.config import ApiConfig
-from recorder.api.operations import Caller, Operations
+from recorder.api.limits import READ, WRITE, RateLimiter
+from recorder.api.operations import READ_ONLY, Caller, Operations
 from recorder.api.protocol import (
     CONTENT_TYPE,
     ApiError,
@@ -90,9 +91,11 @@ class Api:
     metrics: ApiMetrics
     audit: AuditLog | None = None
     clock: Any = field(default=None)  # () -> datetime, for tests of clock skew
+    limiter: RateLimiter | None = None
+    max_body: int = MAX_BODY
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=self.max_body)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 
@@ -113,7 +116,9 @@ class Api:
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise ApiError(
-                    "ValidationException", f"Request body larger than {MAX_BODY} bytes"
+                    "ValidationException",
+                    f"Request body larger than {self.max_body} bytes",
+                    status=413,
                 ) from None
             if request.method != "POST":
                 raise ApiError("UnknownOperationException", "Only POST requests are supported")
@@ -129,6 +134,10 @@ class Api:
             principal, region = verified.principal, verified.region
             structlog.contextvars.bind_contextvars(account_id=principal.account_id, region=region)
             operation = parse_target(request.headers.get("X-Amz-Target"))
+            authorize(principal, operation.name, region)
+            if self.limiter is not None:
+                kind = READ if operation.name in READ_ONLY else WRITE
+                self.limiter.check(principal.account_id, region, kind, time.monotonic())
             params = decode_input(operation, body)
             caller = Caller(principal, region, request_id)
             result = await self.operations.dispatch(operation.name, caller, params)
@@ -184,6 +193,18 @@ class Api:
         return response
 
 
+def authorize(principal: Principal, operation: str, region: str) -> None:
+    """AccessDeniedException unless the principal's allow-list names the action."""
+    if not principal.allows(operation):
+        raise ApiError(
+            "AccessDeniedException",
+            f"User: {principal.identity_arn} is not authorized to perform: "
+            f"cloudtrail:{operation} on resource: arn:aws:cloudtrail:{region}:"
+            f"{principal.account_id}:trail/* because no identity-based policy allows "
+            f"the cloudtrail:{operation} action",
+        )
+
+
 def _trail_of(params: dict[str, Any], result: dict[str, Any] | None) -> str | None:
     if result and isinstance(result.get("TrailARN"), str):
         return str(result["TrailARN"])
@@ -230,7 +251,14 @@ class ApiService:
                 public_keys=self.public_keys,
                 list_page_size=self.config.list_page_size,
             )
-            api = Api(operations, self.credentials, self.api_metrics, audit)
+            api = Api(
+                operations,
+                self.credentials,
+                self.api_metrics,
+                audit,
+                limiter=self.config.rate_limiter(),
+                max_body=self.config.max_body_bytes,
+            )
             runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, self.config.host, self.port, reuse_address=True)

@@ -4,18 +4,25 @@ The real store is the compacted ``trails`` topic through the process's
 :class:`~recorder.services.registry.TrailRegistry`: a write is published, and the
 call returns only once this process's registry has applied it (read-your-writes),
 so a client that creates a trail and at once describes it, through this replica
-or after a restart, sees it. :class:`MemoryStore` is the same contract in memory,
-for handler tests.
+or after a restart, sees it. Every write of an account runs inside
+:meth:`TrailStore.exclusive`, which across replicas is the account's lease on the
+topic (:mod:`recorder.api.leases`): checks and publish are then linearizable.
+:class:`MemoryStore` is the same contract in memory, for handler tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from aiokafka.errors import KafkaError
 
+from recorder.api.leases import Lease, Leases, LeaseTable
 from recorder.api.protocol import ApiError
 from recorder.settings import Settings
 
@@ -33,6 +40,10 @@ class TrailStore(Protocol):
 
     def management_account_of(self, org_id: str) -> str | None: ...
 
+    def exclusive(self, account_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold the account's write lock (every replica) for a check-then-write."""
+        ...
+
     async def put(self, trail_arn: str, document: Document) -> None: ...
 
     async def delete(self, trail_arn: str) -> None: ...
@@ -42,9 +53,35 @@ class RegistryStore:
     """Trail documents on the ``trails`` topic, read back through the registry."""
 
     def __init__(self, settings: Settings, registry: Any, producer: Any) -> None:
+        from recorder.services.registry import publish
+
         self._settings = settings
         self._registry = registry
         self._producer = producer
+        self._table = LeaseTable()
+        registry.record_listeners.append(self._table.apply)
+
+        async def publish_lease(key: str, value: dict[str, Any]) -> int:
+            return await publish(settings, producer, key, value)
+
+        self._leases = Leases(self._table, registry.changed, publish_lease)
+        self._local: dict[str, asyncio.Lock] = {}
+        self._held: dict[str, Lease] = {}
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, account_id: str) -> AsyncIterator[None]:
+        async with self._local.setdefault(account_id, asyncio.Lock()):
+            try:
+                lease = await self._leases.acquire(account_id, uuid.uuid4().hex)
+            except (KafkaError, TimeoutError) as exc:
+                raise _unavailable("could not take the account's write lease", exc) from exc
+            self._held[account_id] = lease
+            try:
+                yield
+            finally:
+                self._held.pop(account_id, None)
+                with contextlib.suppress(KafkaError, TimeoutError):
+                    await self._leases.release(lease)
 
     def documents(self) -> Iterator[Document]:
         for arn in list(self._registry.trails):
@@ -75,17 +112,26 @@ class RegistryStore:
     async def _write(self, trail_arn: str, document: Document | None) -> None:
         from recorder.services.registry import publish
 
+        lease = self._held.get(_account(trail_arn))
+        if lease is not None and time.time() * 1000 > lease.deadline_ms():
+            raise _unavailable("the account's write lease ran out before the write", None)
         try:
             offset = await publish(self._settings, self._producer, trail_arn, document)
             await self._registry.wait_for_offset(offset)
         except (KafkaError, TimeoutError) as exc:
-            # Not a client error: botocore retries 5xx, and a write that did land
-            # is visible on the retry (creates then answer TrailAlreadyExists).
-            raise ApiError(
-                "ServiceUnavailableException",
-                f"The trail store did not confirm the change in time: {type(exc).__name__}",
-                status=503,
-            ) from exc
+            raise _unavailable("the trail store did not confirm the change in time", exc) from exc
+
+
+def _account(trail_arn: str) -> str:
+    parts = trail_arn.split(":")
+    return parts[4] if len(parts) > 5 else ""
+
+
+def _unavailable(what: str, exc: Exception | None) -> ApiError:
+    # Not a client error: botocore retries 5xx, and a write that did land is
+    # visible on the retry (creates then answer TrailAlreadyExists).
+    suffix = f": {type(exc).__name__}" if exc is not None else ""
+    return ApiError("ServiceUnavailableException", f"{what}{suffix}", status=503)
 
 
 class MemoryStore:
@@ -101,6 +147,12 @@ class MemoryStore:
         self.management = dict(management or {})  # org id -> management account
         self.writes = 0
         self._lock = asyncio.Lock()
+        self._accounts: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, account_id: str) -> AsyncIterator[None]:
+        async with self._accounts.setdefault(account_id, asyncio.Lock()):
+            yield
 
     def documents(self) -> Iterator[Document]:
         yield from list(self.docs.values())

@@ -189,7 +189,7 @@ class Deliveries:
             self.settings.topics.delivered,
             manifest(dest, target, key, log_file, batch.cut_time, batch.reason),
             what="manifest",
-            key=dest.key(),
+            key=dest.digest_key(),  # Insights files: in the trail's own digest chain
         )
         self.metrics.writer_files.inc()
         self.metrics.writer_bytes.inc(len(log_file.gz))

@@ -186,6 +186,7 @@ class Writer:
             if pause:
                 self._consumer.pause(*pause)
                 self._paused.update(pause)
+                self.metrics.writer_pauses.inc(len(pause))
                 log.warning(
                     "writer_paused", partitions=[tp.partition for tp in pause], bytes=buffered
                 )

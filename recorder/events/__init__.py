@@ -5,7 +5,7 @@ A record is always the plain ``dict`` CloudTrail JSON gives (one element of
 """
 
 from recorder.events.classify import Classification, classify
-from recorder.events.codec import decode, encode
+from recorder.events.codec import decode, decode_typed, encode
 from recorder.events.errors import EventDecodeError, InvalidEventError
 from recorder.events.render import log_file_bytes, render_record
 from recorder.events.times import format_event_time
@@ -17,6 +17,7 @@ __all__ = [
     "InvalidEventError",
     "classify",
     "decode",
+    "decode_typed",
     "encode",
     "format_event_time",
     "log_file_bytes",

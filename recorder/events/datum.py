@@ -82,7 +82,12 @@ def _loads(text: str, where: str) -> Any:
         raise EventDecodeError("corrupt", f"corrupt body: {where} is not JSON ({exc})") from None
 
 
-def from_datum(datum: dict[str, Any], shape: Shape, path: str = "") -> dict[str, Any]:
+def from_datum(
+    datum: dict[str, Any], shape: Shape, path: str = "", extras: list[str] | None = None
+) -> dict[str, Any]:
+    """The CloudTrail object of a datum. ``extras``, when given, collects the path of
+    each level that had members in ``extra``: where there is none, every named member
+    has its schema type, which spares ``validate`` the walk over the types."""
     out: dict[str, Any] = {}
     for name, kind in shape.members:
         value = datum[name]
@@ -93,13 +98,17 @@ def from_datum(datum: dict[str, Any], shape: Shape, path: str = "") -> dict[str,
         elif kind is JSON:
             out[name] = _loads(value, path + name)
         elif isinstance(kind, Shape):
-            out[name] = from_datum(value, kind, f"{path}{name}.")
+            out[name] = from_datum(value, kind, f"{path}{name}.", extras)
         elif isinstance(kind, ListOf):
             item = kind.item
-            out[name] = [from_datum(v, item, f"{path}{name}[{i}].") for i, v in enumerate(value)]
+            out[name] = [
+                from_datum(v, item, f"{path}{name}[{i}].", extras) for i, v in enumerate(value)
+            ]
     text = datum[EXTRA]
     if text is None:
         return out
+    if extras is not None:
+        extras.append(path)
     extra = _loads(text, path + EXTRA)
     if not isinstance(extra, dict):
         raise EventDecodeError("corrupt", f"corrupt body: {path}{EXTRA} is not a JSON object")

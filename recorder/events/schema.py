@@ -1,8 +1,16 @@
-"""The wire contract as Python sees it: ``schemas/api_event.avsc``, parsed once.
+"""The wire contract as Python sees it: the published ``ApiEvent`` schemas, parsed once.
 
-Everything else in the package is derived from the ``.avsc`` (the member names, their
-order, which ones are JSON text) so that the schema file stays the single place a field
-is added. Loaded at import: a read of package data, not a mutation of anyone's state.
+Every version ever published is package data under ``recorder/schemas/api_event/``
+(the top-level ``schemas/`` is a link to that directory), one file per version named
+by its fingerprint, so a reader holding a frame can find the schema that wrote it.
+The newest version (the ``version`` attribute, which Avro leaves out of the
+fingerprint) is the current one: everything else in the package is derived from it
+(the member names, their order, which ones are JSON text), so that a field is added
+in one place. A new version only ever adds nullable members with a null default, so
+every version reads every other one (Avro schema resolution) and the ``extra`` rule
+of ``datum`` carries a newer member through an older schema.
+
+Loaded at import: a read of package data, not a mutation of anyone's state.
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ def _kind(avro_type: Any) -> Kind:
         return _shape(avro_type)
     elif avro_type["type"] == "array":
         return ListOf(_shape(avro_type["items"]))
-    raise ValueError(f"api_event.avsc: no Python mapping for Avro type {avro_type!r}")
+    raise ValueError(f"ApiEvent schema: no Python mapping for Avro type {avro_type!r}")
 
 
 def _shape(record: Mapping[str, Any]) -> Shape:
@@ -73,15 +81,44 @@ def _shape(record: Mapping[str, Any]) -> Shape:
     return Shape(record["name"], tuple(members), dict(members), tuple(required))
 
 
-SCHEMA_JSON: Mapping[str, Any] = json.loads(
-    (files("recorder") / "schemas" / "api_event.avsc").read_text(encoding="utf-8")
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One published version of the ``ApiEvent`` schema."""
+
+    version: int
+    fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, little-endian
+    schema_json: Mapping[str, Any]
+    parsed: Mapping[str, Any]
+    shape: Shape
+
+
+def _load(text: str) -> Published:
+    schema_json = json.loads(text)
+    parsed = parse_schema(schema_json)
+    # fastavro's hex is already the single-object encoding's byte order.
+    fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+    return Published(int(schema_json["version"]), fp, schema_json, parsed, _shape(schema_json))
+
+
+SCHEMA_DIR = files("recorder") / "schemas" / "api_event"
+#: Every published version, oldest first.
+PUBLISHED: tuple[Published, ...] = tuple(
+    sorted(
+        (
+            _load(f.read_text(encoding="utf-8"))
+            for f in SCHEMA_DIR.iterdir()
+            if f.name.endswith(".avsc")
+        ),
+        key=lambda p: p.version,
+    )
 )
-PARSED_SCHEMA: Mapping[str, Any] = parse_schema(SCHEMA_JSON)
-#: CRC-64-AVRO of the parsing canonical form, little-endian: the Avro single-object
-#: encoding's schema id. fastavro's hex is already in that byte order.
-FINGERPRINT: bytes = bytes.fromhex(
-    fingerprint(to_parsing_canonical_form(PARSED_SCHEMA), "CRC-64-AVRO")
-)
-API_EVENT: Shape = _shape(SCHEMA_JSON)
+BY_VERSION: Mapping[int, Published] = {p.version: p for p in PUBLISHED}
+BY_FINGERPRINT: Mapping[bytes, Published] = {p.fingerprint: p for p in PUBLISHED}
+CURRENT: Published = PUBLISHED[-1]
+
+SCHEMA_JSON: Mapping[str, Any] = CURRENT.schema_json
+PARSED_SCHEMA: Mapping[str, Any] = CURRENT.parsed
+FINGERPRINT: bytes = CURRENT.fingerprint
+API_EVENT: Shape = CURRENT.shape
 #: Top-level member names in the order a log file shows them.
 FIELD_ORDER: tuple[str, ...] = tuple(name for name, _ in API_EVENT.members)

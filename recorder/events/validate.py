@@ -45,23 +45,36 @@ _INSIGHT = ("insightDetails", "sharedEventID")
 _NOT_EMPTY = ("eventSource", "eventName", "eventID")
 
 
-def validate_record(record: dict[str, Any], *, max_bytes: int = MAX_BYTES) -> None:
-    """Raise ``InvalidEventError`` naming the first member that breaks the guide's rules."""
+def validate_record(
+    record: dict[str, Any], *, max_bytes: int = MAX_BYTES, typed: bool = False
+) -> None:
+    """Raise ``InvalidEventError`` naming the first member that breaks the guide's rules.
+
+    ``typed``: the record is what ``decode_typed`` returned with True, so every named
+    member already has its schema type, except free-form JSON members, which the Avro
+    type (JSON text) does not constrain; only those are checked.
+    """
     if not isinstance(record, dict):
         raise InvalidEventError("record", f"expected a JSON object, got {type(record).__name__}")
     version = _event_version(record)
+    get = record.get  # the checks below run for every routed record: kept inline
     for name in _ALWAYS:
-        _require(record, name, "in every record")
+        if get(name) is None:
+            _require(record, name, "in every record")
     for name, since, label in _SINCE:
-        if version >= since:
+        if version >= since and get(name) is None:
             _require(record, name, f"since eventVersion {label}")
-    if record.get("eventType") == INSIGHT:
+    if get("eventType") == INSIGHT:
         for name in _INSIGHT:
             _require(record, name, "in Insights events")
     else:
         for name in _CALLER:
-            _require(record, name, "in API, console and service events")
-    _check_types(record, API_EVENT, "")
+            if get(name) is None:
+                _require(record, name, "in API, console and service events")
+    if typed:
+        _check_json_members(record)
+    else:
+        _check_types(record, API_EVENT, "")
     _check_values(record)
     _check_size(record, max_bytes)
 
@@ -72,15 +85,24 @@ def _require(record: dict[str, Any], name: str, when: str) -> None:
         raise InvalidEventError(name, f"required {when}, but {state}")
 
 
+_VERSIONS: dict[str, tuple[int, int]] = {}  # the few eventVersion strings seen, parsed
+
+
 def _event_version(record: dict[str, Any]) -> tuple[int, int]:
     _require(record, "eventVersion", "in every record")
     value = record["eventVersion"]
+    known = _VERSIONS.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     match = _EVENT_VERSION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidEventError(
             "eventVersion", f"expected a version like '1.05', got {show(value)}"
         )
-    return int(match[1]), int(match[2])
+    version = int(match[1]), int(match[2])
+    if len(_VERSIONS) < 1000:
+        _VERSIONS[value] = version
+    return version
 
 
 def _check_types(obj: dict[str, Any], shape: Shape, path: str) -> None:
@@ -113,16 +135,74 @@ def _check_types(obj: dict[str, Any], shape: Shape, path: str) -> None:
                 _check_types(item, kind.item, f"{where}[{i}].")
 
 
+def _json_paths(shape: Shape, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Paths of the free-form JSON members outside lists (list items hold none)."""
+    out: list[tuple[str, ...]] = []
+    for name, kind in shape.members:
+        if kind is JSON:
+            out.append((*path, name))
+        elif isinstance(kind, Shape):
+            out.extend(_json_paths(kind, (*path, name)))
+    return out
+
+
+_JSON_PATHS = _json_paths(API_EVENT, ())
+
+
+def _check_json_members(record: dict[str, Any]) -> None:
+    for path in _JSON_PATHS:
+        value: Any = record
+        for name in path:
+            value = value.get(name)
+            if value is None:
+                break
+        else:
+            if not isinstance(value, dict):
+                raise InvalidEventError(
+                    ".".join(path), f"expected a JSON object or null, got {show(value)}"
+                )
+
+
+class _Seen:
+    """Values already found valid, remembered so that the stream's few distinct event
+    times, regions and account IDs are matched once, not once per record."""
+
+    __slots__ = ("_check", "_seen")
+
+    def __init__(self, check: Any) -> None:
+        self._check = check
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> bool:
+        if value in self._seen:
+            return True
+        if not self._check(value):
+            return False
+        if len(self._seen) >= 10_000:
+            self._seen.clear()
+        self._seen.add(value)
+        return True
+
+
+def _is_event_time(text: str) -> bool:
+    try:
+        parse_event_time(text)
+    except ValueError:
+        return False
+    return True
+
+
+_valid_time = _Seen(_is_event_time)
+_valid_region = _Seen(lambda v: _REGION.fullmatch(v) is not None)
+_valid_account = _Seen(lambda v: _ACCOUNT_ID.fullmatch(v) is not None)
+
+
 def _check_values(record: dict[str, Any]) -> None:
     time = record["eventTime"]
-    try:
-        parse_event_time(time)
-    except ValueError:
-        raise InvalidEventError(
-            "eventTime", f"expected UTC YYYY-MM-DDTHH:MM:SSZ, got {show(time)}"
-        ) from None
+    if not _valid_time(time):
+        raise InvalidEventError("eventTime", f"expected UTC YYYY-MM-DDTHH:MM:SSZ, got {show(time)}")
     region = record["awsRegion"]
-    if not _REGION.fullmatch(region):
+    if not _valid_region(region):
         raise InvalidEventError(
             "awsRegion", f"expected a region like 'us-east-2', got {show(region)}"
         )
@@ -130,7 +210,7 @@ def _check_values(record: dict[str, Any]) -> None:
         if record.get(name) == "":
             raise InvalidEventError(name, "must not be empty")
     for where, value in _account_ids(record):
-        if not (isinstance(value, str) and _ACCOUNT_ID.fullmatch(value)):
+        if not (isinstance(value, str) and _valid_account(value)):
             raise InvalidEventError(where, f"expected a 12-digit account ID, got {show(value)}")
 
 

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.delivery.errors import classify, retry_delay
 from recorder.delivery.naming import Destination
 from recorder.integrity.chain import ChainState, StaleWindowError, next_digest
 from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWindows, WindowMarker
@@ -65,12 +66,6 @@ class _Retry:
     attempts: int
     next_at: float  # monotonic
     parked: bool = False
-
-
-def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
 
 
 @dataclass
@@ -157,7 +152,7 @@ class Digester:
             await self.keys.prepare(region, dt.datetime.now(dt.UTC))
         except (ClientError, BotoCoreError, OSError, ValueError) as exc:
             # Not fatal: signing tries again, and parks the chain if it still fails.
-            log.warning("signing_keys_not_ready", region=region, error=_error_code(exc))
+            log.warning("signing_keys_not_ready", region=region, error=classify(exc).code)
             return
         self._regions.add(region)
 
@@ -199,7 +194,7 @@ class Digester:
 
     # -- partitions ---------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
-        self._index_partitions()
+        await self._index_partitions()
         for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             self._committed[tp] = r.start
             windows = PartitionWindows(
@@ -212,7 +207,9 @@ class Digester:
             )
             self._windows[tp] = windows
             now = dt.datetime.now(dt.UTC)
-            for chain in self._here.get(tp.partition, ()):
+            for i, chain in enumerate(self._here.get(tp.partition, ())):
+                if i % 1000 == 999:
+                    await asyncio.sleep(0)  # heartbeats run on this loop too
                 state = self.states.get(chain)
                 if chain.trail_arn in self._ended:
                     windows.end(chain, self._ended[chain.trail_arn], state)
@@ -229,8 +226,9 @@ class Digester:
             del self._retry[chain]
         self._count_parked()
 
-    def _index_partitions(self) -> None:
-        """Which partition of ``delivered`` each known chain lives in, computed once."""
+    async def _index_partitions(self) -> None:
+        """Which partition of ``delivered`` each known chain lives in, computed once
+        (murmur2 in Python: about 0.1 ms a chain, so it yields to the loop as it goes)."""
         n = len(self._consumer.partitions_for_topic(self.settings.topics.delivered) or []) or (
             self.settings.partitions
         )
@@ -239,7 +237,9 @@ class Digester:
         self._n_partitions = n
         self._partition.clear()
         self._here = {}
-        for chain in self.states:
+        for i, chain in enumerate(self.states):
+            if i % 1000 == 999:
+                await asyncio.sleep(0)
             self._here.setdefault(self._partition_of(chain), set()).add(chain)
 
     def _partition_of(self, chain: ChainId) -> int:
@@ -377,14 +377,17 @@ class Digester:
         try:
             written = await self._write_once(closed)
         except (ClientError, BotoCoreError, KafkaError, OSError, NoSigningKeyError) as exc:
-            code = _error_code(exc)
+            # The writer's classification: a permanent error (bucket gone, access
+            # denied, KMS key disabled) parks the chain at once.
+            failure = classify(exc)
+            code = failure.code
             self.metrics.digester_digests.labels("failed").inc()
             self._status(chain.trail_arn).latest_digest_delivery_error = code
-            parked = attempts >= self.settings.digest_max_attempts
+            parked = failure.permanent or attempts >= self.settings.digest_max_attempts
             delay = (
                 self.settings.digest_park_retry
                 if parked
-                else min(0.2 * 2 ** (attempts - 1), self.settings.digest_park_retry)
+                else retry_delay(attempts, base=0.2, cap=self.settings.digest_park_retry)
             )
             self._retry[chain] = _Retry(windows, closed, attempts, time.monotonic() + delay, parked)
             self._count_parked()

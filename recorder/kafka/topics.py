@@ -52,6 +52,8 @@ def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopi
         NewTopic(t.digest_state, 1, rf, topic_configs={**COMPACT, **durable}),
         # Key = source|trail ARN|instance; GetTrailStatus's delivery and digest fields.
         NewTopic(t.trail_status, 1, rf, topic_configs={**COMPACT, **durable}),
+        # Key = api-events partition; the latest value is the Insights detector's state.
+        NewTopic(t.insights_state, 1, rf, topic_configs={**COMPACT, **durable}),
     ]
 
 

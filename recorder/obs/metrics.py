@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from recorder.obs.cardinality import CappedLabels
+
+#: Distinct trail ARNs a per-trail metric breaks out; the rest count as "other".
+MAX_TRAIL_LABELS = 500
+
 
 @dataclass
 class Metrics:
@@ -40,8 +45,15 @@ class Metrics:
         self.router_deliveries_out = Counter(
             "recorder_router_deliveries_out_total", "Routed records produced", registry=r
         )
-        self.router_matches = Counter(
-            "recorder_router_matches_total", "Events matched per trail", ["trail_arn"], registry=r
+        # per trail, capped: trail ARNs come from tenants (obs.cardinality)
+        self.router_matches = CappedLabels(
+            Counter(
+                "recorder_router_matches_total",
+                "Events matched per trail (past MAX_TRAIL_LABELS trails: trail_arn=other)",
+                ["trail_arn"],
+                registry=r,
+            ),
+            MAX_TRAIL_LABELS,
         )
         self.router_duplicates = Counter(
             "recorder_router_duplicates_total",
@@ -117,6 +129,11 @@ class Metrics:
             "Records of routed after the committed offsets (high watermark minus committed)",
             registry=r,
         )
+        self.writer_pauses = Counter(
+            "recorder_writer_pauses_total",
+            "Partitions paused because the buffered-bytes budget was spent",
+            registry=r,
+        )
         self.writer_paused = Gauge(
             "recorder_writer_paused_partitions",
             "Partitions paused because the buffered-bytes budget is spent",
@@ -127,6 +144,29 @@ class Metrics:
             "Event time to object in S3",
             buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1200),
             registry=r,
+        )
+        # insights
+        self.insights_calls = Counter(
+            "recorder_insights_calls_total",
+            "Write management calls counted into an Insights series",
+            registry=r,
+        )
+        self.insights_late = Counter(
+            "recorder_insights_late_calls_total",
+            "Calls whose minute was already closed (not counted)",
+            registry=r,
+        )
+        self.insights_events = Counter(
+            "recorder_insights_events_total",
+            "Insights events decided",
+            ["state", "insight_type"],
+            registry=r,
+        )
+        self.insights_open = Gauge(
+            "recorder_insights_open", "Insights started and not yet ended", registry=r
+        )
+        self.insights_series = Gauge(
+            "recorder_insights_series", "Series the detector keeps a baseline of", registry=r
         )
         # shared
         self.dlq = Counter(

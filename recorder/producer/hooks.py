@@ -1,14 +1,20 @@
-"""Install recorder on a boto3/botocore session or client via botocore's event hooks.
+"""Install recorder on a boto3/botocore (or aioboto3/aiobotocore) session or client.
 
-Three hooks per call: ``before-parameter-build`` keeps the caller's parameters,
-``before-call`` notes the user agent, endpoint and credentials, ``after-call`` builds
-the record and hands it to the sink. Any failure inside a hook is logged and
-counted, never raised into the caller's API call.
+Three botocore event hooks per call: ``before-parameter-build`` keeps the caller's
+parameters and the time, ``before-call`` notes the user agent, endpoint and the
+credentials that sign the request, ``after-call`` adds the response and hands the
+capture to the sink. That is all the caller's thread does: building the record
+(identity, shapes, masking, size limit) and encoding it happen on the sink's thread,
+so the hook adds a few microseconds to an API call, not the record's cost.
+aiobotocore emits the same events with the same arguments, so the same handlers
+serve async clients. Any failure inside a hook is logged and counted, never raised
+into the caller's API call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +22,9 @@ from urllib.parse import urlsplit
 
 from recorder.events import encode
 from recorder.obs.logging import get_logger
+from recorder.producer.identity import Credentials, IdentityResolver, StaticIdentity
 from recorder.producer.record import Call, Identity, build_record
+from recorder.settings import Settings
 
 log = get_logger("recorder.producer")
 
@@ -24,28 +32,49 @@ _CTX = "recorder"
 _UID = "recorder-producer"
 
 
-class Sink:
-    """What the hooks need of a sink (``KafkaEventSink`` or a test's list)."""
+class Capture:
+    """What the caller's thread takes of one call; rendered later on the sink's thread."""
 
-    def emit(self, key: bytes, value: bytes) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    __slots__ = (
+        "credentials",
+        "model",
+        "params",
+        "parsed",
+        "region",
+        "status",
+        "time",
+        "url",
+        "user_agent",
+    )
+
+    def __init__(self, params: Mapping[str, Any], now: float) -> None:
+        self.params = params
+        self.time = now
+        self.user_agent: Any = None
+        self.url: str = ""
+        self.credentials: Credentials | None = None
+        self.model: Any = None
+        self.parsed: Any = None
+        self.status = 200
+        self.region: str | None = None
 
 
 @dataclass
 class Installation:
     sink: Any
-    identity: Identity | None
+    resolver: IdentityResolver
     bucket_owners: Mapping[str, str] = field(default_factory=dict)
     source_ip: str = "127.0.0.1"
     errors: int = 0
     on_record: Callable[[dict[str, Any]], None] | None = None
+    schema_version: int = 1  # the ApiEvent schema to write: Settings.event_schema_version
     _emitters: list[Any] = field(default_factory=list)
 
-    # -- hooks ---------------------------------------------------------------------
+    # -- hooks: the caller's thread ------------------------------------------------------
     def _before_parameter_build(
         self, params: Mapping[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
-        context[_CTX] = {"params": dict(params), "time": dt.datetime.now(dt.UTC)}
+        context[_CTX] = Capture(dict(params), time.time())
 
     def _before_call(
         self,
@@ -54,16 +83,47 @@ class Installation:
         request_signer: Any = None,
         **_: Any,
     ) -> None:
-        state = context.get(_CTX)
-        if state is None:
+        capture = context.get(_CTX)
+        if capture is None:
             return
-        headers = params.get("headers", {}) or {}
-        ua = headers.get("User-Agent")
-        state["user_agent"] = ua.decode() if isinstance(ua, bytes) else ua
-        state["host"] = urlsplit(str(params.get("url", ""))).hostname
-        creds = getattr(request_signer, "_credentials", None)
-        if creds is not None:
-            state["access_key"] = getattr(creds, "access_key", None)
+        try:
+            headers = params.get("headers") or {}
+            capture.user_agent = headers.get("User-Agent")
+            capture.url = params.get("url") or ""
+            creds = getattr(request_signer, "_credentials", None)
+            if creds is not None:
+                frozen = creds.get_frozen_credentials()
+                capture.credentials = Credentials(
+                    frozen.access_key, frozen.secret_key, frozen.token
+                )
+        except Exception:
+            self.errors += 1
+            log.exception("producer_hook_failed", hook="before-call")
+
+    async def _before_call_async(
+        self,
+        params: Mapping[str, Any],
+        context: dict[str, Any],
+        request_signer: Any = None,
+        **_: Any,
+    ) -> None:
+        """aiobotocore's ``before-call``: its credentials are frozen with an ``await``."""
+        capture = context.get(_CTX)
+        if capture is None:
+            return
+        try:
+            headers = params.get("headers") or {}
+            capture.user_agent = headers.get("User-Agent")
+            capture.url = params.get("url") or ""
+            creds = getattr(request_signer, "_credentials", None)
+            if creds is not None:
+                frozen = await creds.get_frozen_credentials()
+                capture.credentials = Credentials(
+                    frozen.access_key, frozen.secret_key, frozen.token
+                )
+        except Exception:
+            self.errors += 1
+            log.exception("producer_hook_failed", hook="before-call")
 
     def _after_call(
         self,
@@ -73,44 +133,64 @@ class Installation:
         context: dict[str, Any],
         **_: Any,
     ) -> None:
-        state = context.pop(_CTX, None)
-        if state is None:
+        capture = context.pop(_CTX, None)
+        if capture is None:
             return
         try:
-            service = model.service_model
-            identity = self.identity or Identity(
-                account_id="123456789012", access_key_id=state.get("access_key")
-            )
-            bucket = state["params"].get("Bucket")
-            call = Call(
-                service_prefix=service.endpoint_prefix,
-                operation=model.name,
-                region=context.get("client_region") or "us-east-1",
-                params=state["params"],
-                input_shape=model.input_shape,
-                output_shape=model.output_shape,
-                parsed=parsed,
-                status_code=int(getattr(http_response, "status_code", 200)),
-                event_time=state["time"],
-                user_agent=state.get("user_agent"),
-                source_ip=self.source_ip,
-                host=state.get("host"),
-                api_version=service.api_version,
-            )
-            record = build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
-            if self.on_record is not None:
-                self.on_record(record)
-            self.sink.emit(record["recipientAccountId"].encode(), encode(record))
+            capture.model = model
+            # A shallow copy: the caller owns ``parsed`` once the call returns.
+            capture.parsed = dict(parsed) if isinstance(parsed, Mapping) else {}
+            capture.status = getattr(http_response, "status_code", 200)
+            capture.region = context.get("client_region")
+            self.sink.defer(self, capture)
         except Exception:
             self.errors += 1
-            log.exception("producer_hook_failed", operation=getattr(model, "name", "?"))
+            log.exception("producer_hook_failed", hook="after-call")
 
-    # -- wiring --------------------------------------------------------------------
+    # -- the sink's thread ---------------------------------------------------------------
+    def render(self, capture: Capture) -> tuple[bytes, bytes]:
+        """Build, mask and encode the record of ``capture``: (Kafka key, value).
+
+        Raises what the identity resolver raises (the sink retries later); any other
+        error is the record's own and is counted by the sink.
+        """
+        identity = self.resolver(capture.credentials)
+        record = self.record(capture, identity)
+        if self.on_record is not None:
+            self.on_record(record)
+        return record["recipientAccountId"].encode(), encode(record, self.schema_version)
+
+    def record(self, capture: Capture, identity: Identity) -> dict[str, Any]:
+        model = capture.model
+        service = model.service_model
+        ua = capture.user_agent
+        url = urlsplit(capture.url) if capture.url else None
+        bucket = capture.params.get("Bucket")
+        call = Call(
+            service_prefix=service.endpoint_prefix,
+            operation=model.name,
+            region=capture.region or "us-east-1",
+            params=capture.params,
+            input_shape=model.input_shape,
+            output_shape=model.output_shape,
+            parsed=capture.parsed,
+            status_code=int(capture.status),
+            event_time=dt.datetime.fromtimestamp(capture.time, dt.UTC),
+            user_agent=ua.decode() if isinstance(ua, bytes) else ua,
+            source_ip=self.source_ip,
+            host=url.hostname if url else None,
+            api_version=service.api_version,
+            tls=url is not None and url.scheme == "https",
+        )
+        return build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
+
+    # -- wiring --------------------------------------------------------------------------
     def attach(self, emitter: Any) -> None:
         emitter.register(
             "before-parameter-build.*.*", self._before_parameter_build, unique_id=f"{_UID}-params"
         )
-        emitter.register("before-call.*.*", self._before_call, unique_id=f"{_UID}-call")
+        before_call = self._before_call_async if _is_aio(emitter) else self._before_call
+        emitter.register("before-call.*.*", before_call, unique_id=f"{_UID}-call")
         emitter.register("after-call.*.*", self._after_call, unique_id=f"{_UID}-after")
         self._emitters.append(emitter)
 
@@ -127,29 +207,58 @@ def install(
     sink: Any,
     *,
     identity: Identity | None = None,
+    resolver: IdentityResolver | None = None,
     bucket_owners: Mapping[str, str] | None = None,
     source_ip: str = "127.0.0.1",
+    schema_version: int | None = None,
 ) -> Installation:
-    """Record every API call made with ``target`` (boto3/botocore session or client).
+    """Record every API call made with ``target``: a boto3/botocore/aioboto3/aiobotocore
+    session or client.
 
-    Clients created from a session after ``install`` inherit the hooks; a client
-    created before must be installed on directly.
+    Whose calls they are must be said: a fixed ``identity``, or a ``resolver`` that
+    derives it from the signing credentials (``CallerIdentityResolver`` asks STS).
+    Without either, events would be attributed to no one in particular, so it is an
+    error. Clients created from a session after ``install`` inherit the hooks; a client
+    created before must be installed on directly. ``schema_version``: the ApiEvent
+    schema to write; None takes ``RECORDER_EVENT_SCHEMA_VERSION``.
     """
+    if (identity is None) == (resolver is None):
+        raise TypeError(
+            "install() needs exactly one of identity= (a fixed Identity) or resolver= "
+            "(for example CallerIdentityResolver(), which asks STS whose credentials sign "
+            "each call)"
+        )
+    if not callable(getattr(sink, "defer", None)):
+        raise TypeError(
+            f"{type(sink).__name__} is not a sink: it has no defer(installation, capture)"
+        )
+    if schema_version is None:
+        schema_version = Settings.from_env().event_schema_version
     inst = Installation(
-        sink=sink, identity=identity, bucket_owners=dict(bucket_owners or {}), source_ip=source_ip
+        sink=sink,
+        resolver=resolver if resolver is not None else StaticIdentity(identity),  # type: ignore[arg-type]
+        bucket_owners=dict(bucket_owners or {}),
+        source_ip=source_ip,
+        schema_version=schema_version,
     )
     inst.attach(_emitter_of(target))
     return inst
 
 
+def _is_aio(emitter: Any) -> bool:
+    """An aiobotocore emitter (it awaits handlers that are coroutine functions)."""
+    inner = getattr(emitter, "_emitter", emitter)  # botocore's EventAliaser wraps it
+    return type(inner).__module__.startswith("aiobotocore")
+
+
 def _emitter_of(target: Any) -> Any:
     meta = getattr(target, "meta", None)
     if meta is not None and hasattr(meta, "events"):
-        return meta.events  # a client
+        return meta.events  # a client (botocore or aiobotocore)
     events = getattr(target, "events", None)
     if events is not None and hasattr(events, "register"):
-        return events  # boto3.Session
+        return events  # boto3.Session / aioboto3.Session
     get_component = getattr(target, "get_component", None)
     if get_component is not None:
-        return get_component("event_emitter")  # botocore Session
+        return get_component("event_emitter")  # botocore / aiobotocore Session
     raise TypeError(f"cannot install recorder on {type(target).__name__}: not a session or client")

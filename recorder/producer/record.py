@@ -12,15 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.events.classify import LAMBDA_SOURCE, S3_SOURCE, classify
-from recorder.producer.shapes import elements
+import orjson
 
-EVENT_VERSION = "1.05"
+from recorder.events.classify import LAMBDA_SOURCE, S3_OBJECT_OPERATIONS, S3_SOURCE, classify
+from recorder.events.validate import MAX_BYTES
+from recorder.producer.shapes import NEVER_LOGGED, elements
+from recorder.routing.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
+
+EVENT_VERSION = "1.08"
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who makes the calls: CloudTrail's ``userIdentity`` (guide line 11795)."""
+    """Who makes the calls: CloudTrail's ``userIdentity`` (guide line 11795).
+
+    ``session_context`` is the ``sessionContext`` member of temporary credentials
+    (an ``AssumedRole`` or ``FederatedUser``): the role that issued the session.
+    """
 
     account_id: str
     access_key_id: str | None = None
@@ -28,6 +36,7 @@ class Identity:
     arn: str | None = None
     principal_id: str | None = None
     user_name: str | None = None
+    session_context: Mapping[str, Any] | None = None
 
     def user_identity(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -38,7 +47,12 @@ class Identity:
         out["accountId"] = self.account_id
         if self.access_key_id:
             out["accessKeyId"] = self.access_key_id
-        out["userName"] = self.user_name or out["arn"].rsplit("/", 1)[-1]
+        if self.type == "IAMUser":
+            out["userName"] = self.user_name or out["arn"].rsplit("/", 1)[-1]
+        elif self.user_name:
+            out["userName"] = self.user_name
+        if self.session_context is not None:
+            out["sessionContext"] = dict(self.session_context)
         return out
 
 
@@ -59,6 +73,53 @@ class Call:
     source_ip: str = "127.0.0.1"
     host: str | None = None
     api_version: str | None = None
+    tls: bool = False  # the call went over HTTPS (CloudTrail then records tlsDetails)
+    # eventVersion 1.08 members, where the hook can know them (None/False: not known).
+    tls_version: str | None = None  # of the request's connection, e.g. "TLSv1.3"
+    cipher_suite: str | None = None
+    vpc_endpoint_id: str | None = None  # the endpoint is a VPC endpoint (vpce-...)
+    session_from_console: bool = False  # credentials of a console session
+
+
+#: Where each partition logs its global services (the guide, line 511: "logged as
+#: occurring in US East (N. Virginia)" for the aws partition).
+#: botocore names a partition's global endpoint ``aws-global``, ``aws-cn-global`` ...
+_GLOBAL_HOME = (
+    (("cn-", "aws-cn-"), "cn-north-1"),
+    (("us-gov-", "aws-us-gov-"), "us-gov-west-1"),
+)
+
+
+def _home_region(client_region: str) -> str:
+    for prefixes, home in _GLOBAL_HOME:
+        if client_region.startswith(prefixes):
+            return home
+    return "us-east-1"
+
+
+def event_region(service_prefix: str, client_region: str | None, host: str | None) -> str:
+    """The ``awsRegion`` CloudTrail records for a call made by a client of this region.
+
+    Global services (IAM, CloudFront, Route 53, Organizations, WAF classic) are logged
+    in their partition's home region whatever the client's region (botocore names the
+    partition endpoint ``aws-global``). STS is global on ``sts.amazonaws.com`` and
+    regional on ``sts.<region>.amazonaws.com``; behind any other host (a VPC or local
+    endpoint) the client's region says which, ``aws-global`` meaning the global one.
+    """
+    region = client_region or "us-east-1"
+    source = f"{service_prefix}.amazonaws.com"
+    if source in GLOBAL_SERVICE_SOURCES:
+        return _home_region(region)
+    if source == STS_SOURCE and host:
+        name = host.lower()
+        if name == STS_GLOBAL_HOST:
+            return _home_region(region)
+        parts = name.split(".")
+        if len(parts) >= 4 and parts[0] == "sts" and parts[2] == "amazonaws":
+            return parts[1]
+    if region == "aws-global" or not region[-1:].isdigit():
+        return _home_region(region)
+    return region
 
 
 def build_record(
@@ -68,13 +129,14 @@ def build_record(
     c = classify(source, call.operation)
     failed = call.status_code >= 300
     s3 = call.service_prefix == "s3"
+    omit = NEVER_LOGGED.get(call.service_prefix, frozenset())
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": identity.user_identity(),
         "eventTime": call.event_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": source,
         "eventName": call.operation,
-        "awsRegion": call.region,
+        "awsRegion": event_region(call.service_prefix, call.region, call.host),
         "sourceIPAddress": call.source_ip,
         "userAgent": call.user_agent or "recorder",
     }
@@ -82,11 +144,13 @@ def build_record(
         error = call.parsed.get("Error", {}) if isinstance(call.parsed, Mapping) else {}
         record["errorCode"] = str(error.get("Code") or f"HTTP{call.status_code}")
         record["errorMessage"] = str(error.get("Message") or "")
-    record["requestParameters"] = elements(dict(call.params), call.input_shape, s3=s3) or None
+    record["requestParameters"] = (
+        elements(dict(call.params), call.input_shape, s3=s3, omit=omit) or None
+    )
     if failed or c.read_only:
         record["responseElements"] = None
     else:
-        rendered = elements(dict(call.parsed), call.output_shape)
+        rendered = elements(dict(call.parsed), call.output_shape, omit=omit)
         record["responseElements"] = rendered or None
     metadata = call.parsed.get("ResponseMetadata", {}) if isinstance(call.parsed, Mapping) else {}
     request_id = metadata.get("RequestId") or metadata.get("HTTPHeaders", {}).get(
@@ -104,8 +168,78 @@ def build_record(
         record["apiVersion"] = call.api_version
     record["managementEvent"] = c.management_event
     record["recipientAccountId"] = identity.account_id
+    if call.vpc_endpoint_id:
+        record["vpcEndpointId"] = call.vpc_endpoint_id
     record["eventCategory"] = c.event_category
+    tls = {
+        "tlsVersion": call.tls_version,
+        "cipherSuite": call.cipher_suite,
+        "clientProvidedHostHeader": call.host,
+    }
+    if call.tls_version or call.cipher_suite or (call.tls and call.host):
+        record["tlsDetails"] = {k: v for k, v in tls.items() if v is not None}
+    if call.session_from_console:
+        record["sessionCredentialFromConsole"] = "true"  # CloudTrail writes it only when true
+    return fit(record)
+
+
+#: What an omitted member is replaced with. AWS's "CloudTrail record contents" page:
+#: "CloudTrail truncates a field if the field's contents exceeds the maximum field
+#: size. If a field is truncated, omitted is present with a value of true."
+#: ``originalSize`` (bytes of the member as JSON) tells a reader how much is missing.
+OMITTED = "omitted"
+_ELEMENTS = ("requestParameters", "responseElements", "additionalEventData")
+#: Room left under the record limit for what rendering adds (log-file member order).
+_MARGIN = 1024
+
+
+def fit(record: dict[str, Any], max_bytes: int = MAX_BYTES - _MARGIN) -> dict[str, Any]:
+    """Omit the largest request/response members until the record fits ``max_bytes``.
+
+    A large call is recorded, not dropped: each omitted member becomes
+    ``{"omitted": true, "originalSize": N}`` in place, so the record keeps every other
+    member and says which one is missing. Largest first, so as few as possible go.
+    """
+    size = len(orjson.dumps(record))
+    while size > max_bytes:
+        found = _largest_member(record)
+        if found is None:
+            break  # nothing left to omit; validation names the record as too large
+        parent, key, member_size = found
+        parent[key] = {OMITTED: True, "originalSize": member_size}
+        size = len(orjson.dumps(record))
     return record
+
+
+def _largest_member(record: dict[str, Any]) -> tuple[Any, Any, int] | None:
+    """The member to omit: start from the largest element, go down while one child is
+    at least half of its parent (so the big member goes, not its small siblings)."""
+    best: tuple[Any, Any, int] | None = None
+    for name in _ELEMENTS:
+        value = record.get(name)
+        if isinstance(value, dict) and value and value.get(OMITTED) is not True:
+            n = len(orjson.dumps(value))
+            if best is None or n > best[2]:
+                best = (record, name, n)
+    if best is None:
+        return None
+    parent, key, n = best
+    value = parent[key]
+    while isinstance(value, dict | list) and value:
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        sizes = [(k, len(orjson.dumps(v))) for k, v in pairs if not _is_omitted(v)]
+        if not sizes:
+            break
+        child, child_size = max(sizes, key=lambda kv: kv[1])
+        if child_size * 2 < n:
+            break
+        parent, key, n = value, child, child_size
+        value = parent[key]
+    return parent, key, n
+
+
+def _is_omitted(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(OMITTED) is True
 
 
 def _resources(
@@ -114,10 +248,17 @@ def _resources(
     p = call.params
     if source == S3_SOURCE and "Bucket" in p:
         bucket = str(p["Bucket"])
-        owner = str(p.get("ExpectedBucketOwner") or bucket_owner or account_id)
+        expected = p.get("ExpectedBucketOwner")
+        # S3 refuses a call whose ExpectedBucketOwner is not an account ID; the record of
+        # that failed call names the caller's own account, not the bad value.
+        if not (isinstance(expected, str) and len(expected) == 12 and expected.isdigit()):
+            expected = None
+        owner = str(expected or bucket_owner or account_id)
         out: list[dict[str, str]] = []
         if "Key" in p:
             out.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{p['Key']}"})
+        elif call.operation in S3_OBJECT_OPERATIONS:  # DeleteObjects: many keys, one prefix
+            out.append({"type": "AWS::S3::Object", "ARNPrefix": f"arn:aws:s3:::{bucket}/"})
         out.append({"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"})
         return out
     if source == LAMBDA_SOURCE and "FunctionName" in p:

@@ -81,7 +81,7 @@ def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
 
 
 class RoutingEngine:
-    __slots__ = ("_accounts", "_org_of", "_orgs", "trail_count")
+    __slots__ = ("_accounts", "_inputs", "_org_of", "_orgs", "trail_count")
 
     def __init__(
         self,
@@ -94,13 +94,22 @@ class RoutingEngine:
         self._orgs = orgs
         self._org_of = org_of
         self.trail_count = trail_count
+        # What each scope was compiled from, so the next compile can reuse it.
+        self._inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
 
     @classmethod
     def compile(
-        cls, trails: Sequence[Trail], organizations: Mapping[str, str] | None = None
+        cls,
+        trails: Sequence[Trail],
+        organizations: Mapping[str, str] | None = None,
+        previous: RoutingEngine | None = None,
     ) -> RoutingEngine:
         """``organizations`` maps account id -> organization id for every account of
-        every organization (the organization trail's owner included)."""
+        every organization (the organization trail's owner included).
+
+        ``previous``: the engine this one replaces; a scope whose trails are unchanged
+        is taken from it rather than compiled again, so a change to one account's
+        trails costs that account's scope, not every trail's."""
         org_of = dict(organizations or {})
         by_account: dict[str, list[tuple[Trail, str | None]]] = {}
         by_org: dict[str, list[tuple[Trail, str | None]]] = {}
@@ -112,12 +121,26 @@ class RoutingEngine:
                 by_account.setdefault(t.account_id, []).append((t, None))
             else:
                 by_org.setdefault(org, []).append((t, org))
-        return cls(
-            {a: _scope(ts) for a, ts in by_account.items()},
-            {o: _scope(ts) for o, ts in by_org.items()},
+        old = previous._inputs if previous is not None else {}
+        inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
+
+        def scope(kind: str, key: str, members: list[tuple[Trail, str | None]]) -> _Scope:
+            given = tuple(members)
+            inputs[(kind, key)] = given
+            if previous is not None and old.get((kind, key)) == given:
+                found = (previous._accounts if kind == "account" else previous._orgs).get(key)
+                if found is not None:
+                    return found
+            return _scope(members)
+
+        engine = cls(
+            {a: scope("account", a, ts) for a, ts in by_account.items()},
+            {o: scope("org", o, ts) for o, ts in by_org.items()},
             org_of,
             len(trails),
         )
+        engine._inputs = inputs
+        return engine
 
     def route(self, record: Mapping[str, Any], produced_ms: int | None = None) -> list[Delivery]:
         """Deliveries of a CloudTrail record, sorted, each once. ``produced_ms`` (the

@@ -3,7 +3,8 @@
 "For global services such as IAM, AWS STS, and Amazon CloudFront, events are delivered
 to any trail that includes global services, and are logged as occurring in US East
 (N. Virginia) Region" (line 511); console sign-in is one too (line 1517), as are
-Route 53 and Organizations, whose APIs have only a us-east-1 endpoint.
+Route 53, Organizations and WAF classic (``waf``; ``waf-regional`` is regional), whose
+APIs have only a us-east-1 endpoint.
 
 STS has a global endpoint and regional ones (line 503): an event from a regional
 endpoint is delivered in its region like any other. A record tells the two apart by
@@ -29,6 +30,7 @@ GLOBAL_SERVICE_SOURCES: frozenset[str] = frozenset(
         "route53.amazonaws.com",
         "organizations.amazonaws.com",
         "signin.amazonaws.com",
+        "waf.amazonaws.com",
     }
 )
 

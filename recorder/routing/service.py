@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from recorder.events import (
     InvalidEventError,
     classify,
     decode,
+    decode_typed,
     render_record,
     validate_record,
 )
@@ -42,6 +43,7 @@ from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.routing.owners import reaches_other_accounts
+from recorder.routing.produce import BatchedSend, PartitionOf
 from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
 from recorder.settings import Settings
@@ -50,6 +52,8 @@ log = get_logger("recorder.router")
 
 GROUP_ID = "recorder-router"
 DEDUPE_WINDOW = 200_000
+#: Record batches of routed records: large, since one is built per partition per poll.
+ROUTED_BATCH_BYTES = 1024 * 1024
 
 
 class _Delivery(Protocol):
@@ -81,6 +85,7 @@ class Router:
         self._recent: dict[int, OrderedDict[str, None]] = {}
         self._routing = asyncio.Lock()  # held while a batch is routed and committed
         self.ready = asyncio.Event()
+        self._partition_of: PartitionOf | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -152,6 +157,7 @@ class Router:
                 s,
                 enable_idempotence=True,
                 transactional_id=s.router_transactional_id(),
+                max_batch_size=ROUTED_BATCH_BYTES,
                 # a transaction left open by a dead process is aborted by the broker
                 transaction_timeout_ms=15_000,
             )
@@ -166,7 +172,7 @@ class Router:
                     raise
                 log.warning("router_transactions_unavailable", error=repr(exc))
         self.transactions = False
-        producer = clients.producer(s)
+        producer = clients.producer(s, max_batch_size=ROUTED_BATCH_BYTES)
         await producer.start()
         return producer
 
@@ -201,16 +207,21 @@ class Router:
     async def _route_all(
         self, batches: dict[TopicPartition, list[Any]], added: list[tuple[int, str]]
     ) -> list[Any]:
-        futures: list[Any] = []
         engine = self.engine()
         routed_topic = self.settings.topics.routed
+        if self._partition_of is None:
+            count = len(await self._producer.partitions_for(routed_topic))
+            self._partition_of = PartitionOf(count)
+        out = BatchedSend(self._producer, routed_topic, self._partition_of)
+        matches: Counter[str] = Counter()
+        events_in = 0
         for tp, messages in batches.items():
             recent = self._recent[tp.partition]
+            events_in += len(messages)
             for m in messages:
-                self.metrics.router_events_in.inc()
                 try:
-                    record = decode(m.value or b"")
-                    validate_record(record)
+                    record, typed = decode_typed(m.value or b"")
+                    validate_record(record, typed=typed)
                     require_routable(record)
                     _fill_classification(record)
                     # the record's Kafka timestamp: when it was produced (StartLogging)
@@ -247,13 +258,14 @@ class Router:
                     dest = Destination(d.trail_arn, d.account_id, d.region, d.org_id)
                     copy_id = copy_event_id(event_id, record["recipientAccountId"], d.account_id)
                     headers = [("eventTime", event_time), ("eventID", copy_id.encode())]
-                    futures.append(
-                        await self._producer.send(
-                            routed_topic, values[d.account_id], key=dest.key(), headers=headers
-                        )
-                    )
-                    self.metrics.router_matches.labels(d.trail_arn).inc()
-                self.metrics.router_deliveries_out.inc(len(deliveries))
+                    await out.add(dest.key(), values[d.account_id], headers)
+                    matches[d.trail_arn] += 1
+        futures = await out.flush()
+        # Counted per batch, not per delivery: a labelled lookup per record is costly.
+        self.metrics.router_events_in.inc(events_in)
+        self.metrics.router_deliveries_out.inc(out.records)
+        for trail_arn, n in matches.items():
+            self.metrics.router_matches.labels(trail_arn).inc(n)
         return futures
 
 

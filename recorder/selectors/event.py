@@ -35,15 +35,41 @@ class Event:
     name: str
     region: str
     account_id: str  # recipientAccountId: the account the event occurred in
-    category: str  # "Management" or "Data" (or anything else: matches no selector)
+    category: str  # "Management", "Data", "NetworkActivity" (else: matches no selector)
     read_only: bool
     resources: tuple[Resource, ...] = ()
+    # The other fields advanced selectors test; an absent member is "" (so Equals
+    # fails and the Not forms hold), an absent sessionCredentialFromConsole "false".
+    event_type: str = ""
+    error_code: str = ""
+    user_arn: str = ""  # userIdentity.arn
+    from_console: str = "false"  # sessionCredentialFromConsole
+    vpc_endpoint_id: str = ""
 
     def with_resources(self, resources: tuple[Resource, ...]) -> Event:
         return replace(self, resources=resources)
 
+    def field(self, name: str) -> str:
+        """The value of an event-level advanced selector field (not resources.*)."""
+        return getattr(self, _EVENT_FIELDS[name])
 
-_REQUIRED = ("eventSource", "eventName", "awsRegion", "recipientAccountId")
+
+#: Advanced selector field -> Event attribute, for the event-level fields.
+_EVENT_FIELDS = {
+    "eventCategory": "category",
+    "eventSource": "source",
+    "eventName": "name",
+    "eventType": "event_type",
+    "errorCode": "error_code",
+    "userIdentity.arn": "user_arn",
+    "sessionCredentialFromConsole": "from_console",
+    "vpcEndpointId": "vpc_endpoint_id",
+}
+
+
+def _optional(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def _string(record: Mapping[str, Any], key: str) -> str:
@@ -78,7 +104,10 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
     """The selector view of a record; raises :class:`RecordError` if it is not one."""
     if not isinstance(record, Mapping):
         raise RecordError("a record is a JSON object")
-    source, name, region, account = (_string(record, k) for k in _REQUIRED)
+    source = _string(record, "eventSource")
+    name = _string(record, "eventName")
+    region = _string(record, "awsRegion")
+    account = _string(record, "recipientAccountId")
     read_only = record.get("readOnly")
     category = record.get("eventCategory")
     management = record.get("managementEvent")
@@ -96,6 +125,20 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
         raise RecordError("eventCategory is not a string")
     if management is not None and not isinstance(management, bool):
         raise RecordError("managementEvent is not true or false")
+    identity = record.get("userIdentity")
+    user_arn = identity.get("arn") if isinstance(identity, Mapping) else None
+    console = record.get("sessionCredentialFromConsole")
     return Event(
-        source, name, region, account, category, read_only, _resources(record.get("resources"))
+        source,
+        name,
+        region,
+        account,
+        category,
+        read_only,
+        _resources(record.get("resources")),
+        _optional(record, "eventType"),
+        _optional(record, "errorCode"),
+        user_arn if isinstance(user_arn, str) else "",
+        console if console in ("true", "false") else "false",
+        _optional(record, "vpcEndpointId"),
     )

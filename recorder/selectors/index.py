@@ -47,7 +47,8 @@ class _ResourceIndex:
 
 
 _Key = tuple[str, str, str, bool]
-_Outcome = tuple[frozenset[int], frozenset[int]]  # (trails matched, resource rules pending)
+# (trails matched, resource rules pending, rules pending on their other fields only)
+_Outcome = tuple[frozenset[int], frozenset[int], frozenset[int]]
 
 
 class SelectorIndex:
@@ -81,11 +82,15 @@ class SelectorIndex:
         outcome = self._memo.get(key)
         if outcome is None:
             outcome = self._event_level(key)
-        matched, pending = outcome
-        if not pending or not event.resources:
+        matched, pending, conditional = outcome
+        if not conditional and (not pending or not event.resources):
             return matched
         found = set(matched)
         rules = self._rules
+        for rule_id in conditional:
+            rule = rules[rule_id]
+            if rule.trail not in found and _others_hold(rule, event):
+                found.add(rule.trail)
         for resource in event.resources:
             ix = self._by_type.get(resource.type)
             if ix is None:
@@ -93,7 +98,11 @@ class SelectorIndex:
             for rule_id in ix.candidates(resource.arn):
                 if rule_id in pending:
                     rule = rules[rule_id]
-                    if rule.trail not in found and _verify(rule, resource):
+                    if (
+                        rule.trail not in found
+                        and _verify(rule, resource)
+                        and _others_hold(rule, event)
+                    ):
                         found.add(rule.trail)
         return frozenset(found)
 
@@ -101,6 +110,7 @@ class SelectorIndex:
         category, source, name, read_only = key
         matched: set[int] = set()
         pending: set[int] = set()
+        conditional: set[int] = set()
         for rule_id, rule in enumerate(self._rules):
             if (
                 rule.category != category
@@ -109,17 +119,24 @@ class SelectorIndex:
                 or (rule.name is not None and not field_holds(rule.name, name))
             ):
                 continue
-            if rule.resource_type is None:
-                matched.add(rule.trail)
-            else:
+            if rule.resource_type is not None:
                 pending.add(rule_id)
-        # A trail already matched needs no resource rule checked.
+            elif rule.others:
+                conditional.add(rule_id)
+            else:
+                matched.add(rule.trail)
+        # A trail already matched needs no other rule checked.
         pending = {r for r in pending if self._rules[r].trail not in matched}
-        outcome = (frozenset(matched), frozenset(pending))
+        conditional = {r for r in conditional if self._rules[r].trail not in matched}
+        outcome = (frozenset(matched), frozenset(pending), frozenset(conditional))
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()
         self._memo[key] = outcome
         return outcome
+
+
+def _others_hold(rule: Rule, event: Event) -> bool:
+    return all(field_holds(f, event.field(f.field)) for f in rule.others)
 
 
 def _verify(rule: Rule, resource: Resource) -> bool:

@@ -20,7 +20,10 @@ Basic event selectors (lines 4532-4935):
 Advanced event selectors: a selector matches if all its field selectors hold; a field
 selector holds if all of its operators do (Equals/StartsWith/EndsWith: one of the
 values; the Not forms: none of them). ``resources.*`` fields must all hold for one
-and the same resource of the event.
+and the same resource of the event. A member the event does not have is the empty
+string: Equals, StartsWith and EndsWith fail on it, the Not forms hold
+(``sessionCredentialFromConsole`` absent is ``false``, as CloudTrail writes it only
+when true).
 """
 
 from __future__ import annotations
@@ -98,17 +101,14 @@ _RESOURCE_FIELDS = ("resources.type", "resources.ARN")
 
 
 def advanced_matches(selector: AdvancedEventSelector, event: Event) -> bool:
-    event_fields = {
-        "eventCategory": event.category,
-        "eventSource": event.source,
-        "eventName": event.name,
-        "readOnly": "true" if event.read_only else "false",
-    }
     resource_selectors = []
     for f in selector.field_selectors:
         if f.field in _RESOURCE_FIELDS:
             resource_selectors.append(f)
-        elif not field_holds(f, event_fields[f.field]):
+        elif f.field == "readOnly":
+            if not field_holds(f, "true" if event.read_only else "false"):
+                return False
+        elif not field_holds(f, event.field(f.field)):
             return False
     if not resource_selectors:
         return True

@@ -50,6 +50,15 @@ class Rule:
     name: FieldSelector | None = None
     resource_type: str | None = None  # None: no resource test
     arn: ArnTest | None = None
+    # Event-level tests beyond category, read-only, source and name (eventType,
+    # userIdentity.arn, ...): checked per event, since their values are many.
+    others: tuple[FieldSelector, ...] = ()
+
+
+#: Event-level fields a rule tests through ``others``.
+OTHER_FIELDS = frozenset(
+    {"eventType", "errorCode", "userIdentity.arn", "sessionCredentialFromConsole", "vpcEndpointId"}
+)
 
 
 def rules_for(position: int, trail: Trail) -> Iterator[Rule]:
@@ -128,4 +137,5 @@ def _advanced_rule(position: int, a: AdvancedEventSelector) -> Rule:
         name=a.field("eventName"),
         resource_type=None if type_field is None else type_field.equals[0],
         arn=arn,
+        others=tuple(f for f in a.field_selectors if f.field in OTHER_FIELDS),
     )

@@ -1,4 +1,4 @@
-"""``recorder run router|writer|digester|api|all``: start services in this process.
+"""``recorder run router|writer|digester|api|insights|all``: start services in this process.
 
 Every service is an asyncio task sharing one metrics registry and one
 ``/metrics``-``/healthz``-``/readyz`` endpoint. SIGTERM or SIGINT sets the stop event;
@@ -28,7 +28,7 @@ from recorder.settings import Settings, SettingsError
 
 log = get_logger("recorder.run")
 
-SERVICES = ("router", "writer", "digester", "api")
+SERVICES = ("router", "writer", "digester", "api", "insights")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +42,16 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"recorder: bad settings: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_level)
     wanted = set(SERVICES if "all" in args.services else args.services)
+    if "api" in wanted:
+        from recorder.api.config import ApiConfig
+
+        try:  # before any connection: the API never starts without credentials
+            ApiConfig.from_env().credentials()
+        except SettingsError as exc:
+            print(f"recorder: bad settings: {exc}", file=sys.stderr)
+            return 2
+    configure(settings.log_level)
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -106,6 +114,12 @@ async def run_services(
             "digester": lambda: digester.run(stop),
             "digest-status": lambda: digest_status.run(stop),
         }
+    if "insights" in wanted:
+        from recorder.insights.service import create as create_insights
+
+        insights = create_insights(settings, registry, metrics)
+        services |= {"insights": insights}
+        runners |= {"insights": lambda: insights.run(stop)}
     if "api" in wanted:
         from recorder.api.service import create as create_api
         from recorder.services.keys import StoredPublicKeys

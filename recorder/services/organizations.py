@@ -71,13 +71,13 @@ class OrganizationsFollower:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == NOT_IN_USE:
                 self._outcomes.labels(outcome="not_in_use").inc()
-                self._apply(None)
+                await self._apply(None)
                 return None
             return self._failed(exc)
         except (BotoCoreError, ValueError, KeyError) as exc:
             return self._failed(exc)
         self._outcomes.labels(outcome="ok").inc()
-        self._apply(org)
+        await self._apply(org)
         return org
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -87,9 +87,9 @@ class OrganizationsFollower:
             if not stop.is_set():
                 await self.refresh()
 
-    def _apply(self, org: Organization | None) -> None:
+    async def _apply(self, org: Organization | None) -> None:
         before = self.registry.organization
-        self.registry.set_organization(org)
+        await self.registry.set_organization(org)
         self._accounts.set(0 if org is None else len(org.accounts))
         if org != before:
             log.info(

@@ -12,6 +12,12 @@ Two sources:
 
 The router reads :meth:`engine` per batch, so a change takes effect without a
 restart; the swap is one reference assignment.
+
+Compiling is CPU work (about a second for 10,000 trails), and the same event loop
+serves ``/healthz``, the control API and the router's polls, so parsing and compiling
+run in a worker thread, and incrementally: a trail document is parsed once when it
+changes, and the engine reuses every scope (an account's or an organization's trails)
+whose trails did not change.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +45,8 @@ from recorder.trails.logging_state import stopped
 from recorder.trails.organizations import Organization
 
 log = get_logger("recorder.registry")
+#: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
+LEASE_PREFIX = "lease/"
 
 #: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
 RETIRED_MAX = 10_000
@@ -70,6 +79,7 @@ class TrailRegistry:
 
     def __post_init__(self) -> None:
         self._engine = RoutingEngine.compile([], {})
+        self._parsed: dict[str, Trail] = {}  # the topic's trails, parsed as they change
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
@@ -79,6 +89,14 @@ class TrailRegistry:
         self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
         self._changed = asyncio.Condition()
+        #: (key, value, timestamp ms) of every `trails` record in order, for the
+        #: control API's per-account leases (recorder.api.leases)
+        self.record_listeners: list[Callable[[str, bytes | None, int], None]] = []
+
+    @property
+    def changed(self) -> asyncio.Condition:
+        """Notified after each batch of `trails` records is applied."""
+        return self._changed
 
     @property
     def from_file(self) -> bool:
@@ -89,7 +107,7 @@ class TrailRegistry:
         """Load the registry; from the topic, read up to its end before returning."""
         registry = cls(settings)
         if registry.from_file:
-            registry.reload_file()
+            await registry.reload_file()
         else:
             await registry._open_topic()
             await registry.catch_up()
@@ -122,44 +140,47 @@ class TrailRegistry:
         return org.management_account_id if org is not None and org.org_id == org_id else None
 
     # -- changing ---------------------------------------------------------------------
-    def set_organization(self, org: Organization | None) -> None:
+    async def set_organization(self, org: Organization | None) -> None:
         """New membership from AWS Organizations; recompiles routing if it changed."""
         if org == self.organization:
             return
         self.organization = org
-        self.replace(list(self.trails.values()), self._declared_orgs)
+        await self.replace(list(self.trails.values()), self._declared_orgs)
 
-    def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
+    async def replace(self, trails: list[Trail], organizations: dict[str, str]) -> None:
+        """Swap in this trail set; its engine is compiled off the event loop."""
         self._declared_orgs = dict(organizations)
         merged = dict(organizations)
         if self.organization is not None:
             merged.update(self.organization.account_map())
-        engine = RoutingEngine.compile([*trails, *self._retired.values()], merged)
+        engine = await asyncio.to_thread(
+            RoutingEngine.compile, [*trails, *self._retired.values()], merged, self._engine
+        )
         self.trails = {t.trail_arn: t for t in trails}
         self.organizations = merged
         self._engine = engine
         self.version += 1
         log.info("trails_loaded", trails=len(trails), version=self.version)
 
-    def reload_file(self) -> bool:
+    async def reload_file(self) -> bool:
         path: Path | None = self.settings.trails_file
         if path is None:
             return False
         try:
-            mtime = path.stat().st_mtime
+            mtime = await asyncio.to_thread(lambda: path.stat().st_mtime)
         except FileNotFoundError:
             log.warning("trails_file_missing", path=str(path))
             return False
         if mtime == self._mtime:
             return False
         try:
-            trails, orgs = load_trails_document(path.read_bytes())
+            trails, orgs = await asyncio.to_thread(lambda: load_trails_document(path.read_bytes()))
         except Exception as exc:  # a bad edit keeps the last good trail set
             log.error("trails_file_invalid", path=str(path), error=str(exc))
             self._mtime = mtime
             return False
         self._mtime = mtime
-        self.replace(trails, orgs)
+        await self.replace(trails, orgs)
         return True
 
     async def follow(self, stop: asyncio.Event) -> None:
@@ -167,7 +188,7 @@ class TrailRegistry:
             if self.from_file:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 2.0)
-                self.reload_file()
+                await self.reload_file()
             else:
                 try:
                     await self._read(timeout_ms=500)
@@ -206,33 +227,50 @@ class TrailRegistry:
         messages = batch.get(self._tp, [])
         if not messages:
             return
+        changed: dict[str, dict[str, Any] | None] = {}
         for m in messages:
             arn = (m.key or b"").decode()
+            if arn.startswith(LEASE_PREFIX):
+                continue  # the control API's write leases, not trails
             if m.value is None:
                 self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
+                changed[arn] = None
             else:
                 try:
-                    self._topic_state[arn] = orjson.loads(m.value)
+                    self._topic_state[arn] = changed[arn] = orjson.loads(m.value)
                     self._retired.pop(arn, None)
                 except orjson.JSONDecodeError:
                     log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
+        await asyncio.to_thread(self._parse_changes, changed)
+        await self._apply_topic_state()
+        # Listeners (the API's write leases) hear of the batch only once its trails are
+        # applied, with no await until the position moves: a lease granted by this
+        # batch is then never acted on before the previous holder's write is visible.
+        for m in messages:
+            for listener in self.record_listeners:
+                listener((m.key or b"").decode(), m.value, int(m.timestamp))
+        # Only now: a reader waiting for this offset sees the engine that includes it.
         self.position = messages[-1].offset + 1
-        self._apply_topic_state()
         async with self._changed:
             self._changed.notify_all()
 
-    def _apply_topic_state(self) -> None:
-        trails: list[Trail] = []
+    def _parse_changes(self, changed: dict[str, dict[str, Any] | None]) -> None:
+        """Parse the trail documents that changed (in a worker thread)."""
+        for arn, doc in changed.items():
+            self._parsed.pop(arn, None)
+            if doc is None or arn.startswith("organization/"):
+                continue
+            try:
+                self._parsed[arn] = Trail.from_api(doc)
+            except Exception as exc:
+                log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+
+    async def _apply_topic_state(self) -> None:
         orgs: dict[str, str] = {}
         for arn, doc in self._topic_state.items():
             if arn.startswith("organization/"):
                 orgs[arn.split("/", 1)[1]] = str(doc.get("OrganizationId", ""))
-                continue
-            try:
-                trails.append(Trail.from_api(doc))
-            except Exception as exc:
-                log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
-        self.replace(trails, orgs)
+        await self.replace(list(self._parsed.values()), orgs)
 
     def _retire(self, arn: str, doc: dict[str, Any] | None, timestamp_ms: int) -> None:
         """A deleted trail stops logging at its deletion (the tombstone's time); it is

@@ -42,11 +42,43 @@ _LAMBDA_FUNCTION = re.compile(
 )
 
 _OPERATORS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
-ADVANCED_FIELDS: frozenset[str] = frozenset(
-    {"eventCategory", "eventSource", "eventName", "readOnly", "resources.type", "resources.ARN"}
-)
+#: The fields a trail's advanced selectors may use, per eventCategory (CloudTrail API
+#: reference, AdvancedFieldSelector; the event-data-store-only fields are not here).
+#: Management selectors keep eventName, which recorder has always accepted for them.
+CATEGORY_FIELDS: Mapping[str, frozenset[str]] = {
+    "Management": frozenset({"eventCategory", "eventSource", "eventName", "readOnly"}),
+    "Data": frozenset(
+        {
+            "eventCategory",
+            "eventSource",
+            "eventName",
+            "eventType",
+            "readOnly",
+            "resources.type",
+            "resources.ARN",
+            "sessionCredentialFromConsole",
+            "userIdentity.arn",
+        }
+    ),
+    "NetworkActivity": frozenset(
+        {
+            "eventCategory",
+            "eventSource",
+            "eventName",
+            "errorCode",
+            "vpcEndpointId",
+            "userIdentity.arn",
+        }
+    ),
+}
+ADVANCED_FIELDS: frozenset[str] = frozenset().union(*CATEGORY_FIELDS.values())
 _EQUALS_ONLY = frozenset({"eventCategory", "readOnly", "resources.type"})
-EVENT_CATEGORIES: frozenset[str] = frozenset({"Management", "Data"})
+EVENT_CATEGORIES: frozenset[str] = frozenset(CATEGORY_FIELDS)
+#: Fields whose every value must be one of these (any operator).
+_ENUMERATED: Mapping[str, frozenset[str]] = {
+    "sessionCredentialFromConsole": frozenset({"true", "false"}),
+    "errorCode": frozenset({"VpceAccessDenied"}),  # the one network activity error code
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +284,11 @@ def _parse_field_selector(raw: object) -> FieldSelector:
                 raise _fail(f"Value {v!r} for {field} {op} is invalid.")
         if field in _EQUALS_ONLY and op != "Equals":
             raise _fail(f"Operator {op} is invalid for field {field}: use Equals.")
+        allowed = _ENUMERATED.get(field)
+        if allowed is not None:
+            for v in values:
+                if v not in allowed:
+                    raise _fail(f"Value {v} for {field} is invalid.")
         ops[op] = tuple(values)
     if not ops:
         raise _fail(f"Field selector for {field} has no operator.")
@@ -298,6 +335,14 @@ def _parse_advanced_selector(raw: object) -> AdvancedEventSelector:
         raise _fail("Management event selectors cannot filter on resources.type or ARN.")
     if selector.category == "Data" and "resources.type" not in seen:
         raise _fail("Data event selectors need a resources.type field selector.")
+    valid = CATEGORY_FIELDS[selector.category]
+    for f in parsed:
+        if f.field not in valid:
+            raise _fail(
+                f"Field {f.field} is invalid for eventCategory {selector.category} on a trail."
+            )
+    if selector.category == "NetworkActivity" and "eventSource" not in seen:
+        raise _fail("Network activity event selectors need an eventSource field selector.")
     return selector
 
 

@@ -61,8 +61,10 @@ _DESCRIBE_FIELDS = frozenset(
     }
 )
 _EXTRA_FIELDS = frozenset(
-    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "LoggingPeriods"}
+    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "LoggingPeriods", "InsightSelectors"}
 )
+#: PutInsightSelectors' InsightType values (API reference, InsightSelector).
+INSIGHT_TYPES = ("ApiCallRateInsight", "ApiErrorRateInsight")
 #: Members the control API keeps in the stored trail documents for itself (tags, the
 #: trail's history). They ride along and are ignored here; any other unknown member is
 #: refused, so that a misspelt field in a trails file is an error, not a silent default.
@@ -91,6 +93,7 @@ class Trail:
     event_selectors: tuple[EventSelector, ...] = ()
     advanced_event_selectors: tuple[AdvancedEventSelector, ...] = ()
     logging_periods: tuple[LoggingPeriod, ...] = ()
+    insight_types: tuple[str, ...] = ()  # GetInsightSelectors' InsightType values
 
     # -- derived ----------------------------------------------------------------------
     @property
@@ -166,6 +169,7 @@ class Trail:
         basic, advanced = parse_selectors(
             doc.get("EventSelectors"), doc.get("AdvancedEventSelectors")
         )
+        insights = _insight_types(name, doc.get("InsightSelectors"))
         return cls(
             name=name,
             trail_arn=arn_text,
@@ -180,11 +184,12 @@ class Trail:
             cloud_watch_logs_log_group_arn=log_group,
             cloud_watch_logs_role_arn=role,
             kms_key_id=kms,
-            has_insight_selectors=_flag(doc, "HasInsightSelectors", False),
+            has_insight_selectors=_flag(doc, "HasInsightSelectors", False) or bool(insights),
             is_logging=_flag(doc, "IsLogging", True),
             event_selectors=basic,
             advanced_event_selectors=advanced,
             logging_periods=parse_logging_periods(doc),
+            insight_types=insights,
         )
 
     def to_api(self) -> dict[str, Any]:
@@ -227,6 +232,8 @@ class Trail:
             ]
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
+        if self.insight_types:
+            doc["InsightSelectors"] = [{"InsightType": t} for t in self.insight_types]
         return doc
 
 
@@ -235,6 +242,23 @@ def _flag(doc: Mapping[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise TrailError("InvalidParameterException", f"{key} must be true or false: {value!r}")
     return value
+
+
+def _insight_types(name: str, selectors: object) -> tuple[str, ...]:
+    """``InsightSelectors`` (PutInsightSelectors' shape) -> the Insights types on."""
+    if selectors is None:
+        return ()
+    if not isinstance(selectors, list):
+        raise TrailError("InvalidInsightSelectorsException", f"Trail {name}: not a list.")
+    out: list[str] = []
+    for s in selectors:
+        kind = s.get("InsightType") if isinstance(s, Mapping) else None
+        if kind not in INSIGHT_TYPES or kind in out:
+            raise TrailError(
+                "InvalidInsightSelectorsException", f"Trail {name}: bad InsightType {kind!r}."
+            )
+        out.append(kind)
+    return tuple(out)
 
 
 def _sns_topic_arn(doc: Mapping[str, Any], partition: str, region: str, account: str) -> str | None:

@@ -8,6 +8,7 @@ returns nothing: the control API calls them on CreateTrail/UpdateTrail input, an
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from recorder.trails.errors import TrailError, trail_error
 
@@ -73,11 +74,42 @@ def validate_bucket_name(name: object) -> None:
 
 
 def validate_s3_key_prefix(prefix: object) -> None:
+    """At most 200 characters, and a folder path that stays where it says.
+
+    The prefix becomes the start of every object key the writer puts (guide line
+    4146), so it must not climb out of itself: no ``.`` or ``..`` segment (also
+    percent-encoded, as a sync tool or proxy may decode it), no leading ``/`` or
+    ``\\``, no empty segment, no control character (a newline or NUL in a key breaks
+    whoever lists or syncs the bucket). Otherwise a tenant could shape keys under
+    another account's ``AWSLogs/`` folder in a shared bucket.
+    """
     if not isinstance(prefix, str) or len(prefix) > MAX_S3_KEY_PREFIX:
         raise TrailError(
             "InvalidS3PrefixException",
             f"S3 key prefix {prefix!r} is not valid: at most {MAX_S3_KEY_PREFIX} characters.",
         )
+    problem = _prefix_problem(prefix)
+    if problem:
+        raise TrailError(
+            "InvalidS3PrefixException", f"S3 key prefix {prefix!r} is not valid: {problem}."
+        )
+
+
+def _prefix_problem(prefix: str) -> str | None:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in prefix):
+        return "it contains a control character"
+    decoded = prefix
+    for _ in range(3):  # %252e%252e -> %2e%2e -> ..
+        decoded = unquote(decoded)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in decoded):
+        return "it contains an encoded control character"
+    if decoded.startswith(("/", "\\")):
+        return "it must not start with '/'"
+    body = decoded[:-1] if decoded.endswith("/") else decoded
+    for segment in re.split(r"[/\\]", body):
+        if segment in ("", ".", ".."):
+            return "it must not contain empty, '.' or '..' path segments"
+    return None
 
 
 def validate_kms_key_id(key_id: object) -> None:

@@ -26,7 +26,13 @@ from botocore.exceptions import ClientError
 
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    cloudtrail_key_policy,
+    cloudtrail_topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -143,7 +149,7 @@ def env(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     work = tmp_path_factory.mktemp("api")
     s3 = aws(stack, "s3")
     for bucket in ("my-bucket", "another-bucket", "bob-bucket"):
-        s3.create_bucket(Bucket=bucket)
+        cloudtrail_bucket(s3, bucket)
     s3.create_bucket(Bucket="locked-bucket")
     s3.put_bucket_policy(
         Bucket="locked-bucket",
@@ -169,24 +175,32 @@ def env(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 "Version": "2012-10-17",
                 "Statement": [
                     {
+                        "Sid": "AWSCloudTrailAclCheck",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:GetBucketAcl",
+                        "Resource": "arn:aws:s3:::policy-bucket",
+                    },
+                    {
                         "Sid": "AWSCloudTrailWrite",
                         "Effect": "Allow",
                         "Principal": {"Service": "cloudtrail.amazonaws.com"},
                         "Action": "s3:PutObject",
                         "Resource": f"arn:aws:s3:::policy-bucket/AWSLogs/{ALICE}/*",
-                    }
+                    },
                 ],
             }
         ),
     )
     for region in (REGION, "us-east-1"):
-        boto3.client(
+        sns = boto3.client(
             "sns",
             endpoint_url=stack.aws_endpoint_url,
             region_name=region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-        ).create_topic(Name="my-topic")
+        )
+        cloudtrail_topic(sns, "my-topic")
     kms = boto3.client(
         "kms",
         endpoint_url=stack.aws_endpoint_url,
@@ -194,7 +208,9 @@ def env(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    key = kms.create_key(Description="trail logs")["KeyMetadata"]
+    key = kms.create_key(Description="trail logs", Policy=cloudtrail_key_policy(ALICE, [ALICE]))[
+        "KeyMetadata"
+    ]
     kms.create_alias(AliasName="alias/MyKmsKey", TargetKeyId=key["KeyId"])
     api, port = start_api(stack, work)
     try:
@@ -538,7 +554,11 @@ def test_boto3_errors(env: Env) -> None:
             },
             "InvalidEventSelectorsException",
         ),
-        ("get_insight_selectors", {"TrailName": "trail0"}, "InsightNotEnabledException"),
+        (
+            "put_insight_selectors",
+            {"TrailName": "trail0", "InsightSelectors": [{"InsightType": "Nope"}]},
+            "InvalidInsightSelectorsException",
+        ),
         (
             "add_tags",
             {

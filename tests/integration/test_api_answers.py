@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ CHARS = (
 def port(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     work = tmp_path_factory.mktemp("answers")
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket="answers-bucket")
+    cloudtrail_bucket(s3, "answers-bucket")
     s3.create_bucket(Bucket="answers-locked")
     s3.put_bucket_policy(
         Bucket="answers-locked",

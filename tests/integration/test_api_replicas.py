@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from recorder.delivery.naming import Destination
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import RecorderProcess, aws
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket
 from tests.integration.test_api import ALICE, BOB, BOB_KEY, BOB_SECRET, cloudtrail, start_api
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket="replica-logs")
+    cloudtrail_bucket(s3, "replica-logs")
     c = Cluster(stack, tmp_path_factory.mktemp("replicas"))
     c.start()
     try:

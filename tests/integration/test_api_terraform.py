@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import aws
+from tests.integration.helpers import aws, cloudtrail_bucket
 from tests.integration.test_api import ALICE, start_api
 
 CONFIG = Path(__file__).with_name("terraform")
@@ -73,7 +73,7 @@ def api_port(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def test_terraform_apply_plan_destroy(stack: LocalStack, api_port: int, tmp_path: Path) -> None:
     binary, mirror = str(TERRAFORM), MIRROR
-    aws(stack, "s3").create_bucket(Bucket="terraform-logs")
+    cloudtrail_bucket(aws(stack, "s3"), "terraform-logs")
     work = tmp_path / "tf"
     shutil.copytree(CONFIG, work)
     rc_file = tmp_path / "terraformrc"

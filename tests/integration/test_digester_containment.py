@@ -26,7 +26,7 @@ from recorder.events import encode
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, wait_for
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def test_one_failing_chain_among_many(
     work: Path = tmp_path_factory.mktemp("containment")
     s3 = aws(stack, "s3")
     for account in ACCOUNTS:
-        s3.create_bucket(Bucket=f"bucket-{account}")
+        cloudtrail_bucket(s3, f"bucket-{account}")
     credentials = work / "credentials.json"
     credentials.write_text(
         json.dumps(
@@ -186,7 +186,7 @@ def test_one_failing_chain_among_many(
         )
         assert proc.metric("recorder_service_restarts_total") == 0
         # Repair: the bucket is back; the parked chain's next retry writes its digests.
-        s3.create_bucket(Bucket=f"bucket-{BROKEN}")
+        cloudtrail_bucket(s3, f"bucket-{BROKEN}")
         send_until(
             lambda: proc.metric("recorder_digester_parked_chains") == 0 and digest_keys(s3, BROKEN),
             10 * INTERVAL,

@@ -22,7 +22,7 @@ from recorder.events import encode
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, wait_for
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def chain(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     main = RecorderProcess(stack, ["api", "router", "writer"], work, env=env).start()
     digester = RecorderProcess(stack, ["digester"], work, env=env).start()
     endpoint = f"http://127.0.0.1:{api_port}"
-    aws(stack, "s3").create_bucket(Bucket=BUCKET)
+    cloudtrail_bucket(aws(stack, "s3"), BUCKET)
     ct = boto3.client(
         "cloudtrail",
         endpoint_url=endpoint,

@@ -32,7 +32,13 @@ from recorder.events import encode
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, wait_for
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    cloudtrail_key_policy,
+    wait_for,
+)
 from tests.integration.test_integrity import aws_cli, event
 
 pytestmark = pytest.mark.integration
@@ -148,8 +154,10 @@ def ctx(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     # The region's ring is made when the digester starts, before any window closes.
     keys = s3.list_objects_v2(Bucket="recorder-digest-keys", Prefix="keys/us-east-1/")
     assert len(keys["Contents"]) == 1
-    s3.create_bucket(Bucket=BUCKET)
-    kms_key = aws(stack, "kms").create_key(Description="log files")["KeyMetadata"]["Arn"]
+    cloudtrail_bucket(s3, BUCKET)
+    kms_key = aws(stack, "kms").create_key(
+        Description="log files", Policy=cloudtrail_key_policy(ACCOUNT, [ACCOUNT])
+    )["KeyMetadata"]["Arn"]
     c = {
         "stack": stack,
         "endpoint": f"http://127.0.0.1:{api_port}",
@@ -236,11 +244,12 @@ def test_stop_logging_ends_the_chain_and_start_logging_begins_a_new_one(
     }
     assert cut_after_stop, "some files were cut after the stop"
     assert cut_after_stop <= in_final  # listed by the final digest, not a new chain
-    # The StopLogging call itself is recorded (once routing keeps a trail's events up
-    # to and including its StopLogging, issue 13), in a file the final digest lists.
+    # The StopLogging call itself is recorded (a trail keeps its events up to and
+    # including its StopLogging), in a file the final digest lists.
     stop_files = {
         k for k, records in logs.items() if any(r["eventName"] == "StopLogging" for r in records)
     }
+    assert stop_files, "the StopLogging event is in a log file"
     assert stop_files <= in_final
     # Every delivered log file is in a digest: none started a chain after the stop.
     listed = {f["s3Object"] for d in digests(stack) for f in d["logFiles"]}

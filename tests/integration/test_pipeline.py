@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -161,9 +160,9 @@ def test_broker_outage_loses_nothing(
     stack.stop_broker()
     for i in range(1000):
         s3.put_object(Bucket="outage-data", Key=f"k/{i}", Body=b"x")  # must not raise
-    assert len(seen) == 1000
-    # Nothing reached Kafka: the events wait in the buffer or the journal.
-    time.sleep(3)
+    # Records are built on the sink's thread; nothing reached Kafka: the events wait in
+    # the buffer or the journal.
+    wait_for(lambda: len(seen) == 1000 or None, 60, what="1000 records built")
     assert sink.pending == 1000
     stack.start_broker()
     assert sink.flush(120), f"{sink.pending} events still pending after the broker came back"

@@ -20,6 +20,7 @@ NAMES = (
     "dlq",
     "digest_state",
     "trail_status",
+    "insights_state",
     "routed_retry",
 )
 

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    read_log_files,
+    wait_for,
+)
 from tests.integration.test_api import cloudtrail, start_api
 
 pytestmark = pytest.mark.integration
@@ -25,7 +31,7 @@ def test_delivery_error_reaches_get_trail_status_across_processes(
     stack: LocalStack, tmp_path: Path
 ) -> None:
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket=BUCKET)
+    cloudtrail_bucket(s3, BUCKET)
     api, port = start_api(stack, tmp_path / "api")
     pipeline = RecorderProcess(stack, ["router", "writer"], tmp_path / "pipeline").start()
     try:
@@ -52,7 +58,7 @@ def test_delivery_error_reaches_get_trail_status_across_processes(
         assert pipeline.metric("recorder_writer_s3_errors_total") > 0
         held = list(request_ids)  # every call so far was made while the bucket was gone
 
-        s3.create_bucket(Bucket=BUCKET)
+        cloudtrail_bucket(s3, BUCKET)
         healed = wait_for(
             lambda: "LatestDeliveryError" not in (st := status()) and st,
             timeout=60,

@@ -3,7 +3,7 @@ The stages, in the order their resources are rendered. Each is one Deployment
 running `recorder run <stage>`, configured by the values key of the same name.
 */}}
 {{- define "recorder.stages" -}}
-{{- list "api" "router" "writer" "digester" | toJson -}}
+{{- list "api" "router" "writer" "digester" "insights" | toJson -}}
 {{- end -}}
 
 {{/* Chart name, overridable by nameOverride. */}}
@@ -172,6 +172,9 @@ Values checks that stop the render with a message naming the value.
 {{- if and .Values.credentials.existingSecret (not $sasl.existingSecret) (not .Values.credentials.existingSecretKeys.kafkaSaslPassword) -}}
 {{- fail "kafka.sasl.enabled with credentials.existingSecret needs credentials.existingSecretKeys.kafkaSaslPassword" -}}
 {{- end -}}
+{{- end -}}
+{{- if and .Values.api.enabled (not (include "recorder.secretKey" (dict "root" . "entry" "apiCredentials"))) -}}
+{{- fail "api.enabled needs API credentials: set credentials.apiCredentials (or credentials.existingSecret with credentials.existingSecretKeys.apiCredentials); the API accepts no default key" -}}
 {{- end -}}
 {{- if not (has (lower .Values.config.logLevel) (list "debug" "info" "warning" "error")) -}}
 {{- fail (printf "config.logLevel must be debug, info, warning or error, got %q" .Values.config.logLevel) -}}

@@ -22,19 +22,21 @@ class FakeChecks:
     )
     calls: list[tuple[str, str]] = field(default_factory=list)
 
-    async def bucket(self, name: str, prefix: str | None, account_id: str, region: str) -> None:
+    async def bucket(
+        self, name: str, prefix: str | None, account_id: str, region: str, **_: object
+    ) -> None:
         self.calls.append(("bucket", name))
         if name not in self.buckets:
             raise ApiError(*answer("bucket_missing", bucket=name))
 
-    async def topic(self, name_or_arn: str, account_id: str, region: str) -> str:
+    async def topic(self, name_or_arn: str, account_id: str, region: str, **_: object) -> str:
         self.calls.append(("topic", name_or_arn))
         name = name_or_arn.rsplit(":", 1)[-1]
         if name not in self.topics:
             raise ApiError(*answer("topic_policy"))
         return f"arn:aws:sns:{region}:{account_id}:{name}"
 
-    async def kms_key(self, key_id: str, account_id: str, region: str) -> KmsKey:
+    async def kms_key(self, key_id: str, account_id: str, region: str, **_: object) -> KmsKey:
         self.calls.append(("kms", key_id))
         if key_id not in self.keys:
             raise ApiError("KmsKeyNotFoundException", f"KMS key not found: {key_id}")

@@ -112,6 +112,19 @@ def test_service_scope_must_be_cloudtrail() -> None:
     assert "cloudtrail" in err.message
 
 
+@pytest.mark.parametrize("region", ["xx-fake-9", "us-east-7", "", "US-EAST-1"])
+def test_region_must_exist(region: str) -> None:
+    headers, body = signed(region=region)
+    err = code_of(headers, body)
+    assert err.code in {"InvalidSignatureException", "IncompleteSignatureException"}
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-1", "us-gov-west-1", "cn-north-1"])
+def test_real_regions_are_accepted(region: str) -> None:
+    headers, body = signed(region=region)
+    assert check(headers, body).region == region  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("shift", "wording"),
     [

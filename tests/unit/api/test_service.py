@@ -136,7 +136,7 @@ async def test_unsigned_and_garbage_requests(server: Server) -> None:
     status, body = await run(raw, server, b"", {}, "GET")
     assert body["__type"] == "UnknownOperationException"
     status, body = await run(raw, server, b"x" * (2 * 1024 * 1024), {})
-    assert status == 400
+    assert status == 413
 
 
 async def test_signed_but_malformed(server: Server) -> None:

@@ -132,3 +132,10 @@ def test_due_lanes_skip_busy_and_scheduled_ones() -> None:
     index.lanes[(OTHER, FILE)].busy = True
     assert index.due(10.0) == []
     assert [lane.destination for lane in index.due(60.0)] == [DEST]
+
+
+def test_sns_client_region_comes_from_the_topic_arn() -> None:
+    from recorder.delivery.notices import topic_region
+
+    assert topic_region("arn:aws:sns:eu-west-1:111122223333:t", "us-east-1") == "eu-west-1"
+    assert topic_region("not-an-arn", "us-east-1") == "us-east-1"

@@ -12,7 +12,13 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import to_parsing_canonical_form
 
 from recorder.events import EventDecodeError, InvalidEventError, decode, encode
-from recorder.events.schema import FIELD_ORDER, FINGERPRINT, PARSED_SCHEMA, SCHEMA_JSON
+from recorder.events.schema import (
+    FIELD_ORDER,
+    FINGERPRINT,
+    PARSED_SCHEMA,
+    PUBLISHED,
+    SCHEMA_JSON,
+)
 from tests.unit.events.guide import record_at, same
 
 ROTATE = 12021  # KMS RotateKey: requestParameters and responseElements both null
@@ -83,6 +89,8 @@ def test_schema_names_every_record_field_of_the_guide_in_log_file_order() -> Non
         "vpcEndpointId",
         "insightDetails",
         "eventCategory",
+        "tlsDetails",
+        "sessionCredentialFromConsole",
     )
     assert SCHEMA_JSON["fields"][-1]["name"] == "extra"
 
@@ -152,9 +160,10 @@ def test_unknown_schema_fingerprint() -> None:
     data = b"\xc3\x01" + bytes(range(8)) + encode(record_at(ROTATE))[10:]
     error = _decode_error(data)
     assert error.reason == "unknown-schema"
+    known = ", ".join(f"v{p.version} {p.fingerprint.hex()}" for p in PUBLISHED)
     assert str(error) == (
         f"unknown schema fingerprint 0001020304050607: this reader knows recorder.ApiEvent "
-        f"{FINGERPRINT.hex()} only (written by a newer producer?)"
+        f"{known} (written by a newer producer?)"
     )
 
 
@@ -273,14 +282,14 @@ def test_empty_user_identity_is_not_absent() -> None:
 
 def test_unnamed_members_round_trip_at_every_level() -> None:
     record = record_at(ROTATE)
-    record["tlsDetails"] = {"tlsVersion": "TLSv1.2", "clientProvidedHostHeader": "kms.aws"}
+    record["addendum"] = {"reason": "DELIVERY_DELAY", "updatedFields": "x"}
     record["userIdentity"]["onBehalfOf"] = {"userId": "u-1"}
     record["resources"].append({"type": "AWS::S3::Object", "ARNPrefix": "arn:aws:s3:::b/"})
     back = decode(encode(record))
     assert same(back, record)
-    assert list(back)[-1] == "tlsDetails"
+    assert list(back)[-1] == "addendum"
     datum = _datum(encode(record))
-    assert json.loads(datum["extra"]) == {"tlsDetails": record["tlsDetails"]}
+    assert json.loads(datum["extra"]) == {"addendum": record["addendum"]}
     assert datum["resources"][1] == {
         "ARN": None,
         "accountId": None,

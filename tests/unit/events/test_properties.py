@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from recorder.events import (
     EventDecodeError,
+    InvalidEventError,
     decode,
+    decode_typed,
     encode,
     format_event_time,
     render_record,
@@ -151,6 +153,33 @@ def test_valid_records_validate_and_round_trip_exactly(record: dict[str, Any]) -
 )
 def test_any_json_object_with_the_three_wire_members_round_trips(record: dict[str, Any]) -> None:
     assert same(decode(encode(record)), record)
+
+
+def _verdict(record: dict[str, Any], *, typed: bool) -> str | None:
+    try:
+        validate_record(record, typed=typed)
+    except InvalidEventError as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        api_events,
+        st.tuples(
+            st.fixed_dictionaries({"eventVersion": text, "eventTime": text, "awsRegion": text}),
+            st.dictionaries(st.sampled_from(FIELD_ORDER), json_values, max_size=8),
+        ).map(lambda pair: pair[1] | pair[0]),
+    )
+)
+def test_typed_validation_of_a_decoded_record_agrees_with_the_full_walk(
+    record: dict[str, Any],
+) -> None:
+    """The router validates decoded records without the type walk when nothing came
+    back from ``extra``; it must refuse exactly what the full validation refuses."""
+    back, typed = decode_typed(encode(record))
+    assert _verdict(back, typed=typed) == _verdict(back, typed=False)
 
 
 @settings(max_examples=300)

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "helm" / "recorder"
 RELEASE = "rel"
 NAMESPACE = "audit"
-STAGES = ("api", "router", "writer", "digester")
+STAGES = ("api", "router", "writer", "digester", "insights")
 _values_files = itertools.count()
 
 
@@ -71,6 +71,18 @@ class Rendered:
         return self.get("ConfigMap", f"{RELEASE}-recorder-config")["data"]
 
 
+#: A minimal credentials file for the control API: the chart refuses to render the
+#: API without one (no default key).
+API_CREDENTIALS: dict[str, Any] = {
+    "credentials": {
+        "apiCredentials": (
+            '{"credentials": [{"AccessKeyId": "AKIDEXAMPLE", "SecretAccessKey": "s", '
+            '"AccountId": "111111111111"}]}'
+        )
+    }
+}
+
+
 class HelmFailed(AssertionError):
     pass
 
@@ -101,20 +113,25 @@ class Helm:
         path.write_text(yaml.safe_dump(values, sort_keys=False))
         return path
 
+    def base_values(self) -> list[str]:
+        """The one value every install must set: the control API's credentials."""
+        return ["-f", str(self.values_file(API_CREDENTIALS))]
+
     def template(
         self, values: dict[str, Any] | None = None, *args: str, chart: Path = CHART
     ) -> Rendered:
-        extra = ["-f", str(self.values_file(values))] if values else []
+        extra = self.base_values() + (["-f", str(self.values_file(values))] if values else [])
         proc = self.run("template", RELEASE, str(chart), "--namespace", NAMESPACE, *extra, *args)
         return Rendered([d for d in yaml.safe_load_all(proc.stdout) if d])
 
-    def template_error(self, values: dict[str, Any]) -> str:
+    def template_error(self, values: dict[str, Any], *, base: bool = True) -> str:
         proc = self.run(
             "template",
             RELEASE,
             str(CHART),
             "--namespace",
             NAMESPACE,
+            *(self.base_values() if base else []),
             "-f",
             str(self.values_file(values)),
             check=False,

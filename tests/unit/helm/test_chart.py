@@ -52,9 +52,10 @@ def test_default_render_has_the_expected_objects(default: Rendered) -> None:
     assert default.kinds() == {
         "ServiceAccount": 1,
         "ConfigMap": 1,
-        "Deployment": 4,
-        "Service": 5,
-        "PodDisruptionBudget": 4,
+        "Secret": 1,  # the API credentials every install sets (conftest.API_CREDENTIALS)
+        "Deployment": 5,
+        "Service": 6,
+        "PodDisruptionBudget": 5,
     }
     assert sorted(default.names("Service")) == sorted(
         [f"Service/{FULL}-api"] + [f"Service/{FULL}-{s}-metrics" for s in STAGES]
@@ -76,7 +77,7 @@ def test_each_stage_runs_its_own_command_from_one_image(default: Rendered, stage
 
 def test_replica_counts(default: Rendered) -> None:
     replicas = {s: default.deployment(s)["spec"]["replicas"] for s in STAGES}
-    assert replicas == {"api": 2, "router": 2, "writer": 2, "digester": 1}
+    assert replicas == {"api": 2, "router": 2, "writer": 2, "digester": 1, "insights": 1}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -110,8 +111,10 @@ def test_pods_run_non_root_read_only_without_capabilities(default: Rendered, sta
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    # The one writable place: an emptyDir at /tmp.
-    assert mounts(default, stage) == {"tmp": {"name": "tmp", "mountPath": "/tmp"}}
+    # The one writable place: an emptyDir at /tmp (the api also reads its credentials).
+    writable = {m["name"] for m in mounts(default, stage).values() if not m.get("readOnly")}
+    assert writable == {"tmp"}
+    assert mounts(default, stage)["tmp"] == {"name": "tmp", "mountPath": "/tmp"}
     assert volumes(default, stage)["tmp"]["emptyDir"] == {"sizeLimit": "256Mi"}
 
 
@@ -119,9 +122,33 @@ def test_pods_run_non_root_read_only_without_capabilities(default: Rendered, sta
 def test_settings_come_from_the_configmap(default: Rendered, stage: str) -> None:
     container = default.container(stage)
     assert container["envFrom"] == [{"configMapRef": {"name": f"{FULL}-config"}}]
-    # No credentials are set by default, so nothing refers to a Secret.
-    assert "env" not in container
-    assert "credentials" not in volumes(default, stage)
+    # Only the API's credentials are set, so nothing else refers to a Secret.
+    if stage == "api":
+        assert container["env"][0]["name"] == "RECORDER_API_CREDENTIALS_FILE"
+        assert "credentials" in volumes(default, stage)
+    else:
+        assert "env" not in container
+        assert "credentials" not in volumes(default, stage)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"credentials": {"existingSecret": "mine", "existingSecretKeys": {"apiCredentials": ""}}},
+    ],
+)
+def test_api_without_credentials_stops_the_render_naming_the_value(
+    helm: Helm, values: dict[str, Any]
+) -> None:
+    assert "credentials.apiCredentials" in helm.template_error(values, base=False)
+
+
+def test_without_the_api_no_credentials_are_needed(helm: Helm) -> None:
+    proc = helm.run(
+        "template", "rel", str(CHART), "--set", "api.enabled=false", "--namespace", "ns"
+    )
+    assert "kind: Deployment" in proc.stdout
 
 
 def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -> None:
@@ -135,6 +162,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_TOPIC_DLQ": "api-events-dlq",
         "RECORDER_TOPIC_DIGEST_STATE": "digest-state",
         "RECORDER_TOPIC_TRAIL_STATUS": "trail-status",
+        "RECORDER_TOPIC_INSIGHTS_STATE": "insights-state",
         "RECORDER_TOPIC_ROUTED_RETRY": "routed-retry",
         "RECORDER_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
         "RECORDER_AWS_REGION": "us-east-1",
@@ -143,6 +171,10 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_BATCH_MAX_RECORDS": "10000",
         "RECORDER_BATCH_MAX_BYTES": "8388608",
         "RECORDER_DIGEST_INTERVAL": "3600",
+        "RECORDER_INSIGHTS_BUCKET_SECONDS": "60",
+        "RECORDER_INSIGHTS_BASELINE_WINDOW": "10080",
+        "RECORDER_INSIGHTS_THRESHOLD": "4",
+        "RECORDER_INSIGHTS_LATENESS": "60",
         "RECORDER_PARKING_PERIOD": "2592000",
         "RECORDER_WRITER_BUFFER_BYTES": "268435456",
         "RECORDER_KEYS_BUCKET": "recorder-digest-keys",
@@ -169,7 +201,7 @@ def test_writer_gets_time_to_flush_on_sigterm(default: Rendered) -> None:
         s: default.deployment(s)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         for s in STAGES
     }
-    assert grace == {"api": 30, "router": 30, "writer": 120, "digester": 60}
+    assert grace == {"api": 30, "router": 30, "writer": 120, "digester": 60, "insights": 30}
     # The writer drains open batches within max(10, cut_interval / 10) seconds, then puts to S3.
     assert grace["writer"] >= 2 * max(10, 300 / 10)
 
@@ -334,9 +366,9 @@ def test_full_render_objects(full: Rendered) -> None:
     assert full.kinds() == {
         "ServiceAccount": 1,
         "ConfigMap": 1,
-        "Deployment": 4,
-        "Service": 5,
-        "PodDisruptionBudget": 4,
+        "Deployment": 5,
+        "Service": 6,
+        "PodDisruptionBudget": 5,
         "HorizontalPodAutoscaler": 2,
         "ServiceMonitor": 1,
     }  # no Secret: credentials.existingSecret is used instead
@@ -645,6 +677,7 @@ def test_stages_read_only_the_secrets_they_need(with_secret: Rendered, stage: st
         "router": set(),
         "writer": set(),
         "digester": {"signing-key.pem"},
+        "insights": set(),
     }[stage]
     assert files == expected
     assert ("RECORDER_SIGNING_KEY_FILE" in env) is (stage in {"api", "digester"})
@@ -670,7 +703,9 @@ def test_pods_roll_when_the_charts_secret_changes(with_secret: Rendered, render:
 
 
 def test_a_disabled_stage_renders_nothing(render: Any) -> None:
-    rendered = render({"api": {"enabled": False}, "digester": {"enabled": False}})
+    rendered = render(
+        {"api": {"enabled": False}, "digester": {"enabled": False}, "insights": {"enabled": False}}
+    )
     assert sorted(rendered.names("Deployment")) == [
         f"Deployment/{FULL}-router",
         f"Deployment/{FULL}-writer",

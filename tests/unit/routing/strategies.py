@@ -76,10 +76,19 @@ def basic_selector(draw: st.DrawFn) -> dict[str, Any]:
     return s
 
 
+USER_ARNS = (
+    "arn:aws:iam::111111111111:user/a",
+    "arn:aws:sts::111111111111:assumed-role/deploy/ci",
+)
 _OPS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
 _FIELD_POOLS = {
     "eventSource": (*SOURCES, "s3", "kms", ".amazonaws.com", "amazonaws.com", "x"),
     "eventName": (*NAMES, "Get", "Put", "Object", "Instances", "Desc"),
+    "eventType": ("AwsApiCall", "AwsServiceEvent", "AwsConsoleAction", "Aws"),
+    "userIdentity.arn": (*USER_ARNS, "arn:aws:iam::", "arn:aws:sts::", "/ci", "user/a"),
+    "sessionCredentialFromConsole": ("true", "false"),
+    "vpcEndpointId": ("vpce-0a1", "vpce-0b2", "vpce-0", "1"),
+    "errorCode": ("VpceAccessDenied",),
     "resources.ARN": OBJECT_ARNS
     + FUNCTIONS
     + (
@@ -102,16 +111,20 @@ def field_selector(draw: st.DrawFn, field: str) -> dict[str, Any]:
 
 @st.composite
 def advanced_selector(draw: st.DrawFn) -> dict[str, Any]:
-    category = draw(st.sampled_from(["Management", "Data"]))
+    category = draw(st.sampled_from(["Management", "Data", "NetworkActivity"]))
     fields = [{"Field": "eventCategory", "Equals": [category]}]
-    if draw(st.booleans()):
+    if category != "NetworkActivity" and draw(st.booleans()):
         fields.append({"Field": "readOnly", "Equals": [draw(st.sampled_from(["true", "false"]))]})
     optional = ["eventSource", "eventName"]
     if category == "Data":
         fields.append(
             {"Field": "resources.type", "Equals": [draw(st.sampled_from(RESOURCE_TYPES))]}
         )
-        optional.append("resources.ARN")
+        optional += ["resources.ARN", "eventType", "userIdentity.arn"]
+        optional.append("sessionCredentialFromConsole")
+    elif category == "NetworkActivity":
+        fields.append(draw(field_selector("eventSource")))
+        optional = ["eventName", "errorCode", "vpcEndpointId", "userIdentity.arn"]
     for field in optional:
         if draw(st.booleans()):
             fields.append(draw(field_selector(field)))
@@ -217,6 +230,19 @@ def cloudtrail_record(draw: st.DrawFn) -> dict[str, Any]:
         r["managementEvent"] = r["eventCategory"] == "Management"
     if groups:
         r["resources"] = [x for g in groups for x in g]
+    if draw(st.booleans()):
+        r["userIdentity"]["arn"] = draw(st.sampled_from(USER_ARNS))
+    if draw(st.booleans()):
+        r["eventType"] = draw(st.sampled_from(["AwsApiCall", "AwsServiceEvent"]))
+    if draw(st.booleans()):
+        r["sessionCredentialFromConsole"] = "true"
+    if draw(st.booleans()):
+        r["vpcEndpointId"] = draw(st.sampled_from(["vpce-0a1", "vpce-0b2"]))
+    if kind == "any" and draw(st.integers(0, 5)) == 0:
+        r["eventCategory"] = "NetworkActivity"
+        r["managementEvent"] = False
+        if draw(st.booleans()):
+            r["errorCode"] = "VpceAccessDenied"
     if source == "sts.amazonaws.com" and draw(st.booleans()):
         host = draw(st.sampled_from(["sts.amazonaws.com", f"sts.{r['awsRegion']}.amazonaws.com"]))
         r["tlsDetails"] = {"clientProvidedHostHeader": host}

@@ -148,6 +148,106 @@ def test_advanced_operators(field: dict[str, Any], selected: bool) -> None:
     assert _both(_advanced(_DATA, _OBJ, field), _s3("arn:aws:s3:::b/img/a.jpg")) is selected
 
 
+_ROLE = "arn:aws:sts::123456789012:assumed-role/deploy/ci"
+
+
+def _s3_by(**fields: str) -> Event:
+    """A PutObject by the deploy role, from a console session unless told otherwise."""
+    values = {"event_type": "AwsApiCall", "user_arn": _ROLE, "from_console": "true", **fields}
+    return Event(
+        "s3.amazonaws.com",
+        "PutObject",
+        "us-east-2",
+        "123456789012",
+        "Data",
+        False,
+        (Resource("AWS::S3::Object", "arn:aws:s3:::b/k"),),
+        **values,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "event", "selected"),
+    [
+        ({"Field": "userIdentity.arn", "Equals": [_ROLE]}, _s3_by(), True),
+        ({"Field": "userIdentity.arn", "StartsWith": ["arn:aws:iam::"]}, _s3_by(), False),
+        ({"Field": "userIdentity.arn", "NotStartsWith": ["arn:aws:iam::"]}, _s3_by(), True),
+        ({"Field": "userIdentity.arn", "NotEquals": [_ROLE]}, _s3_by(user_arn=""), True),
+        ({"Field": "userIdentity.arn", "EndsWith": ["/ci"]}, _s3_by(user_arn=""), False),
+        ({"Field": "eventType", "Equals": ["AwsApiCall"]}, _s3_by(), True),
+        ({"Field": "eventType", "NotEquals": ["AwsApiCall"]}, _s3_by(), False),
+        ({"Field": "eventType", "Equals": ["AwsServiceEvent"]}, _s3_by(), False),
+        ({"Field": "sessionCredentialFromConsole", "Equals": ["true"]}, _s3_by(), True),
+        ({"Field": "sessionCredentialFromConsole", "NotEquals": ["true"]}, _s3_by(), False),
+        # absent: CloudTrail writes the member only when true
+        (
+            {"Field": "sessionCredentialFromConsole", "Equals": ["false"]},
+            _s3_by(from_console="false"),
+            True,
+        ),
+    ],
+)
+def test_advanced_fields_of_today(field: dict[str, Any], event: Event, selected: bool) -> None:
+    assert _both(_advanced(_DATA, _OBJ, field), event) is selected
+
+
+def test_network_activity_selectors_test_the_vpc_endpoint_and_error_code() -> None:
+    trail = _advanced(
+        {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+        {"Field": "eventSource", "Equals": ["kms.amazonaws.com"]},
+        {"Field": "errorCode", "Equals": ["VpceAccessDenied"]},
+        {"Field": "vpcEndpointId", "StartsWith": ["vpce-0a"]},
+    )
+
+    def network(**fields: str) -> Event:
+        return Event(
+            "kms.amazonaws.com",
+            "Decrypt",
+            "us-east-2",
+            "123456789012",
+            "NetworkActivity",
+            True,
+            **fields,
+        )
+
+    assert _both(trail, network(error_code="VpceAccessDenied", vpc_endpoint_id="vpce-0a1")) is True
+    assert _both(trail, network(error_code="VpceAccessDenied", vpc_endpoint_id="vpce-0b1")) is False
+    assert _both(trail, network(vpc_endpoint_id="vpce-0a1")) is False
+    management = _trail(EventSelectors=[{"ReadWriteType": "All"}])
+    assert _both(management, network(error_code="VpceAccessDenied")) is False
+
+
+def test_record_members_the_new_fields_read() -> None:
+    e = event_from_record(
+        {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "PutObject",
+            "awsRegion": "us-east-2",
+            "recipientAccountId": "123456789012",
+            "userIdentity": {"type": "AssumedRole", "arn": _ROLE},
+            "eventType": "AwsApiCall",
+            "sessionCredentialFromConsole": "true",
+            "vpcEndpointId": "vpce-0a1",
+        }
+    )
+    assert (e.user_arn, e.event_type, e.from_console, e.vpc_endpoint_id, e.error_code) == (
+        _ROLE,
+        "AwsApiCall",
+        "true",
+        "vpce-0a1",
+        "",
+    )
+    bare = event_from_record(
+        {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "PutObject",
+            "awsRegion": "us-east-2",
+            "recipientAccountId": "123456789012",
+        }
+    )
+    assert (bare.user_arn, bare.event_type, bare.from_console) == ("", "", "false")
+
+
 def test_advanced_selectors_are_or_ed() -> None:
     trail = _trail(
         AdvancedEventSelectors=[

@@ -32,13 +32,13 @@ def test_from_the_organizations_api() -> None:
         Organization.from_api(DESCRIBE, [{"Id": "12"}])
 
 
-def test_membership_change_recompiles_routing() -> None:
+async def test_membership_change_recompiles_routing() -> None:
     registry = TrailRegistry(Settings.from_env({}))
     org_trail = Trail.from_api(trail("MyOrganizationTrail", YOU, IsOrganizationTrail=True))
-    registry.replace([org_trail], {})
+    await registry.replace([org_trail], {})
     member_event = record("ec2.amazonaws.com", "RunInstances", "e-1", account=MEMBER)
     assert registry.engine().route(member_event) == []  # no organization known yet
-    registry.set_organization(Organization.from_api(DESCRIBE, [{"Id": MEMBER}]))
+    await registry.set_organization(Organization.from_api(DESCRIBE, [{"Id": MEMBER}]))
     [delivery] = registry.engine().route(member_event)
     assert (delivery.trail_arn, delivery.account_id, delivery.org_id) == (
         org_trail.trail_arn,
@@ -46,5 +46,5 @@ def test_membership_change_recompiles_routing() -> None:
         ORG,
     )
     assert registry.management_account_of(ORG) == YOU
-    registry.set_organization(Organization.from_api(DESCRIBE, []))  # the member left
+    await registry.set_organization(Organization.from_api(DESCRIBE, []))  # the member left
     assert registry.engine().route(member_event) == []

@@ -19,7 +19,7 @@ def _event(event_time: str) -> dict[str, object]:
     return r
 
 
-def test_deleted_trail_routes_events_of_before_its_deletion_only() -> None:
+async def test_deleted_trail_routes_events_of_before_its_deletion_only() -> None:
     registry = TrailRegistry(Settings.from_env({}))
     doc = {
         **trail("audit"),
@@ -28,13 +28,15 @@ def test_deleted_trail_routes_events_of_before_its_deletion_only() -> None:
         "LoggingPeriods": started(None, "2026-12-01T05:00:00.000Z"),
     }
     registry._topic_state[doc["TrailARN"]] = doc
-    registry._apply_topic_state()
+    registry._parse_changes({doc["TrailARN"]: doc})  # as _read does for each change
+    await registry._apply_topic_state()
     registry._retire(
         doc["TrailARN"],
         registry._topic_state.pop(doc["TrailARN"]),
         int(DELETED_AT.timestamp() * 1000),
     )
-    registry._apply_topic_state()
+    registry._parse_changes({doc["TrailARN"]: None})
+    await registry._apply_topic_state()
     assert doc["TrailARN"] not in registry.trails  # gone for the control API
     engine = registry.engine()
     assert engine.route(_event("2026-12-01T05:09:59Z"))  # late, but from before

@@ -198,6 +198,45 @@ def test_advanced_selector_parses() -> None:
     assert a.to_api() == raw[0]
 
 
+def test_fields_cloudtrail_accepts_for_trails_today_parse() -> None:
+    data = [
+        {"Field": "eventCategory", "Equals": ["Data"]},
+        {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+        {"Field": "eventType", "Equals": ["AwsApiCall"]},
+        {"Field": "userIdentity.arn", "StartsWith": ["arn:aws:iam::111122223333:role/"]},
+        {"Field": "sessionCredentialFromConsole", "NotEquals": ["true"]},
+        {"Field": "readOnly", "Equals": ["false"]},
+    ]
+    network = [
+        {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+        {"Field": "eventSource", "Equals": ["kms.amazonaws.com"]},
+        {"Field": "errorCode", "Equals": ["VpceAccessDenied"]},
+        {"Field": "vpcEndpointId", "NotEquals": ["vpce-0123456789abcdef0"]},
+        {"Field": "userIdentity.arn", "NotStartsWith": ["arn:aws:sts::"]},
+    ]
+    parsed = parse_advanced_event_selectors([{"FieldSelectors": data}, {"FieldSelectors": network}])
+    assert [s.category for s in parsed] == ["Data", "NetworkActivity"]
+    assert [s.to_api()["FieldSelectors"] for s in parsed] == [data, network]
+
+
+def test_500_values_per_trail_across_its_advanced_selectors() -> None:
+    def selector(n: int) -> dict[str, Any]:
+        arns = [f"arn:aws:iam::111122223333:user/u{i}" for i in range(n)]
+        return {
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                {"Field": "userIdentity.arn", "Equals": arns},
+            ]
+        }
+
+    # each selector counts its eventCategory and resources.type values too: 2 + n
+    parse_advanced_event_selectors([selector(248), selector(248)])
+    with pytest.raises(TrailError) as err:
+        parse_advanced_event_selectors([selector(248), selector(249)])
+    assert "at most 500 values" in err.value.message
+
+
 def _fields(*fields: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"FieldSelectors": list(fields)}]
 
@@ -210,8 +249,46 @@ _S3 = {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}
     ("raw", "fragment"),
     [
         (
-            _fields({"Field": "userIdentity.arn", "Equals": ["x"]}),
-            "Value userIdentity.arn for Field",
+            _fields({"Field": "userIdentity.userName", "Equals": ["x"]}),
+            "Value userIdentity.userName for Field",
+        ),
+        (
+            _fields(
+                {"Field": "eventCategory", "Equals": ["Management"]},
+                {"Field": "userIdentity.arn", "Equals": ["arn:aws:iam::111122223333:user/a"]},
+            ),
+            "Field userIdentity.arn is invalid for eventCategory Management on a trail",
+        ),
+        (
+            _fields(_DATA, _S3, {"Field": "errorCode", "Equals": ["VpceAccessDenied"]}),
+            "Field errorCode is invalid for eventCategory Data",
+        ),
+        (
+            _fields(_DATA, _S3, {"Field": "sessionCredentialFromConsole", "Equals": ["yes"]}),
+            "Value yes for sessionCredentialFromConsole",
+        ),
+        (
+            _fields(_DATA, _S3, {"Field": "readOnly", "NotEquals": ["true"]}),
+            "Operator NotEquals is invalid for field readOnly",
+        ),
+        (
+            _fields(_DATA, {"Field": "resources.type", "StartsWith": ["AWS::S3"]}),
+            "Operator StartsWith is invalid for field resources.type",
+        ),
+        (
+            _fields(
+                {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                {"Field": "vpcEndpointId", "Equals": ["vpce-1"]},
+            ),
+            "need an eventSource field selector",
+        ),
+        (
+            _fields(
+                {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                {"Field": "eventSource", "Equals": ["s3.amazonaws.com"]},
+                {"Field": "errorCode", "Equals": ["AccessDenied"]},
+            ),
+            "Value AccessDenied for errorCode",
         ),
         (
             _fields({"Field": "eventCategory", "Equals": ["Insight"]}),

@@ -154,3 +154,33 @@ def test_invalid_sns_topics(topic: str) -> None:
     with pytest.raises(TrailError) as err:
         validate_sns_topic(topic)
     assert err.value.code == "InvalidSnsTopicNameException"
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "../",
+        "../../etc",
+        "%2e%2e/",
+        "%252e%252e/x",
+        "/leading",
+        "\\leading",
+        "x/../../AWSLogs/222222222222",
+        "a/./b",
+        "a//b",
+        "line\nbreak",
+        "nul\x00byte",
+        "tab\there",
+        "enc%0Aoded",
+        "back\\..\\slash",
+    ],
+)
+def test_s3_key_prefix_must_not_escape_or_carry_control_characters(prefix: str) -> None:
+    with pytest.raises(TrailError) as err:
+        validate_s3_key_prefix(prefix)
+    assert err.value.code == "InvalidS3PrefixException"
+
+
+@pytest.mark.parametrize("prefix", ["logs", "a/b", "a/b/", "a.b/c..d", "team-1/prod_2", "x%20y"])
+def test_s3_key_prefix_ordinary_folders(prefix: str) -> None:
+    validate_s3_key_prefix(prefix)

@@ -1,0 +1,84 @@
+"""Which series an API call feeds, and which trails receive an Insights event. Pure.
+
+Insights analyze *write management* events (guide lines 443, 4959) of one account in
+one region (line 4961: "not globally"). A call feeds the ``ApiCallRateInsight``
+series of its API and, when it failed, the ``ApiErrorRateInsight`` series of its API
+and error code.
+
+An Insights event goes to every trail that has that Insights type on, is logging,
+and covers the event's account and region: the account's own trails whose home
+region it is or that are multi-region, and organization trails of the account's
+organization (under ``AWSLogs/<org-id>/<account>/``, like its other files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from recorder.delivery.naming import Destination
+from recorder.events.classify import classify
+from recorder.events.times import parse_event_time
+from recorder.insights.detector import CALL_RATE, ERROR_RATE, InsightEvent, SeriesKey
+from recorder.trails import Trail
+
+_API_EVENT_TYPES = frozenset({"AwsApiCall", None})
+
+
+def series_of(record: Mapping[str, Any]) -> tuple[SeriesKey, ...]:
+    """The series a decoded ``api-events`` record feeds: none unless it is a write
+    management API call with an account, region, source and name."""
+    if record.get("eventType") not in _API_EVENT_TYPES:
+        return ()
+    source, name = record.get("eventSource"), record.get("eventName")
+    account, region = record.get("recipientAccountId"), record.get("awsRegion")
+    if not (source and name and account and region):
+        return ()
+    read_only, category = record.get("readOnly"), record.get("eventCategory")
+    if read_only is None or category is None:
+        c = classify(source, name)
+        read_only = c.read_only if read_only is None else read_only
+        if category is None:
+            management = record.get("managementEvent")
+            category = (
+                c.event_category if management is None else ("Management" if management else "Data")
+            )
+    if read_only or category != "Management":
+        return ()
+    calls = SeriesKey(account, region, source, name, CALL_RATE, "")
+    error = record.get("errorCode")
+    if not error:
+        return (calls,)
+    return (calls, SeriesKey(account, region, source, name, ERROR_RATE, str(error)))
+
+
+def epoch_of(record: Mapping[str, Any]) -> float | None:
+    try:
+        return parse_event_time(str(record.get("eventTime", ""))).timestamp()
+    except ValueError:
+        return None
+
+
+def destinations(
+    event: InsightEvent, trails: Iterable[Trail], organizations: Mapping[str, str]
+) -> list[Destination]:
+    """The Insight destinations (trail, account folder, region) of one event."""
+    key = event.key
+    account_org = organizations.get(key.account_id)
+    out = []
+    for trail in trails:
+        if key.insight_type not in trail.insight_types or not trail.is_logging:
+            continue
+        if not (trail.is_multi_region_trail or trail.home_region == key.region):
+            continue
+        org_id = None
+        if trail.account_id != key.account_id:
+            if not trail.is_organization_trail or account_org is None:
+                continue
+            if organizations.get(trail.account_id) != account_org:
+                continue
+            org_id = account_org
+        elif trail.is_organization_trail and account_org is not None:
+            org_id = account_org
+        out.append(Destination(trail.trail_arn, key.account_id, key.region, org_id, True))
+    return sorted(out)

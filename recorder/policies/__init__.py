@@ -1,0 +1,26 @@
+"""Resource policies: whether a bucket, topic or key grants CloudTrail what delivery needs.
+
+Pure, synchronous and shared: the control API checks a trail's destinations on
+CreateTrail/UpdateTrail, and the writer re-checks a destination's grant with the same
+functions (:func:`bucket_grant_problem`, :func:`topic_grant_problem`,
+:func:`key_grant_problem`) on the policy it fetched.
+"""
+
+from recorder.policies.evaluate import CLOUDTRAIL_SERVICE, Decision, Request, evaluate
+from recorder.policies.grants import (
+    bucket_grant_problem,
+    key_grant_problem,
+    log_object_arns,
+    topic_grant_problem,
+)
+
+__all__ = [
+    "CLOUDTRAIL_SERVICE",
+    "Decision",
+    "Request",
+    "bucket_grant_problem",
+    "evaluate",
+    "key_grant_problem",
+    "log_object_arns",
+    "topic_grant_problem",
+]

@@ -1,0 +1,41 @@
+"""Insights files: ``AWSLogs/<account>/CloudTrail-Insight/<region>/YYYY/MM/DD/`` (guide
+line 2773), named like CloudTrail's other files with the folder's name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from recorder.delivery.naming import Destination, log_file_key
+
+ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/t"
+WHEN = dt.datetime(2019, 11, 14, 0, 55, 3, tzinfo=dt.UTC)
+
+
+def test_insight_key_layout() -> None:
+    dest = Destination(ARN, "123456789012", "us-east-1", insight=True)
+    key = log_file_key(dest, "prefix", WHEN, "seed")
+    assert re.fullmatch(
+        r"prefix/AWSLogs/123456789012/CloudTrail-Insight/us-east-1/2019/11/14/"
+        r"123456789012_CloudTrail-Insight_us-east-1_20191114T0055Z_[0-9A-Za-z]{16}\.json\.gz",
+        key,
+    ), key
+
+
+def test_insight_destination_round_trips_and_differs_from_the_trails_own() -> None:
+    plain = Destination(ARN, "123456789012", "us-east-1", "o-abc")
+    insight = Destination(ARN, "123456789012", "us-east-1", "o-abc", insight=True)
+    assert Destination.from_key(insight.key()) == insight
+    assert Destination.from_key(plain.key()) == plain
+    assert insight.key() != plain.key()
+    # Same digest chain as the trail's other files in that account and region.
+    assert insight.digest_key() == plain.digest_key() == plain.key()
+    assert "/CloudTrail/" in log_file_key(plain, None, WHEN, "s")
+
+
+@pytest.mark.parametrize("raw", [b"a|1|r|o|Other", b"a|1|r|o|Insight|x", b"a|1|r"])
+def test_bad_keys_are_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        Destination.from_key(raw)

@@ -1,0 +1,202 @@
+"""Every operation of 25 widely used services, through the real hook, as the router sees it.
+
+For each operation botocore's model defines, a real boto3 client with the hook
+installed is called with parameters generated from the input shape and answered by
+``Stubber`` with a response generated from the output shape (a client error for one
+operation in eight, so failed calls are covered too). Each record then goes where the
+router takes it: Avro encode and decode, the router's validation, the real routing
+engine over a set of trails. Nothing may be dead-lettered, and each record must be
+classified as the guide says:
+
+* ``readOnly``: true for Get/List/Describe/Head calls (guide line 4620: read-only
+  events "read your resources but don't make changes"), and ``responseElements`` null
+  for read-only calls (line 11542);
+* management vs data: S3 object-level operations (line 4738) and Lambda ``Invoke``
+  (line 4739) are data events, everything else a management event;
+* global services are delivered once, in us-east-1 (line 511);
+* KMS is a management event source that a trail's selectors can exclude (line 4660).
+
+The count of operations covered is printed (``-s``) and asserted to stay above 2,500.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from recorder.events import decode, encode, validate_record
+from recorder.events.classify import LAMBDA_DATA_OPERATIONS, S3_OBJECT_OPERATIONS
+from recorder.producer import Identity, install
+from recorder.routing.engine import RoutingEngine
+from recorder.routing.regions import is_global_service_event
+from recorder.routing.service import require_routable
+from recorder.trails.model import Trail
+from tests.unit.producer.helpers import RenderingSink
+from tests.unit.producer.model_values import value_for
+
+SERVICES = (
+    "s3", "ec2", "iam", "sts", "lambda", "kms", "dynamodb", "sqs", "sns", "cloudformation",
+    "cloudwatch", "logs", "ecr", "ecs", "eks", "rds", "route53", "cloudfront", "organizations",
+    "secretsmanager", "ssm", "stepfunctions", "kinesis", "glue", "cloudtrail",
+)  # fmt: skip
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+ALICE = Identity(account_id=ACCOUNT, access_key_id="AKIAIOSFODNN7EXAMPLE", user_name="Alice")
+
+
+def _trail(name: str, region: str = REGION, **extra: Any) -> Trail:
+    return Trail.from_api(
+        {
+            "Name": name,
+            "TrailARN": f"arn:aws:cloudtrail:{region}:{ACCOUNT}:trail/{name}",
+            "HomeRegion": region,
+            "S3BucketName": "trail-logs",
+            "IsMultiRegionTrail": True,
+            "IncludeGlobalServiceEvents": True,
+            **extra,
+        }
+    )
+
+
+MANAGEMENT = _trail("management")
+NO_KMS = _trail(
+    "no-kms",
+    EventSelectors=[
+        {
+            "ReadWriteType": "All",
+            "IncludeManagementEvents": True,
+            "ExcludeManagementEventSources": ["kms.amazonaws.com"],
+        }
+    ],
+)
+DATA = _trail(
+    "data",
+    EventSelectors=[
+        {
+            "ReadWriteType": "All",
+            "IncludeManagementEvents": False,
+            "DataResources": [
+                {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
+                {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+            ],
+        }
+    ],
+)
+ADVANCED_NO_KMS = _trail(
+    "advanced-no-kms",
+    AdvancedEventSelectors=[
+        {
+            "Name": "Management events without KMS",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Management"]},
+                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+            ],
+        }
+    ],
+)
+ENGINE = RoutingEngine.compile([MANAGEMENT, NO_KMS, ADVANCED_NO_KMS, DATA])
+
+_READ_PREFIXES = ("Get", "List", "Describe", "Head")
+_WRITE_PREFIXES = ("Create", "Delete", "Put", "Update", "Start", "Stop", "Attach", "Detach")
+
+
+def _operations(service: str) -> list[str]:
+    return list(botocore.session.get_session().get_service_model(service).operation_names)
+
+
+def _drive(service: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """Call every operation of ``service`` once through the hooked client."""
+    session = boto3.Session(
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x", region_name=REGION
+    )
+    client = session.client(service)
+    sink = RenderingSink()
+    install(client, sink, identity=ALICE)
+    model = client.meta.service_model
+    failures: set[str] = set()
+    methods = {api: py for py, api in client.meta.method_to_api_mapping.items()}
+    with Stubber(client) as stub:
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            rng = random.Random(zlib.crc32(f"{service}.{name}".encode()))
+            params = value_for(op.input_shape, rng) if op.input_shape is not None else {}
+            failed = rng.random() < 0.125
+            if failed:
+                failures.add(name)
+                stub.add_client_error(
+                    methods[name],
+                    service_error_code="AccessDenied",
+                    service_message="denied",
+                    http_status_code=403,
+                )
+            else:
+                response = value_for(op.output_shape, rng, request=False) if op.output_shape else {}
+                stub.add_response(methods[name], response)
+            method = getattr(client, methods[name])
+            try:
+                method(**params)
+            except client.exceptions.ClientError:
+                assert failed, f"{service}.{name}: unexpected client error"
+    return sink.records(), failures
+
+
+def _route_like_the_router(record: dict[str, Any]) -> list[Any]:
+    wire = decode(encode(record))
+    validate_record(wire)
+    require_routable(wire)
+    return ENGINE.route(wire)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_is_recorded_valid_routed_and_classified(service: str) -> None:
+    records, failures = _drive(service)
+    operations = _operations(service)
+    assert sorted(r["eventName"] for r in records) == sorted(operations)
+    for record in records:
+        name = record["eventName"]
+        where = f"{service}.{name}"
+        deliveries = _route_like_the_router(record)
+        if name in failures:
+            assert record["errorCode"] == "AccessDenied", where
+            assert record["errorMessage"] == "denied", where
+            assert record["responseElements"] is None, where
+        else:
+            assert "errorCode" not in record, where
+        trails = {d.trail_arn.rsplit("/", 1)[1] for d in deliveries}
+        data = (service == "s3" and name in S3_OBJECT_OPERATIONS) or (
+            service == "lambda" and name in LAMBDA_DATA_OPERATIONS
+        )
+        assert record["eventCategory"] == ("Data" if data else "Management"), where
+        assert record["managementEvent"] is (not data), where
+        if name.startswith(_READ_PREFIXES):
+            assert record["readOnly"] is True, where
+        if name.startswith(_WRITE_PREFIXES):
+            assert record["readOnly"] is False, where
+        if record["readOnly"]:
+            assert record["responseElements"] is None, where
+        if data:
+            assert trails == {"data"}, where
+            assert any(r["type"] in ("AWS::S3::Object", "AWS::Lambda::Function")
+                       for r in record["resources"]), where  # fmt: skip
+        elif service == "kms":
+            assert trails == {"management"}, where  # both no-kms trails exclude it
+        else:
+            assert trails == {"management", "no-kms", "advanced-no-kms"}, where
+        if service in ("iam", "cloudfront", "route53", "organizations"):
+            assert record["awsRegion"] == "us-east-1" and is_global_service_event(record), where
+            assert {d.region for d in deliveries} == {"us-east-1"}, where
+        elif service != "sts":
+            assert record["awsRegion"] == REGION, where
+
+
+def test_operations_covered() -> None:
+    total = sum(len(_operations(s)) for s in SERVICES)
+    print(f"\ngenerative hook test: {len(SERVICES)} services, {total} operations")
+    assert len(SERVICES) >= 25
+    assert total > 2500
