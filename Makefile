@@ -34,6 +34,7 @@ run: install
 	$(BIN)/recorder demo setup $(if $(DEMO_TRAILS_FILE),--trails-file $(DEMO_TRAILS_FILE))
 	$(if $(DEMO_TRAILS_FILE),RECORDER_TRAILS_FILE=$(DEMO_TRAILS_FILE)) RECORDER_CUT_INTERVAL=5 \
 	  RECORDER_API_LOCAL_DEVELOPMENT=true \
+	  RECORDER_INSIGHTS_BUCKET_SECONDS=2 RECORDER_INSIGHTS_BASELINE_WINDOW=10 RECORDER_INSIGHTS_THRESHOLD=6 RECORDER_INSIGHTS_LATENESS=2 \
 	  setsid nohup $(BIN)/recorder run all > $(STACK)/logs/recorder.log 2>&1 & echo $$! > $(STACK)/recorder.pid
 	$(if $(DEMO_TRAILS_FILE),,$(BIN)/recorder demo trail)
 	$(BIN)/recorder demo traffic

@@ -29,12 +29,12 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recorder.delivery.naming import Destination
 from recorder.delivery.target import DeliveryTarget
 from recorder.delivery.writer import Writer
 from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
+from recorder.trails.destination import Destination
 
 BUCKET = "bench-logs"
 

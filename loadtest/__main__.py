@@ -169,7 +169,8 @@ def summarize(args: argparse.Namespace, out: harness.Outcome) -> dict[str, Any]:
     }
     if args.burst:
         summary["burst calls sent"] = r["burst sent"]
-        summary["Insights files (CloudTrail-Insight/)"] = r["insights files"]
+        ins = r["insights"]
+        summary["Insights events Start / End"] = f"{ins.get('Start', 0)} / {ins.get('End', 0)}"
     if args.find_capacity:
         held = r["held"]
         fl = out.floor.get("floor events/s", float("nan"))

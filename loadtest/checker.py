@@ -171,7 +171,7 @@ class Delivered:
         self.seen: Counter[int] = Counter()
         self.records = 0
         self.files = 0
-        self.insights = 0  # Insights files: not API events, counted apart
+        self.insights: Counter[str] = Counter()  # Insights events (not API events) by state
         self.skip: set[str] = set()  # buckets not to list (broken destinations)
         self.read: set[str] = set()
         self.latencies = Latencies(time.time())
@@ -260,8 +260,10 @@ class Delivered:
         trail = self.buckets[bucket]
         parts = key.split("/")  # AWSLogs/<acct>/CloudTrail/<region>/...
         if "CloudTrail-Insight" in parts:
+            body = gzip.decompress(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            states = [r["insightDetails"]["state"] for r in orjson.loads(body)["Records"]]
             with self._lock:
-                self.insights += 1
+                self.insights.update(states)
             return
         account, region = parts[1], parts[3]
         body = gzip.decompress(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -461,7 +463,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         "expected": len(expected_keys),
         "delivered": delivered.records,
         "files": delivered.files,
-        "insights files": delivered.insights,
+        "insights": dict(delivered.insights),
         "held deliveries": len(held_keys),
         "repaired": repaired,
         "burst sent": shared.burst_sent.value if shared.burst_sent is not None else 0,

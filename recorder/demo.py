@@ -34,7 +34,7 @@ API_KEY = API_SECRET = "testing"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["setup", "trail", "traffic"])
+    parser.add_argument("action", choices=["setup", "trail", "traffic", "insights"])
     parser.add_argument(
         "--trails-file", type=Path, default=None, help="setup: also write this trails file"
     )
@@ -232,4 +232,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "trail":
         return create_trail(settings, api_url(settings, args.api_url), args.timeout)
+    if args.action == "insights":  # an Insights pair: recorder.insights.demo
+        from recorder.insights.demo import run_demo
+
+        url = api_url(settings, args.api_url)
+        return run_demo(
+            settings, url, account=ACCOUNT, region=REGION, trail=TRAIL_NAME, bucket=LOG_BUCKET
+        )
     return traffic(settings, args.timeout)

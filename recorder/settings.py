@@ -110,7 +110,7 @@ class Settings:
     # CloudTrail Insights detection (recorder.insights; README "Insights").
     insights_bucket_seconds: int = 60  # the counting interval (AWS: a minute)
     insights_baseline_window: int = 7 * 24 * 60  # buckets the baseline spans
-    insights_threshold: float = 3.0  # normal range: mean +- threshold * deviation
+    insights_threshold: float = 4.0  # normal range: mean +- threshold * deviation
     insights_lateness: float = 60.0  # seconds a bucket waits for late calls
     # Rotation of generated keys (seconds): a new key every 20 days, each valid 30
     # days (the overlap lets a late window be signed by the outgoing key); a

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+import orjson
 from aiokafka.errors import KafkaError
 
 from recorder.api.leases import Lease, Leases, LeaseTable
@@ -49,12 +50,21 @@ class TrailStore(Protocol):
     async def delete(self, trail_arn: str) -> None: ...
 
 
+async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
+    """Write one change to `trails`; returns its offset. ``None`` deletes (tombstone).
+
+    The control API is the one writer of trail documents; the registry (in
+    ``recorder.services``) only reads them back.
+    """
+    body = None if value is None else orjson.dumps(value)
+    meta = await producer.send_and_wait(settings.topics.trails, body, key=key.encode(), partition=0)
+    return int(meta.offset)
+
+
 class RegistryStore:
     """Trail documents on the ``trails`` topic, read back through the registry."""
 
     def __init__(self, settings: Settings, registry: Any, producer: Any) -> None:
-        from recorder.services.registry import publish
-
         self._settings = settings
         self._registry = registry
         self._producer = producer
@@ -110,8 +120,6 @@ class RegistryStore:
         await self._write(trail_arn, None)
 
     async def _write(self, trail_arn: str, document: Document | None) -> None:
-        from recorder.services.registry import publish
-
         lease = self._held.get(_account(trail_arn))
         if lease is not None and time.time() * 1000 > lease.deadline_ms():
             raise _unavailable("the account's write lease ran out before the write", None)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import orjson
 
-from recorder.delivery.naming import Destination
+from recorder.trails.destination import Destination
 
 MARKER_HEADER = "recorder-cut"
 

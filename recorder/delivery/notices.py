@@ -19,13 +19,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from recorder.delivery.errors import Failure, classify
 from recorder.delivery.logfile import LogFile
-from recorder.delivery.naming import Destination
 from recorder.delivery.target import DeliveryTarget
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import Failure, classify
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.writer")
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from recorder.delivery.batcher import Batch, Routed
-from recorder.delivery.naming import Destination
 from recorder.delivery.target import DeliveryTarget
+from recorder.trails.destination import Destination
 
 PARKED_HEADER = "recorder-parked"
 FILE, NOTICE, DONE = "file", "notice", "done"

@@ -23,8 +23,6 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from recorder.delivery.batcher import Batch
-from recorder.delivery.errors import Failure, retry_delay
-from recorder.delivery.naming import Destination
 from recorder.delivery.notices import DeliveryFailed, send_until_taken
 from recorder.delivery.parking import (
     DONE,
@@ -44,7 +42,9 @@ from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.partitions import read_range
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import Failure, retry_delay
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.writer")
 

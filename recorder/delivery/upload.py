@@ -20,9 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.delivery.batcher import Batch
-from recorder.delivery.errors import Failure, classify
 from recorder.delivery.logfile import LogFile, build_log_file
-from recorder.delivery.naming import Destination, log_file_key
+from recorder.delivery.naming import log_file_key
 from recorder.delivery.notices import DeliveryFailed, Notifier, manifest, send_until_taken
 from recorder.delivery.parking import ParkedFile, ParkedNotice
 from recorder.delivery.retry import ParkingLot
@@ -30,7 +29,9 @@ from recorder.delivery.status import DeliveryStatus, parse_time
 from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import Failure, classify
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.writer")
 

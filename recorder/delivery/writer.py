@@ -24,7 +24,6 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from recorder.delivery.batcher import MARKER_HEADER, Batch, CutMarker, PartitionBatcher, Routed
-from recorder.delivery.naming import Destination
 from recorder.delivery.notices import Notifier
 from recorder.delivery.retry import ParkingLot
 from recorder.delivery.status import DeliveryStatus, TrailDeliveryStatus, now_str
@@ -38,6 +37,7 @@ from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.obs.progress import Progress
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.writer")
 

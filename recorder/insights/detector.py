@@ -69,7 +69,7 @@ class Rule:
     """The detection rule's parameters (see the module docstring)."""
 
     window: int = 7 * 24 * 60  # buckets the baseline spans (7 days of minutes)
-    k: float = 3.0  # half-width of the normal range, in (floored) deviations
+    k: float = 4.0  # half-width of the normal range, in (floored) deviations
     rel_floor: float = 0.1  # deviation floor relative to the mean
     abs_floor: float = 1.0  # deviation floor in calls per bucket
     bucket_seconds: int = 60

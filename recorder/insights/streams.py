@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from recorder.delivery.naming import Destination
 from recorder.events.classify import classify
 from recorder.events.times import parse_event_time
 from recorder.insights.detector import CALL_RATE, ERROR_RATE, InsightEvent, SeriesKey
 from recorder.trails import Trail
+from recorder.trails.destination import Destination
 
 _API_EVENT_TYPES = frozenset({"AwsApiCall", None})
 

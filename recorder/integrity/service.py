@@ -26,8 +26,6 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from botocore.exceptions import BotoCoreError, ClientError
 
-from recorder.delivery.errors import classify, retry_delay
-from recorder.delivery.naming import Destination
 from recorder.integrity.chain import ChainState, StaleWindowError, next_digest
 from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWindows, WindowMarker
 from recorder.integrity.keystore import KeyStore
@@ -40,7 +38,9 @@ from recorder.kafka.lag import record_lag
 from recorder.kafka.partitions import OwnerListener, commit_committable, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import classify, retry_delay
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.digester")
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from recorder.events.classify import LAMBDA_SOURCE, S3_OBJECT_OPERATIONS, S3_SOURCE, classify
+from recorder.events.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
 from recorder.events.validate import MAX_BYTES
 from recorder.producer.shapes import NEVER_LOGGED, elements
-from recorder.routing.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
 
 EVENT_VERSION = "1.08"
 

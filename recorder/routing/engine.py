@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.events.regions import GLOBAL_REGION, is_global_service_event
 from recorder.routing.delivery import Delivery
 from recorder.routing.owners import foreign_owners
-from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
 from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
 from recorder.trails.logging_state import LoggingPeriod, epoch_second, logging_at
@@ -45,8 +45,8 @@ class _Placement:
             return self.global_events
         return self.multi_region or self.home_region == region
 
-    def logging_at(self, second: int) -> bool:
-        return logging_at(self.periods, self.is_logging, second)
+    def logging_at(self, second: int, produced_ms: int | None) -> bool:
+        return logging_at(self.periods, self.is_logging, second, produced_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +142,16 @@ class RoutingEngine:
         engine._inputs = inputs
         return engine
 
-    def route(self, record: Mapping[str, Any]) -> list[Delivery]:
-        """Deliveries of a CloudTrail record, sorted, each once. Raises
-        :class:`recorder.selectors.RecordError` for a record that cannot be routed."""
+    def route(self, record: Mapping[str, Any], produced_ms: int | None = None) -> list[Delivery]:
+        """Deliveries of a CloudTrail record, sorted, each once. ``produced_ms`` (the
+        Kafka timestamp of the record, if known) places an event in the second of a
+        StartLogging. Raises :class:`recorder.selectors.RecordError` for a record that
+        cannot be routed."""
         event = event_from_record(record)
         is_global = is_global_service_event(record)
         region = GLOBAL_REGION if is_global else event.region
         out: set[Delivery] = set()
-        when = _EventSecond(record)
+        when = _EventSecond(record, produced_ms)
         self._collect(event.account_id, event, is_global, region, when, out)
         for owner, resources in foreign_owners(event).items():
             self._collect(owner, event.with_resources(resources), is_global, region, when, out)
@@ -172,7 +174,7 @@ class RoutingEngine:
                 p = scope.placements[i]
                 if not p.covers(event.region, is_global):
                     continue
-                if p.periods and not p.logging_at(when.second()):
+                if p.periods and not p.logging_at(when.second(), when.produced_ms):
                     continue
                 out.add(Delivery(p.trail_arn, account, region, p.org_id))
 
@@ -180,11 +182,12 @@ class RoutingEngine:
 class _EventSecond:
     """The record's ``eventTime`` in epoch seconds, parsed only if a trail asks."""
 
-    __slots__ = ("_record", "_second")
+    __slots__ = ("_record", "_second", "produced_ms")
 
-    def __init__(self, record: Mapping[str, Any]) -> None:
+    def __init__(self, record: Mapping[str, Any], produced_ms: int | None) -> None:
         self._record = record
         self._second: int | None = None
+        self.produced_ms = produced_ms
 
     def second(self) -> int:
         if self._second is None:

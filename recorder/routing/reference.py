@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from recorder.events.regions import GLOBAL_REGION, is_global_service_event
 from recorder.routing.delivery import Delivery
 from recorder.routing.engine import event_second
 from recorder.routing.owners import foreign_owners
-from recorder.routing.regions import GLOBAL_REGION, is_global_service_event
 from recorder.selectors import event_from_record, trail_matches
 from recorder.trails import Trail
 
 
 def reference_route(
-    trails: Sequence[Trail], organizations: Mapping[str, str], record: Mapping[str, Any]
+    trails: Sequence[Trail],
+    organizations: Mapping[str, str],
+    record: Mapping[str, Any],
+    produced_ms: int | None = None,
 ) -> list[Delivery]:
     event = event_from_record(record)
     is_global = is_global_service_event(record)
@@ -30,7 +33,7 @@ def reference_route(
     out: set[Delivery] = set()
     for trail in trails:
         if trail.logging_periods:
-            if not trail.logging_at(event_second(record)):
+            if not trail.logging_at(event_second(record), produced_ms):
                 continue
         elif not trail.is_logging:
             continue

@@ -26,7 +26,6 @@ from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from recorder.delivery.naming import Destination
 from recorder.events import (
     EventDecodeError,
     InvalidEventError,
@@ -47,6 +46,7 @@ from recorder.routing.produce import BatchedSend, PartitionOf
 from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
 from recorder.settings import Settings
+from recorder.trails.destination import Destination
 
 log = get_logger("recorder.router")
 
@@ -64,7 +64,9 @@ class _Delivery(Protocol):
 
 
 class Engine(Protocol):
-    def route(self, record: dict[str, Any]) -> Sequence[_Delivery]: ...
+    def route(
+        self, record: dict[str, Any], produced_ms: int | None = None
+    ) -> Sequence[_Delivery]: ...
 
 
 @dataclass
@@ -222,7 +224,8 @@ class Router:
                     validate_record(record, typed=typed)
                     require_routable(record)
                     _fill_classification(record)
-                    deliveries = engine.route(record)
+                    # the record's Kafka timestamp: when it was produced (StartLogging)
+                    deliveries = engine.route(record, m.timestamp)
                 except (EventDecodeError, InvalidEventError, RecordError) as exc:
                     kind = "undecodable" if isinstance(exc, EventDecodeError) else "invalid"
                     await send_dead_letter(

@@ -42,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"recorder: bad settings: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_level)
     wanted = set(SERVICES if "all" in args.services else args.services)
     if "api" in wanted:
         from recorder.api.config import ApiConfig
@@ -52,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         except SettingsError as exc:
             print(f"recorder: bad settings: {exc}", file=sys.stderr)
             return 2
+    configure(settings.log_level)
     with contextlib.suppress(ImportError):
         import uvloop
 

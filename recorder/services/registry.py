@@ -230,8 +230,6 @@ class TrailRegistry:
         changed: dict[str, dict[str, Any] | None] = {}
         for m in messages:
             arn = (m.key or b"").decode()
-            for listener in self.record_listeners:
-                listener(arn, m.value, int(m.timestamp))
             if arn.startswith(LEASE_PREFIX):
                 continue  # the control API's write leases, not trails
             if m.value is None:
@@ -245,6 +243,12 @@ class TrailRegistry:
                     log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
         await asyncio.to_thread(self._parse_changes, changed)
         await self._apply_topic_state()
+        # Listeners (the API's write leases) hear of the batch only once its trails are
+        # applied, with no await until the position moves: a lease granted by this
+        # batch is then never acted on before the previous holder's write is visible.
+        for m in messages:
+            for listener in self.record_listeners:
+                listener((m.key or b"").decode(), m.value, int(m.timestamp))
         # Only now: a reader waiting for this offset sees the engine that includes it.
         self.position = messages[-1].offset + 1
         async with self._changed:
@@ -294,10 +298,3 @@ class TrailRegistry:
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""
         return self._topic_state.get(trail_arn)
-
-
-async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
-    """Write one change to `trails`; returns its offset. ``None`` deletes (tombstone)."""
-    body = None if value is None else orjson.dumps(value)
-    meta = await producer.send_and_wait(settings.topics.trails, body, key=key.encode(), partition=0)
-    return int(meta.offset)

@@ -100,11 +100,6 @@ ANSWERS: dict[str, Answer] = {
         "InsufficientSnsTopicPolicyException",
         "SNS Topic does not exist or the topic policy is incorrect!",
     ),
-    # record: Azure/Azure-Sentinel#12242, trussworks/terraform-aws-cloudtrail#186
-    "encryption_policy": Answer(
-        "InsufficientEncryptionPolicyException",
-        "Insufficient permissions to access S3 bucket {bucket} or KMS key {key}.",
-    ),
     # moto (responses.py)
     "multi_region_needs_global": Answer(
         "InvalidParameterCombinationException",
@@ -123,11 +118,6 @@ ANSWERS: dict[str, Answer] = {
         "This exception is thrown when the request is made from an Amazon Web Services "
         "account that is not a member of an organization. To make this request, sign in "
         "using the credentials of an account that belongs to an organization.",
-    ),
-    # record: turbot/steampipe-plugin-aws#577 (another account's trail by ARN)
-    "foreign_arn": Answer(
-        "CloudTrailARNInvalidException",
-        "AccountID in ARN is wrong, you can only access resources with AccountID {account}.",
     ),
 }
 

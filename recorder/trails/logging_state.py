@@ -9,10 +9,14 @@ them in the trail document (``LoggingPeriods``, a list of
 ``{"StartLoggingTime": ..., "StopLoggingTime": ...}``, the last one open while the
 trail logs), and routing asks :func:`logging_at` with the event's time.
 
-``eventTime`` has whole seconds, so the periods do too, and both ends are inclusive:
-the StopLogging call's own record (timed when the call arrived, before the stop took
-effect) is always inside; an event in the same second as the stop is taken as
-before it, since its record cannot tell.
+``eventTime`` has whole seconds; the API's times have milliseconds. The end of a
+period includes its whole second: the StopLogging call's own record (timed when the
+call arrived, before the stop took effect) is always inside, and an event in the
+same second as the stop is taken as before it, since its record cannot tell. The
+start of a period is decided finer when the router knows when the event was produced
+(its Kafka timestamp, milliseconds): an event in the second of a StartLogging is the
+trail's only if it was produced at or after the start. Without that timestamp (the
+``recorder route`` tool), the whole second counts.
 
 A trail with no recorded periods (a trails file, a document written before periods
 existed) logs always or never, as ``IsLogging`` says.
@@ -33,38 +37,55 @@ from recorder.trails.errors import TrailError
 #: delayed across that many StopLogging/StartLogging cycles).
 MAX_LOGGING_PERIODS = 20
 
-_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?Z", re.ASCII)
+_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
 class LoggingPeriod:
-    """Epoch seconds, both inclusive; ``stop`` is None while the trail logs."""
+    """Epoch milliseconds of the StartLogging and StopLogging (None while logging)."""
 
     start: int
     stop: int | None = None
 
-    def covers(self, second: int) -> bool:
-        return self.start <= second and (self.stop is None or second <= self.stop)
+    def covers(self, second: int, produced_ms: int | None = None) -> bool:
+        """Whether an event of ``eventTime`` ``second``, produced at ``produced_ms``
+        if known, falls in the period (see the module's note on the boundaries)."""
+        start_second = self.start // 1000
+        if second < start_second:
+            return False
+        if second == start_second and produced_ms is not None and produced_ms < self.start:
+            return False
+        return self.stop is None or second <= self.stop // 1000
 
 
-def epoch_second(text: str) -> int:
-    """Whole UTC seconds of ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (eventTime and the API's
-    times); ValueError otherwise."""
+def epoch_ms(text: str) -> int:
+    """UTC epoch milliseconds of ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (eventTime and the
+    API's times); ValueError otherwise."""
     m = _TIME.fullmatch(text) if isinstance(text, str) else None
     if m is None:
         raise ValueError(f"{text!r} is not YYYY-MM-DDTHH:MM:SS[.fff]Z")
-    return calendar.timegm((*map(int, m.groups()), 0, 0, 0))
+    *fields, fraction = m.groups()
+    millis = int((fraction or "").ljust(3, "0")[:3])
+    return calendar.timegm((*map(int, fields), 0, 0, 0)) * 1000 + millis
 
 
-def format_second(second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+def epoch_second(text: str) -> int:
+    """Whole UTC seconds of an ``eventTime`` (or an API time)."""
+    return epoch_ms(text) // 1000
 
 
-def logging_at(periods: Sequence[LoggingPeriod], is_logging: bool, second: int) -> bool:
+def format_ms(ms: int) -> str:
+    """An API time: ``YYYY-MM-DDTHH:MM:SS.fffZ``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def logging_at(
+    periods: Sequence[LoggingPeriod], is_logging: bool, second: int, produced_ms: int | None = None
+) -> bool:
     """Whether a trail with these periods logs an event of ``second``."""
     if not periods:
         return is_logging
-    return any(p.covers(second) for p in periods)
+    return any(p.covers(second, produced_ms) for p in periods)
 
 
 def parse_logging_periods(doc: Mapping[str, Any]) -> tuple[LoggingPeriod, ...]:
@@ -79,11 +100,11 @@ def parse_logging_periods(doc: Mapping[str, Any]) -> tuple[LoggingPeriod, ...]:
         start, stop = doc.get("StartLoggingTime"), doc.get("StopLoggingTime")
         if not start:
             return ()
-        begin = epoch_second(start)
+        begin = epoch_ms(start)
         if doc.get("IsLogging", True):
             return (LoggingPeriod(begin),)
-        if stop and epoch_second(stop) >= begin:
-            return (LoggingPeriod(begin, epoch_second(stop)),)
+        if stop and epoch_ms(stop) >= begin:
+            return (LoggingPeriod(begin, epoch_ms(stop)),)
         return ()
     except (ValueError, TypeError) as exc:
         raise TrailError("InvalidParameterException", f"Invalid logging times: {exc}") from None
@@ -94,7 +115,7 @@ def _period(raw: object) -> LoggingPeriod:
         raise ValueError(f"{raw!r} is not a logging period")
     stop = raw.get("StopLoggingTime")
     return LoggingPeriod(
-        epoch_second(raw["StartLoggingTime"]), None if stop is None else epoch_second(stop)
+        epoch_ms(raw["StartLoggingTime"]), None if stop is None else epoch_ms(stop)
     )
 
 

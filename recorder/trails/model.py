@@ -24,7 +24,7 @@ from recorder.trails.event_selectors import (
 )
 from recorder.trails.logging_state import (
     LoggingPeriod,
-    format_second,
+    format_ms,
     logging_at,
     parse_logging_periods,
 )
@@ -109,10 +109,11 @@ class Trail:
     def has_custom_event_selectors(self) -> bool:
         return bool(self.event_selectors or self.advanced_event_selectors)
 
-    def logging_at(self, second: int) -> bool:
-        """Whether the trail logs an event of ``second`` (epoch seconds): by its logging
-        periods, or by ``is_logging`` when it has none (line 8394)."""
-        return logging_at(self.logging_periods, self.is_logging, second)
+    def logging_at(self, second: int, produced_ms: int | None = None) -> bool:
+        """Whether the trail logs an event of ``second`` (epoch seconds), produced at
+        ``produced_ms`` if known: by its logging periods, or by ``is_logging`` when it
+        has none (line 8394)."""
+        return logging_at(self.logging_periods, self.is_logging, second, produced_ms)
 
     @property
     def routable(self) -> bool:
@@ -225,8 +226,8 @@ class Trail:
         doc = {**self.to_api(), "IsLogging": self.is_logging}
         if self.logging_periods:
             doc["LoggingPeriods"] = [
-                {"StartLoggingTime": format_second(p.start)}
-                | ({} if p.stop is None else {"StopLoggingTime": format_second(p.stop)})
+                {"StartLoggingTime": format_ms(p.start)}
+                | ({} if p.stop is None else {"StopLoggingTime": format_ms(p.stop)})
                 for p in self.logging_periods
             ]
         if self.has_custom_event_selectors:

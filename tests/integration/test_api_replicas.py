@@ -15,8 +15,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from recorder.delivery.naming import Destination
 from recorder.stack.local import LocalStack
+from recorder.trails.destination import Destination
 from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket
 from tests.integration.test_api import ALICE, BOB, BOB_KEY, BOB_SECRET, cloudtrail, start_api
 

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import aws
+from tests.integration.helpers import aws, cloudtrail_bucket
 from tests.integration.test_api import ALICE, start_api
 from tests.integration.test_api_terraform import MIRROR, PROVIDER, TERRAFORM
 from tests.integration.test_api_terraform import pytestmark as terraform_marks
@@ -55,7 +55,7 @@ DEPLOY_ROLE = "arn:aws:sts::123456789012:assumed-role/deploy/"
 def test_terraform_advanced_event_selector(
     stack: LocalStack, api_port: int, tmp_path: Path, event_type: bool
 ) -> None:
-    aws(stack, "s3").create_bucket(Bucket="terraform-advanced-logs")
+    cloudtrail_bucket(aws(stack, "s3"), "terraform-advanced-logs")
     work = tmp_path / "tf"
     shutil.copytree(CONFIG, work)
     rc_file = tmp_path / "terraformrc"

@@ -24,13 +24,13 @@ import pytest
 from aiokafka import TopicPartition
 
 from loadtest.faultproxy import FaultProxy
-from recorder.delivery.naming import Destination
 from recorder.delivery.parking import ParkedFile
 from recorder.delivery.target import DeliveryTarget
 from recorder.delivery.writer import Writer
 from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
+from recorder.trails.destination import Destination
 from tests.integration.helpers import aws
 
 pytestmark = pytest.mark.integration

@@ -15,12 +15,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from recorder.delivery.naming import Destination
 from recorder.delivery.target import DeliveryTarget
 from recorder.delivery.writer import Writer
 from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
+from recorder.trails.destination import Destination
 from tests.integration.helpers import aws, read_log_files
 
 pytestmark = pytest.mark.integration

@@ -27,9 +27,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from recorder.delivery.naming import Destination
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
+from recorder.trails.destination import Destination
 from tests.integration.helpers import RecorderProcess, aws, wait_for, write_trails
 
 pytestmark = pytest.mark.integration

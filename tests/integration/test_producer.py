@@ -24,9 +24,9 @@ import aioboto3
 import boto3
 import pytest
 
+from recorder.events.regions import is_global_service_event
 from recorder.producer import KafkaEventSink, install
 from recorder.producer.identity import CallerIdentityResolver
-from recorder.routing.regions import is_global_service_event
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for

@@ -65,13 +65,40 @@ class Env:
         return json.loads(done.stdout) if done.stdout.strip() else None
 
     def trail(self, name: str, bucket: str) -> str:
-        aws(self.stack, "s3").create_bucket(Bucket=bucket)
+        s3 = aws(self.stack, "s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(_cloudtrail_policy(bucket)))
         arn = self.cli("create-trail", "--name", name, "--s3-bucket-name", bucket)["TrailARN"]
         self.cli("start-logging", "--name", name)
         return str(arn)
 
     def records(self, bucket: str) -> dict[str, list[dict[str, Any]]]:
         return read_log_files(self.stack, bucket)
+
+
+def _cloudtrail_policy(bucket: str) -> dict[str, Any]:
+    """The guide's bucket policy for CloudTrail (line 10092)."""
+    principal = {"Service": "cloudtrail.amazonaws.com"}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:GetBucketAcl",
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{ACCOUNT}/*",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+        ],
+    }
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.delivery.batcher import Batch, CutMarker, PartitionBatcher, Routed
-from recorder.delivery.naming import Destination
+from recorder.trails.destination import Destination
 
 A = Destination("arn:aws:cloudtrail:us-east-1:111111111111:trail/a", "111111111111", "us-east-1")
 B = Destination("arn:aws:cloudtrail:us-east-1:222222222222:trail/b", "222222222222", "us-east-1")

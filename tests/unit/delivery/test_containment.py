@@ -8,10 +8,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from recorder.delivery.batcher import Batch, Routed
-from recorder.delivery.errors import classify, retry_delay
-from recorder.delivery.naming import Destination
 from recorder.delivery.parking import FILE, NOTICE, ParkedFile, ParkedIndex, ParkedNotice
 from recorder.delivery.target import DeliveryTarget
+from recorder.retry import classify, retry_delay
+from recorder.trails.destination import Destination
 
 DEST = Destination("arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "111122223333", "us-east-1")
 OTHER = Destination(

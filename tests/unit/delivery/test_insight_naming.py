@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from recorder.delivery.naming import Destination, log_file_key
+from recorder.delivery.naming import log_file_key
+from recorder.trails.destination import Destination
 
 ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/t"
 WHEN = dt.datetime(2019, 11, 14, 0, 55, 3, tzinfo=dt.UTC)

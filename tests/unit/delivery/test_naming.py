@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from recorder.delivery.naming import Destination, log_file_key, unique_string
+from recorder.delivery.naming import log_file_key, unique_string
+from recorder.trails.destination import Destination
 
 NAME = re.compile(r"^\d{12}_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$")
 T = dt.datetime(2015, 8, 1, 2, 10, 33, tzinfo=dt.UTC)

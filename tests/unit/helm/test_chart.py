@@ -173,7 +173,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_DIGEST_INTERVAL": "3600",
         "RECORDER_INSIGHTS_BUCKET_SECONDS": "60",
         "RECORDER_INSIGHTS_BASELINE_WINDOW": "10080",
-        "RECORDER_INSIGHTS_THRESHOLD": "3",
+        "RECORDER_INSIGHTS_THRESHOLD": "4",
         "RECORDER_INSIGHTS_LATENESS": "60",
         "RECORDER_PARKING_PERIOD": "2592000",
         "RECORDER_WRITER_BUFFER_BYTES": "268435456",

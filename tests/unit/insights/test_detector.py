@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -16,7 +17,7 @@ from recorder.insights.detector import (
     replay,
 )
 
-RULE = Rule(window=30, k=3.0, rel_floor=0.1, abs_floor=1.0, bucket_seconds=60)
+RULE = Rule(window=30)  # the default rule (k=4, floors 0.1*mean and 1), a 30-minute baseline
 START = 29_000_000  # a minute index (2025-02-20), aligned so eventTimes are whole minutes
 DELETE_BUCKET = SeriesKey("123456789012", "us-east-1", "s3.amazonaws.com", "DeleteBucket")
 INGRESS = SeriesKey(
@@ -104,12 +105,39 @@ def test_error_rate_insight_names_its_error_code() -> None:
 
 
 def test_a_new_api_after_learning_has_a_zero_baseline() -> None:
-    """The guide's PutLifecycleHook example (baseline ~0, insight 4): a series first seen
-    after learning had zeros before, so a handful of calls is unusual."""
+    """Like the guide's PutLifecycleHook example (baseline ~0): a series first seen after
+    learning had zeros before, so a handful of calls is unusual (more than k * 1 = 4)."""
     other = SeriesKey("123456789012", "us-east-1", "sqs.amazonaws.com", "SendMessage")
-    events = replay(RULE, {other: [5] * 50, DELETE_BUCKET: [0] * 40 + [4, 0]}, START)
+    events = replay(RULE, {other: [5] * 50, DELETE_BUCKET: [0] * 40 + [5, 0]}, START)
     assert [(e.key, e.state) for e in events] == [(DELETE_BUCKET, "Start"), (DELETE_BUCKET, "End")]
-    assert _stats(events[0]) == {"baseline": {"average": 0}, "insight": {"average": 4}}
+    assert _stats(events[0]) == {"baseline": {"average": 0}, "insight": {"average": 5}}
+    assert replay(RULE, {other: [5] * 50, DELETE_BUCKET: [0] * 40 + [4, 0]}, START) == []
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method: calls in a minute of a steady random stream."""
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def test_the_guide_examples_with_random_traffic() -> None:
+    """20 calls a minute as a random (Poisson) stream, not a constant: the rise to 100
+    and the drop to none each still give exactly one pair, and the noise alone none."""
+    rng = random.Random(15)
+    noise = [_poisson(rng, 20) for _ in range(400)]
+    assert replay(RULE, {DELETE_BUCKET: noise}, START) == []
+    rise = noise[:60] + [_poisson(rng, 100) for _ in range(5)] + noise[60:120]
+    events = replay(RULE, {DELETE_BUCKET: rise}, START)
+    assert [(e.state, e.bucket - START) for e in events] == [("Start", 60), ("End", 65)]
+    assert 15 < events[0].baseline < 25 and events[1].duration == 5
+    drop = noise[:60] + [0] * 10 + noise[60:120]
+    events = replay(RULE, {INGRESS: drop}, START)
+    assert [(e.state, e.bucket - START) for e in events] == [("Start", 60), ("End", 70)]
+    assert _stats(events[1])["insight"] == {"average": 0}
 
 
 def test_series_are_independent() -> None:

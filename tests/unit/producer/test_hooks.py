@@ -9,10 +9,10 @@ import pytest
 from botocore.stub import Stubber
 
 from recorder.events import validate_record
+from recorder.events.regions import is_global_service_event
 from recorder.producer import Identity, install
 from recorder.producer.identity import Credentials, identity_from_caller
 from recorder.producer.record import event_region, fit
-from recorder.routing.regions import is_global_service_event
 from tests.unit.producer.helpers import RenderingSink
 
 ALICE = Identity(account_id="111122223333", access_key_id="AKIAIOSFODNN7EXAMPLE", user_name="Alice")

@@ -32,9 +32,9 @@ from botocore.stub import Stubber
 
 from recorder.events import decode, encode, validate_record
 from recorder.events.classify import LAMBDA_DATA_OPERATIONS, S3_OBJECT_OPERATIONS
+from recorder.events.regions import is_global_service_event
 from recorder.producer import Identity, install
 from recorder.routing.engine import RoutingEngine
-from recorder.routing.regions import is_global_service_event
 from recorder.routing.service import require_routable
 from recorder.trails.model import Trail
 from tests.unit.producer.helpers import RenderingSink

@@ -62,3 +62,12 @@ def test_restarted_trail_skips_the_gap() -> None:
     assert _routes(t, _at("2026-12-01T05:05:00Z"))
     assert not _routes(t, _at("2026-12-01T05:30:00Z"))
     assert _routes(t, _at("2026-12-01T06:30:00Z"))
+
+
+def test_start_second_is_split_by_the_kafka_timestamp() -> None:
+    t = _trail(IsLogging=True, LoggingPeriods=started(None, "2026-12-01T06:00:00.500Z"))
+    engine = RoutingEngine.compile([t])
+    r = _at("2026-12-01T06:00:00Z")
+    before, after = 1796104800_499, 1796104800_500  # ms of 06:00:00.499 and .500
+    assert engine.route(r, before) == reference_route([t], {}, r, before) == []
+    assert engine.route(r, after) == reference_route([t], {}, r, after) != []

@@ -30,8 +30,8 @@ def test_periods_from_the_api_history() -> None:
     history = started(history, "2026-12-01T06:00:00.000Z")
     t = Trail.from_api({**GUIDE_TRAIL, "IsLogging": True, "LoggingPeriods": history})
     assert t.logging_periods == (
-        LoggingPeriod(T0, T0 + 600),
-        LoggingPeriod(T0 + 3600, None),
+        LoggingPeriod(T0 * 1000 + 250, (T0 + 600) * 1000 + 500),
+        LoggingPeriod((T0 + 3600) * 1000, None),
     )
     assert not t.logging_at(T0 - 1)  # before the first StartLogging
     assert t.logging_at(T0)  # the second of the StartLogging
@@ -41,6 +41,28 @@ def test_periods_from_the_api_history() -> None:
     assert t.logging_at(T0 + 10**6)  # logging again, open-ended
     # the document round-trips
     assert Trail.from_api(t.to_document()) == t
+
+
+def test_the_start_second_is_split_by_when_the_event_was_produced() -> None:
+    """An event in the second of StartLogging is the trail's if it was produced at or
+    after the start (its Kafka timestamp); without that, the whole second counts."""
+    t = Trail.from_api({**GUIDE_TRAIL, "LoggingPeriods": started(None, "2026-12-01T05:00:00.250Z")})
+    start_ms = T0 * 1000 + 250
+    assert not t.logging_at(T0, produced_ms=start_ms - 1)  # a call just before the start
+    assert t.logging_at(T0, produced_ms=start_ms)
+    assert t.logging_at(T0)  # unknown: the second counts
+    assert t.logging_at(T0 + 1, produced_ms=start_ms - 5000)  # later second: its eventTime
+    # the end keeps its whole second, however late the record was produced
+    stopped_trail = Trail.from_api(
+        {
+            **GUIDE_TRAIL,
+            "IsLogging": False,
+            "LoggingPeriods": stopped(
+                started(None, "2026-12-01T05:00:00.250Z"), "2026-12-01T05:10:00.100Z"
+            ),
+        }
+    )
+    assert stopped_trail.logging_at(T0 + 600, produced_ms=(T0 + 600) * 1000 + 900)
 
 
 def test_stopped_trail_still_takes_events_of_its_period() -> None:
@@ -64,7 +86,7 @@ def test_documents_without_periods() -> None:
             "StopLoggingTime": "2026-12-01T05:10:00.000Z",
         }
     )
-    assert old.logging_periods == (LoggingPeriod(T0, T0 + 600),)
+    assert old.logging_periods == (LoggingPeriod(T0 * 1000, (T0 + 600) * 1000),)
 
 
 def test_history_is_bounded_and_repeats_are_idempotent() -> None:

@@ -1,5 +1,8 @@
 """Which delivery failures are worth retrying at once, and which park a destination. Pure.
 
+The one place that tells transient from permanent AWS errors: the writer (S3, SNS,
+KMS) and the digester classify with it and back off with :func:`retry_delay`.
+
 CloudTrail retries delivery to a bucket that is gone or refuses writes "for a limited
 period of time" (guide, around line 3660) while other trails are unaffected. The
 writer therefore never waits on a failing destination: botocore retries *transient*
