@@ -100,6 +100,11 @@ ANSWERS: dict[str, Answer] = {
         "InsufficientSnsTopicPolicyException",
         "SNS Topic does not exist or the topic policy is incorrect!",
     ),
+    # record: Azure/Azure-Sentinel#12242, trussworks/terraform-aws-cloudtrail#186
+    "encryption_policy": Answer(
+        "InsufficientEncryptionPolicyException",
+        "Insufficient permissions to access S3 bucket {bucket} or KMS key {key}.",
+    ),
     # moto (responses.py)
     "multi_region_needs_global": Answer(
         "InvalidParameterCombinationException",
