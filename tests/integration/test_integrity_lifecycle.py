@@ -286,20 +286,33 @@ def test_stop_logging_ends_the_chain_and_start_logging_begins_a_new_one(
 
 def test_two_consecutive_deleted_digests_are_reported(ctx: dict[str, Any]) -> None:
     stack = ctx["stack"]
-    ds = digests(stack)
-    # Two digests in the middle of the first chain segment, linked on both sides.
-    by_key = {d["digestS3Object"]: d for d in ds}
-    for i in range(1, len(ds) - 3):
-        a, b, after = ds[i], ds[i + 1], ds[i + 2]
-        if (
-            a.get("previousDigestS3Object") in by_key
-            and b.get("previousDigestS3Object") == a["digestS3Object"]
-            and after.get("previousDigestS3Object") == b["digestS3Object"]
-            and ds[i + 3].get("previousDigestS3Object") == after["digestS3Object"]
-        ):
+
+    def linked_run() -> tuple[list[dict[str, Any]], int] | None:
+        """Two digests in the middle of a chain segment, linked on both sides."""
+        ds = digests(stack)
+        keys = {d["digestS3Object"] for d in ds}
+        for i in range(1, len(ds) - 3):
+            a, b, after = ds[i], ds[i + 1], ds[i + 2]
+            if (
+                a.get("previousDigestS3Object") in keys
+                and b.get("previousDigestS3Object") == a["digestS3Object"]
+                and after.get("previousDigestS3Object") == b["digestS3Object"]
+                and ds[i + 3].get("previousDigestS3Object") == after["digestS3Object"]
+            ):
+                return ds, i
+        return None
+
+    # The tests before leave a chain of a few digests; on a fast machine it may be too
+    # short, so the running chain gets more windows of traffic until it is long enough.
+    for _ in range(8):
+        if (found := linked_run()) is not None:
             break
+        ctx["traffic"].send(INTERVAL)
     else:
         pytest.fail("no two linked digests in the middle of a chain")
+    ds, i = found
+    by_key = {d["digestS3Object"]: d for d in ds}
+    a, b = ds[i], ds[i + 1]
     s3 = aws(stack, "s3")
     s3.delete_object(Bucket=BUCKET, Key=a["digestS3Object"])
     s3.delete_object(Bucket=BUCKET, Key=b["digestS3Object"])
