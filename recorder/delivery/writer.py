@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from recorder.delivery.retry import ParkingLot
 from recorder.delivery.status import DeliveryStatus, TrailDeliveryStatus, now_str
 from recorder.delivery.target import TargetLookup
 from recorder.delivery.upload import Deliveries, aws_config
+from recorder.delivery.window import SeenWindow
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
@@ -70,7 +70,7 @@ class Writer:
     def __post_init__(self) -> None:
         self._batchers: dict[TopicPartition, PartitionBatcher] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._seen: dict[TopicPartition, OrderedDict[tuple[bytes, bytes], None]] = {}
+        self._seen: dict[TopicPartition, SeenWindow] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._cutting = asyncio.Lock()  # held while cut markers are being produced
         self._stopping = False
@@ -241,16 +241,14 @@ class Writer:
             )
             log.info("partition_assigned", partition=tp.partition, start=start, end=r.end)
 
-    async def _recall_seen(
-        self, tp: TopicPartition, start: int, end: int
-    ) -> OrderedDict[tuple[bytes, bytes], None]:
+    async def _recall_seen(self, tp: TopicPartition, start: int, end: int) -> SeenWindow:
         """The (destination, eventID) pairs just before ``end``: the dedupe window a
         replay from ``end`` needs to decide exactly as the first run did."""
-        seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        seen = SeenWindow(DEDUPE_WINDOW)
         async for m in read_range(self.settings, tp, start, end):
             event_id = _header(m.headers, "eventID")
             if event_id and _header(m.headers, MARKER_HEADER) is None:
-                seen[(m.key or b"", event_id)] = None
+                seen.add((m.key or b"", event_id))
         return seen
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
@@ -284,16 +282,13 @@ class Writer:
                     await self._dead_letter(tp, m, str(exc), "undecodable")
                     batcher.skip(m.offset)
                     continue
-                seen = self._seen.setdefault(tp, OrderedDict())
-                pair = (m.key or b"", event_id.encode())
-                if event_id and pair in seen:
+                seen = self._seen.get(tp)
+                if seen is None:
+                    seen = self._seen[tp] = SeenWindow(DEDUPE_WINDOW)
+                if event_id and not seen.add((m.key or b"", event_id.encode())):
                     batcher.skip(m.offset)  # routed twice: already in this or an earlier file
                     self.metrics.writer_duplicates.inc()
                     continue
-                if event_id:
-                    seen[pair] = None
-                    if len(seen) > DEDUPE_WINDOW:
-                        seen.popitem(last=False)
                 batcher.add(m.offset, dest, Routed(m.value, event_time, event_id), now)
                 self.metrics.writer_records_in.inc()
         self.metrics.writer_open_batches.set(

@@ -87,15 +87,9 @@ class Installation:
         if capture is None:
             return
         try:
-            headers = params.get("headers") or {}
-            capture.user_agent = headers.get("User-Agent")
-            capture.url = params.get("url") or ""
-            creds = getattr(request_signer, "_credentials", None)
+            creds = _note_request(capture, params, request_signer)
             if creds is not None:
-                frozen = creds.get_frozen_credentials()
-                capture.credentials = Credentials(
-                    frozen.access_key, frozen.secret_key, frozen.token
-                )
+                capture.credentials = _credentials(creds.get_frozen_credentials())
         except Exception:
             self.errors += 1
             log.exception("producer_hook_failed", hook="before-call")
@@ -112,15 +106,9 @@ class Installation:
         if capture is None:
             return
         try:
-            headers = params.get("headers") or {}
-            capture.user_agent = headers.get("User-Agent")
-            capture.url = params.get("url") or ""
-            creds = getattr(request_signer, "_credentials", None)
+            creds = _note_request(capture, params, request_signer)
             if creds is not None:
-                frozen = await creds.get_frozen_credentials()
-                capture.credentials = Credentials(
-                    frozen.access_key, frozen.secret_key, frozen.token
-                )
+                capture.credentials = _credentials(await creds.get_frozen_credentials())
         except Exception:
             self.errors += 1
             log.exception("producer_hook_failed", hook="before-call")
@@ -200,6 +188,19 @@ class Installation:
             emitter.unregister("before-call.*.*", unique_id=f"{_UID}-call")
             emitter.unregister("after-call.*.*", unique_id=f"{_UID}-after")
         self._emitters.clear()
+
+
+def _note_request(capture: Capture, params: Mapping[str, Any], request_signer: Any) -> Any:
+    """What ``before-call`` adds to the capture (user agent, URL); returns the signer's
+    credentials object, whose freezing is sync in botocore and async in aiobotocore."""
+    headers = params.get("headers") or {}
+    capture.user_agent = headers.get("User-Agent")
+    capture.url = params.get("url") or ""
+    return getattr(request_signer, "_credentials", None)
+
+
+def _credentials(frozen: Any) -> Credentials:
+    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def install(
