@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -71,15 +71,19 @@ def api_port(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Ite
         proc.stop()
 
 
-def test_terraform_apply_plan_destroy(stack: LocalStack, api_port: int, tmp_path: Path) -> None:
-    binary, mirror = str(TERRAFORM), MIRROR
-    cloudtrail_bucket(aws(stack, "s3"), "terraform-logs")
+def terraform(
+    config: Path, tmp_path: Path, stack: LocalStack, api_port: int, **variables: str
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """A copy of ``config`` in ``tmp_path`` and a runner of ``terraform`` on it: the
+    AWS provider from the local mirror, CloudTrail on the control API at ``api_port``,
+    every other service on the stack's moto, and no credentials from the environment;
+    ``variables`` become ``TF_VAR_*``."""
     work = tmp_path / "tf"
-    shutil.copytree(CONFIG, work)
+    shutil.copytree(config, work)
     rc_file = tmp_path / "terraformrc"
     rc_file.write_text(
         "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path = "{mirror}"\n    include = ["{PROVIDER}"]\n  }}\n'
+        f'  filesystem_mirror {{\n    path = "{MIRROR}"\n    include = ["{PROVIDER}"]\n  }}\n'
         f'  direct {{\n    exclude = ["{PROVIDER}"]\n  }}\n'
         "}\n"
     )
@@ -92,20 +96,27 @@ def test_terraform_apply_plan_destroy(stack: LocalStack, api_port: int, tmp_path
         "TF_DATA_DIR": str(tmp_path / "tf-data"),
         "TF_VAR_cloudtrail_endpoint": f"http://127.0.0.1:{api_port}",
         "TF_VAR_aws_endpoint": stack.aws_endpoint_url,
-        "TF_VAR_bucket": "terraform-logs",
+        **{f"TF_VAR_{k}": v for k, v in variables.items()},
     }
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
 
     def tf(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [binary, *args, "-no-color"],
+            [str(TERRAFORM), *args, "-no-color"],
             cwd=work,
             env=env,
             capture_output=True,
             text=True,
             timeout=300,
         )
+
+    return tf
+
+
+def test_terraform_apply_plan_destroy(stack: LocalStack, api_port: int, tmp_path: Path) -> None:
+    cloudtrail_bucket(aws(stack, "s3"), "terraform-logs")
+    tf = terraform(CONFIG, tmp_path, stack, api_port, bucket="terraform-logs")
 
     init = tf("init", "-input=false")
     assert init.returncode == 0, init.stdout + init.stderr

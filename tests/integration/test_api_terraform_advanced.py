@@ -8,9 +8,6 @@ filesystem mirror) and skips, saying why, where terraform or the provider is abs
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 from recorder.stack.local import LocalStack
 from tests.integration.helpers import aws, cloudtrail_bucket
 from tests.integration.test_api import ALICE, start_api
-from tests.integration.test_api_terraform import MIRROR, PROVIDER, TERRAFORM
+from tests.integration.test_api_terraform import MIRROR, PROVIDER, terraform
 from tests.integration.test_api_terraform import pytestmark as terraform_marks
 
 CONFIG = Path(__file__).with_name("terraform_advanced")
@@ -56,39 +53,14 @@ def test_terraform_advanced_event_selector(
     stack: LocalStack, api_port: int, tmp_path: Path, event_type: bool
 ) -> None:
     cloudtrail_bucket(aws(stack, "s3"), "terraform-advanced-logs")
-    work = tmp_path / "tf"
-    shutil.copytree(CONFIG, work)
-    rc_file = tmp_path / "terraformrc"
-    rc_file.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path = "{MIRROR}"\n    include = ["{PROVIDER}"]\n  }}\n'
-        f'  direct {{\n    exclude = ["{PROVIDER}"]\n  }}\n'
-        "}\n"
+    tf = terraform(
+        CONFIG,
+        tmp_path,
+        stack,
+        api_port,
+        bucket="terraform-advanced-logs",
+        event_type="true" if event_type else "false",
     )
-    env = {
-        **os.environ,
-        "TF_CLI_CONFIG_FILE": str(rc_file),
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-        "CHECKPOINT_DISABLE": "1",
-        "TF_DATA_DIR": str(tmp_path / "tf-data"),
-        "TF_VAR_cloudtrail_endpoint": f"http://127.0.0.1:{api_port}",
-        "TF_VAR_aws_endpoint": stack.aws_endpoint_url,
-        "TF_VAR_bucket": "terraform-advanced-logs",
-        "TF_VAR_event_type": "true" if event_type else "false",
-    }
-    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        env.pop(name, None)
-
-    def tf(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(TERRAFORM), *args, "-no-color"],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
 
     init = tf("init", "-input=false")
     assert init.returncode == 0, init.stdout + init.stderr
