@@ -84,8 +84,9 @@ class Settings:
     # /readyz turns false when a stage has work and makes no progress this long.
     stall_timeout: float = 120.0
     # Poll pacing (recorder.kafka.pacing): after a poll short of a full batch, a stage
-    # lets records gather this long before it fetches again; 0 polls at once.
-    poll_linger: float = 0.1
+    # lets records gather (up to half a batch at its recent rate) for at most this
+    # long before it fetches again; 0 polls at once.
+    poll_linger: float = 0.25
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
     # AWS Organizations membership for organization trails (DescribeOrganization and

@@ -14,13 +14,16 @@ costs per handful of events, and the fewer events each process sees (the more
 processes share the partitions), the more it pays per event. A Kafka broker holds
 a fetch for ``fetch_max_wait_ms`` until ``fetch_min_bytes`` arrive; some brokers
 (noida-db) answer every fetch at once, so an idle or lightly loaded consumer asks
-hundreds of times a second. After a poll that brought less than a full batch, the
-pacer pauses the consumer's partitions for ``linger`` seconds, during which the
-records gather at the broker and no fetch is sent; each empty poll in a row adds a
-linger to the hold, up to ``IDLE_HOLDS`` lingers, so an idle consumer costs next to
-nothing.
-The price is latency: at most ``linger`` per stage under load (a few lingers on the
-first event after idleness), against a cut interval of minutes.
+hundreds of times a second.
+
+After a poll that brought less than a full batch, the pacer pauses the consumer's
+partitions while records gather at the broker (no fetch is sent meanwhile), for as
+long as the consumer's recent rate needs to fill half a batch, and never longer than
+``linger`` (the longest hold; also the hold after an empty poll). A busy process thus
+polls about as often as half a batch arrives, a quiet one at most once per linger,
+whatever the broker does: the fixed costs are paid per half batch or per linger, not
+per round trip, so they do not grow per event as processes are added. The price is
+latency, at most ``linger`` per stage, against a cut interval of minutes.
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 #: The reasons a partition is held paused.
 HANDOVER, BUDGET, LINGER = "handover", "budget", "linger"
-#: After empty polls the hold grows up to this many lingers.
-IDLE_HOLDS = 8
+#: How long a paced poll waits for records (ms): those that gathered during the hold
+#: come back within a fetch's round trip, and on a broker that answers empty fetches at
+#: once a longer wait is a busy loop.
+POLL_WINDOW_MS = 20
+#: The shortest hold, as a share of the longest: a consumer that has a high rate still
+#: lets a little gather instead of fetching per round trip.
+MIN_HOLD_SHARE = 0.05
 
 
 class Pauses:
@@ -83,7 +91,7 @@ class Pauses:
 
 
 class Pacer:
-    """Polls ``consumer`` with a linger after each short poll (see the module)."""
+    """Polls ``consumer`` with a hold after each short poll (see the module)."""
 
     def __init__(
         self, consumer: AIOKafkaConsumer, pauses: Pauses, linger: float, max_records: int
@@ -92,17 +100,16 @@ class Pacer:
         self._pauses = pauses
         self.linger = linger
         self.max_records = max_records
+        self.target = max(1, max_records // 2)
+        self.rate: float | None = None  # records/s, smoothed over recent polls
+        self._last_poll: float | None = None
         self._held_until: float | None = None
         self._woken = asyncio.Event()
-        self._empty_polls = 0
 
     async def poll(
         self, *partitions: TopicPartition, timeout_ms: int = 200
     ) -> dict[TopicPartition, list[Any]]:
-        """``getmany`` of ``partitions`` (all assigned if none), after the current hold.
-
-        While pacing, the poll itself waits at most one linger: on a broker that
-        answers empty fetches at once, a long poll is a busy loop of fetches."""
+        """``getmany`` of ``partitions`` (all assigned if none), after the current hold."""
         if self._held_until is not None:
             remaining = self._held_until - time.monotonic()
             if remaining > 0:
@@ -112,17 +119,28 @@ class Pacer:
             self._held_until = None
             self._pauses.release(LINGER)
         if self.linger > 0:
-            timeout_ms = min(timeout_ms, max(1, int(self.linger * 1000)))
+            timeout_ms = min(timeout_ms, POLL_WINDOW_MS)
         batches = await self._consumer.getmany(
             *partitions, timeout_ms=timeout_ms, max_records=self.max_records
         )
+        now = time.monotonic()
         count = sum(len(records) for records in batches.values())
-        if self.linger > 0 and count < self.max_records:
-            self._empty_polls = 0 if count else min(self._empty_polls + 1, IDLE_HOLDS)
-            hold = self.linger * max(1, self._empty_polls)
-            if self._pauses.hold(LINGER, partitions or self._consumer.assignment()):
-                self._held_until = time.monotonic() + hold
+        hold = self.hold_after(count, now)
+        short = self.linger > 0 and count < self.max_records
+        if short and self._pauses.hold(LINGER, partitions or self._consumer.assignment()):
+            self._held_until = now + hold
         return batches
+
+    def hold_after(self, count: int, now: float) -> float:
+        """How long to let records gather after a poll of ``count`` records at ``now``:
+        enough, at the recent rate, for half a batch; ``linger`` at most."""
+        if self._last_poll is not None and now > self._last_poll:
+            sample = count / (now - self._last_poll)
+            self.rate = sample if self.rate is None else (self.rate + sample) / 2
+        self._last_poll = now
+        if not count or not self.rate:
+            return self.linger
+        return min(self.linger, max(self.linger * MIN_HOLD_SHARE, self.target / self.rate))
 
     def wake(self) -> None:
         """End the current hold: the next poll fetches at once (someone waits for a

@@ -91,6 +91,7 @@ class TrailRegistry:
         self._retired: dict[str, Trail] = {}
         self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
+        self._wanted = 0  # someone waits until the position reaches this: no pacing
         self._changed = asyncio.Condition()
         #: (key, value, timestamp ms) of every `trails` record in order, for the
         #: control API's per-account leases (recorder.api.leases)
@@ -186,7 +187,9 @@ class TrailRegistry:
         await self.replace(trails, orgs)
         return True
 
-    async def follow(self, stop: asyncio.Event) -> None:
+    async def follow(self, stop: asyncio.Event, *, paced: bool = True) -> None:
+        """Apply trail changes as they land; ``paced``: let them gather a moment
+        (recorder.kafka.pacing) where nothing waits on them but routing."""
         while not stop.is_set():
             if self.from_file:
                 with contextlib.suppress(TimeoutError):
@@ -194,7 +197,7 @@ class TrailRegistry:
                 await self.reload_file()
             else:
                 try:
-                    await self._read(timeout_ms=500, paced=True)
+                    await self._read(timeout_ms=500, paced=paced)
                 except KafkaError as exc:
                     log.warning("trails_topic_read_failed", error=repr(exc))
                     await asyncio.sleep(1)
@@ -219,21 +222,26 @@ class TrailRegistry:
         """Read until the end offset seen now: a caller then sees every earlier change."""
         assert self._consumer is not None
         end = (await self._consumer.end_offsets([self._tp]))[self._tp]
+        self._wanted = max(self._wanted, end)
         while self.position < end:
             await self._read(timeout_ms=500)
 
     async def wait_for_offset(self, offset: int, within: float = 10.0) -> None:
         """Read-your-writes for the control API: wait until ``offset`` is applied."""
-        if self.position <= offset and self._pacer is not None:
-            self._pacer.wake()
+        if self.position <= offset:
+            self._wanted = max(self._wanted, offset + 1)
+            if self._pacer is not None:
+                self._pacer.wake()
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: self.position > offset)
 
     async def _read(self, timeout_ms: int, *, paced: bool = False) -> None:
         assert self._consumer is not None and self._pacer is not None
-        if paced:  # following: lets trail changes gather; catching up: reads at once
+        if paced and self.position >= self._wanted:
+            # following with nobody waiting: trail changes may gather a moment
             batch = await self._pacer.poll(self._tp, timeout_ms=timeout_ms)
-        else:
+        else:  # catching up, or a caller waits for its write: read at once
+            self._pacer.wake()
             batch = await self._consumer.getmany(
                 self._tp, timeout_ms=timeout_ms, max_records=READ_RECORDS
             )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 
-from recorder.kafka.pacing import BUDGET, HANDOVER, IDLE_HOLDS, LINGER, Pacer, Pauses
+from recorder.kafka.pacing import BUDGET, HANDOVER, LINGER, Pacer, Pauses
 
 P0, P1, P2 = (TopicPartition("routed", p) for p in range(3))
 
@@ -110,17 +111,28 @@ async def test_a_full_poll_reads_on_without_a_hold() -> None:
     assert len((await pacer.poll())[P0]) == 100  # no 5 s wait: the test would time out
 
 
-async def test_empty_polls_lengthen_the_hold_up_to_a_bound() -> None:
+def test_the_hold_fills_half_a_batch_at_the_recent_rate_within_bounds() -> None:
     consumer = Consumer(P0)
-    pacer = Pacer(consumer, Pauses(consumer), linger=0.001, max_records=10)
-    holds = []
-    for _ in range(IDLE_HOLDS + 3):
-        await pacer.poll()
-        holds.append(pacer._empty_polls)
-    assert holds == [*range(1, IDLE_HOLDS + 1), IDLE_HOLDS, IDLE_HOLDS, IDLE_HOLDS]
-    consumer.waiting = {P0: [1]}
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.5, max_records=2000)
+    assert pacer.hold_after(0, now=100.0) == 0.5  # nothing yet: the longest hold
+    # 250 records in the 0.5 s since: 500/s, so 1,000 records take 2 s: capped
+    assert pacer.hold_after(250, now=100.5) == 0.5
+    assert pacer.rate == 500.0
+    # 1,900 records in 0.25 s: 7,600/s, smoothed with 500/s to 4,050/s
+    assert pacer.hold_after(1900, now=100.75) == pytest.approx(1000 / 4050)
+    # a flood (smoothed to 505,000/s) would hold 2 ms: never below 5 % of the linger
+    pacer.rate = 1_000_000.0
+    assert pacer.hold_after(1000, now=100.85) == pytest.approx(0.025)
+    assert pacer.hold_after(0, now=101.0) == 0.5  # an empty poll: the longest hold
+
+
+async def test_an_empty_poll_holds_for_the_linger() -> None:
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=10)
     await pacer.poll()
-    assert pacer._empty_polls == 0  # a record: back to one linger
+    assert consumer.paused == {P0}
+    await pacer.poll()
+    assert consumer.polls[-1] == {P0}  # released before the poll
 
 
 async def test_a_hold_never_releases_a_hand_over_pause() -> None:
