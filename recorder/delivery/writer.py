@@ -23,7 +23,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from recorder.delivery.batcher import MARKER_HEADER, Batch, CutMarker, PartitionBatcher, Routed
+from recorder.delivery.grants import GrantChecker
 from recorder.delivery.notices import Notifier
+from recorder.delivery.regional import RegionalClients
 from recorder.delivery.retry import ParkingLot
 from recorder.delivery.status import DeliveryStatus, TrailDeliveryStatus, now_str
 from recorder.delivery.target import TargetLookup
@@ -92,7 +94,8 @@ class Writer:
         self._producer = await self._start_producer()
         session = aioboto3.Session()
         config = aws_config(s)
-        notifier = Notifier(s, self.metrics, config)
+        regional = RegionalClients(s, config)
+        notifier = Notifier(s, self.metrics, regional)
         async with session.client("s3", config=config, **s.aws_client_kwargs()) as s3:
             await self.parking.start(self._producer)
             self.deliveries = Deliveries(
@@ -105,6 +108,7 @@ class Writer:
                 self._producer,
                 self.parking,
                 self.max_concurrent_puts,
+                GrantChecker(s, self.metrics, s3, regional),
             )
             await self._consumer.start()
             static = await clients.join(
@@ -126,7 +130,7 @@ class Writer:
                 for task in self._tasks:
                     task.cancel()
                 await self.parking.stop()
-                await notifier.close()
+                await regional.close()
                 with contextlib.suppress(Exception):
                     await self._consumer.stop()
                 with contextlib.suppress(Exception):
