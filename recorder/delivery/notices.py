@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.aws.arn import arn_or_none
 from recorder.delivery.logfile import LogFile
 from recorder.delivery.target import DeliveryTarget
 from recorder.obs.logging import get_logger
@@ -40,8 +41,8 @@ class DeliveryFailed(Exception):
 
 def topic_region(topic_arn: str, default: str) -> str:
     """``arn:aws:sns:<region>:<account>:<name>`` -> region."""
-    parts = topic_arn.split(":")
-    return parts[3] if len(parts) >= 6 and parts[3] else default
+    arn = arn_or_none(topic_arn)
+    return arn.region if arn is not None and arn.region else default
 
 
 def notice_message(bucket: str, key: str) -> str:
