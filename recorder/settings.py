@@ -83,6 +83,9 @@ class Settings:
     writer_buffer_bytes: int = 256 * 1024 * 1024
     # /readyz turns false when a stage has work and makes no progress this long.
     stall_timeout: float = 120.0
+    # Poll pacing (recorder.kafka.pacing): after a poll short of a full batch, a stage
+    # lets records gather this long before it fetches again; 0 polls at once.
+    poll_linger: float = 0.1
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
     # AWS Organizations membership for organization trails (DescribeOrganization and
@@ -194,6 +197,8 @@ class Settings:
             )
         if self.stall_timeout <= 0:
             problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
+        if not 0 <= self.poll_linger <= 5:
+            problems.append(f"RECORDER_POLL_LINGER must be 0-5 seconds, got {self.poll_linger}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
         from recorder.events.schema import BY_VERSION  # the published schema versions

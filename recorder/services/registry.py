@@ -37,6 +37,7 @@ from aiokafka.errors import KafkaError
 from recorder.aws.times import format_millis, from_epoch_ms
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
+from recorder.kafka.pacing import Pacer, Pauses
 from recorder.obs.logging import get_logger
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
@@ -47,6 +48,7 @@ from recorder.trails.organizations import Organization
 log = get_logger("recorder.registry")
 #: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
 LEASE_PREFIX = "lease/"
+READ_RECORDS = 5000
 
 #: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
 RETIRED_MAX = 10_000
@@ -82,6 +84,7 @@ class TrailRegistry:
         self._parsed: dict[str, Trail] = {}  # the topic's trails, parsed as they change
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._pacer: Pacer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
         # Deleted trails, as they were at deletion with their last period closed then:
         # routing still gives them the events of before their deletion (line 8394).
@@ -191,7 +194,7 @@ class TrailRegistry:
                 await self.reload_file()
             else:
                 try:
-                    await self._read(timeout_ms=500)
+                    await self._read(timeout_ms=500, paced=True)
                 except KafkaError as exc:
                     log.warning("trails_topic_read_failed", error=repr(exc))
                     await asyncio.sleep(1)
@@ -208,6 +211,9 @@ class TrailRegistry:
         await self._consumer.start()
         self._consumer.assign([self._tp])
         await self._consumer.seek_to_beginning(self._tp)
+        self._pacer = Pacer(
+            self._consumer, Pauses(self._consumer), self.settings.poll_linger, READ_RECORDS
+        )
 
     async def catch_up(self) -> None:
         """Read until the end offset seen now: a caller then sees every earlier change."""
@@ -218,12 +224,19 @@ class TrailRegistry:
 
     async def wait_for_offset(self, offset: int, within: float = 10.0) -> None:
         """Read-your-writes for the control API: wait until ``offset`` is applied."""
+        if self.position <= offset and self._pacer is not None:
+            self._pacer.wake()
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: self.position > offset)
 
-    async def _read(self, timeout_ms: int) -> None:
-        assert self._consumer is not None
-        batch = await self._consumer.getmany(self._tp, timeout_ms=timeout_ms, max_records=5000)
+    async def _read(self, timeout_ms: int, *, paced: bool = False) -> None:
+        assert self._consumer is not None and self._pacer is not None
+        if paced:  # following: lets trail changes gather; catching up: reads at once
+            batch = await self._pacer.poll(self._tp, timeout_ms=timeout_ms)
+        else:
+            batch = await self._consumer.getmany(
+                self._tp, timeout_ms=timeout_ms, max_records=READ_RECORDS
+            )
         messages = batch.get(self._tp, [])
         if not messages:
             return
