@@ -98,6 +98,21 @@ def is_region(value: object) -> bool:
     return isinstance(value, str) and _REGION.fullmatch(value) is not None
 
 
+def regional_arn(value: object, service: str) -> Arn | None:
+    """``value`` as an ARN of ``service`` in a partition, a region and an account of the
+    right shapes (trails, SNS topics, KMS keys), else None; the resource is the caller's."""
+    arn = arn_or_none(value)
+    if (
+        arn is None
+        or arn.service != service
+        or _PARTITION.fullmatch(arn.partition) is None
+        or not is_region(arn.region)
+        or not is_account_id(arn.account)
+    ):
+        return None
+    return arn
+
+
 @dataclass(frozen=True, slots=True)
 class TrailArn:
     partition: str
@@ -116,21 +131,9 @@ def trail_arn(region: str, account_id: str, name: str, partition: str = "aws") -
 
 def parse_trail_arn(value: object) -> TrailArn:
     """A trail ARN's fields; ValueError naming the value for anything else."""
-    try:
-        arn = parse_arn(value)
-    except ValueError:
-        arn = None
+    arn = regional_arn(value, "cloudtrail")
     name = arn.resource.removeprefix("trail/") if arn is not None else ""
-    if (
-        arn is None
-        or arn.service != "cloudtrail"
-        or not arn.resource.startswith("trail/")
-        or not name
-        or "/" in name
-        or _PARTITION.fullmatch(arn.partition) is None
-        or not is_region(arn.region)
-        or not is_account_id(arn.account)
-    ):
+    if arn is None or not arn.resource.startswith("trail/") or not name or "/" in name:
         raise ValueError(
             f"{value!r} is not a trail ARN (arn:<partition>:cloudtrail:<region>:<account>:"
             "trail/<name>)"

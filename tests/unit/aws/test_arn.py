@@ -18,6 +18,7 @@ from recorder.aws.arn import (
     parse_trail_arn,
     partition_of,
     region_of,
+    regional_arn,
     trail_arn,
 )
 
@@ -156,3 +157,14 @@ def test_log_group_arns(value: object, valid: bool) -> None:
 )
 def test_role_arns(value: object, valid: bool) -> None:
     assert is_role_arn(value) is valid
+
+
+def test_regional_arns_check_partition_region_and_account() -> None:
+    topic = "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts"
+    assert regional_arn(topic, "sns") == Arn(
+        "aws-us-gov", "sns", "us-gov-west-1", "123456789012", "alerts"
+    )
+    assert regional_arn(topic, "kms") is None
+    assert regional_arn("arn:aws:sns:local:123456789012:alerts", "sns") is None
+    assert regional_arn("arn:aws:sns:us-east-1:1234:alerts", "sns") is None
+    assert regional_arn("alerts", "sns") is None
