@@ -19,9 +19,11 @@ from botocore.utils import ArnParser, InvalidArnException
 PARTITION = r"aws(?:-[a-z]+)*"
 _PARTITION = re.compile(PARTITION)
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
-_ANY_REGION = re.compile(r"[a-z0-9-]+")
+_ANY_REGION = re.compile(r"[a-z0-9-]+")  # log group ARNs have always been read this loosely
 _ACCOUNT = re.compile(r"\d{12}")
+_NO_REGION = re.compile("")  # global resources: IAM
 _LOG_GROUP = re.compile(r"log-group:[^:]+(?::\*)?")
+_ROLE = re.compile(r"role/.+")
 _PARSER = ArnParser()
 
 
@@ -98,19 +100,23 @@ def is_region(value: object) -> bool:
     return isinstance(value, str) and _REGION.fullmatch(value) is not None
 
 
-def regional_arn(value: object, service: str) -> Arn | None:
-    """``value`` as an ARN of ``service`` in a partition, a region and an account of the
-    right shapes (trails, SNS topics, KMS keys), else None; the resource is the caller's."""
+def _arn_of(value: object, service: str, region: re.Pattern[str]) -> Arn | None:
     arn = arn_or_none(value)
     if (
         arn is None
         or arn.service != service
         or _PARTITION.fullmatch(arn.partition) is None
-        or not is_region(arn.region)
+        or region.fullmatch(arn.region) is None
         or not is_account_id(arn.account)
     ):
         return None
     return arn
+
+
+def regional_arn(value: object, service: str) -> Arn | None:
+    """``value`` as an ARN of ``service`` in a partition, a region and an account of the
+    right shapes (trails, SNS topics, KMS keys), else None; the resource is the caller's."""
+    return _arn_of(value, service, _REGION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,29 +157,11 @@ def is_trail_arn(value: object) -> bool:
 
 def is_log_group_arn(value: object) -> bool:
     """``arn:<partition>:logs:<region>:<account>:log-group:<name>[:*]`` (CloudWatchLogsLogGroupArn)."""
-    try:
-        arn = parse_arn(value)
-    except ValueError:
-        return False
-    return (
-        arn.service == "logs"
-        and _PARTITION.fullmatch(arn.partition) is not None
-        and _ANY_REGION.fullmatch(arn.region) is not None
-        and is_account_id(arn.account)
-        and _LOG_GROUP.fullmatch(arn.resource) is not None
-    )
+    arn = _arn_of(value, "logs", _ANY_REGION)
+    return arn is not None and _LOG_GROUP.fullmatch(arn.resource) is not None
 
 
 def is_role_arn(value: object) -> bool:
     """``arn:<partition>:iam::<account>:role/<path and name>`` (CloudWatchLogsRoleArn)."""
-    try:
-        arn = parse_arn(value)
-    except ValueError:
-        return False
-    return (
-        arn.service == "iam"
-        and _PARTITION.fullmatch(arn.partition) is not None
-        and arn.region == ""
-        and is_account_id(arn.account)
-        and re.fullmatch(r"role/.+", arn.resource) is not None
-    )
+    arn = _arn_of(value, "iam", _NO_REGION)
+    return arn is not None and _ROLE.fullmatch(arn.resource) is not None
