@@ -34,6 +34,14 @@ from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import Document, TrailStore
+from recorder.aws.arn import (
+    is_log_group_arn,
+    is_role_arn,
+    is_trail_arn,
+    parse_trail_arn,
+    trail_arn,
+)
+from recorder.aws.times import format_millis, format_seconds, from_epoch_seconds
 from recorder.trails.errors import answer
 from recorder.trails.logging_state import started, stopped
 
@@ -48,9 +56,6 @@ DEFAULT_EVENT_SELECTORS: list[dict[str, Any]] = [
 ]
 MAX_TAGS = 50
 
-_TRAIL_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$")
-_LOG_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[^:]+(:\*)?$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$", re.UNICODE)
 
 #: Operations that change nothing (``readOnly`` in their own records).
@@ -80,16 +85,14 @@ class Caller:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def trail_arn(region: str, account_id: str, name: str) -> str:
-    return f"arn:aws:cloudtrail:{region}:{account_id}:trail/{name}"
+    return format_millis(dt.datetime.now(dt.UTC))
 
 
 def _account_of(doc: Mapping[str, Any]) -> str:
-    m = _TRAIL_ARN.match(str(doc.get("TrailARN", "")))
-    return m.group(3) if m else ""
+    try:
+        return parse_trail_arn(doc.get("TrailARN")).account_id
+    except ValueError:
+        return ""
 
 
 def visible_in(doc: Mapping[str, Any], region: str) -> bool:
@@ -186,17 +189,18 @@ class Operations:
         self, caller: Caller, name_or_arn: str, *, writable: bool = False
     ) -> Document | None:
         if name_or_arn.startswith("arn:"):
-            m = _TRAIL_ARN.match(name_or_arn)
-            if m is None:
+            try:
+                arn = parse_trail_arn(name_or_arn)
+            except ValueError:
                 raise ApiError(
                     "CloudTrailARNInvalidException",
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
-                )
+                ) from None
             doc = self.store.document(name_or_arn)
             if doc is None or not visible_in(doc, caller.region):
                 return None
-            if m.group(3) == caller.account_id:
+            if arn.account_id == caller.account_id:
                 return doc
             # a member reads its organization's trail, by ARN only (line 392); changing
             # it answers like any trail it cannot see (a real member's StartLogging did)
@@ -219,7 +223,7 @@ class Operations:
 
     def _find_resource(self, caller: Caller, resource_id: str) -> Document:
         """Tag operations name a trail by ARN; absent or foreign is ResourceNotFound."""
-        if not _TRAIL_ARN.match(resource_id):
+        if not is_trail_arn(resource_id):
             raise ApiError(
                 "CloudTrailARNInvalidException",
                 f"Invalid resource ARN: {resource_id}. Tags are set on a trail by its ARN",
@@ -296,17 +300,17 @@ class Operations:
                 doc["KmsKeyId"] = key.arn
             else:
                 doc.pop("KmsKeyId", None)
-        for member, pattern, code in (
+        for member, is_valid, code in (
             (
                 "CloudWatchLogsLogGroupArn",
-                _LOG_GROUP_ARN,
+                is_log_group_arn,
                 "InvalidCloudWatchLogsLogGroupArnException",
             ),
-            ("CloudWatchLogsRoleArn", _ROLE_ARN, "InvalidCloudWatchLogsRoleArnException"),
+            ("CloudWatchLogsRoleArn", is_role_arn, "InvalidCloudWatchLogsRoleArnException"),
         ):
             if member in params:
                 value = params[member]
-                if value and not pattern.match(value):
+                if value and not is_valid(value):
                     raise ApiError(code, f"{member} is not a valid ARN: {value}")
                 if value:
                     doc[member] = value
@@ -582,9 +586,9 @@ def _legacy_time(value: Any) -> str:
     if not value:
         return ""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_seconds(value)
     if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_seconds(from_epoch_seconds(value))
     return str(value)[:19] + "Z"
 
 
@@ -599,6 +603,6 @@ def _decode_token(token: str | None) -> str | None:
         arn = base64.urlsafe_b64decode(token.encode()).decode()
     except (ValueError, UnicodeDecodeError):
         arn = ""
-    if not _TRAIL_ARN.match(arn):
+    if not is_trail_arn(arn):
         raise ApiError("InvalidTokenException", "The NextToken is not valid")
     return arn

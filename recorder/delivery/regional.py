@@ -13,14 +13,15 @@ from typing import Any
 
 import aioboto3
 
+from recorder.aws.arn import arn_or_none
 from recorder.settings import Settings
 
 
 def arn_region(arn: str, default: str) -> str:
     """``arn:aws:<service>:<region>:<account>:...`` -> region; ``default`` for a bare
     name or an ARN without one."""
-    parts = arn.split(":")
-    return parts[3] if len(parts) >= 6 and parts[0] == "arn" and parts[3] else default
+    parsed = arn_or_none(arn)
+    return parsed.region if parsed is not None and parsed.region else default
 
 
 class RegionalClients:

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.aws.times import parse_seconds
 from recorder.delivery.batcher import Batch
 from recorder.delivery.grants import GrantChecker
 from recorder.delivery.logfile import LogFile, build_log_file
@@ -30,7 +31,7 @@ from recorder.delivery.naming import log_file_key
 from recorder.delivery.notices import DeliveryFailed, Notifier, manifest, send_until_taken
 from recorder.delivery.parking import ParkedFile, ParkedNotice
 from recorder.delivery.retry import ParkingLot
-from recorder.delivery.status import DeliveryStatus, parse_time
+from recorder.delivery.status import DeliveryStatus
 from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -67,7 +68,7 @@ def build(batch: Batch, target: DeliveryTarget) -> tuple[str, LogFile]:
         values.append(r.value)
         times.append(r.event_time)
     log_file = build_log_file(values, times)
-    key = log_file_key(batch.destination, target.prefix, parse_time(batch.cut_time), batch.seed)
+    key = log_file_key(batch.destination, target.prefix, parse_seconds(batch.cut_time), batch.seed)
     return key, log_file
 
 
@@ -206,7 +207,7 @@ class Deliveries:
         now = time.time()
         for t in {r.event_time for _, r in batch.records}:
             if t:
-                self.metrics.delivery_latency.observe(max(0.0, now - parse_time(t).timestamp()))
+                self.metrics.delivery_latency.observe(max(0.0, now - parse_seconds(t).timestamp()))
         log.info(
             "log_file_delivered",
             trail_arn=dest.trail_arn,

@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.aws.arn import is_trail_arn, parse_trail_arn
+from recorder.aws.s3 import prefixed
 from recorder.integrity.times import format_key_time, utc
 
 _BACKFILL_SUFFIX = "_backfill.json.gz"
-_ARN = re.compile(r"arn:.+:cloudtrail:.+:\d{12}:trail/.+")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -37,16 +38,16 @@ class ChainId:
     org_id: str | None = None
 
     def __post_init__(self) -> None:
-        if not _ARN.match(self.trail_arn):
+        if not is_trail_arn(self.trail_arn):
             raise ValueError(f"Invalid trail ARN provided: {self.trail_arn}")
 
     @property
     def trail_name(self) -> str:
-        return self.trail_arn.split("/")[-1]
+        return parse_trail_arn(self.trail_arn).name
 
     @property
     def home_region(self) -> str:
-        return self.trail_arn.split(":")[3]
+        return parse_trail_arn(self.trail_arn).region
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,7 +77,7 @@ def digest_folder(chain: ChainId, prefix: str | None) -> str:
     if chain.org_id:
         folder += f"{chain.org_id}/"
     folder += f"{chain.account_id}/CloudTrail-Digest/{chain.region}"
-    return f"{prefix}/{folder}" if prefix else folder
+    return prefixed(prefix, folder)
 
 
 def digest_key(chain: ChainId, prefix: str | None, end_time: dt.datetime) -> str:
@@ -100,9 +101,7 @@ def digest_key_pattern(chain: ChainId, prefix: str | None) -> re.Pattern[str]:
         f"{region}_{re.escape(chain.trail_name)}_{re.escape(chain.home_region)}_.+"
         "(?:_backfill)?\\.json\\.gz"
     )
-    if prefix:
-        pattern = re.escape(prefix) + "/" + pattern
-    return re.compile("^" + pattern + "$")
+    return re.compile("^" + prefixed(re.escape(prefix) if prefix else None, pattern) + "$")
 
 
 def is_backfill_key(key: str) -> bool:

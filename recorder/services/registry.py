@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from recorder.aws.times import format_millis, from_epoch_ms
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
 from recorder.kafka.pacing import Pacer, Pauses
@@ -299,8 +299,7 @@ class TrailRegistry:
         ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
         if doc is None or arn.startswith("organization/"):
             return
-        at = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
-        deleted = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        deleted = format_millis(from_epoch_ms(timestamp_ms))
         periods = doc.get("LoggingPeriods")
         if periods is None and doc.get("IsLogging") and doc.get("StartLoggingTime"):
             periods = [{"StartLoggingTime": doc["StartLoggingTime"]}]

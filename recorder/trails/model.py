@@ -8,12 +8,13 @@ would have accepted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.trails.arn import is_region, parse_trail_arn
+from recorder.aws.arn import is_log_group_arn, is_region, is_role_arn
+from recorder.aws.times import format_millis, from_epoch_ms
+from recorder.trails.arn import parse_trail_arn
 from recorder.trails.errors import TrailError
 from recorder.trails.event_selectors import (
     DEFAULT_EVENT_SELECTORS,
@@ -24,7 +25,6 @@ from recorder.trails.event_selectors import (
 )
 from recorder.trails.logging_state import (
     LoggingPeriod,
-    format_ms,
     logging_at,
     parse_logging_periods,
 )
@@ -36,9 +36,6 @@ from recorder.trails.naming import (
     validate_sns_topic,
     validate_trail_name,
 )
-
-_LOG_GROUP_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:logs:[a-z0-9-]+:\d{12}:log-group:[^:]+(?::\*)?")
-_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/.+")
 
 _DESCRIBE_FIELDS = frozenset(
     {
@@ -226,8 +223,12 @@ class Trail:
         doc = {**self.to_api(), "IsLogging": self.is_logging}
         if self.logging_periods:
             doc["LoggingPeriods"] = [
-                {"StartLoggingTime": format_ms(p.start)}
-                | ({} if p.stop is None else {"StopLoggingTime": format_ms(p.stop)})
+                {"StartLoggingTime": format_millis(from_epoch_ms(p.start))}
+                | (
+                    {}
+                    if p.stop is None
+                    else {"StopLoggingTime": format_millis(from_epoch_ms(p.stop))}
+                )
                 for p in self.logging_periods
             ]
         if self.has_custom_event_selectors:
@@ -274,14 +275,12 @@ def _sns_topic_arn(doc: Mapping[str, Any], partition: str, region: str, account:
 
 
 def _validate_cloudwatch(name: str, log_group: object, role: object) -> None:
-    if log_group is not None and (
-        not isinstance(log_group, str) or _LOG_GROUP_ARN.fullmatch(log_group) is None
-    ):
+    if log_group is not None and (not is_log_group_arn(log_group)):
         raise TrailError(
             "InvalidCloudWatchLogsLogGroupArnException",
             f"Trail {name}: {log_group!r} is not a log group ARN.",
         )
-    if role is not None and (not isinstance(role, str) or _ROLE_ARN.fullmatch(role) is None):
+    if role is not None and not is_role_arn(role):
         raise TrailError(
             "InvalidCloudWatchLogsRoleArnException", f"Trail {name}: {role!r} is not a role ARN."
         )
