@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.aws.arn import arn_or_none
 from recorder.delivery.grantbook import (
     GrantBook,
     GrantKey,
@@ -58,9 +59,9 @@ class PolicyUnreadable(Exception):
 
 
 def owner_account(trail_arn: str) -> str:
-    """``arn:aws:cloudtrail:<region>:<account>:trail/<name>`` -> account."""
-    parts = trail_arn.split(":")
-    return parts[4] if len(parts) >= 6 else ""
+    """``arn:aws:cloudtrail:<region>:<account>:trail/<name>`` -> account ("" if none)."""
+    arn = arn_or_none(trail_arn)
+    return arn.account if arn is not None else ""
 
 
 def _code(exc: ClientError) -> str:
