@@ -180,8 +180,7 @@ class Writer:
         partitions that have no cut marker on its way (those must be read up to
         their marker, or nothing could ever be cut and delivered); resume once
         deliveries or parking have brought the buffer back under the budget."""
-        buffered = sum(b.buffered_bytes for b in self._batchers.values())
-        self.metrics.writer_buffered_bytes.set(buffered)
+        buffered = self._buffered()
         if buffered > self.settings.writer_buffer_bytes:
             async with self._cutting:
                 await self._request_cuts_locked(
@@ -205,6 +204,12 @@ class Writer:
             self._pauses.release(BUDGET)
             log.info("writer_resumed", partitions=sorted(tp.partition for tp in paused))
         self.metrics.writer_paused.set(len(self._pauses.held(BUDGET)))
+
+    def _buffered(self) -> int:
+        """Bytes of routed records held now; the gauge follows every change."""
+        buffered = sum(b.buffered_bytes for b in self._batchers.values())
+        self.metrics.writer_buffered_bytes.set(buffered)
+        return buffered
 
     def _check_progress(self) -> None:
         """Ready while cut batches keep leaving (delivered or parked), or none wait."""
@@ -369,6 +374,7 @@ class Writer:
         await self.deliveries.deliver(batch)
         batcher.delivered(batch)
         self._finished += 1
+        self._buffered()
 
     # -- committing -------------------------------------------------------------------
     async def _commit(self) -> None:
