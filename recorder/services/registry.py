@@ -38,6 +38,7 @@ from aiokafka.errors import KafkaError
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
 from recorder.obs.logging import get_logger
+from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
@@ -184,6 +185,7 @@ class TrailRegistry:
         return True
 
     async def follow(self, stop: asyncio.Event) -> None:
+        failures = FailureStreak(BROKER_LOOP)
         while not stop.is_set():
             if self.from_file:
                 with contextlib.suppress(TimeoutError):
@@ -194,7 +196,9 @@ class TrailRegistry:
                     await self._read(timeout_ms=500)
                 except KafkaError as exc:
                     log.warning("trails_topic_read_failed", error=repr(exc))
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(failures.failed())
+                else:
+                    failures.succeeded()
 
     async def close(self) -> None:
         if self._consumer is not None:

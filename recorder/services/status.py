@@ -29,6 +29,7 @@ from aiokafka.errors import KafkaError
 
 from recorder.kafka import clients
 from recorder.obs.logging import get_logger
+from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.settings import Settings
 
 log = get_logger("recorder.status")
@@ -197,13 +198,15 @@ class TopicStatus:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             self.ready.set()
+            failures = FailureStreak(BROKER_LOOP)
             while not stop.is_set():
                 try:
                     batch = await consumer.getmany(tp, timeout_ms=500, max_records=5000)
                 except KafkaError as exc:
                     log.warning("trail_status_read_failed", error=repr(exc))
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(failures.failed())
                     continue
+                failures.succeeded()
                 for m in batch.get(tp, []):
                     self.apply(m.key, m.value)
         finally:
