@@ -30,7 +30,13 @@ from aiokafka import AIOKafkaConsumer
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
 from recorder.trails.destination import Destination
-from tests.integration.helpers import RecorderProcess, aws, wait_for, write_trails
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    let_time_pass,
+    wait_for,
+    write_trails,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +98,7 @@ def _pace(sns: Any, per_second: int, seconds: float) -> None:
         tick = int(time.time())
         for _ in range(per_second):
             sns.create_topic(Name="insights-burst")
-        time.sleep(max(0.0, tick + 1 - time.time()))
+        let_time_pass(max(0.0, tick + 1 - time.time()), "to the next second's bucket")
 
 
 def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
@@ -136,7 +142,7 @@ def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
         if replacement is not None:
             replacement.stop()
 
-    time.sleep(3)  # a re-sent event would be cut within the writer's 2-s interval
+    let_time_pass(3, "a re-sent event would be cut within the writer's 2-s interval")
     records = _insight_records(stack, lambda rs: True)
     states = [r["insightDetails"]["state"] for r in records]
     assert sorted(states) == ["End", "Start"], records
