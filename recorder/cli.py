@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from recorder.settings import SettingsError
+
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": (
@@ -55,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = getattr(args, "_run", None)
     if run is None:
         parser.error(f"command {args.command!r} is not available in this build")
-    return int(run(args) or 0)
+    try:
+        return int(run(args) or 0)
+    except SettingsError as exc:  # every command: one line naming the variable, no traceback
+        print(f"recorder: bad settings: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

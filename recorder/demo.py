@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from recorder.policies import guide
+from recorder.retry import Backoff, retry_sync
 from recorder.settings import Settings
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -108,16 +109,11 @@ def create_trail(settings: Settings, url: str, timeout: float) -> int:
         aws_secret_access_key=API_SECRET,
         config=Config(retries={"mode": "standard"}),
     )
-    deadline = time.time() + timeout
-    while True:  # the API starts with the recorder: wait until it answers
-        try:
-            ct.list_trails()
-            break
-        except (BotoCoreError, ClientError) as exc:
-            if time.time() > deadline:
-                print(f"the control API at {url} did not answer: {exc}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+    try:  # the API starts with the recorder: wait until it answers
+        retry_sync(ct.list_trails, Backoff(base=0.5, cap=2.0, give_up_after=timeout))
+    except (BotoCoreError, ClientError) as exc:
+        print(f"the control API at {url} did not answer: {exc}", file=sys.stderr)
+        return 1
     with contextlib.suppress(ct.exceptions.TrailAlreadyExistsException):
         ct.create_trail(
             Name=TRAIL_NAME,

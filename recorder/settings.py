@@ -3,23 +3,77 @@
 Every service takes a :class:`Settings`; nothing reads the environment anywhere
 else, so a test can build one by hand and a bad value is reported once, at start,
 with the variable's name.
+
+The fields are parsed by pydantic-settings: ``RECORDER_<FIELD>`` for each field and
+``RECORDER_TOPIC_<NAME>`` for each topic name. Building ``Settings(...)`` by hand
+reads no environment (the Makefile exports ``RECORDER_*`` for the stack, and a test
+that builds ``Settings()`` means the defaults); only :meth:`Settings.from_env` does.
+Either way every value is checked, and a bad one raises :class:`SettingsError`
+naming the variable.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+PREFIX = "RECORDER_"
+TOPIC_PREFIX = "RECORDER_TOPIC_"
 
 
 class SettingsError(ValueError):
     """A ``RECORDER_*`` variable has a value the service cannot run with."""
 
 
-@dataclass(frozen=True, slots=True)
-class Topics:
+def _empty_is_none(value: Any) -> Any:
+    """An empty variable means "not set" for an optional file (the chart renders "")."""
+    return None if value == "" else value
+
+
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
+
+
+class _Base(BaseSettings):
+    """Values from the constructor, and from an environment only when one is given.
+
+    ``Settings(...)`` reads no environment: the Makefile exports ``RECORDER_*`` for
+    the stack, and a test that builds ``Settings()`` means the defaults. So by hand
+    the values are only validated (pydantic's own constructor: tens of microseconds,
+    where pydantic-settings' would build and parse every source, half a millisecond,
+    only to drop them), and with ``_environ`` the constructor's values and the
+    environment are merged by pydantic-settings' sources, the constructor's first.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=False)
+
+    def __init__(self, _environ: Mapping[str, str] | None = None, **values: Any) -> None:
+        cls = type(self)
+        try:
+            if _environ is None:
+                BaseModel.__init__(self, **values)
+            else:
+                sources = (InitSettingsSource(cls, values), _EnvironSource(cls, _environ))
+                super().__init__(_build_sources=(sources, values))
+        except ValidationError as exc:
+            raise _settings_error(exc, cls.model_config.get("env_prefix", "")) from None
+
+
+class Topics(_Base):
+    """Kafka topic names, each from ``RECORDER_TOPIC_<NAME>`` (empty: the default)."""
+
+    model_config = SettingsConfigDict(env_prefix=TOPIC_PREFIX, env_ignore_empty=True)
+
     api_events: str = "api-events"
     routed: str = "routed"
     delivered: str = "delivered"
@@ -31,8 +85,9 @@ class Topics:
     routed_retry: str = "routed-retry"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(_Base):
+    model_config = SettingsConfigDict(env_prefix=PREFIX)
+
     # Kafka
     bootstrap_servers: str = "127.0.0.1:29092"
     partitions: int = 4
@@ -57,9 +112,9 @@ class Settings:
     aws_secret_access_key: str = ""
     # Kafka security (a real cluster): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     kafka_security_protocol: str = "PLAINTEXT"
-    kafka_ssl_cafile: Path | None = None
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_cafile: OptionalPath = None
+    kafka_ssl_certfile: OptionalPath = None
+    kafka_ssl_keyfile: OptionalPath = None
     kafka_ssl_check_hostname: bool = True
     kafka_sasl_mechanism: str = "PLAIN"
     kafka_sasl_username: str = ""
@@ -92,7 +147,7 @@ class Settings:
     # long before it fetches again; 0 polls at once.
     poll_linger: float = 0.25
     # Skeleton trail configuration (replaced by the `trails` topic registry).
-    trails_file: Path | None = None
+    trails_file: OptionalPath = None
     # AWS Organizations membership for organization trails (DescribeOrganization and
     # ListAccounts with the AWS credentials above): refreshed every so many seconds;
     # 0 turns it off (organization trails then log their owner's account only).
@@ -111,7 +166,7 @@ class Settings:
     digest_interval: float = 3600.0
     # Digest signing keys: an operator's PEM file, or rings generated and kept in
     # S3 sealed under a KMS data key (envelope encryption).
-    signing_key_file: Path | None = None
+    signing_key_file: OptionalPath = None
     signing_key_password: str = ""
     keys_bucket: str = "recorder-digest-keys"
     keys_kms_key_id: str = "alias/recorder-digest-keys"
@@ -140,32 +195,18 @@ class Settings:
     service_restart_backoff: float = 1.0
     service_restart_backoff_max: float = 60.0
     service_max_restarts: int = 5
-    topics: Topics = field(default_factory=Topics)
+    topics: Topics = Field(default_factory=Topics)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``RECORDER_<FIELD>`` variables; overrides win."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name == "topics":
-                continue
-            name = f"RECORDER_{f.name.upper()}"
-            if name in env:
-                values[f.name] = _coerce(name, f.type, env[name])
-        topics = {
-            t.name: env[f"RECORDER_TOPIC_{t.name.upper()}"]
-            for t in fields(Topics)
-            if env.get(f"RECORDER_TOPIC_{t.name.upper()}")
-        }
-        if topics:
-            values["topics"] = Topics(**topics)
-        values.update(overrides)
-        settings = cls(**values)
-        settings.validate()
-        return settings
+        overrides.setdefault("topics", Topics(_environ=env))
+        return cls(_environ=env, **overrides)
 
-    def validate(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        """The ranges and combinations a type cannot say, each naming its variable."""
         problems = []
         if not self.bootstrap_servers.strip():
             problems.append("RECORDER_BOOTSTRAP_SERVERS must name at least one host:port")
@@ -275,6 +316,7 @@ class Settings:
             )
         if problems:
             raise SettingsError("; ".join(problems))
+        return self
 
     def static_partitions(self) -> list[int] | None:
         """The partitions of a static member; None means all of them."""
@@ -303,24 +345,48 @@ class Settings:
         return kwargs
 
 
-def _coerce(name: str, annotation: Any, raw: str) -> Any:
-    kind = str(annotation)
-    try:
-        if "int" in kind and "float" not in kind:
-            return int(raw)
-        if "float" in kind:
-            return float(raw)
-        if "Path" in kind:
-            return Path(raw) if raw else None
-        if "bool" in kind:
-            if raw.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if raw.lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a valid {kind}") from None
-    return raw
+class _EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of os.environ.
+
+    ``from_env`` takes the mapping so that tests pass a dict and never touch the
+    process environment.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+#: What a value that does not parse should have been, by pydantic's error type.
+_KINDS = {
+    "int_parsing": "int",
+    "int_from_float": "int",
+    "float_parsing": "float",
+    "bool_parsing": "bool (true|false|yes|no|on|off|1|0)",
+    "path_type": "path",
+}
+
+
+def _settings_error(exc: ValidationError, prefix: str) -> SettingsError:
+    """One line naming each bad variable and what was wrong with it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, SettingsError):  # from a _check: already names its variables
+            problems.append(str(cause))
+            continue
+        name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+        kind = _KINDS.get(error["type"])
+        if kind is not None:
+            problems.append(f"{name}={error['input']!r} is not a valid {kind}")
+        else:
+            problems.append(f"{name}={error['input']!r}: {error['msg']}")
+    return SettingsError("; ".join(problems))
 
 
 def kafka_security_kwargs(settings: Settings) -> dict[str, Any]:

@@ -9,12 +9,10 @@ and is retried until the broker takes it.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.delivery.logfile import LogFile
@@ -22,7 +20,7 @@ from recorder.delivery.regional import RegionalClients, arn_region
 from recorder.delivery.target import DeliveryTarget
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
-from recorder.retry import Failure, classify
+from recorder.retry import OWN_BROKER, Failure, classify, retry_async
 from recorder.settings import Settings
 from recorder.trails.destination import Destination
 
@@ -98,11 +96,10 @@ async def send_until_taken(
     producer: AIOKafkaProducer, topic: str, value: bytes, *, what: str, **kwargs: Any
 ) -> Any:
     """Our own broker is not a tenant's destination: wait for it (capped backoff)."""
-    delay = 0.1
-    while True:
-        try:
-            return await producer.send_and_wait(topic, value, **kwargs)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning(f"{what}_failed_retrying", error=repr(exc), retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+
+    def retrying(exc: BaseException, delay: float) -> None:
+        log.warning(f"{what}_failed_retrying", error=repr(exc), retry_in=round(delay, 2))
+
+    return await retry_async(
+        lambda: producer.send_and_wait(topic, value, **kwargs), OWN_BROKER, on_retry=retrying
+    )

@@ -32,7 +32,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from recorder.events.codec import decode
 from recorder.events.errors import EventDecodeError
@@ -44,6 +43,7 @@ from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import OWN_BROKER, retry_async
 from recorder.settings import Settings
 
 log = get_logger("recorder.insights")
@@ -311,15 +311,11 @@ class InsightsStage:
 
     async def _retry(self, op: Any) -> None:
         """A state record or an event is never dropped: retry with backoff until sent."""
-        delay = 0.1
-        while True:
-            try:
-                await op()
-                return
-            except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("insights_send_retrying", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+
+        def retrying(exc: BaseException, delay: float) -> None:
+            log.warning("insights_send_retrying", error=repr(exc), retry_in=round(delay, 2))
+
+        await retry_async(op, OWN_BROKER, on_retry=retrying)
 
 
 def _partition_of_key(key: bytes | None, topic: str) -> int | None:

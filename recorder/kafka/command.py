@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from recorder.kafka.topics import ensure_topics
-from recorder.settings import Settings, SettingsError
+from recorder.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,11 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if args.replication_factor < 1:
         print("recorder topics: --replication-factor must be >= 1", file=sys.stderr)
         return 2
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"recorder: bad settings: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()  # a SettingsError is reported by recorder.cli
     try:
         checks = asyncio.run(
             ensure_topics(settings, wait=args.wait, replication_factor=args.replication_factor)

@@ -42,6 +42,7 @@ from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.routing.owners import reaches_other_accounts
 from recorder.routing.produce import BatchedSend, PartitionOf
 from recorder.routing.shared import copy_event_id, shared_event_id
@@ -89,6 +90,7 @@ class Router:
         self._routing = asyncio.Lock()  # held while a batch is routed and committed
         self.ready = asyncio.Event()
         self._partition_of: PartitionOf | None = None
+        self._failures = FailureStreak(BROKER_LOOP)  # batches that failed in a row
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -209,7 +211,9 @@ class Router:
             for tp, msgs in batches.items():
                 with contextlib.suppress(IllegalStateError):  # no longer assigned
                     self._consumer.seek(tp, msgs[0].offset)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(self._failures.failed())
+        else:
+            self._failures.succeeded()
 
     async def _route_all(
         self, batches: dict[TopicPartition, list[Any]], added: list[tuple[int, str]]

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +23,7 @@ from recorder.obs import http
 from recorder.obs.logging import configure, get_logger
 from recorder.obs.metrics import Metrics
 from recorder.services.supervise import RestartPolicy, Supervisor
-from recorder.settings import Settings, SettingsError
+from recorder.settings import Settings
 
 log = get_logger("recorder.run")
 
@@ -37,20 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"recorder: bad settings: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()  # a SettingsError is reported by recorder.cli
     wanted = set(SERVICES if "all" in args.services else args.services)
     if "api" in wanted:
         from recorder.api.config import ApiConfig
 
-        try:  # before any connection: the API never starts without credentials
-            ApiConfig.from_env().credentials()
-        except SettingsError as exc:
-            print(f"recorder: bad settings: {exc}", file=sys.stderr)
-            return 2
+        # Before any connection: the API never starts without credentials.
+        ApiConfig.from_env().credentials()
     configure(settings.log_level)
     with contextlib.suppress(ImportError):
         import uvloop

@@ -39,6 +39,7 @@ from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.obs.logging import get_logger
+from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
@@ -190,6 +191,7 @@ class TrailRegistry:
     async def follow(self, stop: asyncio.Event, *, paced: bool = True) -> None:
         """Apply trail changes as they land; ``paced``: let them gather a moment
         (recorder.kafka.pacing) where nothing waits on them but routing."""
+        failures = FailureStreak(BROKER_LOOP)
         while not stop.is_set():
             if self.from_file:
                 with contextlib.suppress(TimeoutError):
@@ -200,7 +202,9 @@ class TrailRegistry:
                     await self._read(timeout_ms=500, paced=paced)
                 except KafkaError as exc:
                     log.warning("trails_topic_read_failed", error=repr(exc))
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(failures.failed())
+                else:
+                    failures.succeeded()
 
     async def close(self) -> None:
         if self._consumer is not None:

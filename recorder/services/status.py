@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 from recorder.kafka import clients
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.obs.logging import get_logger
+from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.settings import Settings
 
 log = get_logger("recorder.status")
@@ -199,13 +200,15 @@ class TopicStatus:
             await consumer.seek_to_beginning(tp)
             pacer = Pacer(consumer, Pauses(consumer), self.settings.poll_linger, 5000)
             self.ready.set()
+            failures = FailureStreak(BROKER_LOOP)
             while not stop.is_set():
                 try:
                     batch = await pacer.poll(tp, timeout_ms=500)
                 except KafkaError as exc:
                     log.warning("trail_status_read_failed", error=repr(exc))
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(failures.failed())
                     continue
+                failures.succeeded()
                 for m in batch.get(tp, []):
                     self.apply(m.key, m.value)
         finally:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.retry import backoff_ceiling
 from recorder.settings import Settings
 
 log = get_logger("recorder.supervise")
@@ -50,7 +51,7 @@ class RestartPolicy:
 
     def delay(self, failures: int) -> float:
         """Seconds before restart number ``failures`` (1, 2, ...): doubling, capped."""
-        return float(min(self.backoff * 2 ** max(failures - 1, 0), self.backoff_max))
+        return backoff_ceiling(failures, base=self.backoff, cap=self.backoff_max)
 
     def gives_up(self, failures: int, *, alone: bool) -> bool:
         """Whether the process exits: only a lone stage, past ``max_restarts``."""

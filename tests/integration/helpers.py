@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import inspect
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
 
@@ -14,14 +17,22 @@ from loadtest.procs import RecorderProcess
 from recorder.policies import guide
 from recorder.stack.local import LocalStack
 
+T = TypeVar("T")
+
 __all__ = [
     "RecorderProcess",
     "aws",
     "cloudtrail_bucket",
     "cloudtrail_key_policy",
     "cloudtrail_topic",
+    "every",
+    "holds_for",
+    "let_time_pass",
+    "let_time_pass_async",
     "read_log_files",
     "wait_for",
+    "wait_until",
+    "wait_until_async",
     "write_trails",
 ]
 
@@ -51,14 +62,98 @@ def read_log_files(
     return out
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.5, what: str = "condition") -> Any:
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float,
+    interval: float = 0.5,
+    message: str = "condition",
+    *,
+    meanwhile: Callable[[], Any] | None = None,
+) -> T:
+    """Poll ``condition`` until it is truthy and return its value; a test waits on what
+    it needs, never for a fixed time that is too long on a quiet machine and too short
+    on a busy one. ``meanwhile`` runs between polls in place of the pause: what makes
+    the condition come true (more traffic) and takes its own time."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
+    while True:
+        value = condition()
         if value:
             return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+        if meanwhile is None:
+            time.sleep(interval)
+        else:
+            meanwhile()
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.5, what: str = ""
+) -> T:
+    """:func:`wait_until` under its older name (``what`` is its ``message``)."""
+    return wait_until(predicate, timeout, interval, message=what or "condition")
+
+
+async def wait_until_async(
+    condition: Callable[[], T | Awaitable[T]],
+    timeout: float,  # noqa: ASYNC109 -- the deadline of a poll, like wait_until's
+    interval: float = 0.5,
+    message: str = "condition",
+    *,
+    task: asyncio.Task[Any] | None = None,
+) -> T:
+    """:func:`wait_until` in a test's event loop. A plain ``condition`` runs in a thread
+    (it may call boto3); an ``async`` one is awaited. ``task`` is the service under
+    test: if it ends while the test waits, its error is raised instead of a time-out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if inspect.iscoroutinefunction(condition):
+            value = await condition()
+        else:
+            value = await asyncio.to_thread(condition)
+        if value:
+            return cast(T, value)
+        if task is not None and task.done():
+            task.result()
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+def holds_for(
+    condition: Callable[[], Any], duration: float, interval: float = 0.5, message: str = ""
+) -> None:
+    """Assert ``condition`` stays truthy for ``duration`` seconds: "nothing more arrives"
+    is a claim about a span of time, checked all through it (and failing at once)."""
+    deadline = time.monotonic() + duration
+    while True:
+        assert condition(), (
+            f"no longer true after {duration - (deadline - time.monotonic()):.1f}s: {message}"
+        )
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def let_time_pass(seconds: float, why: str) -> None:
+    """A deliberate pause: the passing of time is the behaviour under test (a cut
+    interval elapses, traffic keeps a rate). ``why`` says which, at the call site."""
+    assert why, "say why time must pass"
+    time.sleep(seconds)
+
+
+async def let_time_pass_async(seconds: float, why: str) -> None:
+    """:func:`let_time_pass` in a test's event loop."""
+    assert why, "say why time must pass"
+    await asyncio.sleep(seconds)
+
+
+def every(interval: float, seconds: float, action: Callable[[], Any]) -> None:
+    """Run ``action`` every ``interval`` seconds for ``seconds``: steady traffic."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        action()
+        let_time_pass(interval, "traffic at a steady rate")
 
 
 def write_trails(path: Path, trails: list[dict[str, Any]]) -> Path:

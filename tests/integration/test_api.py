@@ -32,6 +32,7 @@ from tests.integration.helpers import (
     cloudtrail_bucket,
     cloudtrail_key_policy,
     cloudtrail_topic,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -769,11 +770,7 @@ def test_api_calls_are_recorded(env: Env) -> None:
             and (r.get("requestParameters") or {}).get("name") in ("recorded", "not-there")
         ]
 
-    deadline = time.monotonic() + 20
-    records = mine()
-    while len(records) < 3 and time.monotonic() < deadline:
-        time.sleep(0.5)
-        records = mine()
+    records = wait_until(lambda: len(r := mine()) >= 3 and r, 20, message="the 3 records")
     by_name = {r["eventName"]: r for r in records}
     create = by_name["CreateTrail"]
     assert create["readOnly"] is False

@@ -36,6 +36,8 @@ from tests.integration.helpers import (
     cloudtrail_bucket,
     cloudtrail_key_policy,
     cloudtrail_topic,
+    let_time_pass_async,
+    wait_until_async,
 )
 
 pytestmark = pytest.mark.integration
@@ -114,16 +116,6 @@ async def run(writer: Writer) -> AsyncIterator[asyncio.Task[None]]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def wait_until(predicate: Any, within: float, what: str, task: asyncio.Task[None]) -> None:
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(predicate):
-        if task.done():
-            task.result()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.5)
-
-
 def metric(writer: Writer, name: str, **labels: str) -> float:
     return writer.metrics.registry.get_sample_value(name, labels or None) or 0.0
 
@@ -198,15 +190,15 @@ async def test_five_broken_destinations_never_delay_five_healthy_ones(stack: Loc
                 sent[i].append((event_id, time.monotonic()))
             await producer.flush()
             await asyncio.to_thread(lambda: [seen[i].poll() for i in healthy])
-            await asyncio.sleep(0.5)
-        await wait_until(
+            await let_time_pass_async(0.5, "2 events/s per trail")
+        await wait_until_async(
             lambda: all(
                 (seen[i].poll(), set(seen[i].first_seen) >= {e for e, _ in sent[i]})[1]
                 for i in healthy
             ),
             CUT + 30,
-            "the healthy trails' events",
-            task,
+            message="the healthy trails' events",
+            task=task,
         )
         for i in healthy:
             late = [
@@ -260,12 +252,14 @@ async def test_five_broken_destinations_never_delay_five_healthy_ones(stack: Loc
                 seen[i].poll()
             return all(set(seen[i].events()) >= {e for e, _ in sent[i]} for i in broken)
 
-        await wait_until(all_delivered, 90, "the parked events after the repair", task)
-        await wait_until(
+        await wait_until_async(
+            all_delivered, 90, message="the parked events after the repair", task=task
+        )
+        await wait_until_async(
             lambda: metric(writer, "recorder_writer_parked_destinations") == 0,
             30,
-            "no parked destination",
-            task,
+            message="no parked destination",
+            task=task,
         )
         for i in broken:
             counts = seen[i].events()
@@ -342,14 +336,13 @@ async def test_destination_broken_past_its_parking_period_is_dead_lettered(
                 value, headers, event_id = record(d)
                 await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
                 sent[d].append(event_id)
-            await asyncio.sleep(0.3)
+            await let_time_pass_async(0.3, "the events span more than one cut interval")
 
         async def dead() -> list[dict[str, Any]]:
             letters = await read_topic(stack, "api-events-dlq")
             return [x for x in letters if x["source"]["topic"] == "routed-retry"]
 
-        deadline = time.monotonic() + 60
-        while True:
+        async def all_dead_lettered() -> tuple[list[dict[str, Any]], list[ParkedFile]] | None:
             letters = await dead()
             parked = [
                 ParkedFile.from_record(x["key"].encode(), base64.b64decode(x["valueBase64"]))
@@ -358,11 +351,16 @@ async def test_destination_broken_past_its_parking_period_is_dead_lettered(
             if sorted(e for p in parked for e in (r.event_id for r in p.records)) == sorted(
                 sent[gone]
             ):
-                break
-            assert time.monotonic() < deadline, "parked events never reached the dead-letter topic"
-            if task.done():
-                task.result()
-            await asyncio.sleep(1)
+                return letters, parked
+            return None
+
+        letters, parked = await wait_until_async(
+            all_dead_lettered,
+            60,
+            interval=1,
+            message="the parked events in the dead-letter topic",
+            task=task,
+        )
         assert all(x["stage"] == "writer" for x in letters)
         assert all(
             "NoSuchBucket" in x["reason"] and "parking period" in x["reason"] for x in letters
@@ -371,14 +369,17 @@ async def test_destination_broken_past_its_parking_period_is_dead_lettered(
         assert metric(
             writer, "recorder_dlq_records_total", stage="writer", reason="parking-expired"
         ) == len(letters)
-        await wait_until(
+        await wait_until_async(
             lambda: (healthy.poll(), set(healthy.events()) == set(sent[ok]))[1],
             30,
-            "the healthy trail's events",
-            task,
+            message="the healthy trail's events",
+            task=task,
         )
-        await wait_until(
-            lambda: metric(writer, "recorder_writer_parked_events") == 0, 10, "nothing parked", task
+        await wait_until_async(
+            lambda: metric(writer, "recorder_writer_parked_events") == 0,
+            10,
+            message="nothing parked",
+            task=task,
         )
     finally:
         await producer.stop()
@@ -432,22 +433,24 @@ async def test_deleted_trail_goes_to_its_last_known_bucket_and_an_unknown_one_is
             return ids
 
         sent += await send(deleted, 3)
-        await wait_until(
-            lambda: (bucket.poll(), set(bucket.events()) == set(sent))[1], 30, "first files", task
+        await wait_until_async(
+            lambda: (bucket.poll(), set(bucket.events()) == set(sent))[1],
+            30,
+            message="first files",
+            task=task,
         )
         del targets[deleted.trail_arn]  # DeleteTrail, with events routed before it in flight
         sent += await send(deleted, 3)
         lost = await send(unknown, 2)
-        await wait_until(
+        await wait_until_async(
             lambda: (bucket.poll(), set(bucket.events()) == set(sent))[1],
             30,
-            "in-flight events of the deleted trail",
-            task,
+            message="in-flight events of the deleted trail",
+            task=task,
         )
         assert set(bucket.events().values()) == {1}
 
-        deadline = time.monotonic() + 60
-        while True:
+        async def unknown_dead_lettered() -> list[dict[str, Any]] | None:
             letters = [
                 x
                 for x in await read_topic(stack, "api-events-dlq")
@@ -460,15 +463,22 @@ async def test_deleted_trail_goes_to_its_last_known_bucket_and_an_unknown_one_is
                     x["key"].encode(), base64.b64decode(x["valueBase64"])
                 ).records
             ]
-            if sorted(ids) == sorted(lost):
-                break
-            assert time.monotonic() < deadline, "the unknown trail's events were not dead-lettered"
-            await asyncio.sleep(1)
+            return letters if sorted(ids) == sorted(lost) else None
+
+        letters = await wait_until_async(
+            unknown_dead_lettered,
+            60,
+            interval=1,
+            message="the unknown trail's events dead-lettered",
+        )
         assert all("TrailNotFound" in x["reason"] for x in letters)
-        deadline = time.monotonic() + 30
-        while not await committed_at_end(stack):
-            assert time.monotonic() < deadline, "a partition's committed offset is pinned"
-            await asyncio.sleep(1)
+
+        async def at_end() -> bool:
+            return await committed_at_end(stack)
+
+        await wait_until_async(
+            at_end, 30, interval=1, message="every partition's committed offset at its end"
+        )
     finally:
         await producer.stop()
         await gen.aclose()
@@ -502,11 +512,11 @@ async def test_past_the_buffer_budget_the_writer_cuts_early_and_pauses(stack: Lo
         await producer.flush()
         # What stays under the budget (1 MiB, about 250 of these records) may wait
         # for the cut interval; everything above it is cut and delivered now.
-        await wait_until(
+        await wait_until_async(
             lambda: (bucket.poll(), len(bucket.events()) >= len(sent) - 300)[1],
             120,
-            "all but the budget's worth, long before the cut interval",
-            task,
+            message="all but the budget's worth, long before the cut interval",
+            task=task,
         )
         assert metric(writer, "recorder_writer_buffered_bytes") <= 1024 * 1024
         assert metric(writer, "recorder_writer_pauses_total") > 0
@@ -558,7 +568,9 @@ async def test_notice_goes_to_a_topic_in_another_region(stack: LocalStack) -> No
     try:
         value, headers, _ = record(d)
         await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
-        await wait_until(lambda: (bucket.poll(), bucket.files)[1], 30, "the log file", task)
+        await wait_until_async(
+            lambda: (bucket.poll(), bucket.files)[1], 30, message="the log file", task=task
+        )
         (key,) = bucket.files
         notices: list[Any] = []
         deadline = time.monotonic() + 60
@@ -597,9 +609,13 @@ async def test_ready_turns_false_while_a_delivery_makes_no_progress(stack: Local
     try:
         value, headers, event_id = record(d)
         await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
-        await wait_until(lambda: not writer.ready.is_set(), 30, "ready to turn false", task)
-        await wait_until(lambda: (bucket.poll(), bucket.files)[1], 60, "the log file", task)
-        await wait_until(writer.ready.is_set, 10, "ready again", task)
+        await wait_until_async(
+            lambda: not writer.ready.is_set(), 30, message="ready to turn false", task=task
+        )
+        await wait_until_async(
+            lambda: (bucket.poll(), bucket.files)[1], 60, message="the log file", task=task
+        )
+        await wait_until_async(writer.ready.is_set, 10, message="ready again", task=task)
         assert list(bucket.events()) == [event_id]
     finally:
         await producer.stop()

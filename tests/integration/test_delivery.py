@@ -26,7 +26,9 @@ from tests.integration.helpers import (
     cloudtrail_bucket,
     cloudtrail_key_policy,
     cloudtrail_topic,
+    let_time_pass_async,
     read_log_files,
+    wait_until_async,
 )
 
 pytestmark = pytest.mark.integration
@@ -91,11 +93,7 @@ async def run_writer(
     stop = asyncio.Event()
     task = asyncio.create_task(writer.run(stop))
     try:
-        async with asyncio.timeout(within):
-            while not await asyncio.to_thread(until):
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.5)
+        await wait_until_async(until, within, message="the writer's delivery", task=task)
     finally:
         stop.set()
         await asyncio.gather(task, return_exceptions=True)
@@ -214,11 +212,16 @@ async def test_steady_load_one_file_per_destination_per_interval(stack: LocalSta
                     ],
                 )
                 sent[d.account_id] += 1
-            await asyncio.sleep(0.1)
+            await let_time_pass_async(0.1, "10 records/s per destination")
         await producer.flush()
     finally:
         await producer.stop()
-    await asyncio.sleep(interval * 2)
+
+    def all_delivered() -> bool:
+        files = read_log_files(stack, "steady-logs")
+        return sum(len(records) for records in files.values()) == sum(sent.values())
+
+    await wait_until_async(all_delivered, interval * 4, message="every record cut", task=task)
     stop.set()
     await asyncio.gather(task, return_exceptions=True)
 

@@ -26,7 +26,15 @@ from recorder.events import encode
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, wait_for
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    every,
+    let_time_pass,
+    wait_for,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -141,23 +149,14 @@ def test_one_failing_chain_among_many(
     sending = set(ACCOUNTS)
     n = 0
 
-    def send(seconds: float) -> None:
+    def emit() -> None:
         nonlocal n
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for account in sorted(sending):
-                sink.emit(account.encode(), encode(event(account, n)))
-                n += 1
-            time.sleep(0.5)
+        for account in sorted(sending):
+            sink.emit(account.encode(), encode(event(account, n)))
+            n += 1
 
     def send_until(predicate: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            send(1)
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        return wait_until(predicate, timeout, message=what, meanwhile=lambda: every(0.5, 1, emit))
 
     try:
         send_until(
@@ -167,7 +166,7 @@ def test_one_failing_chain_among_many(
         )
         # Break A: no more events of its account, its bucket deleted.
         sending.discard(BROKEN)
-        time.sleep(2)  # A's last log files are delivered before the bucket goes
+        let_time_pass(2, "A's last log files are delivered before its bucket goes")
         empty_and_delete(s3, f"bucket-{BROKEN}")
         healthy = [a for a in ACCOUNTS if a not in (BROKEN, DELETED)]
         before = {a: len(digest_keys(s3, a)) for a in healthy}

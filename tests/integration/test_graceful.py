@@ -22,7 +22,7 @@ from loadtest.traffic import TrafficMix, account_ids, trail_set
 from loadtest.trails import install_trails
 from recorder.kafka import clients
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import RecorderProcess, wait_for
+from tests.integration.helpers import RecorderProcess, holds_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,11 @@ def test_sigterm_delivers_every_open_batch_and_commits(stack: LocalStack, tmp_pa
         # a new writer replays nothing: no file is written twice or anew
         again = RecorderProcess(stack, ["writer"], tmp_path / "again", env=env).start()
         try:
-            time.sleep(3)
+            holds_for(
+                lambda: again.metric("recorder_writer_records_in_total") == 0,
+                3,
+                message="the new writer reads no record",
+            )
             assert again.metric("recorder_writer_records_in_total") == 0
         finally:
             assert again.stop(timeout=60) == 0

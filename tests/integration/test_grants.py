@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,13 @@ from tests.integration.helpers import (
     aws,
     cloudtrail_bucket,
     cloudtrail_key_policy,
+    let_time_pass,
     read_log_files,
     wait_for,
+    wait_until_async,
 )
 from tests.integration.test_api import ALICE, BOB, BOB_KEY, BOB_SECRET, cloudtrail, start_api
-from tests.integration.test_containment import MOTO, Bucket, dest, metric, record, run, wait_until
+from tests.integration.test_containment import MOTO, Bucket, dest, metric, record, run
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +104,7 @@ def test_revoked_bucket_grant_parks_one_trail_and_not_the_other(
             f"s3:PutObject on arn:aws:s3:::{A_BUCKET}/AWSLogs/{ALICE}/*"
         )
         assert grant_checks(pipeline, "granted") >= 2
-        time.sleep(1.5)  # past the re-check interval of the last check that granted
+        let_time_pass(1.5, "past the re-check interval of the last check that granted")
         held_a, later_b = calls(alice, 5), calls(bob, 5)
         failing = wait_for(
             lambda: (
@@ -202,20 +203,20 @@ async def test_missing_key_grant_parks_the_file_and_missing_topic_grant_the_noti
                 value, headers, event_id = record(d)
                 await producer.send_and_wait("routed", value, key=d.key(), headers=headers)
                 sent[d].append(event_id)
-        await wait_until(
+        await wait_until_async(
             lambda: (topic_logs.poll(), set(topic_logs.events()) == set(sent[noticed]))[1],
             30,
-            "trail 71's files (its notices do not hold them back)",
-            task,
+            message="trail 71's files (its notices do not hold them back)",
+            task=task,
         )
-        await wait_until(
+        await wait_until_async(
             lambda: (
                 writer.status[noticed.trail_arn].latest_notification_error is not None
                 and writer.status[keyed.trail_arn].latest_delivery_error is not None
             ),
             30,
-            "both errors",
-            task,
+            message="both errors",
+            task=task,
         )
         assert writer.status[keyed.trail_arn].latest_delivery_error == (
             "AccessDenied: the key policy does not grant cloudtrail.amazonaws.com "
@@ -247,20 +248,20 @@ async def test_missing_key_grant_parks_the_file_and_missing_topic_grant_the_noti
         sns.set_topic_attributes(
             TopicArn=topic, AttributeName="Policy", AttributeValue=guide.topic_policy(topic)
         )
-        await wait_until(
+        await wait_until_async(
             lambda: (key_logs.poll(), set(key_logs.events()) == set(sent[keyed]))[1],
             30,
-            "trail 70's parked files",
-            task,
+            message="trail 70's parked files",
+            task=task,
         )
-        await wait_until(
+        await wait_until_async(
             lambda: (
                 writer.status[noticed.trail_arn].latest_notification_error is None
                 and writer.status[keyed.trail_arn].latest_delivery_error is None
             ),
             30,
-            "both errors to clear",
-            task,
+            message="both errors to clear",
+            task=task,
         )
         assert set(key_logs.events().values()) == {1}
         notices: list[str] = []

@@ -34,6 +34,7 @@ from tests.integration.helpers import (
     RecorderProcess,
     aws,
     cloudtrail_bucket,
+    let_time_pass,
     wait_for,
     write_trails,
 )
@@ -98,7 +99,7 @@ def _pace(sns: Any, per_second: int, seconds: float) -> None:
         tick = int(time.time())
         for _ in range(per_second):
             sns.create_topic(Name="insights-burst")
-        time.sleep(max(0.0, tick + 1 - time.time()))
+        let_time_pass(max(0.0, tick + 1 - time.time()), "to the next second's bucket")
 
 
 def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
@@ -142,7 +143,7 @@ def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
         if replacement is not None:
             replacement.stop()
 
-    time.sleep(3)  # a re-sent event would be cut within the writer's 2-s interval
+    let_time_pass(3, "a re-sent event would be cut within the writer's 2-s interval")
     records = _insight_records(stack, lambda rs: True)
     states = [r["insightDetails"]["state"] for r in records]
     assert sorted(states) == ["End", "Start"], records

@@ -22,7 +22,7 @@ from recorder.events import encode
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, wait_for
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, every, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,9 @@ def chain(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     n = 0
     deadline = time.monotonic() + 4 * INTERVAL
     killed = False
-    while time.monotonic() < deadline:
+
+    def emit() -> None:
+        nonlocal n, killed
         for _ in range(20):
             sink.emit(ACCOUNT.encode(), encode(event(n)))
             n += 1
@@ -104,7 +106,8 @@ def chain(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
             digester.kill()  # mid-chain crash: the chain must continue unbroken
             digester.start()
             killed = True
-        time.sleep(0.5)
+
+    every(0.5, 4 * INTERVAL, emit)
     sink.close()
     s3 = aws(stack, "s3")
 

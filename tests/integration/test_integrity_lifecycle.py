@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,9 @@ from tests.integration.helpers import (
     aws,
     cloudtrail_bucket,
     cloudtrail_key_policy,
+    every,
+    holds_for,
+    let_time_pass,
     wait_for,
 )
 from tests.integration.test_integrity import aws_cli, event
@@ -126,12 +128,12 @@ class Traffic:
         self.n = 0
 
     def send(self, seconds: float, per_half_second: int = 5) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        def emit() -> None:
             for _ in range(per_half_second):
                 self.sink.emit(ACCOUNT.encode(), encode(event(self.n)))
                 self.n += 1
-            time.sleep(0.5)
+
+        every(0.5, seconds, emit)
 
     def close(self) -> None:
         self.sink.close()
@@ -213,7 +215,7 @@ def test_stop_logging_ends_the_chain_and_start_logging_begins_a_new_one(
     stack, proc, traffic = ctx["stack"], ctx["proc"], ctx["traffic"]
     sender = threading.Thread(target=traffic.send, args=(5,))
     sender.start()  # events right up to the stop: the writer cuts their files after it
-    time.sleep(2)
+    let_time_pass(2, "events flow before the stop")
     cloudtrail_cli(ctx, "stop-logging", "--name", NAME)
     sender.join()
     status = json.loads(cloudtrail_cli(ctx, "get-trail-status", "--name", NAME))
@@ -257,7 +259,7 @@ def test_stop_logging_ends_the_chain_and_start_logging_begins_a_new_one(
     assert set(logs) <= listed, sorted(set(logs) - listed)
     # No digest for the stopped period: two more windows pass, nothing new.
     count = len(digests(stack))
-    time.sleep(2 * INTERVAL + 2)
+    holds_for(lambda: len(digests(stack)) == count, 2 * INTERVAL + 2, message="no new digest")
     assert len(digests(stack)) == count
     assert proc.metric("recorder_digester_late_log_files_total") == 0
     cloudtrail_cli(ctx, "start-logging", "--name", NAME)

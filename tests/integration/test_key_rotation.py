@@ -16,7 +16,6 @@ import gzip
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from recorder.integrity.service import _chain_key
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, wait_for
+from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, every, wait_for
 from tests.integration.test_integrity import aws_cli, event
 
 pytestmark = pytest.mark.integration
@@ -101,13 +100,13 @@ def test_rolling_restart_of_two_digesters_rotating_the_key(
     n = 0
 
     def send(seconds: float) -> None:
-        nonlocal n
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        def emit() -> None:
+            nonlocal n
             for _ in range(5):
                 sink.emit(ACCOUNT.encode(), encode(event(n)))
                 n += 1
-            time.sleep(0.5)
+
+        every(0.5, seconds, emit)
 
     def digests() -> list[dict[str, Any]]:
         out = []

@@ -35,6 +35,7 @@ from recorder.events import encode
 from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
+from tests.integration.helpers import let_time_pass, let_time_pass_async, wait_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -151,10 +152,10 @@ class Producing:
                         await asyncio.gather(*futures)
                         break
                     except Exception:
-                        await asyncio.sleep(0.5)
+                        await let_time_pass_async(0.5, "the broker's group settles; send again")
                 if not self._hurry.is_set():
                     pause = len(chunk) / rate - (time.monotonic() - started)
-                    await asyncio.sleep(max(0.0, pause))
+                    await let_time_pass_async(max(0.0, pause), "events at the given rate")
         finally:
             await producer.stop()
 
@@ -174,15 +175,18 @@ def log_events(proc: RecorderProcess, event: str) -> list[dict[str, Any]]:
 def delivered(stack: LocalStack, sc: Scenario, timeout: float) -> None:
     """Wait until every expected delivery is in S3 (duplicates are checked after)."""
     s3 = boto3.client("s3", **stack.settings().aws_client_kwargs())
-    deadline = time.monotonic() + timeout
     missing = len(sc.expected)
-    while time.monotonic() < deadline:
+
+    def all_there() -> bool:
+        nonlocal missing
         seen, _ = read_all(s3, sc.buckets)
         missing = len(sc.expected - set(seen))
-        if not missing:
-            return
-        time.sleep(2)
-    raise AssertionError(f"{missing} of {len(sc.expected)} deliveries never arrived")
+        return not missing
+
+    try:
+        wait_until(all_there, timeout, interval=2, message="every expected delivery")
+    except TimeoutError:
+        raise AssertionError(f"{missing} of {len(sc.expected)} deliveries never arrived") from None
 
 
 def check_exactly_once(stack: LocalStack, sc: Scenario) -> int:
@@ -200,12 +204,11 @@ def check_exactly_once(stack: LocalStack, sc: Scenario) -> int:
 
 def wait_assigned(procs: list[RecorderProcess], timeout: float) -> None:
     """Until each process has been handed at least one partition by the group."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(assigned(p) for p in procs):
-            return
-        time.sleep(0.5)
-    raise AssertionError("the group never gave every member a partition")
+    wait_until(
+        lambda: all(assigned(p) for p in procs),
+        timeout,
+        message="the group to give every member a partition",
+    )
 
 
 def assigned(proc: RecorderProcess) -> set[int]:
@@ -218,12 +221,11 @@ def assignments(proc: RecorderProcess) -> int:
 
 def wait_reassigned(before: dict[int, int], procs: list[RecorderProcess], timeout: float) -> None:
     """Until each process was handed partitions again (``before``: counts by id())."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(assignments(p) > before[id(p)] for p in procs):
-            return
-        time.sleep(0.5)
-    raise AssertionError("the group did not rebalance after a member left")
+    wait_until(
+        lambda: all(assignments(p) > before[id(p)] for p in procs),
+        timeout,
+        message="the group to rebalance after a member left",
+    )
 
 
 # -- scenarios ------------------------------------------------------------------------
@@ -250,14 +252,14 @@ def churn(
     m1, m2 = start(f"{stage}-1"), start(f"{stage}-2")
     producing = Producing(tansu, sc.events, RATE)
     wait_assigned([m1, m2], timeout=30)
-    time.sleep(2)
+    let_time_pass(2, "m1 and m2 take part of the stream before m3 joins")
     m3 = start(f"{stage}-3")  # joins mid-stream
     wait_assigned([m3], timeout=30)
-    time.sleep(2)
+    let_time_pass(2, "all three take part of the stream before m1 leaves")
     counts = {id(p): assignments(p) for p in (m2, m3)}
     assert m1.stop(timeout=60) == 0  # SIGTERM: drains, commits, leaves the group
     wait_reassigned(counts, [m2, m3], timeout=30)
-    time.sleep(3)  # m2 reads its new partitions (a writer opens batches there)
+    let_time_pass(3, "m2 reads its new partitions (a writer opens batches there)")
     assert not producing.done, "events stopped flowing before the kill"
     counts = {id(m3): assignments(m3)}
     m2.kill()  # SIGKILL: its partitions move to m3 after the session time-out
@@ -299,14 +301,14 @@ def test_router_group_rebalances_hand_over_event_id_window(
         before = r3.metric("recorder_router_duplicates_total")
         routed_before = r3.metric("recorder_router_deliveries_out_total")
         Producing(tansu, sc.events[:REPEATS], rate=2_000).join(timeout=60)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if r3.metric("recorder_router_duplicates_total") - before >= REPEATS:
-                break
-            time.sleep(0.5)
+        wait_until(
+            lambda: r3.metric("recorder_router_duplicates_total") - before >= REPEATS,
+            30,
+            message="r3 to drop every repeat",
+        )
         assert r3.metric("recorder_router_duplicates_total") - before == REPEATS
         assert r3.metric("recorder_router_deliveries_out_total") == routed_before
-        time.sleep(4)  # two cut intervals: a repeat that slipped through would show
+        let_time_pass(4, "two cut intervals: a repeat that slipped through would show")
         files = check_exactly_once(tansu, sc)
         assert r3.stop(timeout=60) == 0
         assert check_exactly_once(tansu, sc) == files

@@ -27,6 +27,7 @@ from recorder.routing import RoutingEngine
 from recorder.routing.service import Router
 from recorder.stack.local import LocalStack
 from recorder.trails import Trail
+from tests.integration.helpers import wait_until_async
 
 pytestmark = pytest.mark.integration
 
@@ -111,12 +112,19 @@ async def _committed_to_end(stack: LocalStack, group: str) -> None:
     await watcher.start()
     try:
         ends = await watcher.end_offsets(tps)
-        for _ in range(300):
+        committed: list[int] = []
+
+        async def at_end() -> bool:
+            nonlocal committed
             committed = [await watcher.committed(tp) or 0 for tp in tps]
-            if all(c >= ends[tp] for c, tp in zip(committed, tps, strict=True)):
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"router did not commit to the end: {committed} vs {ends}")
+            return all(c >= ends[tp] for c, tp in zip(committed, tps, strict=True))
+
+        try:
+            await wait_until_async(at_end, 60, interval=0.2, message="commits at the end")
+        except TimeoutError:
+            raise AssertionError(
+                f"router did not commit to the end: {committed} vs {ends}"
+            ) from None
     finally:
         await watcher.stop()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -27,7 +26,9 @@ from tests.integration.helpers import (
     RecorderProcess,
     aws,
     cloudtrail_bucket,
+    let_time_pass,
     wait_for,
+    wait_until,
     write_trails,
 )
 from tests.integration.test_integrity import event
@@ -112,15 +113,21 @@ def test_a_failing_service_is_restarted_while_the_others_deliver(
             prefix = f"AWSLogs/{ACCOUNT}/{kind}/"
             return len(s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
-        deadline = time.monotonic() + 30
         n = 0
-        while time.monotonic() < deadline and (
-            objects("CloudTrail") < 3 or objects("CloudTrail-Digest") < 2
-        ):
+
+        def emit() -> None:
+            nonlocal n
             for _ in range(10):
                 sink.emit(ACCOUNT.encode(), encode(event(n)))
                 n += 1
-            time.sleep(0.5)
+            let_time_pass(0.5, "traffic at a steady rate")
+
+        wait_until(
+            lambda: objects("CloudTrail") >= 3 and objects("CloudTrail-Digest") >= 2,
+            30,
+            message="three log files and two digests",
+            meanwhile=emit,
+        )
         assert objects("CloudTrail") >= 3
         assert objects("CloudTrail-Digest") >= 2
         assert restarts(proc, "api") >= 2

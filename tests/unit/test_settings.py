@@ -68,3 +68,71 @@ def test_sasl_kwargs() -> None:
         "sasl_plain_username": "u",
         "sasl_plain_password": "p",
     }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RECORDER_PARTITIONS": "four"}, "RECORDER_PARTITIONS='four' is not a valid int"),
+        ({"RECORDER_BATCH_MAX_BYTES": "1.5"}, "RECORDER_BATCH_MAX_BYTES='1.5' is not a valid int"),
+        (
+            {"RECORDER_ROUTER_TRANSACTIONS": "sometimes"},
+            "RECORDER_ROUTER_TRANSACTIONS='sometimes' is not a valid bool",
+        ),
+        (
+            {"RECORDER_GROUP_MEMBERSHIP": "elastic"},
+            "RECORDER_GROUP_MEMBERSHIP must be dynamic|static, got 'elastic'",
+        ),
+        (
+            {
+                "RECORDER_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "RECORDER_KAFKA_SASL_MECHANISM": "MD5",
+            },
+            "RECORDER_KAFKA_SASL_MECHANISM must be one of ['PLAIN', 'SCRAM-SHA-256', "
+            "'SCRAM-SHA-512'], got 'MD5'",
+        ),
+    ],
+)
+def test_a_bad_int_bool_or_choice_names_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert message in str(caught.value)
+
+
+def test_every_bad_variable_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"RECORDER_PARTITIONS": "x", "RECORDER_CUT_INTERVAL": "y"})
+    assert str(caught.value) == (
+        "RECORDER_PARTITIONS='x' is not a valid int; RECORDER_CUT_INTERVAL='y' is not a valid float"
+    )
+
+
+def test_built_by_hand_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Makefile exports RECORDER_*; Settings() in a test still means the defaults."""
+    monkeypatch.setenv("RECORDER_PARTITIONS", "9")
+    monkeypatch.setenv("RECORDER_TOPIC_ROUTED", "elsewhere")
+    assert Settings().partitions == 4 and Settings().topics.routed == "routed"
+    assert Settings.from_env().partitions == 9
+    assert Settings.from_env().topics.routed == "elsewhere"
+    assert Settings.from_env(partitions=2).partitions == 2  # overrides win
+
+
+def test_built_by_hand_is_checked_too() -> None:
+    with pytest.raises(SettingsError, match="RECORDER_PARTITIONS must be >= 1, got 0"):
+        Settings(partitions=0)
+
+
+def test_empty_optional_file_and_topic_mean_unset() -> None:
+    s = Settings.from_env({"RECORDER_KAFKA_SSL_CAFILE": "", "RECORDER_TOPIC_DLQ": ""})
+    assert s.kafka_ssl_cafile is None and s.topics.dlq == "api-events-dlq"
+
+
+def test_the_cli_reports_bad_settings_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recorder.cli import main
+
+    monkeypatch.setenv("RECORDER_CUT_INTERVAL", "abc")
+    assert main(["run", "router"]) == 2
+    err = capsys.readouterr().err
+    assert err == "recorder: bad settings: RECORDER_CUT_INTERVAL='abc' is not a valid float\n"

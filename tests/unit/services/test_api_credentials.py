@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from recorder.services.command import run
+from recorder.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -26,5 +25,5 @@ def test_api_without_credentials_refuses_to_start(
     monkeypatch.delenv("RECORDER_API_CREDENTIALS_FILE", raising=False)
     monkeypatch.delenv("RECORDER_API_LOCAL_DEVELOPMENT", raising=False)
     monkeypatch.setenv("RECORDER_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # never reached
-    assert run(argparse.Namespace(services=services, metrics_host="127.0.0.1")) == 2
+    assert main(["run", *services]) == 2
     assert "RECORDER_API_CREDENTIALS_FILE" in capsys.readouterr().err
