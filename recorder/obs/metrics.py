@@ -60,6 +60,12 @@ class Metrics:
             "Events dropped as already routed (same eventID)",
             registry=r,
         )
+        self.router_stale_registry = Counter(
+            "recorder_router_stale_registry_total",
+            "Batches routed without the trail registry brought up to date first "
+            "(the registry did not catch up in time; changes may reach them late)",
+            registry=r,
+        )
         # writer
         self.writer_records_in = Counter(
             "recorder_writer_records_in_total", "Routed records consumed", registry=r

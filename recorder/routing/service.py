@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,6 +80,11 @@ class Router:
     metrics: Metrics = field(default_factory=Metrics)
     group_id: str = GROUP_ID
     transactions: bool | None = None  # None: use them when the broker supports them
+    #: Awaited before each batch is routed: brings the trail registry up to the end
+    #: of `trails` as it is now, so an event made after a trail change returned (a
+    #: StartLogging, a new selector) is routed by the changed trail, however the
+    #: registry's own reading is paced.
+    fresh: Callable[[], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         if self.transactions is None and not self.settings.router_transactions:
@@ -190,7 +195,18 @@ class Router:
             # a partition revoked since the poll is not ours to route or commit
             owned = {tp: msgs for tp, msgs in batches.items() if tp.partition in self._recent}
             if owned:
+                await self._fresh_registry()
                 await self._process_owned(owned)
+
+    async def _fresh_registry(self) -> None:
+        if self.fresh is None:
+            return
+        try:
+            await self.fresh()
+        except (TimeoutError, KafkaError) as exc:
+            # Route by the trails known now rather than stop routing every trail.
+            self.metrics.router_stale_registry.inc()
+            log.warning("router_registry_stale", error=repr(exc))
 
     async def _process_owned(self, batches: dict[TopicPartition, list[Any]]) -> None:
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batches.items()}

@@ -78,7 +78,7 @@ async def run_services(
     if "router" in wanted:
         from recorder.routing.service import Router
 
-        router = Router(settings, registry.engine, metrics)
+        router = Router(settings, registry.engine, metrics, fresh=registry.fresh)
         services["router"] = router
         runners["router"] = lambda: router.run(stop)
     from recorder.services.status import CombinedStatus, StatusPublisher, TopicStatus

@@ -230,6 +230,16 @@ class TrailRegistry:
         while self.position < end:
             await self._read(timeout_ms=500)
 
+    async def fresh(self, within: float = 10.0) -> None:
+        """Wait until every `trails` record written before this call is applied: what
+        routing needs to see a trail change that returned before an event was made.
+        One ListOffsets request when up to date; the follow loop does the reading."""
+        if self._consumer is None:  # a trails file: nothing to wait for
+            return
+        end = (await self._consumer.end_offsets([self._tp]))[self._tp]
+        if self.position < end:
+            await self.wait_for_offset(end - 1, within)
+
     async def wait_for_offset(self, offset: int, within: float = 10.0) -> None:
         """Read-your-writes for the control API: wait until ``offset`` is applied."""
         if self.position <= offset:
