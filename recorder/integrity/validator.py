@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from recorder.integrity.naming import (
-    ChainId,
+    digest_chain,
     digest_folder,
     digest_key,
     digest_key_pattern,
@@ -40,6 +40,7 @@ from recorder.integrity.naming import (
 )
 from recorder.integrity.signing import PublicKey, string_to_sign
 from recorder.integrity.times import format_key_time, format_time, parse_time, utc
+from recorder.trails.destination import Destination
 
 _REQUIRED_DIGEST_KEYS = (
     "digestPublicKeyFingerprint",
@@ -103,13 +104,14 @@ class ValidationRequest:
             raise ValueError("Missing required parameter for organization trail: '--account-id'")
 
     @property
-    def chain(self) -> ChainId:
-        return ChainId(
+    def chain(self) -> Destination:
+        chain = Destination(
             trail_arn=self.trail_arn,
             account_id=self.account_id or self.trail_arn.split(":")[4],
             region=self.source_region or self.trail_arn.split(":")[3],
             org_id=self.organization_id,
         )
+        return digest_chain(chain)
 
 
 @dataclass(frozen=True, slots=True)
