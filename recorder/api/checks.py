@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from recorder.api.protocol import ApiError
 from recorder.policies import bucket_grant_problem, key_grant_problem, topic_grant_problem
 from recorder.settings import Settings
+from recorder.trails import trail_arn
 from recorder.trails.errors import answer
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
@@ -74,8 +75,9 @@ def key_arn(key_id: str, account_id: str, region: str) -> str:
     return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
 
 
-def _trail(trail_arn: str, account_id: str, region: str) -> str:
-    return trail_arn or f"arn:aws:cloudtrail:{region}:{account_id}:trail/*"
+def _trail(arn: str, account_id: str, region: str) -> str:
+    """The trail a grant must name: the trail, or any trail of the account there."""
+    return arn or trail_arn(region, account_id, "*")
 
 
 def _code(exc: ClientError) -> str:

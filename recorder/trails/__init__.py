@@ -2,6 +2,7 @@
 validation that gives a client the error code CloudTrail would."""
 
 from recorder.trails.arn import TrailArn, parse_trail_arn, trail_arn
+from recorder.trails.document import TrailDocument
 from recorder.trails.errors import TrailError
 from recorder.trails.event_selectors import (
     DEFAULT_EVENT_SELECTORS,
@@ -36,6 +37,7 @@ __all__ = [
     "FieldSelector",
     "Trail",
     "TrailArn",
+    "TrailDocument",
     "TrailError",
     "check_trail_limit",
     "parse_advanced_event_selectors",

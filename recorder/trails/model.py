@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from recorder.trails.arn import is_region, parse_trail_arn
@@ -24,9 +24,11 @@ from recorder.trails.event_selectors import (
 )
 from recorder.trails.logging_state import (
     LoggingPeriod,
-    format_ms,
     logging_at,
     parse_logging_periods,
+    periods_to_api,
+    start_period,
+    stop_period,
 )
 from recorder.trails.naming import (
     sns_topic_name,
@@ -115,6 +117,11 @@ class Trail:
         has none (line 8394)."""
         return logging_at(self.logging_periods, self.is_logging, second, produced_ms)
 
+    def exists_in(self, region: str) -> bool:
+        """Created in ``region``, or multi-region: then it exists in every region (a
+        shadow trail outside its home region, guide line 459)."""
+        return self.is_multi_region_trail or self.home_region == region
+
     @property
     def routable(self) -> bool:
         """Logging now, or was in a recorded period: events of it may still arrive."""
@@ -126,6 +133,23 @@ class Trail:
         if self.advanced_event_selectors:
             return ()
         return self.event_selectors or DEFAULT_EVENT_SELECTORS
+
+    # -- changes (a change is a new trail) ---------------------------------------------
+    def start_logging(self, at: int) -> Trail:
+        """StartLogging at ``at`` (epoch ms): logging, in a period opened then."""
+        return replace(
+            self, is_logging=True, logging_periods=start_period(self.logging_periods, at)
+        )
+
+    def stop_logging(self, at: int) -> Trail:
+        """StopLogging at ``at`` (epoch ms): the open period closes then."""
+        return replace(
+            self, is_logging=False, logging_periods=stop_period(self.logging_periods, at)
+        )
+
+    def without_insights(self) -> Trail:
+        """Insights off (PutInsightSelectors with none; StopLogging, guide line 3662)."""
+        return replace(self, has_insight_selectors=False, insight_types=())
 
     # -- API shapes -------------------------------------------------------------------
     @classmethod
@@ -225,11 +249,7 @@ class Trail:
         """Everything about the trail in one JSON object; ``from_api`` reads it back."""
         doc = {**self.to_api(), "IsLogging": self.is_logging}
         if self.logging_periods:
-            doc["LoggingPeriods"] = [
-                {"StartLoggingTime": format_ms(p.start)}
-                | ({} if p.stop is None else {"StopLoggingTime": format_ms(p.stop)})
-                for p in self.logging_periods
-            ]
+            doc["LoggingPeriods"] = periods_to_api(self.logging_periods)
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
         if self.insight_types:
