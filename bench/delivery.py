@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from loadtest.trails import log_bucket
 from recorder.delivery.target import DeliveryTarget
 from recorder.delivery.writer import Writer
 from recorder.kafka import clients
@@ -180,7 +181,7 @@ def main() -> int:
         try:
             import boto3
 
-            boto3.client("s3", **stack.settings().aws_client_kwargs()).create_bucket(Bucket=BUCKET)
+            log_bucket(boto3.client("s3", **stack.settings().aws_client_kwargs()), BUCKET)
             print(
                 f"filling routed with {args.events} records over {args.destinations} destinations ...",
                 file=sys.stderr,

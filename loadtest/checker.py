@@ -42,7 +42,7 @@ from loadtest import capacity, cpu
 from loadtest.generator import Shared, read_expected
 from loadtest.report import percentile, sample_gaps
 from loadtest.traffic import emitted_at
-from loadtest.trails import delivery_key
+from loadtest.trails import delivery_key, log_bucket
 from recorder.settings import Settings
 
 READERS = 4  # threads reading log files back from S3
@@ -329,7 +329,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         pct = cpu.percent_of_core(prev, reading)
         if not repaired and cfg.repair_at is not None and t >= cfg.repair_at:
             for bucket in cfg.broken_buckets:
-                delivered.s3.create_bucket(Bucket=bucket)
+                log_bucket(delivered.s3, bucket)
             delivered.skip.clear()
             repaired = True
             sys.stderr.write(f"\nrepaired {len(cfg.broken_buckets)} broken destination(s)\n")

@@ -38,7 +38,7 @@ import boto3
 
 from loadtest.procs import RecorderProcess
 from loadtest.traffic import TrafficMix, account_ids, trail_set
-from loadtest.trails import install_trails
+from loadtest.trails import install_trails, log_bucket, notice_topic, trail_key
 from recorder.events import encode
 from recorder.kafka import clients
 from recorder.stack.local import LocalStack
@@ -132,9 +132,9 @@ def run(
     started = time.monotonic()
     kw = stack.settings().aws_client_kwargs()
     s3, kms, sns = boto3.client("s3", **kw), boto3.client("kms", **kw), boto3.client("sns", **kw)
-    key_arn = kms.create_key(Description="crash harness")["KeyMetadata"]["Arn"]
-    topic_arn = sns.create_topic(Name="crash-notices")["TopicArn"]
     accounts = account_ids(3)
+    key_arn = trail_key(kms, accounts, "crash harness")
+    topic_arn = notice_topic(sns, "crash-notices")
     # five trails: one of each selector shape (management, S3 data on a bucket of
     # another account, KMS excluded, data events everywhere, single-region reads)
     trails = install_trails(
@@ -214,7 +214,7 @@ def run(
         done_kills, restarts = asyncio.run(chaos())
         if broken:
             print(f"  repairing the broken destination: bucket {broken}", file=sys.stderr)
-            s3.create_bucket(Bucket=broken)
+            log_bucket(s3, broken)
         print(
             f"  produced {events} events; waiting for delivery of {len(expected)} ...",
             file=sys.stderr,

@@ -24,7 +24,7 @@ from loadtest import capacity, checker, cpu, floor, generator
 from loadtest.burst import INSIGHTS_ENV, Burst
 from loadtest.procs import RecorderProcess
 from loadtest.traffic import account_ids, trail_set
-from loadtest.trails import install_trails
+from loadtest.trails import install_trails, notice_topic, trail_key
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 
@@ -159,8 +159,8 @@ def run(opts: Options, work: Path) -> Outcome:
         specs = trail_set(
             accounts,
             opts.trails,
-            kms_key_arn=kms.create_key(Description="load test")["KeyMetadata"]["Arn"],
-            topic_arn=sns.create_topic(Name="load-notices")["TopicArn"],
+            kms_key_arn=trail_key(kms, accounts, "load test"),
+            topic_arn=notice_topic(sns, "load-notices"),
         )
         if opts.burst:
             Burst.enable_insights(specs)

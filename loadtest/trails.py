@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recorder.policies import guide
 from recorder.routing import RoutingEngine
 from recorder.trails import Trail
 
+#: The account moto's own resources (keys) belong to.
+MOTO_ACCOUNT = "123456789012"
 Delivery = tuple[str, str, str, str]  # (eventID, trail ARN, account, region)
 
 
@@ -49,9 +52,31 @@ class InstalledTrails:
         return out
 
 
+def log_bucket(s3: Any, bucket: str) -> None:
+    """A log bucket with the guide's policy: the writer delivers only where CloudTrail
+    is granted (a bucket without it gets its deliveries parked)."""
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=guide.bucket_policy(bucket))
+
+
+def notice_topic(sns: Any, name: str) -> str:
+    """A topic CloudTrail may publish to (the guide's topic policy); its ARN."""
+    arn = str(sns.create_topic(Name=name)["TopicArn"])
+    sns.set_topic_attributes(
+        TopicArn=arn, AttributeName="Policy", AttributeValue=guide.topic_policy(arn)
+    )
+    return arn
+
+
+def trail_key(kms: Any, accounts: list[str], description: str) -> str:
+    """A KMS key CloudTrail may encrypt with for the trails of ``accounts``; its ARN."""
+    policy = guide.key_policy(MOTO_ACCOUNT, accounts)
+    return str(kms.create_key(Description=description, Policy=policy)["KeyMetadata"]["Arn"])
+
+
 def install_trails(s3: Any, specs: list[dict[str, Any]], work: Path) -> InstalledTrails:
     for t in specs:
-        s3.create_bucket(Bucket=t["S3BucketName"])
+        log_bucket(s3, t["S3BucketName"])
     trails_file = work / "trails.json"
     trails_file.write_text(json.dumps(specs))
     return InstalledTrails(

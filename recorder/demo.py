@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from recorder.policies import guide
 from recorder.settings import Settings
 from recorder.trails import trail_arn
 
@@ -74,54 +75,14 @@ def _clients(settings: Settings) -> tuple[object, object]:
     return boto3.client("s3", **kw), boto3.client("sns", **kw)
 
 
-def bucket_policy() -> dict[str, object]:
-    """The guide's bucket policy for CloudTrail (lines 10092-10115)."""
-    service = {"Service": "cloudtrail.amazonaws.com"}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AWSCloudTrailAclCheck20150319",
-                "Effect": "Allow",
-                "Principal": service,
-                "Action": "s3:GetBucketAcl",
-                "Resource": f"arn:aws:s3:::{LOG_BUCKET}",
-            },
-            {
-                "Sid": "AWSCloudTrailWrite20150319",
-                "Effect": "Allow",
-                "Principal": service,
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{LOG_BUCKET}/AWSLogs/{ACCOUNT}/*",
-                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-            },
-        ],
-    }
-
-
-def topic_policy(topic_arn: str) -> dict[str, object]:
-    """The guide's topic policy for CloudTrail (line 10350)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AWSCloudTrailSNSPolicy20131101",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-            }
-        ],
-    }
-
-
 def setup(settings: Settings, trails_file: Path | None) -> None:
     s3, sns = _clients(settings)
     s3.create_bucket(Bucket=LOG_BUCKET)  # type: ignore[attr-defined]
-    s3.put_bucket_policy(Bucket=LOG_BUCKET, Policy=json.dumps(bucket_policy()))  # type: ignore[attr-defined]
+    objects = f"arn:aws:s3:::{LOG_BUCKET}/AWSLogs/{ACCOUNT}/*"
+    s3.put_bucket_policy(Bucket=LOG_BUCKET, Policy=guide.bucket_policy(LOG_BUCKET, objects))  # type: ignore[attr-defined]
     arn = sns.create_topic(Name=TOPIC)["TopicArn"]  # type: ignore[attr-defined]
     sns.set_topic_attributes(  # type: ignore[attr-defined]
-        TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(topic_policy(arn))
+        TopicArn=arn, AttributeName="Policy", AttributeValue=guide.topic_policy(arn)
     )
     print(f"bucket s3://{LOG_BUCKET} and topic {TOPIC}, with policies granting CloudTrail")
     if trails_file is not None:

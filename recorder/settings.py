@@ -78,11 +78,19 @@ class Settings:
     # botocore's retry configuration for S3/SNS calls (mode standard: capped
     # exponential backoff with jitter on 5xx, throttling, timeouts, resets).
     aws_max_attempts: int = 3
+    # Seconds between re-checks of a destination's grants (bucket, topic and key
+    # policies) by the writer; it always checks before its first delivery to a
+    # destination and on every retry of a parked one. 0: no periodic re-check.
+    grant_recheck_interval: float = 300.0
     # Bytes of routed records one writer holds in memory; past it, it pauses its
     # partitions until deliveries (or parking) bring it back under.
     writer_buffer_bytes: int = 256 * 1024 * 1024
     # /readyz turns false when a stage has work and makes no progress this long.
     stall_timeout: float = 120.0
+    # Poll pacing (recorder.kafka.pacing): after a poll short of a full batch, a stage
+    # lets records gather (up to half a batch at its recent rate) for at most this
+    # long before it fetches again; 0 polls at once.
+    poll_linger: float = 0.25
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: Path | None = None
     # AWS Organizations membership for organization trails (DescribeOrganization and
@@ -188,12 +196,18 @@ class Settings:
             problems.append("RECORDER_PARK_RETRY_MAX must be >= RECORDER_PARK_RETRY_BASE")
         if self.aws_max_attempts < 1:
             problems.append(f"RECORDER_AWS_MAX_ATTEMPTS must be >= 1, got {self.aws_max_attempts}")
+        if self.grant_recheck_interval < 0:
+            problems.append(
+                f"RECORDER_GRANT_RECHECK_INTERVAL must be >= 0, got {self.grant_recheck_interval}"
+            )
         if self.writer_buffer_bytes < 1024 * 1024:
             problems.append(
                 f"RECORDER_WRITER_BUFFER_BYTES must be >= 1 MiB, got {self.writer_buffer_bytes}"
             )
         if self.stall_timeout <= 0:
             problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
+        if not 0 <= self.poll_linger <= 5:
+            problems.append(f"RECORDER_POLL_LINGER must be 0-5 seconds, got {self.poll_linger}")
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
         from recorder.events.schema import BY_VERSION  # the published schema versions

@@ -23,9 +23,10 @@ import aioboto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.api.protocol import ApiError
+from recorder.aws.arn import arn_or_none
+from recorder.aws.arn import trail_arn as make_trail_arn
 from recorder.policies import bucket_grant_problem, key_grant_problem, topic_grant_problem
 from recorder.settings import Settings
-from recorder.trails import trail_arn
 from recorder.trails.errors import answer
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
@@ -75,18 +76,22 @@ def key_arn(key_id: str, account_id: str, region: str) -> str:
     return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
 
 
-def _trail(arn: str, account_id: str, region: str) -> str:
-    """The trail a grant must name: the trail, or any trail of the account there."""
-    return arn or trail_arn(region, account_id, "*")
+def _trail(trail_arn: str, account_id: str, region: str) -> str:
+    return trail_arn or make_trail_arn(region, account_id, "*")
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _arn_region(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
+def _arn_region(value: str) -> str | None:
+    arn = arn_or_none(value)
+    return arn.region if arn is not None and arn.region else None
+
+
+def _arn_account(value: str) -> str | None:
+    arn = arn_or_none(value)
+    return arn.account if arn is not None else None
 
 
 class AwsResourceChecks:
@@ -194,7 +199,7 @@ class AwsResourceChecks:
         except BotoCoreError as exc:
             raise _unavailable("KMS", exc) from exc
         arn = str(meta["Arn"])
-        if arn.split(":")[4:5] != wanted.split(":")[4:5]:
+        if _arn_account(arn) != _arn_account(wanted):
             # the endpoint answered with a key of another account than the one named
             raise ApiError("KmsKeyNotFoundException", f"KMS key not found: {key_id}")
         if not meta.get("Enabled", True) or meta.get("KeyState") in {"Disabled", "PendingDeletion"}:

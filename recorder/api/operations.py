@@ -33,15 +33,19 @@ from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import TrailStore
-from recorder.trails import Trail, TrailDocument, trail_arn
+from recorder.aws.arn import (
+    is_log_group_arn,
+    is_role_arn,
+    is_trail_arn,
+    parse_trail_arn,
+    trail_arn,
+)
+from recorder.aws.times import epoch_ms, format_millis, format_seconds, from_epoch_seconds
+from recorder.trails import Trail, TrailDocument
 from recorder.trails.errors import answer
-from recorder.trails.logging_state import epoch_ms
 
 MAX_TAGS = 50
 
-_TRAIL_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$")
-_LOG_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[^:]+(:\*)?$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$", re.UNICODE)
 
 #: Operations that change nothing (``readOnly`` in their own records).
@@ -71,7 +75,7 @@ class Caller:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_millis(dt.datetime.now(dt.UTC))
 
 
 Handler = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -163,17 +167,18 @@ class Operations:
         self, caller: Caller, name_or_arn: str, *, writable: bool = False
     ) -> TrailDocument | None:
         if name_or_arn.startswith("arn:"):
-            m = _TRAIL_ARN.match(name_or_arn)
-            if m is None:
+            try:
+                arn = parse_trail_arn(name_or_arn)
+            except ValueError:
                 raise ApiError(
                     "CloudTrailARNInvalidException",
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
-                )
+                ) from None
             found = self.store.trail(name_or_arn)
             if found is None or not found.trail.exists_in(caller.region):
                 return None
-            if m.group(3) == caller.account_id:
+            if arn.account_id == caller.account_id:
                 return found
             # a member reads its organization's trail, by ARN only (line 392); changing
             # it answers like any trail it cannot see (a real member's StartLogging did)
@@ -196,7 +201,7 @@ class Operations:
 
     def _find_resource(self, caller: Caller, resource_id: str) -> TrailDocument:
         """Tag operations name a trail by ARN; absent or foreign is ResourceNotFound."""
-        if not _TRAIL_ARN.match(resource_id):
+        if not is_trail_arn(resource_id):
             raise ApiError(
                 "CloudTrailARNInvalidException",
                 f"Invalid resource ARN: {resource_id}. Tags are set on a trail by its ARN",
@@ -269,23 +274,23 @@ class Operations:
                 trail = replace(trail, kms_key_id=key.arn)
             else:
                 trail = replace(trail, kms_key_id=None)
-        for member, pattern, code, attribute in (
+        for member, is_valid, code, attribute in (
             (
                 "CloudWatchLogsLogGroupArn",
-                _LOG_GROUP_ARN,
+                is_log_group_arn,
                 "InvalidCloudWatchLogsLogGroupArnException",
                 "cloud_watch_logs_log_group_arn",
             ),
             (
                 "CloudWatchLogsRoleArn",
-                _ROLE_ARN,
+                is_role_arn,
                 "InvalidCloudWatchLogsRoleArnException",
                 "cloud_watch_logs_role_arn",
             ),
         ):
             if member in params:
                 value = params[member]
-                if value and not pattern.match(value):
+                if value and not is_valid(value):
                     raise ApiError(code, f"{member} is not a valid ARN: {value}")
                 trail = replace(trail, **{attribute: value or None})
         if bool(trail.cloud_watch_logs_log_group_arn) != bool(trail.cloud_watch_logs_role_arn):
@@ -556,9 +561,9 @@ def _legacy_time(value: Any) -> str:
     if not value:
         return ""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_seconds(value)
     if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_seconds(from_epoch_seconds(value))
     return str(value)[:19] + "Z"
 
 
@@ -573,6 +578,6 @@ def _decode_token(token: str | None) -> str | None:
         arn = base64.urlsafe_b64decode(token.encode()).decode()
     except (ValueError, UnicodeDecodeError):
         arn = ""
-    if not _TRAIL_ARN.match(arn):
+    if not is_trail_arn(arn):
         raise ApiError("InvalidTokenException", "The NextToken is not valid")
     return arn

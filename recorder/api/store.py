@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaError
 
 from recorder.api.leases import Lease, Leases, LeaseTable
 from recorder.api.protocol import ApiError
+from recorder.aws.arn import arn_or_none
 from recorder.settings import Settings
 from recorder.trails import TrailError
 from recorder.trails.document import TrailDocument
@@ -163,8 +164,8 @@ class RegistryStore:
 
 
 def _account(trail_arn: str) -> str:
-    parts = trail_arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
+    arn = arn_or_none(trail_arn)
+    return arn.account if arn is not None else ""
 
 
 def _unavailable(what: str, exc: Exception | None) -> ApiError:

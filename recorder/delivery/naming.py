@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+from recorder.aws.s3 import prefixed
 from recorder.trails.destination import Destination
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -33,15 +34,10 @@ def unique_string(seed: str) -> str:
 
 
 def folder_prefix(s3_key_prefix: str | None, dest: Destination) -> str:
-    """``[<prefix>/]AWSLogs/[<org-id>/]<account>/`` (org trails: guide line 3923)."""
-    parts = []
-    if s3_key_prefix:
-        parts.append(s3_key_prefix.strip("/"))
-    parts.append("AWSLogs")
-    if dest.org_id:
-        parts.append(dest.org_id)
-    parts.append(dest.account_id)
-    return "/".join(parts) + "/"
+    """``[<prefix>/]AWSLogs/[<org-id>/]<account>/`` (org trails: guide line 3923); the
+    prefix joined as :func:`recorder.aws.s3.prefixed` says, like the digests'."""
+    org = f"{dest.org_id}/" if dest.org_id else ""
+    return prefixed(s3_key_prefix, f"AWSLogs/{org}{dest.account_id}/")
 
 
 def log_file_key(

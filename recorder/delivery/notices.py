@@ -10,16 +10,15 @@ and is retried until the broker takes it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
-import aioboto3
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recorder.delivery.logfile import LogFile
+from recorder.delivery.regional import RegionalClients, arn_region
 from recorder.delivery.target import DeliveryTarget
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -31,17 +30,18 @@ log = get_logger("recorder.writer")
 
 
 class DeliveryFailed(Exception):
-    """An S3 put or SNS publish failed after botocore's own retries."""
+    """An S3 put or SNS publish failed after botocore's own retries, or the writer's
+    grant check refused it (:mod:`recorder.delivery.grants`)."""
 
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.code)
+    def __init__(self, failure: Failure, detail: str | None = None) -> None:
+        super().__init__(detail or failure.code)
         self.failure = failure
+        #: What GetTrailStatus shows: the error code, or the code and what is missing.
+        self.status = detail or failure.code
 
 
-def topic_region(topic_arn: str, default: str) -> str:
-    """``arn:aws:sns:<region>:<account>:<name>`` -> region."""
-    parts = topic_arn.split(":")
-    return parts[3] if len(parts) >= 6 and parts[3] else default
+#: ``arn:aws:sns:<region>:<account>:<name>`` -> region.
+topic_region = arn_region
 
 
 def notice_message(bucket: str, key: str) -> str:
@@ -50,39 +50,21 @@ def notice_message(bucket: str, key: str) -> str:
 
 
 class Notifier:
-    """One SNS client per region, opened on first use and closed with the notifier."""
+    """Publishes notices through the writer's regional clients (the topic's region)."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, config: Any) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, clients: RegionalClients) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._config = config
-        self._session = aioboto3.Session()
-        self._stack = contextlib.AsyncExitStack()
-        self._clients: dict[str, Any] = {}
-        self._opening = asyncio.Lock()
-
-    async def _client(self, region: str) -> Any:
-        async with self._opening:
-            client = self._clients.get(region)
-            if client is None:
-                kw = {**self._settings.aws_client_kwargs(), "region_name": region}
-                client = await self._stack.enter_async_context(
-                    self._session.client("sns", config=self._config, **kw)
-                )
-                self._clients[region] = client
-            return client
+        self._clients = clients
 
     async def publish(self, topic_arn: str, bucket: str, key: str) -> None:
-        client = await self._client(topic_region(topic_arn, self._settings.aws_region))
+        client = await self._clients.get("sns", topic_region(topic_arn, self._settings.aws_region))
         try:
             await client.publish(TopicArn=topic_arn, Message=notice_message(bucket, key))
         except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
             failure = classify(exc)
             self._metrics.writer_sns_errors.labels(failure.code).inc()
             raise DeliveryFailed(failure) from exc
-
-    async def close(self) -> None:
-        await self._stack.aclose()
 
 
 def manifest(

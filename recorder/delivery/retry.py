@@ -105,9 +105,7 @@ class ParkingLot:
         """Take ``routed-retry`` partitions with their ``routed`` namesakes: rebuild
         the index of what is parked from the committed offset to the log end."""
         owned = sorted({*self._index, *partitions})
-        tps = [self._tp(p) for p in owned]
-        self._offsets.assign(tps)
-        self._reader.assign(tps)
+        self._own([self._tp(p) for p in owned])
         fresh = [p for p in partitions if p not in self._index]
         if not fresh:
             return
@@ -152,9 +150,17 @@ class ParkingLot:
         for p in partitions:
             self._index.pop(p, None)
             self._committed.pop(p, None)
-        tps = [self._tp(p) for p in sorted(self._index)]
-        self._offsets.assign(tps)
-        self._reader.assign(tps)
+        self._own([self._tp(p) for p in sorted(self._index)])
+
+    def _own(self, tps: list[TopicPartition]) -> None:
+        """Neither consumer streams: one keeps the group's offsets, the other reads one
+        record when asked. aiokafka fetches an assigned partition whether or not anyone
+        polls it (on a broker that answers at once, a busy loop), so both keep their
+        partitions paused but while :meth:`_read` reads a record."""
+        for consumer in (self._offsets, self._reader):
+            consumer.assign(tps)
+            if tps:
+                consumer.pause(*tps)
 
     async def commit(self) -> None:
         offsets = {}
@@ -365,13 +371,18 @@ class ParkingLot:
         tp = self._tp(partition)
         async with self._reading:
             self._reader.seek(tp, offset)
-            for _ in range(10):
-                batch = await self._reader.getmany(tp, timeout_ms=1000, max_records=1)
-                for m in batch.get(tp, []):
-                    if m.offset == offset:
-                        return m
-                    if m.offset > offset:
-                        return None
+            self._reader.resume(tp)
+            try:
+                for _ in range(10):
+                    batch = await self._reader.getmany(tp, timeout_ms=1000, max_records=1)
+                    for m in batch.get(tp, []):
+                        if m.offset == offset:
+                            return m
+                        if m.offset > offset:
+                            return None
+            finally:
+                if tp in self._reader.assignment():
+                    self._reader.pause(tp)
         return None
 
     async def _done(self, partition: int, index: ParkedIndex, offset: int) -> None:

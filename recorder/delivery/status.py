@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from recorder.aws.times import format_seconds
+
 
 @dataclass
 class TrailDeliveryStatus:
@@ -40,8 +42,4 @@ class DeliveryStatus(dict[str, TrailDeliveryStatus]):
 
 
 def now_str() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str) -> dt.datetime:
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return format_seconds(dt.datetime.now(dt.UTC))

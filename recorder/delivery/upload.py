@@ -1,5 +1,9 @@
 """Uploading cut batches: target, log file, S3 put, then notice and manifest.
 
+Grants (issue 12): before a put or a publish the destination's policies are checked
+(:mod:`recorder.delivery.grants`); a missing grant fails it as AWS would, and it is
+parked like any other refusal.
+
 Isolation (issue 11): the trail's target is resolved before an upload slot is taken;
 a slot is held only for one put that botocore retries a bounded number of times; a
 destination whose put still fails is parked (its batch moves to ``routed-retry``) and
@@ -19,13 +23,15 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.aws.times import parse_seconds
 from recorder.delivery.batcher import Batch
+from recorder.delivery.grants import GrantChecker
 from recorder.delivery.logfile import LogFile, build_log_file
 from recorder.delivery.naming import log_file_key
 from recorder.delivery.notices import DeliveryFailed, Notifier, manifest, send_until_taken
 from recorder.delivery.parking import ParkedFile, ParkedNotice
 from recorder.delivery.retry import ParkingLot
-from recorder.delivery.status import DeliveryStatus, parse_time
+from recorder.delivery.status import DeliveryStatus
 from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -62,7 +68,7 @@ def build(batch: Batch, target: DeliveryTarget) -> tuple[str, LogFile]:
         values.append(r.value)
         times.append(r.event_time)
     log_file = build_log_file(values, times)
-    key = log_file_key(batch.destination, target.prefix, parse_time(batch.cut_time), batch.seed)
+    key = log_file_key(batch.destination, target.prefix, parse_seconds(batch.cut_time), batch.seed)
     return key, log_file
 
 
@@ -78,6 +84,7 @@ class Deliveries:
         producer: Any,
         parking: ParkingLot,
         max_concurrent_puts: int,
+        grants: GrantChecker,
     ) -> None:
         self.settings = settings
         self.targets = targets
@@ -87,6 +94,7 @@ class Deliveries:
         self.notifier = notifier
         self.producer = producer
         self.parking = parking
+        self.grants = grants
         self._slots = asyncio.Semaphore(max_concurrent_puts)
         self._locks: dict[Destination, tuple[asyncio.Lock, int]] = {}
         self._last_known: dict[str, DeliveryTarget] = {}
@@ -144,14 +152,15 @@ class Deliveries:
             if behind is not None:
                 await self.parking.park_file(batch, target, behind)
                 return
-            async with self._slots:
-                key, log_file = await self._build(batch, target)
-                try:
+            try:
+                await self.grants.check_delivery(dest, target)  # before taking a slot
+                async with self._slots:
+                    key, log_file = await self._build(batch, target)
                     await self.put(target, key, log_file.gz)
-                except DeliveryFailed as exc:
-                    self.status.delivery_failed(dest.trail_arn, exc.failure.code)
-                    await self.parking.park_file(batch, target, exc.failure)
-                    return
+            except DeliveryFailed as exc:
+                self.status.delivery_failed(dest.trail_arn, exc.status)
+                await self.parking.park_file(batch, target, exc.failure)
+                return
             await self._after_put(batch, target, key, log_file)
 
     async def _build(self, batch: Batch, target: DeliveryTarget) -> tuple[str, LogFile]:
@@ -198,7 +207,7 @@ class Deliveries:
         now = time.time()
         for t in {r.event_time for _, r in batch.records}:
             if t:
-                self.metrics.delivery_latency.observe(max(0.0, now - parse_time(t).timestamp()))
+                self.metrics.delivery_latency.observe(max(0.0, now - parse_seconds(t).timestamp()))
         log.info(
             "log_file_delivered",
             trail_arn=dest.trail_arn,
@@ -218,12 +227,13 @@ class Deliveries:
         behind = self.parking.parked_error(partition, dest, notice=True)
         if behind is None:
             try:
+                await self.grants.check_notice(dest, topic_arn)
                 await self.notifier.publish(topic_arn, bucket, key)
                 self.status.notified(dest.trail_arn)
                 return
             except DeliveryFailed as exc:
                 behind = exc.failure
-                self.status.notification_failed(dest.trail_arn, behind.code)
+                self.status.notification_failed(dest.trail_arn, exc.status)
         notice = ParkedNotice(dest, topic_arn, bucket, key, time.time(), behind.code)
         await self.parking.park_notice(partition, notice, behind)
 
@@ -234,18 +244,20 @@ class Deliveries:
         if target is None:
             raise DeliveryFailed(Failure("TrailNotFound", True))
         batch = parked.to_batch()
-        key, log_file = await self._build(batch, target)
         try:
+            await self.grants.check_delivery(dest, target, retry=True)
+            key, log_file = await self._build(batch, target)
             await self.put(target, key, log_file.gz)
         except DeliveryFailed as exc:
-            self.status.delivery_failed(dest.trail_arn, exc.failure.code)
+            self.status.delivery_failed(dest.trail_arn, exc.status)
             raise
         await self._after_put(batch, target, key, log_file)
 
     async def notify_parked(self, notice: ParkedNotice) -> None:
         try:
+            await self.grants.check_notice(notice.destination, notice.topic_arn, retry=True)
             await self.notifier.publish(notice.topic_arn, notice.bucket, notice.key)
         except DeliveryFailed as exc:
-            self.status.notification_failed(notice.destination.trail_arn, exc.failure.code)
+            self.status.notification_failed(notice.destination.trail_arn, exc.status)
             raise
         self.status.notified(notice.destination.trail_arn)

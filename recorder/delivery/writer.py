@@ -23,7 +23,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from recorder.delivery.batcher import MARKER_HEADER, Batch, CutMarker, PartitionBatcher, Routed
+from recorder.delivery.grants import GrantChecker
 from recorder.delivery.notices import Notifier
+from recorder.delivery.regional import RegionalClients
 from recorder.delivery.retry import ParkingLot
 from recorder.delivery.status import DeliveryStatus, TrailDeliveryStatus, now_str
 from recorder.delivery.target import TargetLookup
@@ -32,6 +34,7 @@ from recorder.delivery.window import SeenWindow
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
+from recorder.kafka.pacing import BUDGET, Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -45,6 +48,8 @@ GROUP_ID = "recorder-writer"
 #: Per partition: how many recent (destination, eventID) pairs are remembered, so a
 #: record routed twice (the router runs at least once) lands in one file only.
 DEDUPE_WINDOW = 200_000
+#: Records one poll may bring: a full poll is read again without a linger.
+POLL_RECORDS = 5000
 #: On revocation: how long deliveries under way may take before the commit.
 HANDOVER_WAIT = 10.0
 
@@ -74,7 +79,6 @@ class Writer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._cutting = asyncio.Lock()  # held while cut markers are being produced
         self._stopping = False
-        self._paused: set[TopicPartition] = set()  # by the buffer budget
         self._finished = 0  # batches delivered or parked: progress for readiness
         self._progress = Progress(self.settings.stall_timeout, time.monotonic())
         self._started = False
@@ -84,11 +88,14 @@ class Writer:
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=5000)
+        self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=POLL_RECORDS)
+        self._pauses = Pauses(self._consumer)
+        self._pacer = Pacer(self._consumer, self._pauses, s.poll_linger, POLL_RECORDS)
         self._producer = await self._start_producer()
         session = aioboto3.Session()
         config = aws_config(s)
-        notifier = Notifier(s, self.metrics, config)
+        regional = RegionalClients(s, config)
+        notifier = Notifier(s, self.metrics, regional)
         async with session.client("s3", config=config, **s.aws_client_kwargs()) as s3:
             await self.parking.start(self._producer)
             self.deliveries = Deliveries(
@@ -101,9 +108,12 @@ class Writer:
                 self._producer,
                 self.parking,
                 self.max_concurrent_puts,
+                GrantChecker(s, self.metrics, s3, regional),
             )
             await self._consumer.start()
-            static = await clients.join(self._consumer, s, s.topics.routed, OwnerListener(self))
+            static = await clients.join(
+                self._consumer, s, s.topics.routed, OwnerListener(self), self._pauses
+            )
             if static is not None:
                 await self.assign(static)
             self._started = True
@@ -120,7 +130,7 @@ class Writer:
                 for task in self._tasks:
                     task.cancel()
                 await self.parking.stop()
-                await notifier.close()
+                await regional.close()
                 with contextlib.suppress(Exception):
                     await self._consumer.stop()
                 with contextlib.suppress(Exception):
@@ -170,32 +180,36 @@ class Writer:
         partitions that have no cut marker on its way (those must be read up to
         their marker, or nothing could ever be cut and delivered); resume once
         deliveries or parking have brought the buffer back under the budget."""
-        buffered = sum(b.buffered_bytes for b in self._batchers.values())
-        self.metrics.writer_buffered_bytes.set(buffered)
+        buffered = self._buffered()
         if buffered > self.settings.writer_buffer_bytes:
             async with self._cutting:
                 await self._request_cuts_locked(
                     time.monotonic(), self.settings.cut_interval, flush=True, reason="budget"
                 )
-            assigned = self._consumer.assignment()
-            pause = [
-                tp
-                for tp, b in self._batchers.items()
-                if tp in assigned and not b.cut_requested and tp not in self._paused
-            ]
+            paused = self._pauses.held(BUDGET)
+            pause = self._pauses.hold(
+                BUDGET,
+                [
+                    tp
+                    for tp, b in self._batchers.items()
+                    if not b.cut_requested and tp not in paused
+                ],
+            )
             if pause:
-                self._consumer.pause(*pause)
-                self._paused.update(pause)
                 self.metrics.writer_pauses.inc(len(pause))
                 log.warning(
                     "writer_paused", partitions=[tp.partition for tp in pause], bytes=buffered
                 )
-        elif self._paused:
-            assigned = self._consumer.assignment()
-            self._consumer.resume(*[tp for tp in self._paused if tp in assigned])
-            log.info("writer_resumed", partitions=sorted(tp.partition for tp in self._paused))
-            self._paused.clear()
-        self.metrics.writer_paused.set(len(self._paused))
+        elif paused := self._pauses.held(BUDGET):
+            self._pauses.release(BUDGET)
+            log.info("writer_resumed", partitions=sorted(tp.partition for tp in paused))
+        self.metrics.writer_paused.set(len(self._pauses.held(BUDGET)))
+
+    def _buffered(self) -> int:
+        """Bytes of routed records held now; the gauge follows every change."""
+        buffered = sum(b.buffered_bytes for b in self._batchers.values())
+        self.metrics.writer_buffered_bytes.set(buffered)
+        return buffered
 
     def _check_progress(self) -> None:
         """Ready while cut batches keep leaving (delivered or parked), or none wait."""
@@ -253,8 +267,8 @@ class Writer:
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         self.parking.revoke([tp.partition for tp in partitions])
+        self._pauses.release(BUDGET, partitions)
         for tp in partitions:
-            self._paused.discard(tp)
             self._seen.pop(tp, None)
             self._batchers.pop(tp, None)
             self._committed.pop(tp, None)
@@ -262,8 +276,10 @@ class Writer:
 
     # -- reading -----------------------------------------------------------------------
     async def _poll_once(self, timeout_ms: int = 200) -> None:
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
+        batches = await self._pacer.poll(timeout_ms=timeout_ms)
         now = time.monotonic()
+        records_in = 0
+        destinations: dict[bytes, Destination] = {}  # a poll brings few, many times each
         for tp, messages in batches.items():
             batcher = self._batchers.get(tp)
             if batcher is None:
@@ -273,7 +289,10 @@ class Writer:
                     await self._on_marker(tp, batcher, m)
                     continue
                 try:
-                    dest = Destination.from_key(m.key or b"")
+                    key = m.key or b""
+                    dest = destinations.get(key) or destinations.setdefault(
+                        key, Destination.from_key(key)
+                    )
                     event_time = (_header(m.headers, "eventTime") or b"").decode()
                     event_id = (_header(m.headers, "eventID") or b"").decode()
                     if not m.value or m.value[:1] != b"{":
@@ -290,7 +309,8 @@ class Writer:
                     self.metrics.writer_duplicates.inc()
                     continue
                 batcher.add(m.offset, dest, Routed(m.value, event_time, event_id), now)
-                self.metrics.writer_records_in.inc()
+                records_in += 1
+        self.metrics.writer_records_in.inc(records_in)
         self.metrics.writer_open_batches.set(
             sum(b.open_destinations for b in self._batchers.values())
         )
@@ -354,6 +374,7 @@ class Writer:
         await self.deliveries.deliver(batch)
         batcher.delivered(batch)
         self._finished += 1
+        self._buffered()
 
     # -- committing -------------------------------------------------------------------
     async def _commit(self) -> None:

@@ -8,7 +8,6 @@ from recorder.events.classify import Classification, classify
 from recorder.events.codec import decode, decode_typed, encode
 from recorder.events.errors import EventDecodeError, InvalidEventError
 from recorder.events.render import log_file_bytes, render_record
-from recorder.events.times import format_event_time
 from recorder.events.validate import validate_record
 
 __all__ = [
@@ -19,7 +18,6 @@ __all__ = [
     "decode",
     "decode_typed",
     "encode",
-    "format_event_time",
     "log_file_bytes",
     "render_record",
     "validate_record",

@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
+from recorder.aws.times import parse_seconds
 from recorder.events.errors import InvalidEventError, show
 from recorder.events.schema import API_EVENT, BOOLEAN, JSON, STRING, ListOf, Shape
-from recorder.events.times import parse_event_time
 
 INSIGHT = "AwsCloudTrailInsight"
 MAX_BYTES = 256 * 1024
@@ -186,7 +186,7 @@ class _Seen:
 
 def _is_event_time(text: str) -> bool:
     try:
-        parse_event_time(text)
+        parse_seconds(text)
     except ValueError:
         return False
     return True

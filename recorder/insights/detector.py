@@ -36,13 +36,14 @@ again emits the very same IDs and the writer's eventID de-duplication keeps one 
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from recorder.aws.times import format_seconds, from_epoch_seconds
 
 CALL_RATE = "ApiCallRateInsight"
 ERROR_RATE = "ApiErrorRateInsight"
@@ -316,8 +317,7 @@ class Detector:
         )
 
     def _time(self, bucket: int) -> str:
-        t = dt.datetime.fromtimestamp(bucket * self.rule.bucket_seconds, dt.UTC)
-        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_seconds(from_epoch_seconds(bucket * self.rule.bucket_seconds))
 
     # -- state ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

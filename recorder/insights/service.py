@@ -40,6 +40,7 @@ from recorder.insights.detector import Detector, InsightEvent, Rule
 from recorder.insights.streams import destinations, epoch_of, series_of
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
+from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -48,6 +49,7 @@ from recorder.settings import Settings
 log = get_logger("recorder.insights")
 
 GROUP_ID = "recorder-insights"
+POLL_RECORDS = 5000
 
 
 def rule_of(settings: Settings) -> Rule:
@@ -82,14 +84,18 @@ class InsightsStage:
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
         self._consumer: AIOKafkaConsumer = clients.consumer(
-            s, group_id=self.group_id, max_poll_records=5000
+            s, group_id=self.group_id, max_poll_records=POLL_RECORDS
         )
+        self._pauses = Pauses(self._consumer)
+        self._pacer = Pacer(self._consumer, self._pauses, s.poll_linger, POLL_RECORDS)
         # gzip: the state record grows with the series kept (~40 bytes each compressed)
         self._producer: AIOKafkaProducer = clients.producer(s, compression_type="gzip")
         await self._producer.start()
         await self._consumer.start()
         try:
-            static = await clients.join(self._consumer, s, s.topics.api_events, OwnerListener(self))
+            static = await clients.join(
+                self._consumer, s, s.topics.api_events, OwnerListener(self), self._pauses
+            )
             if static is not None:
                 await self.assign(static)
             self.ready.set()
@@ -186,7 +192,7 @@ class InsightsStage:
 
     # -- reading -----------------------------------------------------------------------
     async def _poll_once(self) -> None:
-        batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+        batches = await self._pacer.poll()
         async with self._lock:
             for tp, messages in batches.items():
                 part = self._parts.get(tp)

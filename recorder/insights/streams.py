@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from recorder.aws.times import parse_seconds
 from recorder.events.classify import classify
-from recorder.events.times import parse_event_time
 from recorder.insights.detector import CALL_RATE, ERROR_RATE, InsightEvent, SeriesKey
 from recorder.trails import Trail
 from recorder.trails.destination import Destination
@@ -54,7 +54,7 @@ def series_of(record: Mapping[str, Any]) -> tuple[SeriesKey, ...]:
 
 def epoch_of(record: Mapping[str, Any]) -> float | None:
     try:
-        return parse_event_time(str(record.get("eventTime", ""))).timestamp()
+        return parse_seconds(str(record.get("eventTime", ""))).timestamp()
     except ValueError:
         return None
 

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from recorder.aws.arn import arn_or_none
 from recorder.integrity.signing import PublicKey
 from recorder.integrity.validator import LogValidation, StoredObject, ValidationRequest
 
@@ -83,8 +84,8 @@ class S3Store:
 def run(args: argparse.Namespace) -> int:
     import boto3
 
-    home_region = args.trail_arn.split(":")[3] if args.trail_arn.count(":") >= 5 else None
-    region = args.region or home_region or "us-east-1"
+    arn = arn_or_none(args.trail_arn)
+    region = args.region or (arn.region if arn is not None else None) or "us-east-1"
     cloudtrail = boto3.client("cloudtrail", region_name=region, endpoint_url=args.endpoint_url)
     s3 = boto3.client("s3", region_name=region, endpoint_url=args.s3_endpoint_url)
     bucket, prefix = args.s3_bucket, args.s3_prefix

@@ -19,11 +19,12 @@ import datetime as dt
 import re
 from dataclasses import replace
 
+from recorder.aws.arn import is_trail_arn
+from recorder.aws.s3 import prefixed
 from recorder.integrity.times import format_key_time, utc
 from recorder.trails.destination import Destination
 
 _BACKFILL_SUFFIX = "_backfill.json.gz"
-_ARN = re.compile(r"arn:.+:cloudtrail:.+:\d{12}:trail/.+")
 
 
 def digest_chain(destination: Destination) -> Destination:
@@ -34,7 +35,7 @@ def digest_chain(destination: Destination) -> Destination:
     The trail ARN is checked here, as validate-logs checks ``--trail-arn``: a chain
     read from ``delivered`` or from state with a bad ARN fails on the way in.
     """
-    if not _ARN.match(destination.trail_arn):
+    if not is_trail_arn(destination.trail_arn):
         raise ValueError(f"Invalid trail ARN provided: {destination.trail_arn}")
     return replace(destination, insight=False) if destination.insight else destination
 
@@ -48,7 +49,7 @@ def digest_folder(chain: Destination, prefix: str | None) -> str:
     if chain.org_id:
         folder += f"{chain.org_id}/"
     folder += f"{chain.account_id}/CloudTrail-Digest/{chain.region}"
-    return f"{prefix}/{folder}" if prefix else folder
+    return prefixed(prefix, folder)
 
 
 def digest_key(chain: Destination, prefix: str | None, end_time: dt.datetime) -> str:
@@ -72,9 +73,7 @@ def digest_key_pattern(chain: Destination, prefix: str | None) -> re.Pattern[str
         f"{region}_{re.escape(chain.trail_name)}_{re.escape(chain.home_region)}_.+"
         "(?:_backfill)?\\.json\\.gz"
     )
-    if prefix:
-        pattern = re.escape(prefix) + "/" + pattern
-    return re.compile("^" + pattern + "$")
+    return re.compile("^" + prefixed(re.escape(prefix) if prefix else None, pattern) + "$")
 
 
 def is_backfill_key(key: str) -> bool:

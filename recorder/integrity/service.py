@@ -34,6 +34,7 @@ from recorder.integrity.signing import NoSigningKeyError
 from recorder.integrity.times import format_time
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
+from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, commit_committable, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -44,6 +45,7 @@ from recorder.trails.destination import Destination
 log = get_logger("recorder.digester")
 
 GROUP_ID = "recorder-digester"
+POLL_RECORDS = 5000
 
 
 @dataclass
@@ -115,12 +117,16 @@ class Digester:
                 for region in sorted({s.aws_region, *(c.region for c in self.states)}):
                     await self._prepare_keys(region)
                 self._consumer = clients.consumer(s, group_id=self.group_id)
+                self._pauses = Pauses(self._consumer)
+                self._pacer = Pacer(self._consumer, self._pauses, s.poll_linger, POLL_RECORDS)
                 await self._consumer.start()
             except BaseException:
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
                 raise
-            static = await clients.join(self._consumer, s, s.topics.delivered, OwnerListener(self))
+            static = await clients.join(
+                self._consumer, s, s.topics.delivered, OwnerListener(self), self._pauses
+            )
             if static is not None:
                 await self.assign(static)
             self.ready.set()
@@ -259,7 +265,7 @@ class Digester:
 
     # -- reading --------------------------------------------------------------------------
     async def _poll_once(self) -> None:
-        batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+        batches = await self._pacer.poll()
         for tp, messages in batches.items():
             windows = self._windows.get(tp)
             if windows is None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-#: The spelling used inside digests and in validate-logs' output.
-DISPLAY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+from recorder.aws.times import format_seconds
+
 #: The spelling at the end of a digest's object key (validation.py's DATE_FORMAT).
 KEY_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -23,7 +23,8 @@ def utc(t: dt.datetime) -> dt.datetime:
 
 
 def format_time(t: dt.datetime) -> str:
-    return utc(t).strftime(DISPLAY_FORMAT)
+    """The spelling used inside digests and in validate-logs' output."""
+    return format_seconds(utc(t))
 
 
 def format_key_time(t: dt.datetime) -> str:

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from recorder.aws.arn import arn_or_none
 from recorder.integrity.naming import (
     digest_chain,
     digest_folder,
@@ -105,10 +106,11 @@ class ValidationRequest:
 
     @property
     def chain(self) -> Destination:
+        arn = arn_or_none(self.trail_arn)  # a bad one is digest_chain's error, in the CLI's words
         chain = Destination(
             trail_arn=self.trail_arn,
-            account_id=self.account_id or self.trail_arn.split(":")[4],
-            region=self.source_region or self.trail_arn.split(":")[3],
+            account_id=self.account_id or (arn.account if arn is not None else ""),
+            region=self.source_region or (arn.region if arn is not None else ""),
             org_id=self.organization_id,
         )
         return digest_chain(chain)

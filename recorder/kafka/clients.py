@@ -8,6 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from recorder.kafka.pacing import HANDOVER, Pauses
 from recorder.obs.logging import get_logger
 from recorder.settings import Settings, kafka_security_kwargs
 
@@ -49,6 +50,7 @@ async def join(
     settings: Settings,
     topic: str,
     listener: ConsumerRebalanceListener | None = None,
+    pauses: Pauses | None = None,
 ) -> list[TopicPartition] | None:
     """Take partitions of ``topic`` as ``settings.group_membership`` says.
 
@@ -63,7 +65,9 @@ async def join(
         if listener is None:
             consumer.subscribe([topic])
         else:
-            consumer.subscribe([topic], listener=HandOver(consumer, listener))
+            consumer.subscribe(
+                [topic], listener=HandOver(consumer, listener, pauses or Pauses(consumer))
+            )
         return None
     wanted = settings.static_partitions()
     await consumer.topics()  # fetches cluster metadata
@@ -91,16 +95,16 @@ class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
     next rebalance: never read without state.
     """
 
-    def __init__(self, consumer: AIOKafkaConsumer, listener: ConsumerRebalanceListener) -> None:
+    def __init__(
+        self, consumer: AIOKafkaConsumer, listener: ConsumerRebalanceListener, pauses: Pauses
+    ) -> None:
         self._consumer = consumer
         self._listener = listener
+        self._pauses = pauses
         self._assigning: asyncio.Task[None] | None = None
 
     def _pause(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
-        current = self._consumer.assignment()
-        owned = [tp for tp in partitions if tp in current]
-        self._consumer.pause(*owned)
-        return owned
+        return self._pauses.hold(HANDOVER, partitions)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         task, self._assigning = self._assigning, None
@@ -110,6 +114,7 @@ class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
                 await task
         self._pause(list(revoked))
         await self._listener.on_partitions_revoked(revoked)
+        self._pauses.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         partitions = self._pause(list(assigned))
@@ -128,5 +133,4 @@ class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
                 exc_info=exc,
             )
             return
-        current = self._consumer.assignment()
-        self._consumer.resume(*[tp for tp in partitions if tp in current])
+        self._pauses.release(HANDOVER, partitions)

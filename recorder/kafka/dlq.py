@@ -12,6 +12,7 @@ import datetime as dt
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from recorder.aws.times import format_seconds
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 
@@ -35,7 +36,7 @@ def dead_letter(
             "source": {"topic": topic, "partition": partition, "offset": offset},
             "key": key.decode(errors="replace") if key else None,
             "valueBase64": base64.b64encode(value or b"").decode(),
-            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": format_seconds(dt.datetime.now(dt.UTC)),
         }
     )
 

@@ -113,6 +113,13 @@ class Metrics:
             "Age of the oldest parked batch or notice",
             registry=r,
         )
+        self.writer_grant_checks = Counter(
+            "recorder_writer_grant_checks_total",
+            "Checks of a destination's bucket, topic or key policy, by outcome "
+            "(granted, denied, error: the policy could not be read)",
+            ["resource", "outcome"],
+            registry=r,
+        )
         self.writer_retry_attempts = Counter(
             "recorder_writer_retry_attempts_total",
             "Retries of parked batches and notices, by kind and outcome",

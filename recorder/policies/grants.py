@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from recorder.aws.s3 import prefixed
 from recorder.policies.evaluate import cloudtrail_may
 
 Policy = str | bytes | Mapping[str, Any] | None
@@ -38,9 +39,8 @@ def log_object_arns(
     bucket: str, prefix: str | None, account_id: str, organization_id: str | None = None
 ) -> list[str]:
     """Representative object ARNs CloudTrail writes: a log file and a digest file."""
-    folder = f"{prefix}/" if prefix else ""
     owner = f"{organization_id}/{account_id}" if organization_id else account_id
-    base = f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{owner}"
+    base = f"arn:aws:s3:::{bucket}/{prefixed(prefix, f'AWSLogs/{owner}')}"
     return [f"{base}/CloudTrail/x", f"{base}/CloudTrail-Digest/x"]
 
 

@@ -20,6 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
+from recorder.aws.arn import arn_or_none
+from recorder.aws.times import format_seconds
 from recorder.producer.record import Identity
 
 
@@ -49,8 +51,9 @@ def identity_from_caller(
     arn: str, user_id: str, account: str, access_key_id: str | None, *, now: dt.datetime
 ) -> Identity:
     """The ``userIdentity`` of a ``GetCallerIdentity`` answer (Arn, UserId, Account)."""
-    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
-    partition = arn.split(":")[1] if arn.count(":") >= 1 else "aws"
+    parsed = arn_or_none(arn)
+    resource = parsed.resource if parsed is not None else ""
+    partition = parsed.partition if parsed is not None else "aws"
     if resource == "root":
         return Identity(
             account_id=account,
@@ -73,7 +76,7 @@ def identity_from_caller(
             },
             "webIdFederationData": {},
             "attributes": {
-                "creationDate": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "creationDate": format_seconds(now),
                 "mfaAuthenticated": "false",
             },
         }
@@ -95,7 +98,7 @@ def identity_from_caller(
             session_context={
                 "sessionIssuer": {},
                 "attributes": {
-                    "creationDate": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "creationDate": format_seconds(now),
                     "mfaAuthenticated": "false",
                 },
             },

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from recorder.aws.arn import account_of
+from recorder.aws.times import format_seconds
 from recorder.events.classify import LAMBDA_SOURCE, S3_OBJECT_OPERATIONS, S3_SOURCE, classify
 from recorder.events.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
 from recorder.events.validate import MAX_BYTES
@@ -133,7 +135,7 @@ def build_record(
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": identity.user_identity(),
-        "eventTime": call.event_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": format_seconds(call.event_time),
         "eventSource": source,
         "eventName": call.operation,
         "awsRegion": event_region(call.service_prefix, call.region, call.host),
@@ -268,5 +270,5 @@ def _resources(
             if name.startswith("arn:")
             else (f"arn:aws:lambda:{call.region}:{account_id}:function:{name}")
         )
-        return [{"accountId": arn.split(":")[4], "type": "AWS::Lambda::Function", "ARN": arn}]
+        return [{"accountId": account_of(arn), "type": "AWS::Lambda::Function", "ARN": arn}]
     return []

@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.aws.times import epoch_second
 from recorder.events.regions import GLOBAL_REGION, is_global_service_event
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
 from recorder.trails.destination import Destination
-from recorder.trails.logging_state import LoggingPeriod, epoch_second, logging_at
+from recorder.trails.logging_state import LoggingPeriod, logging_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from recorder.events import (
 from recorder.kafka import clients
 from recorder.kafka.dlq import send_dead_letter
 from recorder.kafka.lag import record_lag
+from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -52,6 +53,8 @@ log = get_logger("recorder.router")
 
 GROUP_ID = "recorder-router"
 DEDUPE_WINDOW = 200_000
+#: Records one poll may bring: one transaction (or commit) each.
+POLL_RECORDS = 2000
 #: Record batches of routed records: large, since one is built per partition per poll.
 ROUTED_BATCH_BYTES = 1024 * 1024
 
@@ -82,12 +85,16 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=2000)
+        self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=POLL_RECORDS)
+        pauses = Pauses(self._consumer)
+        pacer = Pacer(self._consumer, pauses, s.poll_linger, POLL_RECORDS)
         self._producer = await self._start_producer()
         self._dlq_producer = clients.producer(s)
         await self._dlq_producer.start()
         await self._consumer.start()
-        static = await clients.join(self._consumer, s, s.topics.api_events, OwnerListener(self))
+        static = await clients.join(
+            self._consumer, s, s.topics.api_events, OwnerListener(self), pauses
+        )
         if static is not None:
             await self.assign(static)
         self.ready.set()
@@ -95,7 +102,7 @@ class Router:
         try:
             last_lag = 0.0
             while not stop.is_set():
-                batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+                batches = await pacer.poll()
                 if batches:
                     await self._process(batches)
                 if time.monotonic() - last_lag > 1.0:

@@ -28,6 +28,7 @@ when true).
 
 from __future__ import annotations
 
+from recorder.aws.arn import partition_of
 from recorder.selectors.event import Event, Resource
 from recorder.trails import (
     LAMBDA_FUNCTION,
@@ -79,7 +80,7 @@ def basic_matches(selector: EventSelector, event: Event) -> bool:
 def data_resource_names(resource_type: str, value: str, arn: str) -> bool:
     """Whether a ``DataResources`` value names the resource with this ARN."""
     if resource_type == S3_OBJECT:
-        partition = value.split(":")[1]
+        partition = partition_of(value)
         objects = f"arn:{partition}:s3:::"
         if value in (f"arn:{partition}:s3", objects):
             return arn.startswith(objects)
@@ -89,7 +90,7 @@ def data_resource_names(resource_type: str, value: str, arn: str) -> bool:
         arn_bucket, slash, key = arn[len(objects) :].partition("/")
         return arn_bucket == bucket and bool(slash) and key.startswith(prefix)
     if resource_type == LAMBDA_FUNCTION:
-        partition = value.split(":")[1]
+        partition = partition_of(value)
         if value == f"arn:{partition}:lambda":
             return arn.startswith(f"arn:{partition}:lambda:")
         return arn == value or arn.startswith(value + ":")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from recorder.aws.arn import partition_of
 from recorder.trails import (
     LAMBDA_FUNCTION,
     S3_OBJECT,
@@ -95,7 +96,7 @@ def _basic_rules(position: int, s: EventSelector) -> Iterator[Rule]:
 def _anchors(rtype: str, value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A data resource value as exact ARNs and ARN prefixes (see the reference matcher
     for the meaning of each form)."""
-    partition = value.split(":")[1]
+    partition = partition_of(value)
     if rtype == S3_OBJECT:
         objects = f"arn:{partition}:s3:::"
         if value in (f"arn:{partition}:s3", objects):

@@ -140,7 +140,9 @@ async def run_services(
             "trail-status": lambda: remote_status.run(stop),
         }
 
-    runners["registry"] = lambda: registry.follow(stop)
+    # The control API answers from the registry: there a trail change (or a lease,
+    # another replica's write) is read the moment it lands, never paced.
+    runners["registry"] = lambda: registry.follow(stop, paced="api" not in wanted)
     supervisor = Supervisor(RestartPolicy.from_settings(settings), metrics, stop)
     alone = len(wanted) == 1
 

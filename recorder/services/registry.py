@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +34,10 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from recorder.aws.times import format_millis, from_epoch_ms
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
+from recorder.kafka.pacing import Pacer, Pauses
 from recorder.obs.logging import get_logger
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
@@ -47,6 +48,7 @@ from recorder.trails.organizations import Organization
 log = get_logger("recorder.registry")
 #: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
 LEASE_PREFIX = "lease/"
+READ_RECORDS = 5000
 
 #: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
 RETIRED_MAX = 10_000
@@ -82,12 +84,14 @@ class TrailRegistry:
         self._parsed: dict[str, Trail] = {}  # the topic's trails, parsed as they change
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._pacer: Pacer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
         # Deleted trails, as they were at deletion with their last period closed then:
         # routing still gives them the events of before their deletion (line 8394).
         self._retired: dict[str, Trail] = {}
         self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
+        self._wanted = 0  # someone waits until the position reaches this: no pacing
         self._changed = asyncio.Condition()
         #: (key, value, timestamp ms) of every `trails` record in order, for the
         #: control API's per-account leases (recorder.api.leases)
@@ -183,7 +187,9 @@ class TrailRegistry:
         await self.replace(trails, orgs)
         return True
 
-    async def follow(self, stop: asyncio.Event) -> None:
+    async def follow(self, stop: asyncio.Event, *, paced: bool = True) -> None:
+        """Apply trail changes as they land; ``paced``: let them gather a moment
+        (recorder.kafka.pacing) where nothing waits on them but routing."""
         while not stop.is_set():
             if self.from_file:
                 with contextlib.suppress(TimeoutError):
@@ -191,7 +197,7 @@ class TrailRegistry:
                 await self.reload_file()
             else:
                 try:
-                    await self._read(timeout_ms=500)
+                    await self._read(timeout_ms=500, paced=paced)
                 except KafkaError as exc:
                     log.warning("trails_topic_read_failed", error=repr(exc))
                     await asyncio.sleep(1)
@@ -208,22 +214,37 @@ class TrailRegistry:
         await self._consumer.start()
         self._consumer.assign([self._tp])
         await self._consumer.seek_to_beginning(self._tp)
+        self._pacer = Pacer(
+            self._consumer, Pauses(self._consumer), self.settings.poll_linger, READ_RECORDS
+        )
 
     async def catch_up(self) -> None:
         """Read until the end offset seen now: a caller then sees every earlier change."""
         assert self._consumer is not None
         end = (await self._consumer.end_offsets([self._tp]))[self._tp]
+        self._wanted = max(self._wanted, end)
         while self.position < end:
             await self._read(timeout_ms=500)
 
     async def wait_for_offset(self, offset: int, within: float = 10.0) -> None:
         """Read-your-writes for the control API: wait until ``offset`` is applied."""
+        if self.position <= offset:
+            self._wanted = max(self._wanted, offset + 1)
+            if self._pacer is not None:
+                self._pacer.wake()
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: self.position > offset)
 
-    async def _read(self, timeout_ms: int) -> None:
-        assert self._consumer is not None
-        batch = await self._consumer.getmany(self._tp, timeout_ms=timeout_ms, max_records=5000)
+    async def _read(self, timeout_ms: int, *, paced: bool = False) -> None:
+        assert self._consumer is not None and self._pacer is not None
+        if paced and self.position >= self._wanted:
+            # following with nobody waiting: trail changes may gather a moment
+            batch = await self._pacer.poll(self._tp, timeout_ms=timeout_ms)
+        else:  # catching up, or a caller waits for its write: read at once
+            self._pacer.wake()
+            batch = await self._consumer.getmany(
+                self._tp, timeout_ms=timeout_ms, max_records=READ_RECORDS
+            )
         messages = batch.get(self._tp, [])
         if not messages:
             return
@@ -278,8 +299,7 @@ class TrailRegistry:
         ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
         if doc is None or arn.startswith("organization/"):
             return
-        at = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
-        deleted = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        deleted = format_millis(from_epoch_ms(timestamp_ms))
         periods = doc.get("LoggingPeriods")
         if periods is None and doc.get("IsLogging") and doc.get("StartLoggingTime"):
             periods = [{"StartLoggingTime": doc["StartLoggingTime"]}]

@@ -28,6 +28,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from recorder.kafka import clients
+from recorder.kafka.pacing import Pacer, Pauses
 from recorder.obs.logging import get_logger
 from recorder.settings import Settings
 
@@ -196,10 +197,11 @@ class TopicStatus:
         try:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
+            pacer = Pacer(consumer, Pauses(consumer), self.settings.poll_linger, 5000)
             self.ready.set()
             while not stop.is_set():
                 try:
-                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=5000)
+                    batch = await pacer.poll(tp, timeout_ms=500)
                 except KafkaError as exc:
                     log.warning("trail_status_read_failed", error=repr(exc))
                     await asyncio.sleep(1)

@@ -1,7 +1,8 @@
 """Trails: the model CloudTrail's DescribeTrails/GetEventSelectors describe, and the
 validation that gives a client the error code CloudTrail would."""
 
-from recorder.trails.arn import TrailArn, parse_trail_arn, trail_arn
+from recorder.aws.arn import TrailArn, trail_arn
+from recorder.trails.arn import parse_trail_arn
 from recorder.trails.document import TrailDocument
 from recorder.trails.errors import TrailError
 from recorder.trails.event_selectors import (

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.aws.arn import parse_trail_arn
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Destination:
@@ -44,11 +46,11 @@ class Destination:
 
     @property
     def trail_name(self) -> str:
-        return self.trail_arn.split("/")[-1]
+        return parse_trail_arn(self.trail_arn).name
 
     @property
     def home_region(self) -> str:
-        return self.trail_arn.split(":")[3]
+        return parse_trail_arn(self.trail_arn).region
 
     @classmethod
     def from_key(cls, raw: bytes) -> Destination:

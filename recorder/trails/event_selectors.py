@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.aws.arn import PARTITION as _PARTITION
 from recorder.trails.errors import TrailError
 
 INVALID = "InvalidEventSelectorsException"
@@ -31,7 +32,6 @@ MAX_EVENT_SELECTORS = 5  # line 1250
 MAX_DATA_RESOURCES = 250  # across all event selectors of a trail, line 1251
 MAX_ADVANCED_VALUES = 500  # CloudTrail API reference: values across all advanced selectors
 
-_PARTITION = r"aws(?:-[a-z]+)*"
 # All objects in all buckets: the guide writes both "arn:aws:s3" and "arn:aws:s3:::".
 _S3_ALL = re.compile(rf"arn:{_PARTITION}:s3(?::::)?")
 _S3_OBJECTS = re.compile(rf"arn:{_PARTITION}:s3:::(?P<bucket>[A-Za-z0-9._-]+)(?P<rest>/.*)?")

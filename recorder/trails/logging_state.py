@@ -24,20 +24,16 @@ existed) logs always or never, as ``IsLogging`` says.
 
 from __future__ import annotations
 
-import calendar
-import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.aws.times import epoch_ms, format_millis, from_epoch_ms
 from recorder.trails.errors import TrailError
 
 #: Periods a document keeps: the most recent ones (older ones matter only to events
 #: delayed across that many StopLogging/StartLogging cycles).
 MAX_LOGGING_PERIODS = 20
-
-_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,27 +52,6 @@ class LoggingPeriod:
         if second == start_second and produced_ms is not None and produced_ms < self.start:
             return False
         return self.stop is None or second <= self.stop // 1000
-
-
-def epoch_ms(text: str) -> int:
-    """UTC epoch milliseconds of ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (eventTime and the
-    API's times); ValueError otherwise."""
-    m = _TIME.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
-        raise ValueError(f"{text!r} is not YYYY-MM-DDTHH:MM:SS[.fff]Z")
-    *fields, fraction = m.groups()
-    millis = int((fraction or "").ljust(3, "0")[:3])
-    return calendar.timegm((*map(int, fields), 0, 0, 0)) * 1000 + millis
-
-
-def epoch_second(text: str) -> int:
-    """Whole UTC seconds of an ``eventTime`` (or an API time)."""
-    return epoch_ms(text) // 1000
-
-
-def format_ms(ms: int) -> str:
-    """An API time: ``YYYY-MM-DDTHH:MM:SS.fffZ``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def logging_at(
@@ -138,8 +113,8 @@ def stop_period(periods: Sequence[LoggingPeriod], at: int) -> tuple[LoggingPerio
 def periods_to_api(periods: Sequence[LoggingPeriod]) -> list[dict[str, str]]:
     """``LoggingPeriods`` as a trail document keeps them."""
     return [
-        {"StartLoggingTime": format_ms(p.start)}
-        | ({} if p.stop is None else {"StopLoggingTime": format_ms(p.stop)})
+        {"StartLoggingTime": format_millis(from_epoch_ms(p.start))}
+        | ({} if p.stop is None else {"StopLoggingTime": format_millis(from_epoch_ms(p.stop))})
         for p in periods
     ]
 

@@ -8,12 +8,12 @@ would have accepted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from recorder.trails.arn import is_region, parse_trail_arn
+from recorder.aws.arn import is_log_group_arn, is_region, is_role_arn
+from recorder.trails.arn import parse_trail_arn
 from recorder.trails.errors import TrailError
 from recorder.trails.event_selectors import (
     DEFAULT_EVENT_SELECTORS,
@@ -38,9 +38,6 @@ from recorder.trails.naming import (
     validate_sns_topic,
     validate_trail_name,
 )
-
-_LOG_GROUP_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:logs:[a-z0-9-]+:\d{12}:log-group:[^:]+(?::\*)?")
-_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/.+")
 
 _DESCRIBE_FIELDS = frozenset(
     {
@@ -294,14 +291,12 @@ def _sns_topic_arn(doc: Mapping[str, Any], partition: str, region: str, account:
 
 
 def _validate_cloudwatch(name: str, log_group: object, role: object) -> None:
-    if log_group is not None and (
-        not isinstance(log_group, str) or _LOG_GROUP_ARN.fullmatch(log_group) is None
-    ):
+    if log_group is not None and (not is_log_group_arn(log_group)):
         raise TrailError(
             "InvalidCloudWatchLogsLogGroupArnException",
             f"Trail {name}: {log_group!r} is not a log group ARN.",
         )
-    if role is not None and (not isinstance(role, str) or _ROLE_ARN.fullmatch(role) is None):
+    if role is not None and not is_role_arn(role):
         raise TrailError(
             "InvalidCloudWatchLogsRoleArnException", f"Trail {name}: {role!r} is not a role ARN."
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from recorder.aws.arn import regional_arn
 from recorder.trails.errors import TrailError, trail_error
 
 _IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
@@ -29,13 +30,11 @@ _KMS_ALIAS = re.compile(r"[A-Za-z0-9/_-]{1,32}")
 _KMS_KEY_ID = re.compile(
     r"(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 )
-_KMS_ARN = re.compile(
-    r"arn:aws(?:-[a-z]+)*:kms:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:(?P<kind>key|alias)/(?P<rest>.+)"
-)
+_KMS_RESOURCE = re.compile(r"(?P<kind>key|alias)/(?P<rest>.+)")  # of a KMS ARN
 
 # SNS topic names (line 4262): 1-256 ASCII letters, digits, underscores or hyphens.
 _SNS_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_SNS_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:(?P<name>[^:]+)")
+_SNS_RESOURCE = re.compile(r"[^:]+")  # of a topic ARN: the topic's name
 
 #: CloudTrail API reference: "The maximum length is 200 characters."
 MAX_S3_KEY_PREFIX = 200
@@ -116,7 +115,8 @@ def validate_kms_key_id(key_id: object) -> None:
     """A key id, key ARN, ``alias/<name>`` or alias ARN; alias names per line 4408."""
     if not isinstance(key_id, str):
         raise TrailError("InvalidKmsKeyIdException", f"KMS key id {key_id!r} is not valid.")
-    m = _KMS_ARN.fullmatch(key_id)
+    arn = regional_arn(key_id, "kms")
+    m = _KMS_RESOURCE.fullmatch(arn.resource) if arn is not None else None
     if m is not None:
         kind, rest = m["kind"], m["rest"]
     elif key_id.startswith("alias/"):
@@ -136,8 +136,10 @@ def validate_kms_key_id(key_id: object) -> None:
 
 def sns_topic_name(topic: str) -> str:
     """The topic name of a name or topic ARN (SnsTopicName accepts either)."""
-    m = _SNS_ARN.fullmatch(topic)
-    return m["name"] if m is not None else topic
+    arn = regional_arn(topic, "sns")
+    if arn is not None and _SNS_RESOURCE.fullmatch(arn.resource) is not None:
+        return arn.resource
+    return topic
 
 
 def validate_sns_topic(topic: object) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from loadtest.procs import RecorderProcess
+from recorder.policies import guide
 from recorder.stack.local import LocalStack
 
 __all__ = [
@@ -65,59 +66,18 @@ def write_trails(path: Path, trails: list[dict[str, Any]]) -> Path:
     return path
 
 
-CLOUDTRAIL = {"Service": "cloudtrail.amazonaws.com"}
-
-
 def cloudtrail_bucket(s3: Any, bucket: str, objects: str | list[str] | None = None) -> None:
     """Create ``bucket`` with the guide's policy for CloudTrail (lines 10092-10115):
     GetBucketAcl on the bucket, PutObject on ``objects`` (default: anywhere in it)."""
     s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_policy(
-        Bucket=bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "AWSCloudTrailAclCheck20150319",
-                        "Effect": "Allow",
-                        "Principal": CLOUDTRAIL,
-                        "Action": "s3:GetBucketAcl",
-                        "Resource": f"arn:aws:s3:::{bucket}",
-                    },
-                    {
-                        "Sid": "AWSCloudTrailWrite20150319",
-                        "Effect": "Allow",
-                        "Principal": CLOUDTRAIL,
-                        "Action": "s3:PutObject",
-                        "Resource": objects or f"arn:aws:s3:::{bucket}/*",
-                        "Condition": {
-                            "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}
-                        },
-                    },
-                ],
-            }
-        ),
-    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=guide.bucket_policy(bucket, objects))
 
 
 def cloudtrail_topic(sns: Any, name: str) -> str:
     """Create topic ``name`` with the guide's policy letting CloudTrail publish (line 10350)."""
     arn = str(sns.create_topic(Name=name)["TopicArn"])
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AWSCloudTrailSNSPolicy20131101",
-                "Effect": "Allow",
-                "Principal": CLOUDTRAIL,
-                "Action": "SNS:Publish",
-                "Resource": arn,
-            }
-        ],
-    }
     sns.set_topic_attributes(
-        TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy)
+        TopicArn=arn, AttributeName="Policy", AttributeValue=guide.topic_policy(arn)
     )
     return arn
 
@@ -125,38 +85,4 @@ def cloudtrail_topic(sns: Any, name: str) -> str:
 def cloudtrail_key_policy(account_id: str, trail_accounts: list[str]) -> str:
     """The guide's key policy (lines 10860-10880): the owner administers, CloudTrail
     encrypts for the trails of ``trail_accounts`` and describes the key."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "Enable IAM User Permissions",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "Allow CloudTrail to encrypt logs",
-                    "Effect": "Allow",
-                    "Principal": CLOUDTRAIL,
-                    "Action": "kms:GenerateDataKey*",
-                    "Resource": "*",
-                    "Condition": {
-                        "StringLike": {
-                            "kms:EncryptionContext:aws:cloudtrail:arn": [
-                                f"arn:aws:cloudtrail:*:{a}:trail/*" for a in trail_accounts
-                            ]
-                        }
-                    },
-                },
-                {
-                    "Sid": "Allow CloudTrail to describe key",
-                    "Effect": "Allow",
-                    "Principal": CLOUDTRAIL,
-                    "Action": "kms:DescribeKey",
-                    "Resource": "*",
-                },
-            ],
-        }
-    )
+    return guide.key_policy(account_id, trail_accounts)

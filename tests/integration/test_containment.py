@@ -31,11 +31,17 @@ from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from recorder.trails.destination import Destination
-from tests.integration.helpers import aws
+from tests.integration.helpers import (
+    aws,
+    cloudtrail_bucket,
+    cloudtrail_key_policy,
+    cloudtrail_topic,
+)
 
 pytestmark = pytest.mark.integration
 
 CUT = 2.0
+MOTO = "123456789012"  # the account moto's own keys belong to
 
 
 def dest(i: int) -> Destination:
@@ -128,10 +134,12 @@ async def test_five_broken_destinations_never_delay_five_healthy_ones(stack: Loc
     dests = [dest(i) for i in range(10)]
     buckets = [f"containment-{i}" for i in range(10)]
     for b in buckets:
-        s3.create_bucket(Bucket=b)
-    key = kms.create_key(Description="trail 7")["KeyMetadata"]
+        cloudtrail_bucket(s3, b)
+    key = kms.create_key(
+        Description="trail 7", Policy=cloudtrail_key_policy(MOTO, [dests[7].account_id])
+    )["KeyMetadata"]
     key_arn, key_id = key["Arn"], key["KeyId"]
-    topic = sns.create_topic(Name="trail-8-notices")["TopicArn"]
+    topic = cloudtrail_topic(sns, "trail-8-notices")
     targets = {d.trail_arn: DeliveryTarget(bucket=b) for d, b in zip(dests, buckets, strict=True)}
     targets[dests[7].trail_arn] = DeliveryTarget(bucket=buckets[7], kms_key_id=key_arn)
     targets[dests[8].trail_arn] = DeliveryTarget(bucket=buckets[8], sns_topic_arn=topic)
@@ -151,7 +159,7 @@ async def test_five_broken_destinations_never_delay_five_healthy_ones(stack: Loc
             }
         ],
     }
-    s3.put_bucket_policy(Bucket=buckets[6], Policy=json.dumps(deny))
+    s3.put_bucket_policy(Bucket=buckets[6], Policy=json.dumps(deny))  # no grant left
     try:  # moto enforces a Deny policy on its own callers: expect a refusal
         s3.put_object(Bucket=buckets[6], Key="probe", Body=b"x")
         policy_enforced = False
@@ -216,6 +224,10 @@ async def test_five_broken_destinations_never_delay_five_healthy_ones(stack: Loc
             else:
                 assert status.latest_delivery_error is not None, i
         assert writer.status[dests[5].trail_arn].latest_delivery_error == "NoSuchBucket"
+        assert writer.status[dests[6].trail_arn].latest_delivery_error == (
+            "AccessDenied: the bucket policy does not grant cloudtrail.amazonaws.com "
+            f"s3:GetBucketAcl on arn:aws:s3:::{buckets[6]}"
+        )
         assert writer.status[dests[7].trail_arn].latest_delivery_error == "KMS.DisabledException"
         assert writer.status[dests[9].trail_arn].latest_delivery_error == "SlowDown"
         assert metric(writer, "recorder_writer_parked_destinations") >= len(broken) + 1
@@ -224,12 +236,12 @@ async def test_five_broken_destinations_never_delay_five_healthy_ones(stack: Loc
         assert metric(writer, "recorder_writer_retry_attempts_total", kind="file", outcome="failed")
 
         # Repair all five.
-        s3.create_bucket(Bucket=buckets[5])
-        s3.delete_bucket_policy(Bucket=buckets[6])
+        cloudtrail_bucket(s3, buckets[5])
+        cloudtrail_bucket(s3, buckets[6])  # the guide's policy instead of the Deny
         proxy.bucket_faults.pop(buckets[6], None)
         kms.enable_key(KeyId=key_id)
         proxy.bucket_faults.pop(buckets[7], None)
-        topic_again = sns.create_topic(Name="trail-8-notices")["TopicArn"]
+        topic_again = cloudtrail_topic(sns, "trail-8-notices")
         assert topic_again == topic
         queue_url = sqs.create_queue(QueueName="trail-8-notices")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -304,7 +316,7 @@ async def test_destination_broken_past_its_parking_period_is_dead_lettered(
     stack: LocalStack,
 ) -> None:
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket="expiry-healthy")
+    cloudtrail_bucket(s3, "expiry-healthy")
     gone, ok = dest(20), dest(21)
     targets = {
         gone.trail_arn: DeliveryTarget(bucket="expiry-never-created"),
@@ -392,7 +404,7 @@ async def test_deleted_trail_goes_to_its_last_known_bucket_and_an_unknown_one_is
     stack: LocalStack,
 ) -> None:
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket="deleted-trail-logs")
+    cloudtrail_bucket(s3, "deleted-trail-logs")
     deleted, unknown = dest(30), dest(31)
     targets = {deleted.trail_arn: DeliveryTarget(bucket="deleted-trail-logs")}
     settings = stack.settings(
@@ -466,7 +478,7 @@ async def test_past_the_buffer_budget_the_writer_cuts_early_and_pauses(stack: Lo
     """Cut interval 300 s, 1 MiB budget, 3 MiB of records: the writer cuts for the
     budget instead of holding everything for five minutes."""
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket="budget-logs")
+    cloudtrail_bucket(s3, "budget-logs")
     dests = [dest(40 + i) for i in range(3)]
     targets = {d.trail_arn: DeliveryTarget(bucket="budget-logs") for d in dests}
     settings = stack.settings(
@@ -521,9 +533,9 @@ async def test_notice_goes_to_a_topic_in_another_region(stack: LocalStack) -> No
             aws_secret_access_key="testing",
         )
 
-    aws(stack, "s3").create_bucket(Bucket="region-notice-logs")
+    cloudtrail_bucket(aws(stack, "s3"), "region-notice-logs")
     sns, sqs = client("sns", "eu-west-1"), client("sqs", "eu-west-1")
-    topic = sns.create_topic(Name="eu-notices")["TopicArn"]
+    topic = cloudtrail_topic(sns, "eu-notices")
     assert ":eu-west-1:" in topic
     queue_url = sqs.create_queue(QueueName="eu-notices")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -565,7 +577,7 @@ async def test_notice_goes_to_a_topic_in_another_region(stack: LocalStack) -> No
 async def test_ready_turns_false_while_a_delivery_makes_no_progress(stack: LocalStack) -> None:
     """Every S3 put hangs 8 s at the proxy; with a 1 s stall time-out the writer says it
     is not ready meanwhile (what /readyz reports), and ready again once it delivers."""
-    aws(stack, "s3").create_bucket(Bucket="stall-logs")
+    cloudtrail_bucket(aws(stack, "s3"), "stall-logs")
     proxy = FaultProxy(stack.aws_endpoint_url, slow_rate=1.0, slow_seconds=8.0, seed=1)
     port = free_port()
     runner = await proxy.start("127.0.0.1", port)

@@ -21,7 +21,13 @@ from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from recorder.trails.destination import Destination
-from tests.integration.helpers import aws, read_log_files
+from tests.integration.helpers import (
+    aws,
+    cloudtrail_bucket,
+    cloudtrail_key_policy,
+    cloudtrail_topic,
+    read_log_files,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -102,9 +108,11 @@ def dest(name: str, account: str = ACCOUNT, region: str = "us-east-2") -> Destin
 
 async def test_sse_kms_object_and_sns_notice_through_sqs(stack: LocalStack) -> None:
     s3, kms, sns, sqs = aws(stack, "s3"), aws(stack, "kms"), aws(stack, "sns"), aws(stack, "sqs")
-    s3.create_bucket(Bucket="kms-logs")
-    key_id = kms.create_key(Description="trail key")["KeyMetadata"]["Arn"]
-    topic = sns.create_topic(Name="trail-notices")["TopicArn"]
+    cloudtrail_bucket(s3, "kms-logs")
+    key_id = kms.create_key(
+        Description="trail key", Policy=cloudtrail_key_policy(ACCOUNT, [ACCOUNT])
+    )["KeyMetadata"]["Arn"]
+    topic = cloudtrail_topic(sns, "trail-notices")
     queue_url = sqs.create_queue(QueueName="trail-notices")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -135,7 +143,7 @@ async def test_sse_kms_object_and_sns_notice_through_sqs(stack: LocalStack) -> N
 
 async def test_sse_s3_by_default_and_dead_letter_for_poison_record(stack: LocalStack) -> None:
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket="plain-logs")
+    cloudtrail_bucket(s3, "plain-logs")
     d = dest("plain")
     good = [record(i) for i in range(3)]
     await produce(stack, d, good[:2], raw=[b"\xff\x00 not a record"])
@@ -179,7 +187,7 @@ async def consume_all(stack: LocalStack, topic: str) -> list[bytes]:
 async def test_steady_load_one_file_per_destination_per_interval(stack: LocalStack) -> None:
     """Records trickle in for several intervals; each destination gets exactly one
     file per cut interval (no size bound is reached), never a flood of tiny files."""
-    aws(stack, "s3").create_bucket(Bucket="steady-logs")
+    cloudtrail_bucket(aws(stack, "s3"), "steady-logs")
     dests = [dest(f"steady{i}", account=f"{222200000000 + i}") for i in range(3)]
     targets = {d.trail_arn: DeliveryTarget(bucket="steady-logs") for d in dests}
     interval = 3.0

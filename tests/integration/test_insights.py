@@ -30,7 +30,13 @@ from aiokafka import AIOKafkaConsumer
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
 from recorder.trails.destination import Destination
-from tests.integration.helpers import RecorderProcess, aws, wait_for, write_trails
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    wait_for,
+    write_trails,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +64,7 @@ DIGEST_INTERVAL = 6  # seconds per digest "hour"
 @pytest.fixture(scope="module")
 def pipeline(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     work = tmp_path_factory.mktemp("insights")
-    aws(stack, "s3").create_bucket(Bucket=BUCKET)
+    cloudtrail_bucket(aws(stack, "s3"), BUCKET)
     trails = write_trails(
         work / "trails.json",
         [

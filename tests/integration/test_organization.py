@@ -30,7 +30,13 @@ import pytest
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    read_log_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,8 +112,8 @@ def org(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     org_id = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     member = _new_account(stack, "member-one")
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(_bucket_policy()))
+    # the guide's organization-trail policy (line 3923), for any prefix
+    cloudtrail_bucket(s3, BUCKET, f"arn:aws:s3:::{BUCKET}/AWSLogs/*")
     (work / "credentials.json").write_text(
         json.dumps(
             {
@@ -155,31 +161,6 @@ def org(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             if account:
                 orgs.remove_account_from_organization(AccountId=account)
         orgs.delete_organization()
-
-
-def _bucket_policy() -> dict[str, Any]:
-    """The guide's organization-trail bucket policy (line 3923), for any prefix."""
-    principal = {"Service": "cloudtrail.amazonaws.com"}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AWSCloudTrailAclCheck20150319",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "s3:GetBucketAcl",
-                "Resource": f"arn:aws:s3:::{BUCKET}",
-            },
-            {
-                "Sid": "AWSCloudTrailWrite20150319",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{BUCKET}/AWSLogs/*",
-                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-            },
-        ],
-    }
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> Any:

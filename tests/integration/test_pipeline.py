@@ -17,7 +17,14 @@ from aiokafka import AIOKafkaConsumer
 from recorder.events import decode
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for, write_trails
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    read_log_files,
+    wait_for,
+    write_trails,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +37,7 @@ TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/pipeline"
 @pytest.fixture(scope="module")
 def recorder(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     work = tmp_path_factory.mktemp("recorder")
-    aws(stack, "s3").create_bucket(Bucket=LOG_BUCKET)
+    cloudtrail_bucket(aws(stack, "s3"), LOG_BUCKET)
     trails = write_trails(
         work / "trails.json",
         [

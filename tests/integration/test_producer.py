@@ -29,7 +29,13 @@ from recorder.producer import KafkaEventSink, install
 from recorder.producer.identity import CallerIdentityResolver
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    read_log_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -97,35 +103,7 @@ def _role_keys(stack: LocalStack, user: Keys) -> Keys:
 
 
 def _log_bucket(stack: LocalStack, bucket: str, account: str) -> None:
-    s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_policy(  # the guide's bucket policy for CloudTrail (line 10092)
-        Bucket=bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "AWSCloudTrailAclCheck",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                        "Action": "s3:GetBucketAcl",
-                        "Resource": f"arn:aws:s3:::{bucket}",
-                    },
-                    {
-                        "Sid": "AWSCloudTrailWrite",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*",
-                        "Condition": {
-                            "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}
-                        },
-                    },
-                ],
-            }
-        ),
-    )
+    cloudtrail_bucket(aws(stack, "s3"), bucket, f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*")
 
 
 def cli(env: Env, *args: str, key: str = "testing", secret: str = "testing") -> Any:

@@ -14,7 +14,14 @@ import pytest
 
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
-from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for, write_trails
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    read_log_files,
+    wait_for,
+    write_trails,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +53,7 @@ def _trail(account: str, name: str, values: list[str]) -> dict[str, Any]:
 def recorder(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     work = tmp_path_factory.mktemp("shared")
     s3 = aws(stack, "s3")
-    s3.create_bucket(Bucket=LOGS)
+    cloudtrail_bucket(s3, LOGS)
     s3.create_bucket(Bucket=DATA)
     trails = write_trails(
         work / "trails.json",

@@ -23,7 +23,13 @@ from recorder.events import encode
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, wait_for, write_trails
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    wait_for,
+    write_trails,
+)
 from tests.integration.test_integrity import event
 
 pytestmark = pytest.mark.integration
@@ -54,7 +60,7 @@ def test_a_failing_service_is_restarted_while_the_others_deliver(
     stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     work = tmp_path_factory.mktemp("supervised")
-    aws(stack, "s3").create_bucket(Bucket=BUCKET)
+    cloudtrail_bucket(aws(stack, "s3"), BUCKET)
     trails = write_trails(
         work / "trails.json",
         [

@@ -28,7 +28,13 @@ from recorder.events import encode
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess, aws, read_log_files, wait_for
+from tests.integration.helpers import (
+    RecorderProcess,
+    aws,
+    cloudtrail_bucket,
+    read_log_files,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,40 +71,15 @@ class Env:
         return json.loads(done.stdout) if done.stdout.strip() else None
 
     def trail(self, name: str, bucket: str) -> str:
-        s3 = aws(self.stack, "s3")
-        s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(_cloudtrail_policy(bucket)))
+        cloudtrail_bucket(
+            aws(self.stack, "s3"), bucket, f"arn:aws:s3:::{bucket}/AWSLogs/{ACCOUNT}/*"
+        )
         arn = self.cli("create-trail", "--name", name, "--s3-bucket-name", bucket)["TrailARN"]
         self.cli("start-logging", "--name", name)
         return str(arn)
 
     def records(self, bucket: str) -> dict[str, list[dict[str, Any]]]:
         return read_log_files(self.stack, bucket)
-
-
-def _cloudtrail_policy(bucket: str) -> dict[str, Any]:
-    """The guide's bucket policy for CloudTrail (line 10092)."""
-    principal = {"Service": "cloudtrail.amazonaws.com"}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AWSCloudTrailAclCheck",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "s3:GetBucketAcl",
-                "Resource": f"arn:aws:s3:::{bucket}",
-            },
-            {
-                "Sid": "AWSCloudTrailWrite",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{ACCOUNT}/*",
-                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-            },
-        ],
-    }
 
 
 @pytest.fixture(scope="module")

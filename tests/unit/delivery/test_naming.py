@@ -25,11 +25,18 @@ def test_guide_example_shape_line_605() -> None:
 
 def test_prefix_and_org_trail_line_3923() -> None:
     dest = Destination(DEST.trail_arn, "444455556666", "eu-west-1", "o-exampleorgid")
-    key = log_file_key(dest, "/my-prefix/", T, "s")
+    key = log_file_key(dest, "my-prefix", T, "s")
     assert key.startswith(
         "my-prefix/AWSLogs/o-exampleorgid/444455556666/CloudTrail/eu-west-1/2015/08/01/"
     )
     assert key.rsplit("/", 1)[1].startswith("444455556666_CloudTrail_eu-west-1_")
+
+
+def test_prefix_is_joined_as_validate_logs_joins_it() -> None:
+    """Not normalised: a trailing slash stays (the digests' and the policy's keys agree,
+    tests/unit/aws/test_s3.py); a leading one is refused by S3KeyPrefix validation."""
+    key = log_file_key(DEST, "my-prefix/", T, "s")
+    assert key.startswith("my-prefix//AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/")
 
 
 def test_utc_date_folder_from_non_utc_time() -> None:

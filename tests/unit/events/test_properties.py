@@ -10,13 +10,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recorder.aws.times import format_seconds
 from recorder.events import (
     EventDecodeError,
     InvalidEventError,
     decode,
     decode_typed,
     encode,
-    format_event_time,
     render_record,
     validate_record,
 )
@@ -43,7 +43,7 @@ event_times = st.datetimes(
     min_value=dt.datetime(2013, 11, 1),
     max_value=dt.datetime(2099, 12, 31),
     timezones=st.just(dt.UTC),
-).map(format_event_time)
+).map(format_seconds)
 optional_text = st.none() | text
 names = st.text(string.ascii_letters, min_size=1, max_size=8)
 

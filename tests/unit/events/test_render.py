@@ -1,14 +1,10 @@
-"""Log-file rendering and the eventTime format."""
+"""Log-file rendering (the eventTime format: tests/unit/aws/test_times.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import orjson
-import pytest
 
-from recorder.events import decode, encode, format_event_time, log_file_bytes, render_record
-from recorder.events.times import parse_event_time
+from recorder.events import decode, encode, log_file_bytes, render_record
 from tests.unit.events.guide import record_at
 
 ROTATE = 12021
@@ -79,28 +75,3 @@ def test_log_file_bytes_equals_joining_rendered_records() -> None:
     records = [decode(encode(record_at(line))) for line in (ROTATE, 11315, 11362)]
     joined = b'{"Records":[' + b",".join(orjson.dumps(render_record(r)) for r in records) + b"]}"
     assert log_file_bytes(records) == joined
-
-
-def test_format_event_time_is_utc_to_the_second() -> None:
-    paris = dt.timezone(dt.timedelta(hours=2))
-    assert format_event_time(dt.datetime(2019, 6, 19, 2, 18, 31, 999_999, tzinfo=paris)) == (
-        "2019-06-19T00:18:31Z"
-    )
-    assert (
-        format_event_time(dt.datetime(999, 1, 2, 3, 4, 5, tzinfo=dt.UTC)) == "0999-01-02T03:04:05Z"
-    )
-
-
-def test_format_event_time_refuses_naive_datetimes() -> None:
-    with pytest.raises(ValueError, match="naive datetime 2019-06-19T00:18:31"):
-        format_event_time(dt.datetime(2019, 6, 19, 0, 18, 31))
-
-
-def test_parse_event_time_is_the_inverse() -> None:
-    moment = dt.datetime(2019, 6, 19, 0, 18, 31, tzinfo=dt.UTC)
-    assert parse_event_time("2019-06-19T00:18:31Z") == moment
-    assert parse_event_time(format_event_time(moment)) == moment
-    with pytest.raises(ValueError, match="is not YYYY-MM-DDTHH:MM:SSZ"):
-        parse_event_time("2019-6-19T00:18:31Z")
-    with pytest.raises(ValueError, match="day is out of range"):
-        parse_event_time("2019-02-30T00:18:31Z")

@@ -221,3 +221,27 @@ def test_key_policies() -> None:
         }
     )
     assert key_grant_problem(default, KEY, ALICE, TRAIL) is not None
+
+
+def test_the_shared_guide_policies_grant_what_delivery_needs() -> None:
+    """`recorder.policies.guide` is what the demo, load test and tests give their
+    buckets, topics and keys: each must pass the writer's check, and only for whom
+    it names."""
+    from recorder.policies import guide
+
+    assert bucket_grant_problem(guide.bucket_policy("logs"), "logs", "p", BOB, BOB_TRAIL) is None
+    assert (
+        bucket_grant_problem(guide.bucket_policy("logs"), "logs", None, ALICE, TRAIL, "o-1") is None
+    )
+    only_alice = guide.bucket_policy("logs", f"arn:aws:s3:::logs/AWSLogs/{ALICE}/*")
+    assert bucket_grant_problem(only_alice, "logs", None, ALICE, TRAIL) is None
+    assert bucket_grant_problem(only_alice, "logs", None, BOB, BOB_TRAIL) == (
+        f"s3:PutObject on arn:aws:s3:::logs/AWSLogs/{BOB}/*"
+    )
+    topic = f"arn:aws:sns:us-east-1:{ALICE}:notices"
+    assert topic_grant_problem(guide.topic_policy(topic), topic, ALICE, TRAIL) is None
+    key = f"arn:aws:kms:us-east-1:{ALICE}:key/k"
+    assert key_grant_problem(guide.key_policy(ALICE, [ALICE]), key, ALICE, TRAIL) is None
+    assert key_grant_problem(guide.key_policy(ALICE, [ALICE]), key, BOB, BOB_TRAIL) == (
+        f"kms:GenerateDataKey* on {key}"
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from recorder.aws.times import epoch_second
 from recorder.trails import Trail, TrailError
 from recorder.trails.logging_state import (
     MAX_LOGGING_PERIODS,
     LoggingPeriod,
-    epoch_second,
     started,
     stopped,
 )

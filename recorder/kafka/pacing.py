@@ -1,0 +1,150 @@
+"""Who holds a partition paused, and poll pacing built on it.
+
+aiokafka keeps one paused flag per partition, while several parts of a service pause
+for reasons of their own: a hand-over in progress (:class:`~recorder.kafka.clients.
+HandOver`), the writer's buffer budget, and poll pacing. :class:`Pauses` counts the
+reasons, so none of them resumes a partition another still holds (a record polled
+during a hand-over would be read without its state).
+
+:class:`Pacer` makes a poll worth its fixed costs. Every poll a stage makes has a
+cost that does not depend on how many records it brings: the router's transaction
+or commit, the writer's cut and budget checks, and above all the fetch requests
+behind it. A consumer that polls again as soon as one record is there pays those
+costs per handful of events, and the fewer events each process sees (the more
+processes share the partitions), the more it pays per event. A Kafka broker holds
+a fetch for ``fetch_max_wait_ms`` until ``fetch_min_bytes`` arrive; some brokers
+(noida-db) answer every fetch at once, so an idle or lightly loaded consumer asks
+hundreds of times a second.
+
+After a poll that brought less than a full batch, the pacer pauses the consumer's
+partitions while records gather at the broker (no fetch is sent meanwhile), for as
+long as the consumer's recent rate needs to fill half a batch, and never longer than
+``linger`` (the longest hold; also the hold after an empty poll). A busy process thus
+polls about as often as half a batch arrives, a quiet one at most once per linger,
+whatever the broker does: the fixed costs are paid per half batch or per linger, not
+per round trip, so they do not grow per event as processes are added. The price is
+latency, at most ``linger`` per stage, against a cut interval of minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+#: The reasons a partition is held paused.
+HANDOVER, BUDGET, LINGER = "handover", "budget", "linger"
+#: How long a paced poll waits for records (ms): those that gathered during the hold
+#: come back within a fetch's round trip, and on a broker that answers empty fetches at
+#: once a longer wait is a busy loop.
+POLL_WINDOW_MS = 20
+#: The shortest hold, as a share of the longest: a consumer that has a high rate still
+#: lets a little gather instead of fetching per round trip.
+MIN_HOLD_SHARE = 0.05
+
+
+class Pauses:
+    """The reasons each partition of one consumer is paused; it runs only with none."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        self._holds: dict[TopicPartition, set[str]] = {}
+
+    def hold(self, reason: str, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """Pause ``partitions`` that are assigned, for ``reason``; returns them."""
+        current = self._consumer.assignment()
+        held = [tp for tp in partitions if tp in current]
+        for tp in held:
+            self._holds.setdefault(tp, set()).add(reason)
+        if held:
+            self._consumer.pause(*held)
+        return held
+
+    def release(self, reason: str, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """Drop ``reason`` (from ``partitions``, or from all); resume what nothing holds."""
+        chosen = list(self._holds) if partitions is None else list(partitions)
+        free = []
+        for tp in chosen:
+            reasons = self._holds.get(tp)
+            if reasons is None or reason not in reasons:
+                continue
+            reasons.discard(reason)
+            if not reasons:
+                del self._holds[tp]
+                free.append(tp)
+        current = self._consumer.assignment()
+        resumable = [tp for tp in free if tp in current]
+        if resumable:
+            self._consumer.resume(*resumable)
+
+    def held(self, reason: str) -> set[TopicPartition]:
+        return {tp for tp, reasons in self._holds.items() if reason in reasons}
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions no longer assigned: a later assignment starts unpaused."""
+        for tp in partitions:
+            self._holds.pop(tp, None)
+
+
+class Pacer:
+    """Polls ``consumer`` with a hold after each short poll (see the module)."""
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, pauses: Pauses, linger: float, max_records: int
+    ) -> None:
+        self._consumer = consumer
+        self._pauses = pauses
+        self.linger = linger
+        self.max_records = max_records
+        self.target = max(1, max_records // 2)
+        self.rate: float | None = None  # records/s, smoothed over recent polls
+        self._last_poll: float | None = None
+        self._held_until: float | None = None
+        self._woken = asyncio.Event()
+
+    async def poll(
+        self, *partitions: TopicPartition, timeout_ms: int = 200
+    ) -> dict[TopicPartition, list[Any]]:
+        """``getmany`` of ``partitions`` (all assigned if none), after the current hold."""
+        if self._held_until is not None:
+            remaining = self._held_until - time.monotonic()
+            if remaining > 0:
+                self._woken.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), remaining)
+            self._held_until = None
+            self._pauses.release(LINGER)
+        if self.linger > 0:
+            timeout_ms = min(timeout_ms, POLL_WINDOW_MS)
+        batches = await self._consumer.getmany(
+            *partitions, timeout_ms=timeout_ms, max_records=self.max_records
+        )
+        now = time.monotonic()
+        count = sum(len(records) for records in batches.values())
+        hold = self.hold_after(count, now)
+        short = self.linger > 0 and count < self.max_records
+        if short and self._pauses.hold(LINGER, partitions or self._consumer.assignment()):
+            self._held_until = now + hold
+        return batches
+
+    def hold_after(self, count: int, now: float) -> float:
+        """How long to let records gather after a poll of ``count`` records at ``now``:
+        enough, at the recent rate, for half a batch; ``linger`` at most."""
+        if self._last_poll is not None and now > self._last_poll:
+            sample = count / (now - self._last_poll)
+            self.rate = sample if self.rate is None else (self.rate + sample) / 2
+        self._last_poll = now
+        if not count or not self.rate:
+            return self.linger
+        return min(self.linger, max(self.linger * MIN_HOLD_SHARE, self.target / self.rate))
+
+    def wake(self) -> None:
+        """End the current hold: the next poll fetches at once (someone waits for a
+        record, e.g. the control API for its own write)."""
+        self._held_until = None
+        self._woken.set()
+        self._pauses.release(LINGER)

@@ -1,0 +1,165 @@
+"""Pause reasons and poll pacing, against a consumer that keeps aiokafka's paused flags.
+
+The stand-in keeps exactly what aiokafka keeps: one paused flag per assigned
+partition, ``pause`` and ``resume`` of assigned partitions only, and records handed out
+by ``getmany`` only for partitions that are not paused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+
+from recorder.kafka.pacing import BUDGET, HANDOVER, LINGER, Pacer, Pauses
+
+P0, P1, P2 = (TopicPartition("routed", p) for p in range(3))
+
+
+class Consumer:
+    def __init__(self, *assigned: TopicPartition) -> None:
+        self.assigned = set(assigned)
+        self.paused: set[TopicPartition] = set()
+        self.waiting: dict[TopicPartition, list[int]] = {}
+        self.polls: list[frozenset[TopicPartition]] = []  # what was unpaused at each poll
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.assigned)
+
+    def pause(self, *tps: TopicPartition) -> None:
+        for tp in tps:
+            if tp not in self.assigned:
+                raise AssertionError(f"aiokafka refuses to pause unassigned {tp}")
+        self.paused.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        for tp in tps:
+            if tp not in self.assigned:
+                raise AssertionError(f"aiokafka refuses to resume unassigned {tp}")
+        self.paused.difference_update(tps)
+
+    async def getmany(
+        self, *tps: TopicPartition, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[Any]]:
+        if not all(isinstance(tp, TopicPartition) for tp in tps):
+            raise AssertionError("aiokafka's getmany takes TopicPartitions only")
+        wanted = set(tps) or self.assigned
+        self.polls.append(frozenset(wanted - self.paused))
+        out: dict[TopicPartition, list[Any]] = {}
+        left = max_records
+        for tp in sorted(wanted - self.paused):
+            records = self.waiting.get(tp, [])
+            take, self.waiting[tp] = records[:left], records[left:]
+            if take:
+                out[tp] = take
+                left -= len(take)
+        return out
+
+
+def test_a_partition_runs_again_only_when_no_reason_holds_it() -> None:
+    consumer = Consumer(P0, P1)
+    pauses = Pauses(consumer)
+    pauses.hold(HANDOVER, [P0])
+    pauses.hold(LINGER, [P0, P1])
+    assert consumer.paused == {P0, P1}
+    pauses.release(LINGER)
+    # the hand-over still holds P0: a record read now would have no state
+    assert consumer.paused == {P0}
+    pauses.release(HANDOVER, [P0])
+    assert consumer.paused == set()
+
+
+def test_only_assigned_partitions_are_held_and_a_forgotten_one_starts_free() -> None:
+    consumer = Consumer(P0)
+    pauses = Pauses(consumer)
+    assert pauses.hold(BUDGET, [P0, P2]) == [P0]
+    assert pauses.held(BUDGET) == {P0}
+    consumer.assigned.discard(P0)  # revoked
+    pauses.forget([P0])
+    assert pauses.held(BUDGET) == set()
+    pauses.release(BUDGET)  # nothing held, nothing resumed (no error on unassigned)
+
+
+def test_releasing_a_reason_never_held_resumes_nothing() -> None:
+    consumer = Consumer(P0)
+    pauses = Pauses(consumer)
+    pauses.hold(BUDGET, [P0])
+    pauses.release(LINGER, [P0])
+    assert consumer.paused == {P0}
+
+
+async def test_a_short_poll_holds_the_partitions_until_the_next_poll() -> None:
+    consumer = Consumer(P0, P1)
+    consumer.waiting = {P0: [1, 2, 3]}
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=100)
+    got = await pacer.poll()
+    assert got == {P0: [1, 2, 3]}
+    assert consumer.paused == {P0, P1}  # no fetch while records gather
+    consumer.waiting = {P0: [4], P1: [5]}
+    got = await pacer.poll()
+    assert consumer.polls[-1] == {P0, P1}  # released before the poll
+    assert got == {P0: [4], P1: [5]}
+
+
+async def test_a_full_poll_reads_on_without_a_hold() -> None:
+    consumer = Consumer(P0)
+    consumer.waiting = {P0: list(range(250))}
+    pacer = Pacer(consumer, Pauses(consumer), linger=5.0, max_records=100)
+    assert len((await pacer.poll())[P0]) == 100
+    assert consumer.paused == set()
+    assert len((await pacer.poll())[P0]) == 100  # no 5 s wait: the test would time out
+
+
+def test_the_hold_fills_half_a_batch_at_the_recent_rate_within_bounds() -> None:
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.5, max_records=2000)
+    assert pacer.hold_after(0, now=100.0) == 0.5  # nothing yet: the longest hold
+    # 250 records in the 0.5 s since: 500/s, so 1,000 records take 2 s: capped
+    assert pacer.hold_after(250, now=100.5) == 0.5
+    assert pacer.rate == 500.0
+    # 1,900 records in 0.25 s: 7,600/s, smoothed with 500/s to 4,050/s
+    assert pacer.hold_after(1900, now=100.75) == pytest.approx(1000 / 4050)
+    # a flood (smoothed to 505,000/s) would hold 2 ms: never below 5 % of the linger
+    pacer.rate = 1_000_000.0
+    assert pacer.hold_after(1000, now=100.85) == pytest.approx(0.025)
+    assert pacer.hold_after(0, now=101.0) == 0.5  # an empty poll: the longest hold
+
+
+async def test_an_empty_poll_holds_for_the_linger() -> None:
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=10)
+    await pacer.poll()
+    assert consumer.paused == {P0}
+    await pacer.poll()
+    assert consumer.polls[-1] == {P0}  # released before the poll
+
+
+async def test_a_hold_never_releases_a_hand_over_pause() -> None:
+    consumer = Consumer(P0, P1)
+    pauses = Pauses(consumer)
+    pacer = Pacer(consumer, pauses, linger=0.001, max_records=10)
+    await pacer.poll()
+    pauses.hold(HANDOVER, [P1])  # a rebalance while the pacer holds
+    consumer.waiting = {P0: [1], P1: [2]}
+    got = await pacer.poll()
+    assert got == {P0: [1]}
+    assert P1 in consumer.paused
+
+
+async def test_wake_ends_the_hold_at_once() -> None:
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=60.0, max_records=10)
+    await pacer.poll(P0)
+    assert consumer.paused == {P0}
+    pacer.wake()
+    assert consumer.paused == set()
+    consumer.waiting = {P0: [7]}
+    assert await pacer.poll(P0) == {P0: [7]}  # no 60 s hold: the test would time out
+
+
+async def test_linger_zero_polls_like_plain_getmany() -> None:
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.0, max_records=10)
+    await pacer.poll()
+    assert consumer.paused == set()
