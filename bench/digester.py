@@ -38,19 +38,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recorder.integrity.chain import ChainState
 from recorder.integrity.closing import PartitionWindows
 from recorder.integrity.digest import PreviousDigest
-from recorder.integrity.naming import ChainId
 from recorder.integrity.service import _chain_key
 from recorder.integrity.times import format_time, parse_time
+from recorder.trails.destination import Destination
 
 HOUR = dt.timedelta(hours=1)
 GRACE = dt.timedelta(minutes=1)
 
 
-def make_states(n: int, now: dt.datetime) -> dict[ChainId, ChainState]:
+def make_states(n: int, now: dt.datetime) -> dict[Destination, ChainState]:
     states = {}
     for i in range(n):
         account = f"{100000000000 + i // 5:012d}"
-        chain = ChainId(
+        chain = Destination(
             f"arn:aws:cloudtrail:us-east-1:{account}:trail/t{i % 5}", account, "us-east-1"
         )
         # ended a few minutes ago: the next window is due in ~an hour
@@ -60,7 +60,7 @@ def make_states(n: int, now: dt.datetime) -> dict[ChainId, ChainState]:
 
 
 def scan_loop(
-    states: dict[ChainId, ChainState], partitions: int, now: dt.datetime, partitioner: Any
+    states: dict[Destination, ChainState], partitions: int, now: dt.datetime, partitioner: Any
 ) -> int:
     """The previous per-loop work, as it was: membership by murmur2, then a full pass."""
     n = partitions

@@ -23,6 +23,7 @@ from pathlib import Path
 from recorder.policies import guide
 from recorder.retry import Backoff, retry_sync
 from recorder.settings import Settings
+from recorder.trails import trail_arn
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -48,7 +49,7 @@ def trail_document() -> list[dict[str, object]]:
     return [
         {
             "Name": TRAIL_NAME,
-            "TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL_NAME}",
+            "TrailARN": trail_arn(REGION, ACCOUNT, TRAIL_NAME),
             "HomeRegion": REGION,
             "S3BucketName": LOG_BUCKET,
             "SnsTopicARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",

@@ -1,4 +1,4 @@
-"""PutInsightSelectors and GetInsightSelectors, over trail documents.
+"""PutInsightSelectors and GetInsightSelectors, over the trail model.
 
 What the guide and the API reference say, and nothing else:
 
@@ -13,21 +13,21 @@ What the guide and the API reference say, and nothing else:
   Insights answers the guide's default settings (line 5016), one selector with an
   empty ``InsightType``.
 * StopLogging turns Insights off with the trail (guide line 3662):
-  :func:`insights_off`, which ``StopLogging`` calls.
+  :meth:`recorder.trails.Trail.without_insights`, which ``StopLogging`` calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from recorder.api.protocol import ApiError
+from recorder.trails import AdvancedEventSelector, Trail
 from recorder.trails.model import INSIGHT_TYPES
 
 if TYPE_CHECKING:
     from recorder.api.operations import Caller, Operations
-
-Document = dict[str, Any]
 
 
 async def put_insight_selectors(
@@ -38,64 +38,53 @@ async def put_insight_selectors(
     if selectors is None:
         raise ApiError("InvalidInsightSelectorsException", "InsightSelectors is required")
     types = _validate(selectors)
-    doc = ops._find_home(caller, p["TrailName"])
-    if types and not logs_write_management_events(doc):
+    found = ops._find_home(caller, p["TrailName"])
+    trail = found.trail
+    if types and not logs_write_management_events(trail):
         raise ApiError(
             "InvalidInsightSelectorsException",
-            f"Trail {doc['TrailARN']} does not log write management events. Insights "
+            f"Trail {trail.trail_arn} does not log write management events. Insights "
             "events are based on write management events: log write or all management "
             "events on the trail, and then try the operation again.",
         )
-    if types:
-        doc["InsightSelectors"] = [{"InsightType": t} for t in types]
-    else:
-        doc.pop("InsightSelectors", None)
-    doc["HasInsightSelectors"] = bool(types)
+    trail = replace(trail, insight_types=tuple(types), has_insight_selectors=bool(types))
     from recorder.api.operations import now_iso
 
-    doc["UpdateTime"] = now_iso()
-    await ops._save(doc)
-    return {"TrailARN": doc["TrailARN"], "InsightSelectors": [{"InsightType": t} for t in types]}
+    await ops._save(replace(found, trail=trail, update_time=now_iso()))
+    return {"TrailARN": trail.trail_arn, "InsightSelectors": _insight_selectors(trail)}
 
 
 async def get_insight_selectors(
     ops: Operations, caller: Caller, p: dict[str, Any]
 ) -> dict[str, Any]:
     _no_event_data_store(p)
-    doc = ops._find(caller, p["TrailName"])
-    selectors = doc.get("InsightSelectors") or [{"InsightType": ""}]
-    return {"TrailARN": doc["TrailARN"], "InsightSelectors": selectors}
+    trail = ops._find(caller, p["TrailName"]).trail
+    selectors = _insight_selectors(trail) or [{"InsightType": ""}]
+    return {"TrailARN": trail.trail_arn, "InsightSelectors": selectors}
 
 
-def insights_off(doc: Document) -> bool:
-    """Turn Insights off on a trail document; whether anything changed."""
-    had = bool(doc.pop("InsightSelectors", None)) or bool(doc.get("HasInsightSelectors"))
-    doc["HasInsightSelectors"] = False
-    return had
+def _insight_selectors(trail: Trail) -> list[dict[str, str]]:
+    return [{"InsightType": t} for t in trail.insight_types]
 
 
-def logs_write_management_events(doc: Mapping[str, Any]) -> bool:
+def logs_write_management_events(trail: Trail) -> bool:
     """Whether the trail's selectors (basic, or advanced) take write management events.
     A trail with no selectors put logs all management events (guide line 4608)."""
-    advanced = doc.get("AdvancedEventSelectors")
-    if advanced:
-        return any(_advanced_takes_writes(s) for s in advanced)
-    basic = doc.get("EventSelectors")
-    if not basic:
-        return True
+    if trail.advanced_event_selectors:
+        return any(_advanced_takes_writes(s) for s in trail.advanced_event_selectors)
     return any(
-        s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") != "ReadOnly"
-        for s in basic
+        s.include_management_events and s.read_write_type != "ReadOnly"
+        for s in trail.effective_event_selectors
     )
 
 
-def _advanced_takes_writes(selector: Mapping[str, Any]) -> bool:
-    fields = {f.get("Field"): f for f in selector.get("FieldSelectors", [])}
-    category = fields.get("eventCategory", {})
-    if "Management" not in (category.get("Equals") or []):
+def _advanced_takes_writes(selector: AdvancedEventSelector) -> bool:
+    fields = {f.field: f for f in selector.field_selectors}
+    category = fields.get("eventCategory")
+    if category is None or "Management" not in category.equals:
         return False
     read_only = fields.get("readOnly")
-    return read_only is None or (read_only.get("Equals") or []) != ["true"]
+    return read_only is None or list(read_only.equals) != ["true"]
 
 
 def _validate(selectors: Any) -> list[str]:

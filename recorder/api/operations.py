@@ -1,11 +1,12 @@
-"""The CloudTrail operations: one handler per operation, over trail documents.
+"""The CloudTrail operations: one handler per operation, over the trail model.
 
 A handler gets the verified caller (account, region of the call) and the validated
 input, and returns the output as a dict for :func:`recorder.api.protocol.encode_output`
-to shape. Trail documents are DescribeTrails' ``Trail`` plus what the other
-operations need (``IsLogging``, ``EventSelectors``/``AdvancedEventSelectors``,
-``Tags``, logging and creation times); they are what the router and writer read
-through :meth:`recorder.trails.Trail.from_api`.
+to shape. The store gives each stored trail document read once into a
+:class:`~recorder.trails.TrailDocument` (the :class:`~recorder.trails.Trail` plus the
+API's tags and times); a handler changes the ``Trail`` (its methods, or a new one
+checked step by step in CloudTrail's order) and the store writes it back as the
+document the router and writer read through :meth:`recorder.trails.Trail.from_api`.
 
 Visibility follows the guide: an account sees only its own trails; in a region it
 sees the trails created there plus the multi-region trails created elsewhere
@@ -16,24 +17,22 @@ Another account's trail answers exactly like an absent one.
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from recorder.api.auth import Principal
 from recorder.api.checks import ResourceChecks
 from recorder.api.insight_selectors import (
     get_insight_selectors,
-    insights_off,
     put_insight_selectors,
 )
 from recorder.api.protocol import ApiError
 from recorder.api.rules import Rules, TrailRules
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
-from recorder.api.store import Document, TrailStore
+from recorder.api.store import TrailStore
 from recorder.aws.arn import (
     is_log_group_arn,
     is_role_arn,
@@ -41,19 +40,10 @@ from recorder.aws.arn import (
     parse_trail_arn,
     trail_arn,
 )
-from recorder.aws.times import format_millis, format_seconds, from_epoch_seconds
+from recorder.aws.times import epoch_ms, format_millis, format_seconds, from_epoch_seconds
+from recorder.trails import Trail, TrailDocument
 from recorder.trails.errors import answer
-from recorder.trails.logging_state import started, stopped
 
-#: CloudTrail's default for a new trail (guide line 4608): all management events.
-DEFAULT_EVENT_SELECTORS: list[dict[str, Any]] = [
-    {
-        "ReadWriteType": "All",
-        "IncludeManagementEvents": True,
-        "DataResources": [],
-        "ExcludeManagementEventSources": [],
-    }
-]
 MAX_TAGS = 50
 
 _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$", re.UNICODE)
@@ -86,18 +76,6 @@ class Caller:
 
 def now_iso() -> str:
     return format_millis(dt.datetime.now(dt.UTC))
-
-
-def _account_of(doc: Mapping[str, Any]) -> str:
-    try:
-        return parse_trail_arn(doc.get("TrailARN")).account_id
-    except ValueError:
-        return ""
-
-
-def visible_in(doc: Mapping[str, Any], region: str) -> bool:
-    """Created in ``region``, or multi-region (a shadow trail there)."""
-    return doc.get("HomeRegion") == region or bool(doc.get("IsMultiRegionTrail"))
 
 
 Handler = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -150,24 +128,24 @@ class Operations:
             return await handler(caller, params)
 
     # -- lookups -----------------------------------------------------------------------
-    def _own(self, caller: Caller) -> list[Document]:
-        return [d for d in self.store.documents() if _account_of(d) == caller.account_id]
+    def _own(self, caller: Caller) -> list[TrailDocument]:
+        return [d for d in self.store.trails() if d.trail.account_id == caller.account_id]
 
-    def _visible(self, caller: Caller) -> list[Document]:
+    def _visible(self, caller: Caller) -> list[TrailDocument]:
         """The caller's trails and the organization trails of its organization: members
         see those (guide line 392) but cannot change them (line 3683)."""
         return [
             d
-            for d in self.store.documents()
-            if _account_of(d) == caller.account_id or self._applies_to(d, caller)
+            for d in self.store.trails()
+            if d.trail.account_id == caller.account_id or self._applies_to(d.trail, caller)
         ]
 
-    def _applies_to(self, doc: Mapping[str, Any], caller: Caller) -> bool:
+    def _applies_to(self, trail: Trail, caller: Caller) -> bool:
         """An organization trail of another account of the caller's organization."""
-        if not doc.get("IsOrganizationTrail"):
+        if not trail.is_organization_trail:
             return False
         org = self.store.organization_of(caller.account_id)
-        return org is not None and self.store.organization_of(_account_of(doc)) == org
+        return org is not None and self.store.organization_of(trail.account_id) == org
 
     def _find(
         self,
@@ -176,18 +154,18 @@ class Operations:
         *,
         arn_in_message: bool = False,
         writable: bool = False,
-    ) -> Document:
+    ) -> TrailDocument:
         """The caller's trail visible in the call's region, by name or ARN (for reading,
         an organization trail applying to the caller, by ARN). Not found names the
         trail as given; GetTrailStatus names the ARN a name would have."""
-        doc = self._lookup(caller, name_or_arn, writable=writable)
-        if doc is None:
+        found = self._lookup(caller, name_or_arn, writable=writable)
+        if found is None:
             raise _not_found(caller, name_or_arn, arn_in_message)
-        return copy.deepcopy(doc)
+        return found
 
     def _lookup(
         self, caller: Caller, name_or_arn: str, *, writable: bool = False
-    ) -> Document | None:
+    ) -> TrailDocument | None:
         if name_or_arn.startswith("arn:"):
             try:
                 arn = parse_trail_arn(name_or_arn)
@@ -197,95 +175,91 @@ class Operations:
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
                 ) from None
-            doc = self.store.document(name_or_arn)
-            if doc is None or not visible_in(doc, caller.region):
+            found = self.store.trail(name_or_arn)
+            if found is None or not found.trail.exists_in(caller.region):
                 return None
             if arn.account_id == caller.account_id:
-                return doc
+                return found
             # a member reads its organization's trail, by ARN only (line 392); changing
             # it answers like any trail it cannot see (a real member's StartLogging did)
-            return doc if not writable and self._applies_to(doc, caller) else None
+            return found if not writable and self._applies_to(found.trail, caller) else None
         self.rules.validate_name(name_or_arn)
-        for doc in self._own(caller):
-            if doc.get("Name") == name_or_arn and visible_in(doc, caller.region):
-                return doc
+        for d in self._own(caller):
+            if d.trail.name == name_or_arn and d.trail.exists_in(caller.region):
+                return d
         return None
 
-    def _find_home(self, caller: Caller, name_or_arn: str) -> Document:
-        doc = self._find(caller, name_or_arn, writable=True)
-        if doc.get("HomeRegion") != caller.region:
+    def _find_home(self, caller: Caller, name_or_arn: str) -> TrailDocument:
+        found = self._find(caller, name_or_arn, writable=True)
+        if found.trail.home_region != caller.region:
             raise ApiError(
                 "InvalidHomeRegionException",
                 f"This operation must be called from the trail's home region "
-                f"{doc.get('HomeRegion')}: {doc.get('TrailARN')}",
+                f"{found.trail.home_region}: {found.trail.trail_arn}",
             )
-        return doc
+        return found
 
-    def _find_resource(self, caller: Caller, resource_id: str) -> Document:
+    def _find_resource(self, caller: Caller, resource_id: str) -> TrailDocument:
         """Tag operations name a trail by ARN; absent or foreign is ResourceNotFound."""
         if not is_trail_arn(resource_id):
             raise ApiError(
                 "CloudTrailARNInvalidException",
                 f"Invalid resource ARN: {resource_id}. Tags are set on a trail by its ARN",
             )
-        doc = self._lookup(caller, resource_id, writable=True)
-        if doc is None:
+        found = self._lookup(caller, resource_id, writable=True)
+        if found is None:
             raise ApiError("ResourceNotFoundException", f"Resource not found: {resource_id}")
-        return copy.deepcopy(doc)
+        return found
 
     # -- checks shared by create and update ---------------------------------------------
-    def _check_limit(self, caller: Caller, doc: Document) -> None:
+    def _check_limit(self, caller: Caller, trail: Trail) -> None:
         """At most five trails per region (guide line 1239); a multi-region trail counts
         in every region. The rule is the trail model's."""
-        others = [d for d in self._own(caller) if d.get("TrailARN") != doc["TrailARN"]]
-        self.rules.check_trail_limit(others, doc)
+        others = [d.trail for d in self._own(caller) if d.trail.trail_arn != trail.trail_arn]
+        self.rules.check_trail_limit(others, trail)
 
-    def _check_name_free(self, caller: Caller, doc: Document, exclude: str | None = None) -> None:
-        regions = {str(doc["HomeRegion"])}
-        if doc.get("IsMultiRegionTrail"):
-            regions |= {str(d.get("HomeRegion")) for d in self._own(caller)}
+    def _check_name_free(self, caller: Caller, trail: Trail, exclude: str | None = None) -> None:
+        regions = {trail.home_region}
+        if trail.is_multi_region_trail:
+            regions |= {d.trail.home_region for d in self._own(caller)}
         for other in self._own(caller):
-            if other.get("TrailARN") == exclude or other.get("Name") != doc["Name"]:
+            if other.trail.trail_arn == exclude or other.trail.name != trail.name:
                 continue
-            if any(visible_in(other, r) for r in regions):
-                raise ApiError(*answer("trail_exists", name=doc["Name"], account=caller.account_id))
+            if any(other.trail.exists_in(r) for r in regions):
+                raise ApiError(*answer("trail_exists", name=trail.name, account=caller.account_id))
 
     async def _apply_destinations(
-        self, caller: Caller, doc: Document, params: Mapping[str, Any], *, creating: bool
-    ) -> None:
+        self, caller: Caller, trail: Trail, params: Mapping[str, Any], *, creating: bool
+    ) -> Trail:
         """Validate and resolve the S3/SNS/KMS/CloudWatch members present in ``params``."""
-        account, region = caller.account_id, str(doc["HomeRegion"])
+        account, region = caller.account_id, trail.home_region
         if "S3BucketName" in params:
             self.rules.validate_bucket_name(params["S3BucketName"])
-            doc["S3BucketName"] = params["S3BucketName"]
+            trail = replace(trail, s3_bucket_name=params["S3BucketName"])
         if "S3KeyPrefix" in params:
             prefix = params["S3KeyPrefix"]
             if prefix:
                 self.rules.validate_prefix(prefix)
-                doc["S3KeyPrefix"] = prefix
-            else:
-                doc.pop("S3KeyPrefix", None)
-        trail = str(doc["TrailARN"])
+            trail = replace(trail, s3_key_prefix=prefix or None)
+        arn = trail.trail_arn
         if creating or {"S3BucketName", "S3KeyPrefix", "IsOrganizationTrail"} & params.keys():
-            org = self.store.organization_of(account) if doc.get("IsOrganizationTrail") else None
+            org = self.store.organization_of(account) if trail.is_organization_trail else None
             await self.checks.bucket(
-                doc["S3BucketName"],
-                doc.get("S3KeyPrefix"),
+                trail.s3_bucket_name,
+                trail.s3_key_prefix,
                 account,
                 region,
-                trail_arn=trail,
+                trail_arn=arn,
                 organization_id=org,
             )
         if "SnsTopicName" in params:
             topic = params["SnsTopicName"]
             if topic:
                 self.rules.validate_sns_topic(topic)
-                arn = await self.checks.topic(topic, account, region, trail_arn=trail)
-                doc["SnsTopicName"] = arn.rsplit(":", 1)[-1]
-                doc["SnsTopicARN"] = arn
+                topic_arn = await self.checks.topic(topic, account, region, trail_arn=arn)
+                trail = replace(trail, sns_topic_arn=topic_arn)
             else:
-                doc.pop("SnsTopicName", None)
-                doc.pop("SnsTopicARN", None)
+                trail = replace(trail, sns_topic_arn=None)
         if "KmsKeyId" in params:
             key_id = params["KmsKeyId"]
             if key_id:
@@ -294,33 +268,37 @@ class Operations:
                     key_id,
                     account,
                     region,
-                    trail_arn=trail,
-                    bucket=str(doc.get("S3BucketName", "")),
+                    trail_arn=arn,
+                    bucket=trail.s3_bucket_name,
                 )
-                doc["KmsKeyId"] = key.arn
+                trail = replace(trail, kms_key_id=key.arn)
             else:
-                doc.pop("KmsKeyId", None)
-        for member, is_valid, code in (
+                trail = replace(trail, kms_key_id=None)
+        for member, is_valid, code, attribute in (
             (
                 "CloudWatchLogsLogGroupArn",
                 is_log_group_arn,
                 "InvalidCloudWatchLogsLogGroupArnException",
+                "cloud_watch_logs_log_group_arn",
             ),
-            ("CloudWatchLogsRoleArn", is_role_arn, "InvalidCloudWatchLogsRoleArnException"),
+            (
+                "CloudWatchLogsRoleArn",
+                is_role_arn,
+                "InvalidCloudWatchLogsRoleArnException",
+                "cloud_watch_logs_role_arn",
+            ),
         ):
             if member in params:
                 value = params[member]
                 if value and not is_valid(value):
                     raise ApiError(code, f"{member} is not a valid ARN: {value}")
-                if value:
-                    doc[member] = value
-                else:
-                    doc.pop(member, None)
-        if bool(doc.get("CloudWatchLogsLogGroupArn")) != bool(doc.get("CloudWatchLogsRoleArn")):
+                trail = replace(trail, **{attribute: value or None})
+        if bool(trail.cloud_watch_logs_log_group_arn) != bool(trail.cloud_watch_logs_role_arn):
             raise ApiError(
                 "InvalidParameterCombinationException",
                 "CloudWatchLogsLogGroupArn and CloudWatchLogsRoleArn must be given together",
             )
+        return trail
 
     def _check_organization(self, caller: Caller, wanted: bool) -> None:
         """Only an organization's management account makes an organization trail
@@ -333,10 +311,13 @@ class Operations:
         if self.store.management_account_of(org) != caller.account_id:
             raise ApiError(*answer("not_management_account"))
 
-    async def _save(self, doc: Document) -> Document:
-        self.rules.check_document(doc)
-        await self.store.put(str(doc["TrailARN"]), doc)
-        return doc
+    async def _save(self, document: TrailDocument) -> dict[str, Any]:
+        """Store the document, once the model reads back what is written; the stored
+        JSON (CreateTrail and UpdateTrail answer from it)."""
+        stored = document.to_document()
+        self.rules.check_document(stored)
+        await self.store.put(document.trail.trail_arn, stored)
+        return stored
 
     # -- trails --------------------------------------------------------------------------
     async def create_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
@@ -345,85 +326,87 @@ class Operations:
             raise ApiError(*answer("trail_name_is_arn"))
         self.rules.validate_name(name)
         now = now_iso()
-        doc: Document = {
-            "Name": name,
-            "TrailARN": trail_arn(caller.region, caller.account_id, name),
-            "HomeRegion": caller.region,
-            "S3BucketName": p["S3BucketName"],
-            "IncludeGlobalServiceEvents": p.get("IncludeGlobalServiceEvents", True),
-            "IsMultiRegionTrail": p.get("IsMultiRegionTrail", False),
-            "LogFileValidationEnabled": p.get("EnableLogFileValidation", False),
-            "IsOrganizationTrail": p.get("IsOrganizationTrail", False),
-            "HasCustomEventSelectors": False,
-            "HasInsightSelectors": False,
-            "IsLogging": False,
-            "Tags": _tags(p.get("TagsList", [])),
-            "CreationTime": now,
-            "UpdateTime": now,
-        }
-        _check_global_events(doc)
-        self.rules.validate_bucket_name(doc["S3BucketName"])
-        self._check_name_free(caller, doc)
-        self._check_limit(caller, doc)
-        self._check_organization(caller, doc["IsOrganizationTrail"])
-        await self._apply_destinations(caller, doc, p, creating=True)
-        return await self._save(doc)
+        tags = _tags(p.get("TagsList", []))
+        trail = Trail(
+            name=name,
+            trail_arn=trail_arn(caller.region, caller.account_id, name),
+            home_region=caller.region,
+            s3_bucket_name=p["S3BucketName"],
+            include_global_service_events=p.get("IncludeGlobalServiceEvents", True),
+            is_multi_region_trail=p.get("IsMultiRegionTrail", False),
+            log_file_validation_enabled=p.get("EnableLogFileValidation", False),
+            is_organization_trail=p.get("IsOrganizationTrail", False),
+            is_logging=False,
+        )
+        _check_global_events(trail)
+        self.rules.validate_bucket_name(trail.s3_bucket_name)
+        self._check_name_free(caller, trail)
+        self._check_limit(caller, trail)
+        self._check_organization(caller, trail.is_organization_trail)
+        trail = await self._apply_destinations(caller, trail, p, creating=True)
+        return await self._save(TrailDocument(trail, tags, creation_time=now, update_time=now))
 
     async def update_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find_home(caller, p["Name"])
-        for member, target in (
-            ("IncludeGlobalServiceEvents", "IncludeGlobalServiceEvents"),
-            ("IsMultiRegionTrail", "IsMultiRegionTrail"),
-            ("EnableLogFileValidation", "LogFileValidationEnabled"),
-            ("IsOrganizationTrail", "IsOrganizationTrail"),
-        ):
-            if member in p:
-                doc[target] = p[member]
-        _check_global_events(doc)
+        found = self._find_home(caller, p["Name"])
+        changes = {
+            attribute: p[member]
+            for member, attribute in (
+                ("IncludeGlobalServiceEvents", "include_global_service_events"),
+                ("IsMultiRegionTrail", "is_multi_region_trail"),
+                ("EnableLogFileValidation", "log_file_validation_enabled"),
+                ("IsOrganizationTrail", "is_organization_trail"),
+            )
+            if member in p
+        }
+        trail = replace(found.trail, **changes)
+        _check_global_events(trail)
         self._check_organization(caller, bool(p.get("IsOrganizationTrail")))
         if p.get("IsMultiRegionTrail"):
-            self._check_name_free(caller, doc, exclude=doc["TrailARN"])
-            self._check_limit(caller, doc)
-        await self._apply_destinations(caller, doc, p, creating=False)
-        doc["UpdateTime"] = now_iso()
-        return await self._save(doc)
+            self._check_name_free(caller, trail, exclude=trail.trail_arn)
+            self._check_limit(caller, trail)
+        trail = await self._apply_destinations(caller, trail, p, creating=False)
+        return await self._save(replace(found, trail=trail, update_time=now_iso()))
 
     async def delete_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find_home(caller, p["Name"])
-        await self.store.delete(str(doc["TrailARN"]))
+        found = self._find_home(caller, p["Name"])
+        await self.store.delete(found.trail.trail_arn)
         return {}
 
     async def get_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        return {"Trail": self._find(caller, p["Name"])}
+        return {"Trail": self._find(caller, p["Name"]).trail.to_api()}
 
     async def describe_trails(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         shadows = p.get("includeShadowTrails", True)
         names = p.get("trailNameList") or []
 
-        def shown(doc: Document) -> bool:
-            if doc.get("HomeRegion") == caller.region:
+        def shown(trail: Trail) -> bool:
+            if trail.home_region == caller.region:
                 return True
-            return bool(shadows) and visible_in(doc, caller.region)
+            return bool(shadows) and trail.exists_in(caller.region)
 
         if not names:
-            found = [d for d in self._visible(caller) if shown(d)]
+            found = [d.trail for d in self._visible(caller) if shown(d.trail)]
         else:
             found, seen = [], set()
             for name in names:
-                doc = self._lookup(caller, name)
-                if doc is not None and shown(doc) and doc["TrailARN"] not in seen:
-                    seen.add(doc["TrailARN"])
-                    found.append(doc)
-        return {"trailList": sorted(found, key=lambda d: str(d["TrailARN"]))}
+                d = self._lookup(caller, name)
+                if d is not None and shown(d.trail) and d.trail.trail_arn not in seen:
+                    seen.add(d.trail.trail_arn)
+                    found.append(d.trail)
+        return {"trailList": [t.to_api() for t in sorted(found, key=lambda t: t.trail_arn)]}
 
     async def list_trails(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         """Every trail of the account, in every region (with HomeRegion), by ARN."""
         trails = sorted(
             (
-                {"TrailARN": d["TrailARN"], "Name": d["Name"], "HomeRegion": d["HomeRegion"]}
+                {
+                    "TrailARN": d.trail.trail_arn,
+                    "Name": d.trail.name,
+                    "HomeRegion": d.trail.home_region,
+                }
                 for d in self._visible(caller)
             ),
-            key=lambda t: str(t["TrailARN"]),
+            key=lambda t: t["TrailARN"],
         )
         start = _decode_token(p.get("NextToken"))
         page = [t for t in trails if start is None or t["TrailARN"] > start]
@@ -434,14 +417,14 @@ class Operations:
 
     # -- logging -------------------------------------------------------------------------
     async def get_trail_status(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find(caller, p["Name"], arn_in_message=True)
-        out: dict[str, Any] = dict(self.status.status(str(doc["TrailARN"]), caller.region))
-        out["IsLogging"] = bool(doc.get("IsLogging"))
-        for member, legacy in (
-            ("StartLoggingTime", "TimeLoggingStarted"),
-            ("StopLoggingTime", "TimeLoggingStopped"),
+        found = self._find(caller, p["Name"], arn_in_message=True)
+        trail = found.trail
+        out: dict[str, Any] = dict(self.status.status(trail.trail_arn, caller.region))
+        out["IsLogging"] = trail.is_logging
+        for member, legacy, value in (
+            ("StartLoggingTime", "TimeLoggingStarted", found.start_logging_time),
+            ("StopLoggingTime", "TimeLoggingStopped", found.stop_logging_time),
         ):
-            value = doc.get(member)
             if value:
                 out[member] = value
                 out[legacy] = str(value)[:19] + "Z"
@@ -462,25 +445,25 @@ class Operations:
         return out
 
     async def start_logging(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find_home(caller, p["Name"])
-        if not doc.get("IsLogging"):
-            doc["IsLogging"] = True
-            doc["StartLoggingTime"] = now_iso()
-            doc["LoggingPeriods"] = started(doc.get("LoggingPeriods"), doc["StartLoggingTime"])
-            await self._save(doc)
+        found = self._find_home(caller, p["Name"])
+        if not found.trail.is_logging:
+            at = now_iso()
+            trail = found.trail.start_logging(epoch_ms(at))
+            await self._save(replace(found, trail=trail, start_logging_time=at))
         return {}
 
     async def stop_logging(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find_home(caller, p["Name"])
-        insights_were_on = insights_off(doc)  # guide line 3662
-        if doc.get("IsLogging"):
+        found = self._find_home(caller, p["Name"])
+        trail = found.trail
+        insights_were_on = trail.has_insight_selectors or bool(trail.insight_types)
+        trail = trail.without_insights()  # guide line 3662
+        if trail.is_logging:
             # after the call's own record was timed: the trail records its StopLogging
-            doc["IsLogging"] = False
-            doc["StopLoggingTime"] = now_iso()
-            doc["LoggingPeriods"] = stopped(doc.get("LoggingPeriods"), doc["StopLoggingTime"])
-            await self._save(doc)
+            at = now_iso()
+            trail = trail.stop_logging(epoch_ms(at))
+            await self._save(replace(found, trail=trail, stop_logging_time=at))
         elif insights_were_on:
-            await self._save(doc)
+            await self._save(replace(found, trail=trail))
         return {}
 
     # -- selectors -----------------------------------------------------------------------
@@ -491,57 +474,49 @@ class Operations:
                 "InvalidEventSelectorsException",
                 "Specify either EventSelectors or AdvancedEventSelectors, not both or neither",
             )
-        doc = self._find_home(caller, p["TrailName"])
+        found = self._find_home(caller, p["TrailName"])
         if basic is not None:
-            selectors = self.rules.validate_event_selectors(basic)
-            doc["EventSelectors"] = selectors
-            doc.pop("AdvancedEventSelectors", None)
-            out = {"TrailARN": doc["TrailARN"], "EventSelectors": selectors}
+            trail = replace(
+                found.trail,
+                event_selectors=self.rules.validate_event_selectors(basic),
+                advanced_event_selectors=(),
+            )
         else:
-            selectors = self.rules.validate_advanced_event_selectors(advanced)
-            doc["AdvancedEventSelectors"] = selectors
-            doc.pop("EventSelectors", None)
-            out = {"TrailARN": doc["TrailARN"], "AdvancedEventSelectors": selectors}
-        doc["HasCustomEventSelectors"] = True
-        doc["UpdateTime"] = now_iso()
-        await self._save(doc)
-        return out
+            trail = replace(
+                found.trail,
+                event_selectors=(),
+                advanced_event_selectors=self.rules.validate_advanced_event_selectors(advanced),
+            )
+        await self._save(replace(found, trail=trail, update_time=now_iso()))
+        return trail.event_selectors_api()
 
     async def get_event_selectors(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find(caller, p["TrailName"])
-        out: dict[str, Any] = {"TrailARN": doc["TrailARN"]}
-        if doc.get("AdvancedEventSelectors"):
-            out["AdvancedEventSelectors"] = doc["AdvancedEventSelectors"]
-        else:
-            out["EventSelectors"] = doc.get("EventSelectors") or DEFAULT_EVENT_SELECTORS
-        return out
+        return self._find(caller, p["TrailName"]).trail.event_selectors_api()
 
     # -- tags ----------------------------------------------------------------------------
     async def add_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find_resource(caller, p["ResourceId"])
-        tags = {t["Key"]: t.get("Value", "") for t in doc.get("Tags", [])}
-        tags.update({t["Key"]: t["Value"] for t in _tags(p.get("TagsList", []))})
+        found = self._find_resource(caller, p["ResourceId"])
+        tags = dict(found.tags)
+        tags.update(_tags(p.get("TagsList", [])))
         if len(tags) > MAX_TAGS:
             raise ApiError(
                 "TagsLimitExceededException",
-                f"The number of tags on {doc['TrailARN']} would exceed {MAX_TAGS}",
+                f"The number of tags on {found.trail.trail_arn} would exceed {MAX_TAGS}",
             )
-        doc["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        await self._save(doc)
+        await self._save(replace(found, tags=tuple(tags.items())))
         return {}
 
     async def remove_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-        doc = self._find_resource(caller, p["ResourceId"])
+        found = self._find_resource(caller, p["ResourceId"])
         gone = {t["Key"] for t in p.get("TagsList", [])}
-        doc["Tags"] = [t for t in doc.get("Tags", []) if t["Key"] not in gone]
-        await self._save(doc)
+        await self._save(replace(found, tags=tuple(t for t in found.tags if t[0] not in gone)))
         return {}
 
     async def list_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         out = []
         for resource_id in p["ResourceIdList"]:
-            doc = self._find_resource(caller, resource_id)
-            out.append({"ResourceId": doc["TrailARN"], "TagsList": doc.get("Tags", [])})
+            found = self._find_resource(caller, resource_id)
+            out.append({"ResourceId": found.trail.trail_arn, "TagsList": found.tags_api()})
         return {"ResourceTagList": out}
 
     # -- integrity -----------------------------------------------------------------------
@@ -556,12 +531,12 @@ class Operations:
         return {"PublicKeyList": list(keys)}
 
 
-def _check_global_events(doc: Mapping[str, Any]) -> None:
-    if doc.get("IsMultiRegionTrail") and not doc.get("IncludeGlobalServiceEvents"):
+def _check_global_events(trail: Trail) -> None:
+    if trail.is_multi_region_trail and not trail.include_global_service_events:
         raise ApiError(*answer("multi_region_needs_global"))
 
 
-def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+def _tags(tags: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
     out: dict[str, str] = {}
     for t in tags:
         key, value = str(t["Key"]), str(t.get("Value") or "")
@@ -572,7 +547,7 @@ def _tags(tags: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
         out[key] = value
     if len(out) > MAX_TAGS:
         raise ApiError("TagsLimitExceededException", f"A trail can have at most {MAX_TAGS} tags")
-    return [{"Key": k, "Value": v} for k, v in out.items()]
+    return tuple(out.items())
 
 
 def _not_found(caller: Caller, name: str, arn_in_message: bool = False) -> ApiError:

@@ -32,17 +32,17 @@ class Rules(Protocol):
 
     def validate_sns_topic(self, topic: str) -> None: ...
 
-    def validate_event_selectors(self, selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The selectors as stored (normalised), or InvalidEventSelectorsException."""
+    def validate_event_selectors(
+        self, selectors: list[dict[str, Any]]
+    ) -> tuple[trails.EventSelector, ...]:
+        """The selectors parsed, or InvalidEventSelectorsException."""
         ...
 
     def validate_advanced_event_selectors(
         self, selectors: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]: ...
+    ) -> tuple[trails.AdvancedEventSelector, ...]: ...
 
-    def check_trail_limit(
-        self, existing: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
-    ) -> None:
+    def check_trail_limit(self, existing: Iterable[trails.Trail], candidate: trails.Trail) -> None:
         """MaximumNumberOfTrailsExceededException if ``candidate`` would be a sixth trail
         in a region of its account; ``existing`` are that account's other trails."""
         ...
@@ -77,24 +77,18 @@ class TrailRules:
     def validate_kms_key_id(self, key_id: str) -> None:
         _translate(lambda: trails.validate_kms_key_id(key_id))
 
-    def validate_event_selectors(self, selectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        parsed = _translate(lambda: trails.parse_event_selectors(selectors))
-        return [s.to_api() for s in parsed]
+    def validate_event_selectors(
+        self, selectors: list[dict[str, Any]]
+    ) -> tuple[trails.EventSelector, ...]:
+        return _translate(lambda: trails.parse_event_selectors(selectors))
 
     def validate_advanced_event_selectors(
         self, selectors: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        parsed = _translate(lambda: trails.parse_advanced_event_selectors(selectors))
-        return [s.to_api() for s in parsed]
+    ) -> tuple[trails.AdvancedEventSelector, ...]:
+        return _translate(lambda: trails.parse_advanced_event_selectors(selectors))
 
-    def check_trail_limit(
-        self, existing: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
-    ) -> None:
-        def check() -> None:
-            others = [trails.Trail.from_api(d) for d in existing]
-            trails.check_trail_limit(others, trails.Trail.from_api(candidate))
-
-        _translate(check)
+    def check_trail_limit(self, existing: Iterable[trails.Trail], candidate: trails.Trail) -> None:
+        _translate(lambda: trails.check_trail_limit(existing, candidate))
 
     def check_document(self, document: Mapping[str, Any]) -> None:
         _translate(lambda: trails.Trail.from_api(dict(document)))

@@ -42,6 +42,7 @@ from recorder.kafka import clients
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
+from recorder.trails import trail_arn
 
 log = get_logger("recorder.api")
 
@@ -199,8 +200,8 @@ def authorize(principal: Principal, operation: str, region: str) -> None:
         raise ApiError(
             "AccessDeniedException",
             f"User: {principal.identity_arn} is not authorized to perform: "
-            f"cloudtrail:{operation} on resource: arn:aws:cloudtrail:{region}:"
-            f"{principal.account_id}:trail/* because no identity-based policy allows "
+            f"cloudtrail:{operation} on resource: {trail_arn(region, principal.account_id, '*')} "
+            "because no identity-based policy allows "
             f"the cloudtrail:{operation} action",
         )
 

@@ -27,6 +27,8 @@ from recorder.api.leases import Lease, Leases, LeaseTable
 from recorder.api.protocol import ApiError
 from recorder.aws.arn import arn_or_none
 from recorder.settings import Settings
+from recorder.trails import TrailError
+from recorder.trails.document import TrailDocument
 
 Document = dict[str, Any]
 
@@ -34,9 +36,9 @@ Document = dict[str, Any]
 class TrailStore(Protocol):
     """The trail documents every account has, and the one way to change them."""
 
-    def documents(self) -> Iterator[Document]: ...
+    def trails(self) -> Iterator[TrailDocument]: ...
 
-    def document(self, trail_arn: str) -> Document | None: ...
+    def trail(self, trail_arn: str) -> TrailDocument | None: ...
 
     def organization_of(self, account_id: str) -> str | None: ...
 
@@ -49,6 +51,34 @@ class TrailStore(Protocol):
     async def put(self, trail_arn: str, document: Document) -> None: ...
 
     async def delete(self, trail_arn: str) -> None: ...
+
+
+class _Parsed:
+    """Stored documents read into :class:`TrailDocument` once per version: a changed
+    document is a new object, so the cache holds each document with what it gave."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[Mapping[str, Any], TrailDocument]] = {}
+
+    def __call__(self, trail_arn: str, doc: Mapping[str, Any] | None) -> TrailDocument | None:
+        if doc is None:
+            self._cache.pop(trail_arn, None)
+            return None
+        hit = self._cache.get(trail_arn)
+        if hit is not None and hit[0] is doc:
+            return hit[1]
+        try:
+            parsed = TrailDocument.from_document(doc)
+        except TrailError:
+            return None  # stored but unreadable by Trail.from_api: not a trail
+        self._cache[trail_arn] = (doc, parsed)
+        return parsed
+
+    def keep(self, trail_arns: set[str]) -> None:
+        """Forget deleted trails' documents."""
+        if len(self._cache) > len(trail_arns):
+            for arn in self._cache.keys() - trail_arns:
+                del self._cache[arn]
 
 
 async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
@@ -78,6 +108,7 @@ class RegistryStore:
         self._leases = Leases(self._table, registry.changed, publish_lease)
         self._local: dict[str, asyncio.Lock] = {}
         self._held: dict[str, Lease] = {}
+        self._parsed = _Parsed()
 
     @contextlib.asynccontextmanager
     async def exclusive(self, account_id: str) -> AsyncIterator[None]:
@@ -94,17 +125,18 @@ class RegistryStore:
                 with contextlib.suppress(KafkaError, TimeoutError):
                     await self._leases.release(lease)
 
-    def documents(self) -> Iterator[Document]:
-        for arn in list(self._registry.trails):
-            doc = self._registry.document(arn)
-            if doc is not None:
-                yield doc
+    def trails(self) -> Iterator[TrailDocument]:
+        arns = list(self._registry.trails)
+        for arn in arns:
+            found = self.trail(arn)
+            if found is not None:
+                yield found
+        self._parsed.keep(set(arns))
 
-    def document(self, trail_arn: str) -> Document | None:
+    def trail(self, trail_arn: str) -> TrailDocument | None:
         if trail_arn not in self._registry.trails:
             return None  # stored but unreadable by Trail.from_api: not a trail
-        doc: Document | None = self._registry.document(trail_arn)
-        return doc
+        return self._parsed(trail_arn, self._registry.document(trail_arn))
 
     def organization_of(self, account_id: str) -> str | None:
         orgs: Mapping[str, str] = self._registry.organizations
@@ -152,6 +184,7 @@ class MemoryStore:
         management: Mapping[str, str] | None = None,
     ) -> None:
         self.docs: dict[str, Document] = {}
+        self._parsed = _Parsed()
         self.organizations = dict(organizations or {})
         self.management = dict(management or {})  # org id -> management account
         self.writes = 0
@@ -163,10 +196,17 @@ class MemoryStore:
         async with self._accounts.setdefault(account_id, asyncio.Lock()):
             yield
 
-    def documents(self) -> Iterator[Document]:
-        yield from list(self.docs.values())
+    def trails(self) -> Iterator[TrailDocument]:
+        for arn, doc in list(self.docs.items()):
+            found = self._parsed(arn, doc)
+            if found is not None:
+                yield found
+
+    def trail(self, trail_arn: str) -> TrailDocument | None:
+        return self._parsed(trail_arn, self.docs.get(trail_arn))
 
     def document(self, trail_arn: str) -> Document | None:
+        """The stored JSON, as the registry would read it."""
         return self.docs.get(trail_arn)
 
     def organization_of(self, account_id: str) -> str | None:

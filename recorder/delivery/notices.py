@@ -73,13 +73,11 @@ def manifest(
     cut_time: str,
     cut_reason: str,
 ) -> bytes:
-    """The record of one delivered file on ``delivered`` (the digester's input)."""
+    """The record of one delivered file on ``delivered`` (the digester's input); the
+    destination in its four-field form names the digest chain (Insights files too)."""
     return orjson.dumps(
         {
-            "trailARN": dest.trail_arn,
-            "accountId": dest.account_id,
-            "region": dest.region,
-            "orgId": dest.org_id,
+            **dest.to_json(),
             "bucket": target.bucket,
             "key": key,
             "sha256": log_file.sha256,

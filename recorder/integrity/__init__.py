@@ -17,7 +17,7 @@ from recorder.integrity.chain import (
 from recorder.integrity.digest import DIGEST_FIELDS, DigestWindow, PreviousDigest, build_digest
 from recorder.integrity.envelope import EnvelopeError, encrypted_data_key
 from recorder.integrity.manifest import LogFileManifest
-from recorder.integrity.naming import ChainId, digest_folder, digest_key
+from recorder.integrity.naming import digest_chain, digest_folder, digest_key
 from recorder.integrity.signing import (
     SIGNATURE_ALGORITHM,
     KeyRing,
@@ -40,7 +40,6 @@ from recorder.integrity.validator import (
 __all__ = [
     "DIGEST_FIELDS",
     "SIGNATURE_ALGORITHM",
-    "ChainId",
     "ChainState",
     "DigestArtifact",
     "DigestStore",
@@ -60,6 +59,7 @@ __all__ = [
     "ValidationRequest",
     "ValidationResult",
     "build_digest",
+    "digest_chain",
     "digest_folder",
     "digest_key",
     "encrypted_data_key",

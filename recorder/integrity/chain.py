@@ -18,9 +18,10 @@ from typing import Any
 
 from recorder.integrity.digest import HOUR, DigestWindow, PreviousDigest, build_digest
 from recorder.integrity.manifest import LogFileManifest
-from recorder.integrity.naming import ChainId, digest_key, is_chain_digest_key
+from recorder.integrity.naming import digest_chain, digest_key, is_chain_digest_key
 from recorder.integrity.signing import SIGNATURE_ALGORITHM, Signer, string_to_sign
 from recorder.integrity.times import format_time, parse_time
+from recorder.trails.destination import Destination
 
 
 class StaleWindowError(ValueError):
@@ -35,7 +36,7 @@ class StaleWindowError(ValueError):
 class ChainState:
     """Where a chain stands: ``previous`` None means the next digest is a starting one."""
 
-    chain: ChainId
+    chain: Destination
     previous: PreviousDigest | None = None
     #: The trail's S3 key prefix when the last digest was written: a deleted
     #: trail's final digest still lands under it (the bucket is in ``previous``).
@@ -56,7 +57,7 @@ class ChainState:
     def from_json(cls, doc: Mapping[str, Any]) -> ChainState:
         previous = doc.get("previous")
         return cls(
-            ChainId.from_json(doc),
+            digest_chain(Destination.from_json(doc)),
             PreviousDigest.from_json(previous) if previous else None,
             doc.get("prefix") or None,
             doc.get("ended") or None,
@@ -154,7 +155,7 @@ def next_digest(
 
 
 def state_from_digest(
-    chain: ChainId,
+    chain: Destination,
     bucket: str,
     key: str,
     body: bytes,

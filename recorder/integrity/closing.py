@@ -33,15 +33,16 @@ import orjson
 from recorder.integrity.chain import ChainState
 from recorder.integrity.digest import DigestWindow
 from recorder.integrity.manifest import LogFileManifest
-from recorder.integrity.naming import ChainId
+from recorder.integrity.naming import digest_chain
 from recorder.integrity.times import format_time, parse_time
+from recorder.trails.destination import Destination
 
 MARKER_HEADER = "recorder-digest-close"
 
 
 @dataclass(frozen=True, slots=True)
 class WindowMarker:
-    chain: ChainId
+    chain: Destination
     window: DigestWindow
     first_offset: int  # -1: no log files in the window
     last_offset: int
@@ -63,7 +64,7 @@ class WindowMarker:
     def from_bytes(cls, value: bytes) -> WindowMarker:
         doc = orjson.loads(value)
         return cls(
-            ChainId.from_json(doc),
+            digest_chain(Destination.from_json(doc)),
             DigestWindow(parse_time(doc["start"]), parse_time(doc["end"])),
             int(doc["first"]),
             int(doc["last"]),
@@ -75,7 +76,7 @@ class WindowMarker:
 class ClosedWindow:
     """A digest to write: the chain, its window, its log files."""
 
-    chain: ChainId
+    chain: Destination
     window: DigestWindow
     files: tuple[LogFileManifest, ...]
     final: bool
@@ -107,13 +108,13 @@ class PartitionWindows:
         self.interval = interval
         self.grace = grace
         self.final_wait = final_wait
-        self._chains: dict[ChainId, _Chain] = {}
-        self._heap: list[tuple[dt.datetime, int, ChainId]] = []
+        self._chains: dict[Destination, _Chain] = {}
+        self._heap: list[tuple[dt.datetime, int, Destination]] = []
         self._seq = itertools.count()
         self._pending: dict[
-            tuple[ChainId, str], int
+            tuple[Destination, str], int
         ] = {}  # closed, not yet written -> first offset
-        self._first: dict[ChainId, int] = {}  # chains holding files -> their first offset
+        self._first: dict[Destination, int] = {}  # chains holding files -> their first offset
 
     # -- scheduling ---------------------------------------------------------------------
     def _start(self, chain: _Chain, state: ChainState | None) -> dt.datetime | None:
@@ -124,7 +125,7 @@ class PartitionWindows:
             return min(parse_time(m.delivery_time) for _, m in chain.files)
         return None  # nothing to digest and no chain to continue
 
-    def track(self, chain_id: ChainId, state: ChainState | None) -> None:
+    def track(self, chain_id: Destination, state: ChainState | None) -> None:
         """(Re)schedule a chain after its state changed (loaded, written, cancelled)."""
         chain = self._chains.setdefault(chain_id, _Chain())
         if chain.requested:
@@ -141,28 +142,26 @@ class PartitionWindows:
             chain.due_at = due_at
             heapq.heappush(self._heap, (due_at, next(self._seq), chain_id))
 
-    def end(self, chain_id: ChainId, at: dt.datetime, state: ChainState | None) -> None:
+    def end(self, chain_id: Destination, at: dt.datetime, state: ChainState | None) -> None:
         """The chain's trail stopped logging, was deleted or turned validation off."""
         chain = self._chains.setdefault(chain_id, _Chain())
         if chain.ended_at is None:
             chain.ended_at = at
             self.track(chain_id, state)
 
-    def resume(self, chain_id: ChainId, state: ChainState | None) -> None:
+    def resume(self, chain_id: Destination, state: ChainState | None) -> None:
         chain = self._chains.get(chain_id)
         if chain is not None and chain.ended_at is not None:
             chain.ended_at = None
             chain.due_at = None
             self.track(chain_id, state)
 
-    def chain_ids(self) -> list[ChainId]:
+    def chain_ids(self) -> list[Destination]:
         return list(self._chains)
 
     # -- reading ------------------------------------------------------------------------
     def add(self, offset: int, manifest: LogFileManifest) -> None:
-        chain_id = ChainId(
-            manifest.trail_arn, manifest.account_id, manifest.region, manifest.org_id
-        )
+        chain_id = manifest.chain
         chain = self._chains.setdefault(chain_id, _Chain())
         chain.files.append((offset, manifest))
         self._first.setdefault(chain_id, chain.files[0][0])
@@ -170,7 +169,7 @@ class PartitionWindows:
         if chain.due_at is None and not chain.requested and len(chain.files) == 1:
             self.track(chain_id, None)  # a new chain: its window opens with this file
 
-    def has_files(self, chain_id: ChainId) -> bool:
+    def has_files(self, chain_id: Destination) -> bool:
         chain = self._chains.get(chain_id)
         return bool(chain and chain.files)
 
@@ -209,7 +208,7 @@ class PartitionWindows:
         self._pending.pop((closed.chain, format_time(closed.window.end)), None)
         self.track(closed.chain, state)
 
-    def due(self, now: dt.datetime, states: Mapping[ChainId, ChainState]) -> list[WindowMarker]:
+    def due(self, now: dt.datetime, states: Mapping[Destination, ChainState]) -> list[WindowMarker]:
         """Windows to close now (markers to produce), popped from the deadline heap."""
         if self.position < self.caught_up_at:
             return []
@@ -229,7 +228,7 @@ class PartitionWindows:
         return out
 
     def _marker(
-        self, chain_id: ChainId, chain: _Chain, state: ChainState | None, now: dt.datetime
+        self, chain_id: Destination, chain: _Chain, state: ChainState | None, now: dt.datetime
     ) -> WindowMarker | None:
         start = self._start(chain, state)
         if start is None:
@@ -250,7 +249,7 @@ class PartitionWindows:
         first, last = (min(in_window), max(in_window)) if in_window else (-1, -1)
         return WindowMarker(chain_id, DigestWindow(start, end), first, last, final)
 
-    def cancel(self, chain_id: ChainId, state: ChainState | None) -> None:
+    def cancel(self, chain_id: Destination, state: ChainState | None) -> None:
         chain = self._chains.get(chain_id)
         if chain is not None:
             chain.requested = False

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from recorder.integrity.manifest import LogFileManifest
-from recorder.integrity.naming import ChainId
 from recorder.integrity.signing import SIGNATURE_ALGORITHM
 from recorder.integrity.times import format_time, parse_time, utc
+from recorder.trails.destination import Destination
 
 HASH_ALGORITHM = "SHA-256"
 HOUR = dt.timedelta(hours=1)
@@ -100,7 +100,7 @@ class PreviousDigest:
         )
 
 
-def log_file_entries(chain: ChainId, files: Iterable[LogFileManifest]) -> list[dict[str, Any]]:
+def log_file_entries(chain: Destination, files: Iterable[LogFileManifest]) -> list[dict[str, Any]]:
     """``logFiles``: one entry per object, sorted by (bucket, key).
 
     The writer publishes a manifest at least once, so a replayed delivery shows
@@ -109,12 +109,7 @@ def log_file_entries(chain: ChainId, files: Iterable[LogFileManifest]) -> list[d
     """
     latest: dict[tuple[str, str], LogFileManifest] = {}
     for f in files:
-        if (f.trail_arn, f.account_id, f.region, f.org_id) != (
-            chain.trail_arn,
-            chain.account_id,
-            chain.region,
-            chain.org_id,
-        ):
+        if f.chain != chain:
             raise ValueError(f"log file s3://{f.bucket}/{f.key} belongs to another chain")
         latest[(f.bucket, f.key)] = f
     return [
@@ -131,7 +126,7 @@ def log_file_entries(chain: ChainId, files: Iterable[LogFileManifest]) -> list[d
 
 
 def build_digest(
-    chain: ChainId,
+    chain: Destination,
     window: DigestWindow,
     bucket: str,
     key: str,

@@ -10,15 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.integrity.naming import digest_chain
 from recorder.integrity.times import parse_time
+from recorder.trails.destination import Destination
 
 
 @dataclass(frozen=True, slots=True)
 class LogFileManifest:
-    trail_arn: str
-    account_id: str
-    region: str
-    org_id: str | None
+    chain: Destination  # the digest chain the file is in (the writer's destination)
     bucket: str
     key: str
     sha256: str  # hex SHA-256 of the uncompressed log file: the digest's hashValue
@@ -45,10 +44,7 @@ class LogFileManifest:
         """
         try:
             return cls(
-                trail_arn=str(doc["trailARN"]),
-                account_id=str(doc["accountId"]),
-                region=str(doc["region"]),
-                org_id=doc.get("orgId") or None,
+                chain=digest_chain(Destination.from_json(doc)),
                 bucket=str(doc["bucket"]),
                 key=str(doc["key"]),
                 sha256=str(doc["sha256"]),
@@ -62,10 +58,7 @@ class LogFileManifest:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "trailARN": self.trail_arn,
-            "accountId": self.account_id,
-            "region": self.region,
-            "orgId": self.org_id,
+            **self.chain.to_json(),
             "bucket": self.bucket,
             "key": self.key,
             "sha256": self.sha256,

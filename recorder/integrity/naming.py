@@ -17,58 +17,30 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import replace
 
-from recorder.aws.arn import is_trail_arn, parse_trail_arn
+from recorder.aws.arn import is_trail_arn
 from recorder.aws.s3 import prefixed
 from recorder.integrity.times import format_key_time, utc
+from recorder.trails.destination import Destination
 
 _BACKFILL_SUFFIX = "_backfill.json.gz"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class ChainId:
-    """One digest chain: a trail's digests for one account folder and one region."""
+def digest_chain(destination: Destination) -> Destination:
+    """The digest chain a destination's files belong to: a trail's digests for one
+    account folder and one region (the region the digests cover, where the log files
+    were delivered). Insights files are in it too, so the Insights flag is dropped.
 
-    trail_arn: str
-    account_id: str
-    region: str  # the region the digests cover (where the log files were delivered)
-    org_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not is_trail_arn(self.trail_arn):
-            raise ValueError(f"Invalid trail ARN provided: {self.trail_arn}")
-
-    @property
-    def trail_name(self) -> str:
-        return parse_trail_arn(self.trail_arn).name
-
-    @property
-    def home_region(self) -> str:
-        return parse_trail_arn(self.trail_arn).region
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "trailARN": self.trail_arn,
-            "accountId": self.account_id,
-            "region": self.region,
-            "orgId": self.org_id,
-        }
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> ChainId:
-        """Also reads a ``delivered`` manifest, which carries the same four fields."""
-        return cls(
-            str(doc["trailARN"]),
-            str(doc["accountId"]),
-            str(doc["region"]),
-            doc.get("orgId") or None,
-        )
+    The trail ARN is checked here, as validate-logs checks ``--trail-arn``: a chain
+    read from ``delivered`` or from state with a bad ARN fails on the way in.
+    """
+    if not is_trail_arn(destination.trail_arn):
+        raise ValueError(f"Invalid trail ARN provided: {destination.trail_arn}")
+    return replace(destination, insight=False) if destination.insight else destination
 
 
-def digest_folder(chain: ChainId, prefix: str | None) -> str:
+def digest_folder(chain: Destination, prefix: str | None) -> str:
     """``[<prefix>/]AWSLogs/[<org-id>/]<account>/CloudTrail-Digest/<region>`` (no slash at the end).
 
     The exact string validate-logs passes as ``Prefix`` to ListObjects.
@@ -80,7 +52,7 @@ def digest_folder(chain: ChainId, prefix: str | None) -> str:
     return prefixed(prefix, folder)
 
 
-def digest_key(chain: ChainId, prefix: str | None, end_time: dt.datetime) -> str:
+def digest_key(chain: Destination, prefix: str | None, end_time: dt.datetime) -> str:
     end = utc(end_time)
     name = (
         f"{chain.account_id}_CloudTrail-Digest_{chain.region}_{chain.trail_name}_"
@@ -89,7 +61,7 @@ def digest_key(chain: ChainId, prefix: str | None, end_time: dt.datetime) -> str
     return f"{digest_folder(chain, prefix)}/{end:%Y/%m/%d}/{name}"
 
 
-def digest_key_pattern(chain: ChainId, prefix: str | None) -> re.Pattern[str]:
+def digest_key_pattern(chain: Destination, prefix: str | None) -> re.Pattern[str]:
     """What validate-logs accepts as one of this chain's digests (standard or backfill)."""
     account = re.escape(chain.account_id)
     region = re.escape(chain.region)
@@ -113,7 +85,7 @@ def digest_key_time(key: str) -> str:
     return key[-33:-17] if is_backfill_key(key) else key[-24:-8]
 
 
-def is_chain_digest_key(chain: ChainId, key: str) -> bool:
+def is_chain_digest_key(chain: Destination, key: str) -> bool:
     """Whether ``key`` is one of this chain's digests, under whatever prefix."""
     unanchored = digest_key_pattern(chain, None).pattern.removeprefix("^")
     return re.search(f"(?:^|/){unanchored}", key) is not None

@@ -30,7 +30,6 @@ from recorder.integrity.chain import ChainState, StaleWindowError, next_digest
 from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWindows, WindowMarker
 from recorder.integrity.keystore import KeyStore
 from recorder.integrity.manifest import LogFileManifest
-from recorder.integrity.naming import ChainId
 from recorder.integrity.signing import NoSigningKeyError
 from recorder.integrity.times import format_time
 from recorder.kafka import clients
@@ -55,8 +54,9 @@ class DigestStatus:
     latest_digest_delivery_error: str | None = None
 
 
-def _chain_key(chain: ChainId) -> bytes:
-    return Destination(chain.trail_arn, chain.account_id, chain.region, chain.org_id).key()
+def _chain_key(chain: Destination) -> bytes:
+    """The chain's ``delivered`` key: the partition holding its files."""
+    return chain.digest_key()
 
 
 @dataclass
@@ -80,21 +80,21 @@ class Digester:
 
     def __post_init__(self) -> None:
         self.ready = asyncio.Event()
-        self.states: dict[ChainId, ChainState] = {}
+        self.states: dict[Destination, ChainState] = {}
         self.interval = dt.timedelta(seconds=self.settings.digest_interval)
         self.grace = dt.timedelta(seconds=min(60.0, self.settings.digest_interval / 10))
         self.final_wait = dt.timedelta(seconds=self.settings.digest_final_wait)
         self._partitioner = DefaultPartitioner()
-        self._partition: dict[ChainId, int] = {}  # cached: murmur2 once per chain
+        self._partition: dict[Destination, int] = {}  # cached: murmur2 once per chain
         self._n_partitions = 0
-        self._here: dict[int, set[ChainId]] = {}  # partition -> chains with a state
+        self._here: dict[int, set[Destination]] = {}  # partition -> chains with a state
         self._reset()
 
     def _reset(self) -> None:
         """Per-run state: a restarted run (supervision) begins from the committed offsets."""
         self._windows: dict[TopicPartition, PartitionWindows] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._retry: dict[ChainId, _Retry] = {}
+        self._retry: dict[Destination, _Retry] = {}
         self._ended: dict[str, dt.datetime] = {}  # trail ARN -> when seen ended
         self._registry_version = -1
         self._regions: set[str] = set()
@@ -248,7 +248,7 @@ class Digester:
                 await asyncio.sleep(0)
             self._here.setdefault(self._partition_of(chain), set()).add(chain)
 
-    def _partition_of(self, chain: ChainId) -> int:
+    def _partition_of(self, chain: Destination) -> int:
         p = self._partition.get(chain)
         if p is None:
             n = self._n_partitions
@@ -256,7 +256,7 @@ class Digester:
             self._partition[chain] = p
         return p
 
-    def _windows_of(self, chain: ChainId) -> PartitionWindows | None:
+    def _windows_of(self, chain: Destination) -> PartitionWindows | None:
         if not self._n_partitions:
             return None
         return self._windows.get(
@@ -291,17 +291,12 @@ class Digester:
                     if closed is not None:
                         await self._write(windows, closed)
                 elif self._accepts(windows, manifest):
-                    if manifest.region not in self._regions:
-                        await self._prepare_keys(manifest.region)
+                    if manifest.chain.region not in self._regions:
+                        await self._prepare_keys(manifest.chain.region)
                     windows.add(m.offset, manifest)
-                    if self._trail_ended(manifest.trail_arn):
-                        chain = ChainId(
-                            manifest.trail_arn,
-                            manifest.account_id,
-                            manifest.region,
-                            manifest.org_id,
-                        )
-                        at = self._ended.setdefault(manifest.trail_arn, dt.datetime.now(dt.UTC))
+                    if self._trail_ended(manifest.chain.trail_arn):
+                        chain = manifest.chain
+                        at = self._ended.setdefault(chain.trail_arn, dt.datetime.now(dt.UTC))
                         windows.end(chain, at, self.states.get(chain))
                 else:
                     windows.skip(m.offset)
@@ -319,10 +314,10 @@ class Digester:
         written, so no digest covers a stopped period; no for a trail that never
         had validation on.
         """
-        trail = self.registry.get(manifest.trail_arn)
+        chain = manifest.chain
+        trail = self.registry.get(chain.trail_arn)
         if trail is not None and trail.log_file_validation_enabled and trail.is_logging:
             return True
-        chain = ChainId(manifest.trail_arn, manifest.account_id, manifest.region, manifest.org_id)
         state = self.states.get(chain)
         if (state is not None and state.previous is not None) or windows.has_files(chain):
             return True  # the chain's final digest is still to come
@@ -332,7 +327,7 @@ class Digester:
             self.metrics.digester_late_files.inc()
             log.warning(
                 "log_file_after_final_digest",
-                trail_arn=manifest.trail_arn,
+                trail_arn=chain.trail_arn,
                 key=manifest.key,
                 final_digest_end=state.ended,
             )

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from recorder.aws.arn import arn_or_none
 from recorder.integrity.naming import (
-    ChainId,
+    digest_chain,
     digest_folder,
     digest_key,
     digest_key_pattern,
@@ -41,6 +41,7 @@ from recorder.integrity.naming import (
 )
 from recorder.integrity.signing import PublicKey, string_to_sign
 from recorder.integrity.times import format_key_time, format_time, parse_time, utc
+from recorder.trails.destination import Destination
 
 _REQUIRED_DIGEST_KEYS = (
     "digestPublicKeyFingerprint",
@@ -104,14 +105,15 @@ class ValidationRequest:
             raise ValueError("Missing required parameter for organization trail: '--account-id'")
 
     @property
-    def chain(self) -> ChainId:
-        arn = arn_or_none(self.trail_arn)  # a bad one is ChainId's error, in the CLI's words
-        return ChainId(
+    def chain(self) -> Destination:
+        arn = arn_or_none(self.trail_arn)  # a bad one is digest_chain's error, in the CLI's words
+        chain = Destination(
             trail_arn=self.trail_arn,
             account_id=self.account_id or (arn.account if arn is not None else ""),
             region=self.source_region or (arn.region if arn is not None else ""),
             org_id=self.organization_id,
         )
+        return digest_chain(chain)
 
 
 @dataclass(frozen=True, slots=True)

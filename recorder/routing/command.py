@@ -24,6 +24,7 @@ from typing import IO, Any
 from recorder.routing.engine import RoutingEngine
 from recorder.selectors import RecordError
 from recorder.trails import Trail, TrailError, check_trail_limit
+from recorder.trails.destination import Destination
 
 
 class _LoadError(Exception):
@@ -150,4 +151,13 @@ def route_stream(engine: RoutingEngine, lines: Iterable[str]) -> Iterator[dict[s
         except RecordError as exc:
             yield {"line": n, "error": str(exc)}
             continue
-        yield {"eventID": event_id, "deliveries": [d.to_json() for d in deliveries]}
+        yield {"eventID": event_id, "deliveries": [delivery_json(d) for d in deliveries]}
+
+
+def delivery_json(d: Destination) -> dict[str, str]:
+    """One delivery as ``recorder route`` prints it: the organization only when set,
+    named in full (``organizationId``), unlike the digester's four-field form."""
+    out = {"trailARN": d.trail_arn, "accountId": d.account_id, "region": d.region}
+    if d.org_id is not None:
+        out["organizationId"] = d.org_id
+    return out

@@ -1,4 +1,4 @@
-"""The routing engine: a record in, the (trail, account, region) deliveries out.
+"""The routing engine: a record in, the (trail, account, region) destinations out.
 
 Compiled once per trail-set change and never changed after: the router swaps the
 reference to a new engine, so a batch sees one trail set throughout.
@@ -22,10 +22,10 @@ from typing import Any
 
 from recorder.aws.times import epoch_second
 from recorder.events.regions import GLOBAL_REGION, is_global_service_event
-from recorder.routing.delivery import Delivery
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
+from recorder.trails.destination import Destination
 from recorder.trails.logging_state import LoggingPeriod, logging_at
 
 
@@ -143,15 +143,15 @@ class RoutingEngine:
         engine._inputs = inputs
         return engine
 
-    def route(self, record: Mapping[str, Any], produced_ms: int | None = None) -> list[Delivery]:
-        """Deliveries of a CloudTrail record, sorted, each once. ``produced_ms`` (the
+    def route(self, record: Mapping[str, Any], produced_ms: int | None = None) -> list[Destination]:
+        """Destinations of a CloudTrail record, sorted, each once. ``produced_ms`` (the
         Kafka timestamp of the record, if known) places an event in the second of a
         StartLogging. Raises :class:`recorder.selectors.RecordError` for a record that
         cannot be routed."""
         event = event_from_record(record)
         is_global = is_global_service_event(record)
         region = GLOBAL_REGION if is_global else event.region
-        out: set[Delivery] = set()
+        out: set[Destination] = set()
         when = _EventSecond(record, produced_ms)
         self._collect(event.account_id, event, is_global, region, when, out)
         for owner, resources in foreign_owners(event).items():
@@ -165,7 +165,7 @@ class RoutingEngine:
         is_global: bool,
         region: str,
         when: _EventSecond,
-        out: set[Delivery],
+        out: set[Destination],
     ) -> None:
         org = self._org_of.get(account)
         for scope in (self._accounts.get(account), None if org is None else self._orgs.get(org)):
@@ -177,7 +177,7 @@ class RoutingEngine:
                     continue
                 if p.periods and not p.logging_at(when.second(), when.produced_ms):
                     continue
-                out.add(Delivery(p.trail_arn, account, region, p.org_id))
+                out.add(Destination(p.trail_arn, account, region, p.org_id))
 
 
 class _EventSecond:

@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recorder.events.regions import GLOBAL_REGION, is_global_service_event
-from recorder.routing.delivery import Delivery
 from recorder.routing.engine import event_second
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import event_from_record, trail_matches
 from recorder.trails import Trail
+from recorder.trails.destination import Destination
 
 
 def reference_route(
@@ -22,7 +22,7 @@ def reference_route(
     organizations: Mapping[str, str],
     record: Mapping[str, Any],
     produced_ms: int | None = None,
-) -> list[Delivery]:
+) -> list[Destination]:
     event = event_from_record(record)
     is_global = is_global_service_event(record)
     region = GLOBAL_REGION if is_global else event.region
@@ -30,7 +30,7 @@ def reference_route(
     # owning an S3 object it touched, with that owner's objects only (line 4826).
     views = [(event.account_id, event)]
     views += [(o, event.with_resources(rs)) for o, rs in foreign_owners(event).items()]
-    out: set[Delivery] = set()
+    out: set[Destination] = set()
     for trail in trails:
         if trail.logging_periods:
             if not trail.logging_at(event_second(record), produced_ms):
@@ -50,5 +50,5 @@ def reference_route(
             elif not (trail.is_multi_region_trail or trail.home_region == event.region):
                 continue
             if trail_matches(trail, view):
-                out.add(Delivery(trail.trail_arn, account, region, owner_org))
+                out.add(Destination(trail.trail_arn, account, region, owner_org))
     return sorted(out)

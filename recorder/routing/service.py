@@ -60,17 +60,10 @@ POLL_RECORDS = 2000
 ROUTED_BATCH_BYTES = 1024 * 1024
 
 
-class _Delivery(Protocol):
-    trail_arn: str
-    account_id: str
-    region: str
-    org_id: str | None
-
-
 class Engine(Protocol):
     def route(
         self, record: dict[str, Any], produced_ms: int | None = None
-    ) -> Sequence[_Delivery]: ...
+    ) -> Sequence[Destination]: ...
 
 
 @dataclass
@@ -282,10 +275,9 @@ class Router:
                 values = rendered_for(record, deliveries)
                 event_time = record["eventTime"].encode()
                 for d in deliveries:
-                    dest = Destination(d.trail_arn, d.account_id, d.region, d.org_id)
                     copy_id = copy_event_id(event_id, record["recipientAccountId"], d.account_id)
                     headers = [("eventTime", event_time), ("eventID", copy_id.encode())]
-                    await out.add(dest.key(), values[d.account_id], headers)
+                    await out.add(d.key(), values[d.account_id], headers)
                     matches[d.trail_arn] += 1
         futures = await out.flush()
         # Counted per batch, not per delivery: a labelled lookup per record is costly.
@@ -320,7 +312,7 @@ def _fill_classification(record: dict[str, Any]) -> None:
     record.setdefault("managementEvent", record["eventCategory"] == "Management")
 
 
-def rendered_for(record: dict[str, Any], deliveries: Sequence[_Delivery]) -> dict[str, bytes]:
+def rendered_for(record: dict[str, Any], deliveries: Sequence[Destination]) -> dict[str, bytes]:
     """The JSON each delivery account receives, rendered once per account.
 
     A cross-account S3 data event reaches the bucket owner's trails too; the owner's

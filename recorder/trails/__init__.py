@@ -3,6 +3,7 @@ validation that gives a client the error code CloudTrail would."""
 
 from recorder.aws.arn import TrailArn, trail_arn
 from recorder.trails.arn import parse_trail_arn
+from recorder.trails.document import TrailDocument
 from recorder.trails.errors import TrailError
 from recorder.trails.event_selectors import (
     DEFAULT_EVENT_SELECTORS,
@@ -37,6 +38,7 @@ __all__ = [
     "FieldSelector",
     "Trail",
     "TrailArn",
+    "TrailDocument",
     "TrailError",
     "check_trail_limit",
     "parse_advanced_event_selectors",

@@ -18,11 +18,7 @@ MAX_TRAILS_PER_REGION = 5
 
 def trails_in_region(trails: Iterable[Trail], account_id: str, region: str) -> list[Trail]:
     """The trails of ``account_id`` that exist in ``region``."""
-    return [
-        t
-        for t in trails
-        if t.account_id == account_id and (t.is_multi_region_trail or t.home_region == region)
-    ]
+    return [t for t in trails if t.account_id == account_id and t.exists_in(region)]
 
 
 def check_trail_limit(existing: Iterable[Trail], candidate: Trail) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.aws.times import epoch_ms
+from recorder.aws.times import epoch_ms, format_millis, from_epoch_ms
 from recorder.trails.errors import TrailError
 
 #: Periods a document keeps: the most recent ones (older ones matter only to events
@@ -94,8 +94,35 @@ def _period(raw: object) -> LoggingPeriod:
     )
 
 
+def start_period(periods: Sequence[LoggingPeriod], at: int) -> tuple[LoggingPeriod, ...]:
+    """The periods after a StartLogging at ``at`` (epoch ms); an open period is kept."""
+    out = tuple(periods)
+    if not out or out[-1].stop is not None:
+        out = (*out, LoggingPeriod(at))
+    return out[-MAX_LOGGING_PERIODS:]
+
+
+def stop_period(periods: Sequence[LoggingPeriod], at: int) -> tuple[LoggingPeriod, ...]:
+    """The periods after a StopLogging (or a deletion) at ``at`` (epoch ms)."""
+    out = tuple(periods)
+    if out and out[-1].stop is None:
+        out = (*out[:-1], LoggingPeriod(out[-1].start, at))
+    return out
+
+
+def periods_to_api(periods: Sequence[LoggingPeriod]) -> list[dict[str, str]]:
+    """``LoggingPeriods`` as a trail document keeps them."""
+    return [
+        {"StartLoggingTime": format_millis(from_epoch_ms(p.start))}
+        | ({} if p.stop is None else {"StopLoggingTime": format_millis(from_epoch_ms(p.stop))})
+        for p in periods
+    ]
+
+
 def started(periods: list[dict[str, str]] | None, at: str) -> list[dict[str, str]]:
-    """``LoggingPeriods`` after a StartLogging at ``at`` (an open period is kept)."""
+    """``LoggingPeriods`` of a document after a StartLogging at ``at``: :func:`start_period`
+    on the stored strings, which it keeps as written (the registry retires deleted
+    trails on documents)."""
     out = list(periods or [])
     if not out or "StopLoggingTime" in out[-1]:
         out.append({"StartLoggingTime": at})

@@ -9,11 +9,10 @@ would have accepted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from recorder.aws.arn import is_log_group_arn, is_region, is_role_arn
-from recorder.aws.times import format_millis, from_epoch_ms
 from recorder.trails.arn import parse_trail_arn
 from recorder.trails.errors import TrailError
 from recorder.trails.event_selectors import (
@@ -27,6 +26,9 @@ from recorder.trails.logging_state import (
     LoggingPeriod,
     logging_at,
     parse_logging_periods,
+    periods_to_api,
+    start_period,
+    stop_period,
 )
 from recorder.trails.naming import (
     sns_topic_name,
@@ -112,6 +114,11 @@ class Trail:
         has none (line 8394)."""
         return logging_at(self.logging_periods, self.is_logging, second, produced_ms)
 
+    def exists_in(self, region: str) -> bool:
+        """Created in ``region``, or multi-region: then it exists in every region (a
+        shadow trail outside its home region, guide line 459)."""
+        return self.is_multi_region_trail or self.home_region == region
+
     @property
     def routable(self) -> bool:
         """Logging now, or was in a recorded period: events of it may still arrive."""
@@ -123,6 +130,23 @@ class Trail:
         if self.advanced_event_selectors:
             return ()
         return self.event_selectors or DEFAULT_EVENT_SELECTORS
+
+    # -- changes (a change is a new trail) ---------------------------------------------
+    def start_logging(self, at: int) -> Trail:
+        """StartLogging at ``at`` (epoch ms): logging, in a period opened then."""
+        return replace(
+            self, is_logging=True, logging_periods=start_period(self.logging_periods, at)
+        )
+
+    def stop_logging(self, at: int) -> Trail:
+        """StopLogging at ``at`` (epoch ms): the open period closes then."""
+        return replace(
+            self, is_logging=False, logging_periods=stop_period(self.logging_periods, at)
+        )
+
+    def without_insights(self) -> Trail:
+        """Insights off (PutInsightSelectors with none; StopLogging, guide line 3662)."""
+        return replace(self, has_insight_selectors=False, insight_types=())
 
     # -- API shapes -------------------------------------------------------------------
     @classmethod
@@ -222,15 +246,7 @@ class Trail:
         """Everything about the trail in one JSON object; ``from_api`` reads it back."""
         doc = {**self.to_api(), "IsLogging": self.is_logging}
         if self.logging_periods:
-            doc["LoggingPeriods"] = [
-                {"StartLoggingTime": format_millis(from_epoch_ms(p.start))}
-                | (
-                    {}
-                    if p.stop is None
-                    else {"StopLoggingTime": format_millis(from_epoch_ms(p.stop))}
-                )
-                for p in self.logging_periods
-            ]
+            doc["LoggingPeriods"] = periods_to_api(self.logging_periods)
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
         if self.insight_types:

@@ -24,11 +24,11 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from recorder.events import encode
-from recorder.integrity.naming import ChainId
 from recorder.integrity.service import _chain_key
 from recorder.producer import KafkaEventSink
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
+from recorder.trails.destination import Destination
 from tests.integration.helpers import RecorderProcess, aws, cloudtrail_bucket, every, wait_for
 from tests.integration.test_integrity import aws_cli, event
 
@@ -53,7 +53,7 @@ def trail_names(partitions: int) -> list[str]:
     for i in range(100):
         name = f"rot{i}"
         arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/{name}"
-        p = int(partitioner(_chain_key(ChainId(arn, ACCOUNT, "us-east-1")), ps, ps))
+        p = int(partitioner(_chain_key(Destination(arn, ACCOUNT, "us-east-1")), ps, ps))
         (low if p < partitions // 2 else high).append(name)
         if len(low) >= 2 and len(high) >= 2:
             return low[:2] + high[:2]

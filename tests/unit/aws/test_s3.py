@@ -12,7 +12,7 @@ from awscli.customizations.cloudtrail.validation import DigestProvider
 
 from recorder.aws.s3 import prefixed
 from recorder.delivery.naming import log_file_key
-from recorder.integrity import ChainId, digest_folder, digest_key
+from recorder.integrity import digest_folder, digest_key
 from recorder.policies import bucket_grant_problem, log_object_arns
 from recorder.trails.destination import Destination
 from recorder.trails.naming import validate_s3_key_prefix
@@ -74,7 +74,7 @@ def test_log_files_digests_and_policy_agree(prefix: str | None, folder: str) -> 
     log_key = log_file_key(dest, prefix, T, "seed")
     assert log_key.startswith(f"{folder}CloudTrail/us-east-2/2015/08/17/{ACCOUNT}_CloudTrail_")
 
-    chain = ChainId(TRAIL, ACCOUNT, "us-east-2")
+    chain = Destination(TRAIL, ACCOUNT, "us-east-2")
     digest = digest_key(chain, prefix, T)
     assert digest == (
         f"{folder}CloudTrail-Digest/us-east-2/2015/08/17/"

@@ -8,10 +8,10 @@ from recorder.integrity.chain import ChainState
 from recorder.integrity.closing import PartitionWindows, WindowMarker
 from recorder.integrity.digest import DigestWindow, PreviousDigest
 from recorder.integrity.manifest import LogFileManifest
-from recorder.integrity.naming import ChainId
+from recorder.trails.destination import Destination
 
 ARN = "arn:aws:cloudtrail:us-east-2:111122223333:trail/t"
-CHAIN = ChainId(ARN, "111122223333", "us-east-2")
+CHAIN = Destination(ARN, "111122223333", "us-east-2")
 HOUR = dt.timedelta(hours=1)
 GRACE = dt.timedelta(minutes=1)
 T0 = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
@@ -156,7 +156,7 @@ def test_many_chains_cost_only_what_is_due() -> None:
     w = windows()
     states = {}
     for i in range(1000):
-        c = ChainId(
+        c = Destination(
             f"arn:aws:cloudtrail:us-east-2:111122223333:trail/t{i}", "111122223333", "us-east-2"
         )
         states[c] = ChainState(c, state_ending(T0 + dt.timedelta(seconds=i)).previous)

@@ -23,7 +23,6 @@ from awscli.customizations.cloudtrail.validation import CloudTrailValidateLogs
 from botocore.exceptions import ClientError
 
 from recorder.integrity import (
-    ChainId,
     ChainState,
     DigestArtifact,
     DigestWindow,
@@ -36,6 +35,7 @@ from recorder.integrity import (
     next_digest,
     validate_logs,
 )
+from recorder.trails.destination import Destination
 
 TRAIL = "arn:aws:cloudtrail:us-east-2:111122223333:trail/my-trail"
 ACCOUNT = "111122223333"
@@ -73,7 +73,7 @@ class Chain:
     """A trail's log files and signed digests, written to a MemoryS3."""
 
     ring: KeyRing
-    chain: ChainId = field(default_factory=lambda: ChainId(TRAIL, ACCOUNT, REGION))
+    chain: Destination = field(default_factory=lambda: Destination(TRAIL, ACCOUNT, REGION))
     bucket: str = BUCKET
     prefix: str | None = None
     s3: MemoryS3 = field(default_factory=MemoryS3)
@@ -98,10 +98,7 @@ class Chain:
         )
         self.s3.put(self.bucket, key, gzip.compress(body, mtime=0))
         manifest = LogFileManifest(
-            trail_arn=self.chain.trail_arn,
-            account_id=self.chain.account_id,
-            region=self.chain.region,
-            org_id=self.chain.org_id,
+            chain=self.chain,
             bucket=self.bucket,
             key=key,
             sha256=hashlib.sha256(body).hexdigest(),

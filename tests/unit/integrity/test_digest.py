@@ -10,15 +10,15 @@ import pytest
 
 from recorder.integrity import (
     DIGEST_FIELDS,
-    ChainId,
     DigestWindow,
     LogFileManifest,
     PreviousDigest,
     build_digest,
 )
+from recorder.trails.destination import Destination
 
 TRAIL = "arn:aws:cloudtrail:us-east-2:111122223333:trail/t"
-CHAIN = ChainId(TRAIL, "111122223333", "us-east-2")
+CHAIN = Destination(TRAIL, "111122223333", "us-east-2")
 WINDOW = DigestWindow(
     dt.datetime(2015, 8, 17, 14, 1, 31, tzinfo=dt.UTC),
     dt.datetime(2015, 8, 17, 15, 1, 31, tzinfo=dt.UTC),
@@ -29,7 +29,7 @@ PREVIOUS = PreviousDigest("b", "AWSLogs/prev.json.gz", "97" * 32, "5088", "2015-
 
 def log(key: str, oldest: str, newest: str, sha: str = "9b" * 32) -> LogFileManifest:
     return LogFileManifest(
-        TRAIL, "111122223333", "us-east-2", None, "b", key, sha, oldest, newest,
+        CHAIN, "b", key, sha, oldest, newest,
         "2015-08-17T14:45:00Z", 1,
     )  # fmt: skip
 
@@ -112,7 +112,8 @@ def test_event_times_are_respelled_canonically() -> None:
 
 def test_a_file_of_another_chain_is_refused() -> None:
     other = dataclasses.replace(
-        log("AWSLogs/a.json.gz", "2015-08-17T14:10:00Z", "2015-08-17T14:20:00Z"), region="us-west-2"
+        log("AWSLogs/a.json.gz", "2015-08-17T14:10:00Z", "2015-08-17T14:20:00Z"),
+        chain=dataclasses.replace(CHAIN, region="us-west-2"),
     )
     with pytest.raises(ValueError, match="belongs to another chain"):
         build_digest(CHAIN, WINDOW, "b", KEY, "f", None, [other])

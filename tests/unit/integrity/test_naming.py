@@ -8,8 +8,9 @@ import re
 import pytest
 from awscli.customizations.cloudtrail.validation import DigestProvider, extract_digest_key_date
 
-from recorder.integrity import ChainId, digest_folder, digest_key
+from recorder.integrity import digest_chain, digest_folder, digest_key
 from recorder.integrity.naming import digest_key_time, is_chain_digest_key
+from recorder.trails.destination import Destination
 
 END = dt.datetime(2015, 8, 17, 15, 1, 31, tzinfo=dt.UTC)
 TRAIL = "arn:aws:cloudtrail:us-east-2:111122223333:trail/your-trail-name"
@@ -17,7 +18,7 @@ TRAIL = "arn:aws:cloudtrail:us-east-2:111122223333:trail/your-trail-name"
 
 def test_guide_sample_key() -> None:
     # The digestS3Object of the guide's sample digest (line ~8206), reassembled.
-    assert digest_key(ChainId(TRAIL, "111122223333", "us-east-2"), None, END) == (
+    assert digest_key(Destination(TRAIL, "111122223333", "us-east-2"), None, END) == (
         "AWSLogs/111122223333/CloudTrail-Digest/us-east-2/2015/08/17/"
         "111122223333_CloudTrail-Digest_us-east-2_your-trail-name_us-east-2_20150817T150131Z.json.gz"
     )
@@ -25,7 +26,7 @@ def test_guide_sample_key() -> None:
 
 def test_prefix_org_and_delivery_region() -> None:
     # An org trail's digest for a member account, in a region other than the home region.
-    chain = ChainId(TRAIL, "444455556666", "eu-west-1", "o-exampleorgid")
+    chain = Destination(TRAIL, "444455556666", "eu-west-1", "o-exampleorgid")
     assert digest_key(chain, "logs/ct", END) == (
         "logs/ct/AWSLogs/o-exampleorgid/444455556666/CloudTrail-Digest/eu-west-1/2015/08/17/"
         "444455556666_CloudTrail-Digest_eu-west-1_your-trail-name_us-east-2_20150817T150131Z.json.gz"
@@ -36,7 +37,7 @@ def test_prefix_org_and_delivery_region() -> None:
 
 
 def test_naive_and_offset_times_spell_the_same_key() -> None:
-    chain = ChainId(TRAIL, "111122223333", "us-east-2")
+    chain = Destination(TRAIL, "111122223333", "us-east-2")
     cest = dt.timezone(dt.timedelta(hours=2))
     assert digest_key(chain, None, END.replace(tzinfo=None)) == digest_key(
         chain, None, END.astimezone(cest).replace(microsecond=500)
@@ -49,7 +50,7 @@ def test_naive_and_offset_times_spell_the_same_key() -> None:
 def test_the_cli_computes_and_matches_the_same_keys(
     prefix: str | None, org_id: str | None, region: str
 ) -> None:
-    chain = ChainId(TRAIL, "111122223333", region, org_id)
+    chain = Destination(TRAIL, "111122223333", region, org_id)
     cli = DigestProvider(
         s3_client_provider=None,
         account_id="111122223333",
@@ -70,17 +71,25 @@ def test_the_cli_computes_and_matches_the_same_keys(
 
 
 def test_other_trails_keys_are_not_the_chains() -> None:
-    chain = ChainId(TRAIL, "111122223333", "us-east-2")
-    other = ChainId(TRAIL.replace("your-trail-name", "other"), "111122223333", "us-east-2")
+    chain = Destination(TRAIL, "111122223333", "us-east-2")
+    other = Destination(TRAIL.replace("your-trail-name", "other"), "111122223333", "us-east-2")
     assert not is_chain_digest_key(chain, digest_key(other, None, END))
     assert not is_chain_digest_key(
-        chain, digest_key(ChainId(TRAIL, "111122223333", "us-west-2"), None, END)
+        chain, digest_key(Destination(TRAIL, "111122223333", "us-west-2"), None, END)
     )
 
 
-def test_chain_id_properties_and_arn_check() -> None:
-    chain = ChainId(TRAIL, "111122223333", "eu-west-1")
+def test_chain_properties_and_arn_check() -> None:
+    chain = Destination(TRAIL, "111122223333", "eu-west-1")
     assert (chain.trail_name, chain.home_region) == ("your-trail-name", "us-east-2")
-    assert ChainId.from_json(chain.to_json()) == chain
+    assert Destination.from_json(chain.to_json()) == chain
+    assert digest_chain(chain) is chain
     with pytest.raises(ValueError, match="Invalid trail ARN provided: trail/x"):
-        ChainId("trail/x", "111122223333", "us-east-2")
+        digest_chain(Destination("trail/x", "111122223333", "us-east-2"))
+
+
+def test_insights_files_are_in_the_trail_chain() -> None:
+    insight = Destination(TRAIL, "111122223333", "eu-west-1", "o-exampleorgid", insight=True)
+    assert digest_chain(insight) == Destination(
+        TRAIL, "111122223333", "eu-west-1", "o-exampleorgid"
+    )

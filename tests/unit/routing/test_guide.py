@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from recorder.routing import Delivery, RoutingEngine, reference_route
+from recorder.routing import RoutingEngine, reference_route
 from recorder.trails import Trail
+from recorder.trails.destination import Destination
 from tests.unit.routing.guide_cases import SCENARIOS, Case, Expected, Scenario
 
 RECORDER = Path(sys.executable).parent / "recorder"
@@ -18,8 +19,8 @@ RECORDER = Path(sys.executable).parent / "recorder"
 _CASES = [pytest.param(s, c, id=f"line {c.line}: {c.says}") for s in SCENARIOS for c in s.cases]
 
 
-def _delivery(e: Expected) -> Delivery:
-    return Delivery(*e)
+def _delivery(e: Expected) -> Destination:
+    return Destination(*e)
 
 
 @pytest.mark.parametrize(("scenario", "case"), _CASES)
