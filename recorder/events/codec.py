@@ -19,10 +19,11 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import schemaless_writer
 
-from recorder.events.datum import from_datum, to_datum
+from recorder.events.datum import to_datum
 from recorder.events.errors import EventDecodeError, InvalidEventError
+from recorder.events.reader import Truncated, reader_for
 from recorder.events.schema import BY_FINGERPRINT, BY_VERSION, CURRENT, PUBLISHED, Published
 
 MAGIC = b"\xc3\x01"
@@ -95,21 +96,14 @@ def decode_typed(data: bytes | bytearray | memoryview) -> tuple[dict[str, Any], 
             f"unknown schema fingerprint {fingerprint.hex()}: this reader knows "
             f"recorder.ApiEvent {_KNOWN} (written by a newer producer?)",
         )
-    body = BytesIO(data)
-    body.seek(HEADER_SIZE)
+    extras: list[str] = []
     try:
-        datum = schemaless_reader(body, schema.parsed, None)
-    except EOFError:
+        record, end = reader_for(fingerprint)(data, HEADER_SIZE, extras)
+    except (Truncated, IndexError):
         raise EventDecodeError(
             "truncated",
             f"truncated body: the record ends early ({len(data) - HEADER_SIZE} body bytes)",
         ) from None
-    except Exception as exc:  # fastavro reports bad bytes as whatever it trips on
-        raise EventDecodeError(
-            "corrupt", f"corrupt body: {type(exc).__name__}: {exc}".rstrip(": ")
-        ) from None
-    if (rest := len(data) - body.tell()) != 0:
+    if (rest := len(data) - end) != 0:
         raise EventDecodeError("corrupt", f"corrupt body: {rest} bytes left after the record")
-    extras: list[str] = []
-    record = from_datum(datum, schema.shape, extras=extras)
     return record, not extras

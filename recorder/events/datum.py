@@ -107,6 +107,15 @@ def from_datum(
     text = datum[EXTRA]
     if text is None:
         return out
+    return merge_extra(out, text, shape, path, extras)
+
+
+def merge_extra(
+    out: dict[str, Any], text: str, shape: Shape, path: str, extras: list[str] | None
+) -> dict[str, Any]:
+    """``out`` with the members of one level's ``extra`` JSON object added: a named
+    member that came back from ``extra`` (it was null or of another type) takes its
+    schema place, the others follow in their own order."""
     if extras is not None:
         extras.append(path)
     extra = _loads(text, path + EXTRA)
