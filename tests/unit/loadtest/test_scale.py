@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 
 from loadtest.harness import Outcome
-from loadtest.scale import cost_row, markdown, window_cost, with_ratio
+from loadtest.scale import cost_row, markdown, median_rows, window_cost, with_ratio
 
 
 def samples(router: list[float], writer: list[float], seconds: int = 40) -> list[dict[str, float]]:
@@ -62,3 +62,16 @@ def test_each_count_is_compared_with_one_process() -> None:
     table = markdown(rows)
     assert table.splitlines()[0].startswith("| broker / membership | processes |")
     assert "| tansu / dynamic | 4 | 20000 |" in table
+
+
+def test_repeated_runs_report_the_median_run_with_every_run_beside_it() -> None:
+    one = [cost_row(1, outcome([r], [30.0]), 10, 20) for r in (50.0, 70.0, 40.0)]
+    four = [cost_row(4, outcome([w] * 4, [8.0] * 4), 10, 20) for w in (12.0, 13.0, 30.0)]
+    four[2]["missing / duplicated"] = "0 / 2"
+    rows = with_ratio(median_rows({4: four, 1: one}))
+    assert [r["processes"] for r in rows] == [1, 4]
+    assert round(rows[0]["CPU-s / 1k events"], 9) == 0.8  # the 50 % run, of 40, 50, 70
+    assert rows[0]["runs (CPU-s / 1k events)"] == "0.800, 1.000, 0.700"
+    assert round(rows[1]["CPU-s / 1k events"], 9) == 0.84  # 4 x 13 % + 4 x 8 %
+    assert round(rows[1]["vs 1 process"], 3) == 1.05
+    assert rows[1]["missing / duplicated"] == "0 / 2"  # a loss in any run shows
