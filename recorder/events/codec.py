@@ -16,15 +16,12 @@ topic for a person to read.
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
-from fastavro import schemaless_writer
-
-from recorder.events.datum import to_datum
 from recorder.events.errors import EventDecodeError, InvalidEventError
 from recorder.events.reader import Truncated, reader_for
 from recorder.events.schema import BY_FINGERPRINT, BY_VERSION, CURRENT, PUBLISHED, Published
+from recorder.events.writer import writer_for
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
@@ -51,15 +48,10 @@ def encode(record: dict[str, Any], version: int | None = None) -> bytes:
     if not isinstance(record, dict):
         raise InvalidEventError("record", f"expected a JSON object, got {type(record).__name__}")
     schema = schema_version(version)
-    datum = to_datum(record, schema.shape)
-    out = BytesIO()
-    out.write(MAGIC)
-    out.write(schema.fingerprint)
-    try:
-        schemaless_writer(out, schema.parsed, datum)
-    except UnicodeEncodeError as exc:  # lone surrogates: str that is not Unicode text
-        raise InvalidEventError("record", f"a string is not valid Unicode ({exc.reason})") from None
-    return out.getvalue()
+    out = bytearray(MAGIC)
+    out += schema.fingerprint
+    writer_for(schema.version)(record, out, "")
+    return bytes(out)
 
 
 def _describe(prefix: bytes) -> str:

@@ -1,17 +1,18 @@
 """A reader compiled from each published schema: Avro body bytes straight to the record.
 
 Why not fastavro's ``schemaless_reader``: it reads through a file object, one
-``fo.read(1)`` call per varint byte, and builds a datum that ``datum.from_datum`` then
-walks again to drop nulls and parse the JSON members. For our records (about 430 bytes,
+``fo.read(1)`` call per varint byte, and builds a datum that a second pass (``from_datum``)
+then walks to drop nulls and parse the JSON members. For our records (about 430 bytes,
 157 fields in 22 record types, most of them null) that was 25 µs a record, half of the
 router's CPU. Knowing the schema in advance, the reader is one generated function per
 record type that indexes the bytes and builds the CloudTrail object in the same pass:
 a null member is one byte compared, a string one slice decoded.
 
-The result is exactly ``from_datum(schemaless_reader(...))``: the same members in the
-same order, the same ``extra`` rule (``datum.merge_extra``), the same errors for a JSON
-member that is not JSON. fastavro remains the writer, and the tests hold this reader to
-fastavro's on generated records of every published version.
+The result is exactly what that two-pass decode gives (the tests keep it as their
+reference, ``tests/unit/events/reference.py``, and hold this reader to it on generated
+records of every published version and on damaged bytes): the same members in the same
+order, the same ``extra`` rule (``datum.merge_extra``), the same errors for a JSON member
+that is not JSON. fastavro still parses the schemas and computes their fingerprints.
 
 Malformed bytes raise ``EventDecodeError`` (``corrupt``) from here; running off the end
 of the body raises ``Truncated`` for the codec to report with the body's size.

@@ -3,19 +3,17 @@ published version, on generated records and on damaged bytes."""
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
 import pytest
-from fastavro import schemaless_reader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.events import EventDecodeError, decode_typed, encode
 from recorder.events.codec import HEADER_SIZE
-from recorder.events.datum import from_datum
 from recorder.events.reader import Truncated, compile_reader
 from recorder.events.schema import PUBLISHED, Published, _shape
+from tests.unit.events.reference import fastavro_decode
 from tests.unit.events.test_properties import api_events, json_values, text
 
 versions = st.sampled_from(PUBLISHED)
@@ -23,17 +21,6 @@ any_objects = st.tuples(
     st.fixed_dictionaries({"eventVersion": text, "eventTime": text, "awsRegion": text}),
     st.dictionaries(text, json_values, max_size=8),
 ).map(lambda pair: pair[1] | pair[0])
-
-
-def fastavro_decode(data: bytes, published: Published) -> tuple[dict[str, Any], bool]:
-    """What ``decode_typed`` returned when it read through fastavro."""
-    body = BytesIO(data)
-    body.seek(HEADER_SIZE)
-    datum = schemaless_reader(body, published.parsed, None)
-    if body.tell() != len(data):
-        raise ValueError("bytes left")
-    extras: list[str] = []
-    return from_datum(datum, published.shape, extras=extras), not extras
 
 
 @settings(max_examples=300)

@@ -21,12 +21,12 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import recorder
 from recorder.events import EventDecodeError, decode, encode, render_record, validate_record
-from recorder.events.datum import from_datum, to_datum
 from recorder.events.schema import BY_VERSION, CURRENT, PUBLISHED, _shape
 from recorder.producer.hooks import install
 from recorder.producer.record import Identity
 from recorder.settings import Settings, SettingsError
 from tests.unit.events.guide import record_at, same
+from tests.unit.events.reference import from_datum, to_datum
 from tests.unit.producer.helpers import RenderingSink
 
 REPO = Path(__file__).resolve().parents[3]
