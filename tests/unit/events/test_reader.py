@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from recorder.events import EventDecodeError, decode_typed, encode
 from recorder.events.codec import HEADER_SIZE
-from recorder.events.reader import Truncated, compile_reader
-from recorder.events.schema import PUBLISHED, Published, _shape
+from recorder.events.reader import Truncated, compile_reader, reader_for
+from recorder.events.schema import PUBLISHED, STRING, Published, Shape, _shape
+from recorder.events.writer import writer_for
 from tests.unit.events.reference import fastavro_decode
 from tests.unit.events.test_properties import api_events, json_values, text
 
@@ -120,3 +121,20 @@ def test_errors_name_the_member_where_the_bytes_go_wrong() -> None:
         read(b"\x0a1.0", 0, [])
     with pytest.raises(IndexError):  # the codec reports both as a truncated body
         read(_string(b"1.05") + b"\x02", 0, [])
+
+
+@pytest.mark.parametrize("published", PUBLISHED, ids=lambda p: f"v{p.version}")
+def test_every_published_version_has_a_generated_reader_and_writer(published: Published) -> None:
+    assert callable(reader_for(published.fingerprint))
+    assert callable(writer_for(published.version))
+
+
+def test_a_schema_with_a_type_the_generator_does_not_know_is_refused() -> None:
+    counted = {
+        "type": "record",
+        "name": "Counted",
+        "fields": [{"name": "eventVersion", "type": "string"}, {"name": "n", "type": "long"}],
+    }
+    shape = Shape("Counted", (("eventVersion", STRING),), {"eventVersion": STRING}, ())
+    with pytest.raises(ValueError, match="ApiEvent schema: no reader for n: 'long'"):
+        compile_reader(counted, shape)
