@@ -16,8 +16,9 @@ a fetch for ``fetch_max_wait_ms`` until ``fetch_min_bytes`` arrive; some brokers
 (noida-db) answer every fetch at once, so an idle or lightly loaded consumer asks
 hundreds of times a second.
 
-After a poll that brought less than a full batch, the pacer pauses the consumer's
-partitions while records gather at the broker (no fetch is sent meanwhile), for as
+After a poll that brought less than a full batch and left nothing more at the broker
+(a consumer catching up on a backlog gets one fetch's worth at a time, and reads on;
+one whose partitions have not been fetched yet holds only briefly), the pacer pauses the consumer's partitions while records gather at the broker (no fetch is sent meanwhile), for as
 long as the consumer's recent rate needs to fill half a batch, and never longer than
 ``linger`` (the longest hold; also the hold after an empty poll). A busy process thus
 polls about as often as half a batch arrives, a quiet one at most once per linger,
@@ -129,10 +130,38 @@ class Pacer:
         now = time.monotonic()
         count = sum(len(records) for records in batches.values())
         hold = self.hold_after(count, now)
-        short = self.linger > 0 and count < self.max_records
-        if short and self._pauses.hold(LINGER, partitions or self._consumer.assignment()):
-            self._held_until = now + hold
+        if self.linger > 0 and count < self.max_records:
+            running = self._running(partitions)
+            hold_for = self._hold_for(batches, running, hold)
+            if hold_for is not None:
+                # also with nothing running (all held for other reasons): no busy loop
+                self._pauses.hold(LINGER, running)
+                self._held_until = now + hold_for
         return batches
+
+    def _running(self, partitions: tuple[TopicPartition, ...]) -> list[TopicPartition]:
+        """The polled partitions that are assigned and that nothing else holds paused."""
+        assigned = self._consumer.assignment()
+        paused = self._consumer.paused()
+        return [tp for tp in partitions or assigned if tp in assigned and tp not in paused]
+
+    def _hold_for(
+        self, batches: dict[TopicPartition, list[Any]], running: list[TopicPartition], hold: float
+    ) -> float | None:
+        """The hold after a short poll: none while the broker holds more of a partition
+        than this poll brought (a backlog comes one fetch's worth at a time, and is read
+        on), the shortest while a partition's end is not known yet (no fetch has come
+        back since it was assigned: the poll was empty for that alone), else ``hold``."""
+        unknown = False
+        for tp in running:
+            end = self._consumer.highwater(tp)
+            if end is None:
+                unknown = True
+                continue
+            records = batches.get(tp)
+            if records and end > records[-1].offset + 1:
+                return None
+        return min(hold, self.linger * MIN_HOLD_SHARE) if unknown else hold
 
     def hold_after(self, count: int, now: float) -> float:
         """How long to let records gather after a poll of ``count`` records at ``now``:

@@ -7,6 +7,7 @@ by ``getmany`` only for partitions that are not paused.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -17,12 +18,31 @@ from recorder.kafka.pacing import BUDGET, HANDOVER, LINGER, Pacer, Pauses
 P0, P1, P2 = (TopicPartition("routed", p) for p in range(3))
 
 
+class Record(int):
+    """A record that is its own offset."""
+
+    @property
+    def offset(self) -> int:
+        return int(self)
+
+
 class Consumer:
     def __init__(self, *assigned: TopicPartition) -> None:
         self.assigned = set(assigned)
-        self.paused: set[TopicPartition] = set()
+        self._paused: set[TopicPartition] = set()
         self.waiting: dict[TopicPartition, list[int]] = {}
+        # high watermarks the fetches saw (default 0: fetched, nothing beyond what was
+        # handed out; None: no fetch has come back yet)
+        self.ends: dict[TopicPartition, int | None] = {}
         self.polls: list[frozenset[TopicPartition]] = []  # what was unpaused at each poll
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        if tp not in self.assigned:
+            raise AssertionError("aiokafka asserts the partition is assigned")
+        return self.ends.get(tp, 0)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
@@ -31,13 +51,13 @@ class Consumer:
         for tp in tps:
             if tp not in self.assigned:
                 raise AssertionError(f"aiokafka refuses to pause unassigned {tp}")
-        self.paused.update(tps)
+        self._paused.update(tps)
 
     def resume(self, *tps: TopicPartition) -> None:
         for tp in tps:
             if tp not in self.assigned:
                 raise AssertionError(f"aiokafka refuses to resume unassigned {tp}")
-        self.paused.difference_update(tps)
+        self._paused.difference_update(tps)
 
     async def getmany(
         self, *tps: TopicPartition, timeout_ms: int, max_records: int
@@ -45,14 +65,14 @@ class Consumer:
         if not all(isinstance(tp, TopicPartition) for tp in tps):
             raise AssertionError("aiokafka's getmany takes TopicPartitions only")
         wanted = set(tps) or self.assigned
-        self.polls.append(frozenset(wanted - self.paused))
+        self.polls.append(frozenset(wanted - self._paused))
         out: dict[TopicPartition, list[Any]] = {}
         left = max_records
-        for tp in sorted(wanted - self.paused):
+        for tp in sorted(wanted - self._paused):
             records = self.waiting.get(tp, [])
             take, self.waiting[tp] = records[:left], records[left:]
             if take:
-                out[tp] = take
+                out[tp] = [Record(r) for r in take]
                 left -= len(take)
         return out
 
@@ -62,12 +82,12 @@ def test_a_partition_runs_again_only_when_no_reason_holds_it() -> None:
     pauses = Pauses(consumer)
     pauses.hold(HANDOVER, [P0])
     pauses.hold(LINGER, [P0, P1])
-    assert consumer.paused == {P0, P1}
+    assert consumer.paused() == {P0, P1}
     pauses.release(LINGER)
     # the hand-over still holds P0: a record read now would have no state
-    assert consumer.paused == {P0}
+    assert consumer.paused() == {P0}
     pauses.release(HANDOVER, [P0])
-    assert consumer.paused == set()
+    assert consumer.paused() == set()
 
 
 def test_only_assigned_partitions_are_held_and_a_forgotten_one_starts_free() -> None:
@@ -86,7 +106,7 @@ def test_releasing_a_reason_never_held_resumes_nothing() -> None:
     pauses = Pauses(consumer)
     pauses.hold(BUDGET, [P0])
     pauses.release(LINGER, [P0])
-    assert consumer.paused == {P0}
+    assert consumer.paused() == {P0}
 
 
 async def test_a_short_poll_holds_the_partitions_until_the_next_poll() -> None:
@@ -95,11 +115,38 @@ async def test_a_short_poll_holds_the_partitions_until_the_next_poll() -> None:
     pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=100)
     got = await pacer.poll()
     assert got == {P0: [1, 2, 3]}
-    assert consumer.paused == {P0, P1}  # no fetch while records gather
+    assert consumer.paused() == {P0, P1}  # no fetch while records gather
     consumer.waiting = {P0: [4], P1: [5]}
     got = await pacer.poll()
     assert consumer.polls[-1] == {P0, P1}  # released before the poll
     assert got == {P0: [4], P1: [5]}
+
+
+async def test_a_short_poll_behind_the_partitions_end_reads_on_without_a_hold() -> None:
+    """Catching up on a backlog, aiokafka hands out a fetch's worth at a time."""
+    consumer = Consumer(P0, P1)
+    consumer.waiting = {P0: [7, 8, 9]}
+    consumer.ends = {P0: 5000, P1: 0}
+    pacer = Pacer(consumer, Pauses(consumer), linger=5.0, max_records=100)
+    assert await pacer.poll() == {P0: [7, 8, 9]}
+    assert consumer.paused() == set()
+    consumer.waiting = {P0: [10, 11]}
+    consumer.ends = {P0: 12, P1: 0}  # caught up: now the hold
+    assert await pacer.poll() == {P0: [10, 11]}
+    assert consumer.paused() == {P0, P1}
+
+
+async def test_an_empty_poll_before_the_first_fetch_holds_only_briefly() -> None:
+    """Just after an assignment the first poll is empty because nothing was fetched
+    yet, not because nothing is there: a full linger would delay every start."""
+    consumer = Consumer(P0)
+    consumer.ends = {P0: None}
+    pacer = Pacer(consumer, Pauses(consumer), linger=10.0, max_records=100)
+    await pacer.poll()
+    assert consumer.paused() == {P0}
+    consumer.ends = {P0: 3}
+    consumer.waiting = {P0: [0, 1, 2]}
+    assert await pacer.poll() == {P0: [0, 1, 2]}  # within 0.5 s, not 10: else a timeout
 
 
 async def test_a_full_poll_reads_on_without_a_hold() -> None:
@@ -107,7 +154,7 @@ async def test_a_full_poll_reads_on_without_a_hold() -> None:
     consumer.waiting = {P0: list(range(250))}
     pacer = Pacer(consumer, Pauses(consumer), linger=5.0, max_records=100)
     assert len((await pacer.poll())[P0]) == 100
-    assert consumer.paused == set()
+    assert consumer.paused() == set()
     assert len((await pacer.poll())[P0]) == 100  # no 5 s wait: the test would time out
 
 
@@ -130,7 +177,7 @@ async def test_an_empty_poll_holds_for_the_linger() -> None:
     consumer = Consumer(P0)
     pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=10)
     await pacer.poll()
-    assert consumer.paused == {P0}
+    assert consumer.paused() == {P0}
     await pacer.poll()
     assert consumer.polls[-1] == {P0}  # released before the poll
 
@@ -144,16 +191,16 @@ async def test_a_hold_never_releases_a_hand_over_pause() -> None:
     consumer.waiting = {P0: [1], P1: [2]}
     got = await pacer.poll()
     assert got == {P0: [1]}
-    assert P1 in consumer.paused
+    assert P1 in consumer.paused()
 
 
 async def test_wake_ends_the_hold_at_once() -> None:
     consumer = Consumer(P0)
     pacer = Pacer(consumer, Pauses(consumer), linger=60.0, max_records=10)
     await pacer.poll(P0)
-    assert consumer.paused == {P0}
+    assert consumer.paused() == {P0}
     pacer.wake()
-    assert consumer.paused == set()
+    assert consumer.paused() == set()
     consumer.waiting = {P0: [7]}
     assert await pacer.poll(P0) == {P0: [7]}  # no 60 s hold: the test would time out
 
@@ -162,4 +209,17 @@ async def test_linger_zero_polls_like_plain_getmany() -> None:
     consumer = Consumer(P0)
     pacer = Pacer(consumer, Pauses(consumer), linger=0.0, max_records=10)
     await pacer.poll()
-    assert consumer.paused == set()
+    assert consumer.paused() == set()
+
+
+async def test_with_every_partition_held_for_another_reason_the_pacer_still_waits() -> None:
+    consumer = Consumer(P0)
+    pauses = Pauses(consumer)
+    pacer = Pacer(consumer, pauses, linger=0.2, max_records=10)
+    pauses.hold(BUDGET, [P0])
+    await pacer.poll()
+    started = asyncio.get_running_loop().time()
+    await pacer.poll()  # not at once: the buffer budget may last, polling would spin
+    assert asyncio.get_running_loop().time() - started >= 0.15
+    assert consumer.paused() == {P0}
+    assert pauses.held(LINGER) == set()  # the budget's pause alone
