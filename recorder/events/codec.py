@@ -91,10 +91,16 @@ def decode_typed(data: bytes | bytearray | memoryview) -> tuple[dict[str, Any], 
     extras: list[str] = []
     try:
         record, end = reader_for(fingerprint)(data, HEADER_SIZE, extras)
+    except EventDecodeError:
+        raise
     except (Truncated, IndexError):
         raise EventDecodeError(
             "truncated",
             f"truncated body: the record ends early ({len(data) - HEADER_SIZE} body bytes)",
+        ) from None
+    except Exception as exc:  # whatever else bad bytes trip: still one bad record
+        raise EventDecodeError(
+            "corrupt", f"corrupt body: {type(exc).__name__}: {exc}".rstrip(": ")
         ) from None
     if (rest := len(data) - end) != 0:
         raise EventDecodeError("corrupt", f"corrupt body: {rest} bytes left after the record")

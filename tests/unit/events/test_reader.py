@@ -138,3 +138,22 @@ def test_a_schema_with_a_type_the_generator_does_not_know_is_refused() -> None:
     shape = Shape("Counted", (("eventVersion", STRING),), {"eventVersion": STRING}, ())
     with pytest.raises(ValueError, match="ApiEvent schema: no reader for n: 'long'"):
         compile_reader(counted, shape)
+
+
+def test_anything_else_bad_bytes_trip_is_still_a_corrupt_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The router dead-letters EventDecodeError and moves on; any other exception from
+    the reader would stop its partition instead."""
+    from recorder.events import codec
+
+    def trips(data: bytes, pos: int, extras: list[str]) -> tuple[dict[str, Any], int]:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+
+    monkeypatch.setattr(codec, "reader_for", lambda fingerprint: trips)
+    with pytest.raises(EventDecodeError) as error:
+        decode_typed(encode({"eventVersion": "1.05", "eventTime": "t", "awsRegion": "r"}))
+    assert error.value.reason == "corrupt"
+    assert str(error.value) == (
+        "corrupt body: OverflowError: Python int too large to convert to C ssize_t"
+    )
