@@ -104,12 +104,12 @@ class _Compiler:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.names: dict[int, str] = {}
+        self.count = 0
         self.namespace: dict[str, Any] = dict(_HELPERS)
 
     def record(self, schema: Mapping[str, Any], shape: Shape) -> str:
-        name = f"_read_{schema['name']}_{len(self.names)}"
-        self.names[id(schema)] = name
+        name = f"_read_{schema['name']}_{self.count}"
+        self.count += 1
         self.namespace[f"{name}_shape"] = shape
         body: list[str] = ["out = {}", "size = len(data)"]
         has_extra = False
