@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from loadtest import harness
+from loadtest.reference import Reference
 
 
 def window_cost(
@@ -89,13 +91,44 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+#: The reference's µs per event in a run's measured seconds (loadtest.reference).
+REFERENCE = "reference µs/event"
+#: A run's cost at the reference speed common to every run of the table.
+AT_REFERENCE = "CPU-s / 1k events at reference speed"
+
+
+def normalise(runs: dict[int, list[dict[str, Any]]]) -> dict[int, list[dict[str, Any]]]:
+    """Each run's cost as it would be at one host speed: the median reference of all
+    runs. A run whose host ran slow (its reference took longer) costs more per event
+    for that reason alone; dividing by its reference takes the host out, and
+    multiplying by the common median keeps the figure in CPU-seconds."""
+    refs = [r[REFERENCE] for rows in runs.values() for r in rows if r.get(REFERENCE)]
+    if not refs:
+        return runs
+    common = statistics.median(refs)
+    return {
+        n: [
+            r | {AT_REFERENCE: r["CPU-s / 1k events"] * common / r[REFERENCE]}
+            if r.get(REFERENCE)
+            else r
+            for r in rows
+        ]
+        for n, rows in runs.items()
+    }
+
+
+def _cost(row: dict[str, Any]) -> float:
+    """The cost a row is ranked and compared by: at reference speed where measured."""
+    return float(row.get(AT_REFERENCE, row["CPU-s / 1k events"]))
+
+
 def median_rows(runs: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per process count, the run of median cost, with every run's cost listed."""
     rows = []
     for _, rows_of_count in sorted(runs.items()):
-        ordered = sorted(rows_of_count, key=lambda r: r["CPU-s / 1k events"])
+        ordered = sorted(rows_of_count, key=_cost)
         median = ordered[(len(ordered) - 1) // 2]
-        each = ", ".join(f"{r['CPU-s / 1k events']:.3f}" for r in rows_of_count)
+        each = ", ".join(f"{_cost(r):.3f}" for r in rows_of_count)
         missing = sum(int(r["missing / duplicated"].split(" / ")[0]) for r in rows_of_count)
         duplicated = sum(int(r["missing / duplicated"].split(" / ")[1]) for r in rows_of_count)
         rows.append(
@@ -109,9 +142,18 @@ def median_rows(runs: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def with_ratio(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each row's cost per event relative to the first row's (1 process)."""
-    base = rows[0]["CPU-s / 1k events"] if rows else 0.0
-    return [r | {"vs 1 process": r["CPU-s / 1k events"] / base if base else 0.0} for r in rows]
+    """Each row's cost per event relative to the first row's (1 process): at the
+    reference speed where the rows have it, and as measured beside it."""
+    if not rows:
+        return rows
+    base, raw = _cost(rows[0]), rows[0]["CPU-s / 1k events"]
+    out = []
+    for r in rows:
+        r = r | {"vs 1 process": _cost(r) / base if base else 0.0}
+        if AT_REFERENCE in r:
+            r["vs 1 process, as measured"] = r["CPU-s / 1k events"] / raw if raw else 0.0
+        out.append(r)
+    return out
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -149,9 +191,12 @@ def run_once(n: int, args: argparse.Namespace) -> dict[str, Any]:
         # (about 1 ms of each process's CPU a time) stays out of the cost
         lag_every=10.0,
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Reference() as reference:
         out = harness.run(opts, Path(tmp))
-    return cost_row(n, out, args.warmup, args.duration)
+    start = out.result["t0"] + args.warmup
+    return cost_row(n, out, args.warmup, args.duration) | {
+        REFERENCE: reference.median(start, start + args.duration)
+    }
 
 
 def main() -> int:
@@ -184,7 +229,7 @@ def main() -> int:
                 f" (run {round_ + 1} of {args.repeat})\n"
             )
             runs[n].append(run_once(n, args))
-    rows = with_ratio(median_rows(runs))
+    rows = with_ratio(median_rows(normalise(runs)))
     print()
     print(markdown(rows))
     if args.json:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from array import array
 
 from loadtest.harness import Outcome
-from loadtest.scale import cost_row, markdown, median_rows, window_cost, with_ratio
+from loadtest.scale import (
+    AT_REFERENCE,
+    REFERENCE,
+    cost_row,
+    markdown,
+    median_rows,
+    normalise,
+    window_cost,
+    with_ratio,
+)
 
 
 def samples(router: list[float], writer: list[float], seconds: int = 40) -> list[dict[str, float]]:
@@ -75,3 +84,32 @@ def test_repeated_runs_report_the_median_run_with_every_run_beside_it() -> None:
     assert round(rows[1]["CPU-s / 1k events"], 9) == 0.84  # 4 x 13 % + 4 x 8 %
     assert round(rows[1]["vs 1 process"], 3) == 1.05
     assert rows[1]["missing / duplicated"] == "0 / 2"  # a loss in any run shows
+
+
+def test_each_run_is_taken_to_the_common_reference_speed_before_it_is_compared() -> None:
+    # 1 process: 0.8 CPU-s per 1k events, measured once on a slow host (reference 30 µs)
+    # and twice on a fast one (20 µs); 4 processes: 0.84, on hosts of 20, 25 and 30 µs.
+    one = [cost_row(1, outcome([50.0], [30.0]), 10, 20) | {REFERENCE: us} for us in (30, 20, 20)]
+    one[0] = one[0] | {"CPU-s / 1k events": 1.2}  # the slow host's run cost more
+    four = [
+        cost_row(4, outcome([13.0] * 4, [8.0] * 4), 10, 20) | {REFERENCE: us} for us in (20, 25, 30)
+    ]
+    runs = normalise({1: one, 4: four})
+    # the common speed is the median reference of all six runs: 22.5 µs
+    assert round(runs[1][0][AT_REFERENCE], 9) == round(1.2 * 22.5 / 30, 9) == 0.9
+    assert round(runs[1][1][AT_REFERENCE], 9) == 0.9
+    assert round(runs[4][2][AT_REFERENCE], 9) == round(0.84 * 22.5 / 30, 9)
+    rows = with_ratio(median_rows(runs))
+    assert round(rows[0][AT_REFERENCE], 9) == 0.9
+    assert round(rows[1][AT_REFERENCE], 9) == round(0.84 * 22.5 / 25, 9)  # the middle one
+    assert rows[0]["runs (CPU-s / 1k events)"] == "0.900, 0.900, 0.900"
+    assert round(rows[1]["vs 1 process"], 4) == round(0.84 / 25 / (0.9 / 22.5), 4) == 0.84
+    # beside it, the ratio of the same two runs as measured, host and all
+    assert round(rows[1]["vs 1 process, as measured"], 3) == round(0.84 / 0.8, 3)
+
+
+def test_runs_without_a_reference_are_compared_as_measured() -> None:
+    runs = {1: [cost_row(1, outcome([50.0], [30.0]), 10, 20)]}
+    assert normalise(runs) == runs
+    rows = with_ratio(median_rows(runs))
+    assert AT_REFERENCE not in rows[0] and "vs 1 process, as measured" not in rows[0]
