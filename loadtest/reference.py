@@ -1,7 +1,7 @@
 """The host's speed during a run: a fixed piece of the router's work, timed throughout.
 
-On this machine (a virtual machine with 2 cores) the same pure-Python work takes from
-10 to 16 ms from one 10-second window to the next with nothing else running, so one
+On this machine (a virtual machine with 2 cores) one fixed piece of pure-Python work
+took from 10 to 16 ms from one 10-second window to the next with nothing else running, so one
 scale-out run can cost 20 % more per event than the next for no reason in the
 recorder. :class:`Reference` runs, in a process of its own and at a small duty cycle,
 the router's own pure path (decode, validate, route, render) over a fixed set of
@@ -14,6 +14,7 @@ cost in the same seconds is then a figure of the recorder, not of the host
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import statistics
 import time
 from collections.abc import Callable
@@ -90,7 +91,7 @@ class Reference:
         while self._proc.is_alive() or not self._out.empty():
             try:
                 self.samples.append(self._out.get(timeout=0.2))
-            except Exception:  # queue.Empty: look again until the process is gone
+            except queue.Empty:  # look again until the process is gone
                 if time.monotonic() > until:
                     return
 

@@ -21,6 +21,12 @@ machine (the cut bursts, and a dozen processes sharing two cores), more than the
 10 % the target allows, so ``--repeat R`` runs the counts R times, interleaved
 (1, 2, 4, 1, 2, 4, ...) so that drift on the machine falls on every count alike, and
 reports for each count the run of median cost with every run's cost beside it.
+
+The host's speed drifts too, and the same code runs slower when eight processes
+share two cores than when two do, which a cluster with a core per process would not
+see: each run also times a fixed piece of the router's pure path in a process of its
+own (:mod:`loadtest.reference`), and the table compares the counts at one reference
+speed, with the ratio as measured beside it.
 """
 
 from __future__ import annotations
