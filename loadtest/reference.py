@@ -1,13 +1,14 @@
 """The host's speed during a run: a fixed piece of the router's work, timed throughout.
 
 On this machine (a virtual machine with 2 cores) one fixed piece of pure-Python work
-took from 10 to 16 ms from one 10-second window to the next with nothing else running, so one
-scale-out run can cost 20 % more per event than the next for no reason in the
-recorder. :class:`Reference` runs, in a process of its own and at a small duty cycle,
-the router's own pure path (decode, validate, route, render) over a fixed set of
-events of the load test's traffic mix, and records the CPU time each pass takes per
-event with the wall time it ended at. A run's cost per event divided by the reference's
-cost in the same seconds is then a figure of the recorder, not of the host
+took from 10 to 16 ms from one 10-second window to the next with nothing else
+running, so one scale-out run can cost 20 % more per event than the next for no
+reason in the recorder. :class:`Reference` runs, in a process of its own and at a
+small duty cycle, the router's own pure path (decode, validate, route, render) over
+a fixed set of events of the load test's traffic mix, and records the CPU time each
+pass takes per event with the wall time it ended at. A run's cost per event divided
+by the reference's cost in the same seconds takes out what slowed both alike: the
+host, and the packing of many processes onto few cores
 (:func:`loadtest.scale.normalise`).
 """
 
