@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from recorder.events import encode
 from recorder.producer import KafkaEventSink
@@ -93,10 +94,19 @@ def digest_keys(s3: Any, account: str, prefix: str = "") -> list[str]:
 
 
 def empty_and_delete(s3: Any, bucket: str) -> None:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for o in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=o["Key"])
-    s3.delete_bucket(Bucket=bucket)
+    """Delete a bucket the recorder may still be writing to: a log file or digest that
+    lands between the emptying and the delete fails it with BucketNotEmpty, as it
+    would for a user; empty it again and retry, as they would."""
+    for attempt in range(5):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for o in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=o["Key"])
+        try:
+            s3.delete_bucket(Bucket=bucket)
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "BucketNotEmpty" or attempt == 4:
+                raise
 
 
 def test_one_failing_chain_among_many(
