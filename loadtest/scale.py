@@ -107,18 +107,15 @@ def normalise(runs: dict[int, list[dict[str, Any]]]) -> dict[int, list[dict[str,
     """Each run's cost as it would be at one host speed: the median reference of all
     runs. A run whose host ran slow (its reference took longer) costs more per event
     for that reason alone; dividing by its reference takes the host out, and
-    multiplying by the common median keeps the figure in CPU-seconds."""
-    refs = [r[REFERENCE] for rows in runs.values() for r in rows if r.get(REFERENCE)]
-    if not refs:
+    multiplying by the common median keeps the figure in CPU-seconds. Unless every
+    run has its reference, none is taken there: the table ranks and compares its runs
+    by one measure, never some at the reference speed and others as measured."""
+    refs = [r.get(REFERENCE) for rows in runs.values() for r in rows]
+    if not refs or not all(refs):
         return runs
     common = statistics.median(refs)
     return {
-        n: [
-            r | {AT_REFERENCE: r["CPU-s / 1k events"] * common / r[REFERENCE]}
-            if r.get(REFERENCE)
-            else r
-            for r in rows
-        ]
+        n: [r | {AT_REFERENCE: r["CPU-s / 1k events"] * common / r[REFERENCE]} for r in rows]
         for n, rows in runs.items()
     }
 

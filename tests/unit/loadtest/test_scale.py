@@ -113,3 +113,15 @@ def test_runs_without_a_reference_are_compared_as_measured() -> None:
     assert normalise(runs) == runs
     rows = with_ratio(median_rows(runs))
     assert AT_REFERENCE not in rows[0] and "vs 1 process, as measured" not in rows[0]
+
+
+def test_one_run_without_a_reference_leaves_every_run_as_measured() -> None:
+    """A reference process that timed nothing in a run's window must not leave that
+    run ranked as measured among runs taken to the reference speed."""
+    one = [cost_row(1, outcome([50.0], [30.0]), 10, 20) | {REFERENCE: us} for us in (20, None)]
+    four = [cost_row(4, outcome([13.0] * 4, [8.0] * 4), 10, 20) | {REFERENCE: 25}]
+    runs = {1: one, 4: four}
+    assert normalise(runs) == runs
+    rows = with_ratio(median_rows(normalise(runs)))
+    assert all(AT_REFERENCE not in r for r in rows)
+    assert round(rows[1]["vs 1 process"], 3) == 1.05  # 0.84 against 0.8, as measured
