@@ -148,7 +148,8 @@ class Settings(_Base):
     # latency, against a cut interval of minutes; the longer it is, the less each
     # process pays per event in fixed per-poll costs when its share of the traffic is
     # small (loadtest.scale: 0.25 s cost 29 % more per event at 4 processes than at 1
-    # on tansu, 1 s 9-13 %).
+    # on tansu; 1 s, 6-8 % at the reference speed and 14-30 % as measured, most of it
+    # eight processes sharing two cores: README, Measuring).
     poll_linger: float = 1.0
     # Skeleton trail configuration (replaced by the `trails` topic registry).
     trails_file: OptionalPath = None

@@ -22,11 +22,11 @@ one whose partitions have not been fetched yet holds only briefly), the pacer pa
 the consumer's partitions while records gather at the broker (no fetch is sent
 meanwhile), for as long as the consumer's recent rate needs to fill half a batch,
 and never longer than ``linger`` (the longest hold; also the hold after an empty
-poll). A busy process thus
-polls about as often as half a batch arrives, a quiet one at most once per linger,
-whatever the broker does: the fixed costs are paid per half batch or per linger, not
-per round trip, so they do not grow per event as processes are added. The price is
-latency, at most ``linger`` per stage, against a cut interval of minutes.
+poll). A busy process thus polls about as often as half a batch arrives, a quiet one
+at most once per linger, whatever the broker does: the fixed costs are paid per half
+batch or per linger, not per round trip, so they do not grow per event as processes
+are added. The price is latency, at most ``linger`` per stage, against a cut interval
+of minutes.
 """
 
 from __future__ import annotations
