@@ -10,9 +10,12 @@ shape, the account twelve digits, and the name a trail name, which never holds a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from botocore.loaders import create_loader
 from botocore.utils import ArnParser, InvalidArnException
 
 #: The partitions' shape, for grammars of ARN prefixes (event selector values).
@@ -92,6 +95,98 @@ def partition_of(value: str) -> str:
     return partition
 
 
+# -- partitions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """What a partition spells differently: ARNs (``arn:aws-cn:...``), endpoint host
+    names (``sts.cn-north-1.amazonaws.com.cn``) and the region its global services
+    (IAM) sign for, where CloudTrail logs their events."""
+
+    name: str  # aws, aws-cn, aws-us-gov, ...
+    dns_suffix: str  # amazonaws.com, amazonaws.com.cn, ...
+    global_region: str  # us-east-1, cn-north-1, us-gov-west-1, ...
+    regions: frozenset[str]
+    region_regex: str
+
+
+@functools.cache
+def _partitions() -> tuple[Partition, ...]:
+    """botocore's partition table (``partitions.json``), with the region IAM's global
+    endpoint signs for in each (``endpoints.json``): the data the SDKs resolve with,
+    so a region AWS adds arrives with botocore, not with a table of ours."""
+    loader = create_loader()
+    iam_scopes: dict[str, str] = {}
+    for entry in loader.load_data("endpoints")["partitions"]:
+        iam: dict[str, Any] = entry.get("services", {}).get("iam", {})
+        global_endpoint = iam.get("endpoints", {}).get(iam.get("partitionEndpoint", ""), {})
+        region = global_endpoint.get("credentialScope", {}).get("region")
+        if region:
+            iam_scopes[entry["partition"]] = region
+    out = []
+    for entry in loader.load_data("partitions")["partitions"]:
+        outputs = entry["outputs"]
+        name = outputs.get("name", entry["id"])
+        regions = frozenset(r for r in entry.get("regions", {}) if is_region(r))
+        out.append(
+            Partition(
+                name=name,
+                dns_suffix=outputs["dnsSuffix"],
+                global_region=iam_scopes.get(name, outputs.get("implicitGlobalRegion", "")),
+                regions=regions,
+                region_regex=entry["regionRegex"],
+            )
+        )
+    return tuple(out)
+
+
+@functools.cache
+def partition_of_region(region: str) -> Partition:
+    """The partition a region belongs to, as the SDKs resolve it: a region the table
+    lists, else the first partition whose region pattern matches, else ``aws``."""
+    table = _partitions()
+    for p in table:
+        if region in p.regions:
+            return p
+    for p in table:
+        if re.match(p.region_regex, region):
+            return p
+    return partition_named("aws")
+
+
+def partition_for(region: str) -> str:
+    """``us-east-1`` -> ``aws``, ``cn-north-1`` -> ``aws-cn``, ``us-gov-west-1`` ->
+    ``aws-us-gov``: the partition field of every ARN built for that region."""
+    return partition_of_region(region).name
+
+
+def partition_named(name: str) -> Partition:
+    """A partition by name; ValueError for one botocore does not know."""
+    for p in _partitions():
+        if p.name == name:
+            return p
+    known = ", ".join(p.name for p in _partitions())
+    raise ValueError(f"unknown partition {name!r} (one of {known})")
+
+
+def same_partition(region: str, other: str) -> bool:
+    """Credentials, endpoints and ARNs of one partition are unknown in another."""
+    return partition_for(region) == partition_for(other)
+
+
+def regional_endpoint(service: str, region: str) -> str:
+    """``https://<service>.<region>.<dns suffix>``: a service's regional endpoint in the
+    region's own partition (``https://sts.cn-north-1.amazonaws.com.cn``)."""
+    return f"https://{service}.{region}.{partition_of_region(region).dns_suffix}"
+
+
+def s3_arn(bucket: str, key: str | None = None, *, partition: str) -> str:
+    """``arn:<partition>:s3:::bucket`` or ``...:::bucket/key`` (S3 ARNs name no region
+    or account, so the partition is the caller's to give: the region's)."""
+    return f"arn:{partition}:s3:::{bucket}" + ("" if key is None else f"/{key}")
+
+
 def is_account_id(value: object) -> bool:
     return isinstance(value, str) and _ACCOUNT.fullmatch(value) is not None
 
@@ -130,8 +225,10 @@ class TrailArn:
         return trail_arn(self.region, self.account_id, self.name, self.partition)
 
 
-def trail_arn(region: str, account_id: str, name: str, partition: str = "aws") -> str:
-    """The ARN CloudTrail gives a trail created in ``region`` (its home region)."""
+def trail_arn(region: str, account_id: str, name: str, partition: str | None = None) -> str:
+    """The ARN CloudTrail gives a trail created in ``region`` (its home region), in
+    that region's partition unless one is given."""
+    partition = partition or partition_for(region)
     return f"arn:{partition}:cloudtrail:{region}:{account_id}:trail/{name}"
 
 

@@ -16,9 +16,15 @@ from recorder.aws.arn import (
     is_trail_arn,
     parse_arn,
     parse_trail_arn,
+    partition_for,
+    partition_named,
     partition_of,
+    partition_of_region,
     region_of,
     regional_arn,
+    regional_endpoint,
+    s3_arn,
+    same_partition,
     trail_arn,
 )
 
@@ -47,7 +53,7 @@ def test_trail_arns_of_each_partition_round_trip(arn: str, expected: TrailArn) -
     assert is_trail_arn(arn)
 
 
-def test_trail_arn_defaults_to_the_aws_partition() -> None:
+def test_trail_arn_of_a_commercial_region_is_in_the_aws_partition() -> None:
     assert trail_arn("eu-west-1", "111122223333", "t1") == (
         "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t1"
     )
@@ -168,3 +174,55 @@ def test_regional_arns_check_partition_region_and_account() -> None:
     assert regional_arn("arn:aws:sns:local:123456789012:alerts", "sns") is None
     assert regional_arn("arn:aws:sns:us-east-1:1234:alerts", "sns") is None
     assert regional_arn("alerts", "sns") is None
+
+
+# -- partitions ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("region", "partition", "suffix", "global_region"),
+    [
+        ("us-east-1", "aws", "amazonaws.com", "us-east-1"),
+        ("eu-west-3", "aws", "amazonaws.com", "us-east-1"),
+        ("cn-north-1", "aws-cn", "amazonaws.com.cn", "cn-north-1"),
+        ("cn-northwest-1", "aws-cn", "amazonaws.com.cn", "cn-north-1"),
+        ("us-gov-west-1", "aws-us-gov", "amazonaws.com", "us-gov-west-1"),
+        ("us-gov-east-1", "aws-us-gov", "amazonaws.com", "us-gov-west-1"),
+        ("us-iso-east-1", "aws-iso", "c2s.ic.gov", "us-iso-east-1"),
+    ],
+)
+def test_each_region_has_its_partition(
+    region: str, partition: str, suffix: str, global_region: str
+) -> None:
+    p = partition_of_region(region)
+    assert (p.name, p.dns_suffix, p.global_region) == (partition, suffix, global_region)
+    assert partition_for(region) == partition
+
+
+def test_a_region_botocore_does_not_list_yet_goes_by_its_pattern() -> None:
+    assert partition_for("cn-south-7") == "aws-cn"
+    assert partition_for("us-gov-north-9") == "aws-us-gov"
+    assert partition_for("eu-central-9") == "aws"
+
+
+def test_trail_arns_take_the_partition_of_their_region() -> None:
+    assert trail_arn("cn-north-1", "111122223333", "t") == (
+        "arn:aws-cn:cloudtrail:cn-north-1:111122223333:trail/t"
+    )
+    assert trail_arn("us-gov-west-1", "111122223333", "t") == (
+        "arn:aws-us-gov:cloudtrail:us-gov-west-1:111122223333:trail/t"
+    )
+
+
+def test_regional_endpoints_use_the_partitions_dns_suffix() -> None:
+    assert regional_endpoint("sts", "cn-north-1") == "https://sts.cn-north-1.amazonaws.com.cn"
+    assert regional_endpoint("sts", "us-gov-west-1") == "https://sts.us-gov-west-1.amazonaws.com"
+    assert regional_endpoint("sts", "eu-west-1") == "https://sts.eu-west-1.amazonaws.com"
+
+
+def test_s3_arns_and_partition_comparisons() -> None:
+    assert s3_arn("b", partition="aws-cn") == "arn:aws-cn:s3:::b"
+    assert s3_arn("b", "AWSLogs/1/x", partition="aws") == "arn:aws:s3:::b/AWSLogs/1/x"
+    assert same_partition("cn-north-1", "cn-northwest-1")
+    assert not same_partition("us-east-1", "cn-north-1")
+    assert not same_partition("us-gov-west-1", "us-east-1")
+    with pytest.raises(ValueError, match="unknown partition 'aws-mars'"):
+        partition_named("aws-mars")
