@@ -11,6 +11,15 @@ Errors use the codes and wording AWS answers with, because clients and operators
 match on them (``MissingAuthenticationTokenException``,
 ``UnrecognizedClientException``, ``IncompleteSignatureException``,
 ``InvalidSignatureException`` with "Signature expired: ...").
+
+The signature always covers the body. Only Amazon S3 lets a client sign the literal
+``UNSIGNED-PAYLOAD`` in place of the body's hash; every other service computes the
+canonical request's *HashedPayload* from the body it received (IAM User Guide,
+"Create a signed AWS API request", step 1), so a request signed over
+``UNSIGNED-PAYLOAD`` fails as any other mismatch does: ``InvalidSignatureException``,
+"The request signature we calculated does not match the signature you provided"
+(IAM User Guide, "Troubleshoot signed requests"). Otherwise a request captured in
+flight could be replayed within its five minutes with another body.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ from botocore.credentials import Credentials
 from botocore.session import get_session
 
 from recorder.api.protocol import SERVICE_NAME, ApiError
+from recorder.obs.logging import get_logger
+
+log = get_logger("recorder.api.auth")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -156,11 +168,25 @@ class _Authorization:
 
 
 class _ReplaySigner(SigV4Auth):
-    """botocore's signer restricted to the headers the client said it signed."""
+    """botocore's signer restricted to the headers the client said it signed, over the
+    hash of the body as received (never the client's ``x-amz-content-sha256``)."""
 
-    def __init__(self, credentials: Credentials, region: str, signed: tuple[str, ...]) -> None:
-        super().__init__(credentials, SERVICE_NAME, region)
+    def __init__(
+        self,
+        credentials: Credentials,
+        service: str,
+        region: str,
+        signed: tuple[str, ...],
+        body_hash: str,
+    ) -> None:
+        super().__init__(credentials, service, region)
         self._signed = signed
+        self._body_hash = body_hash
+
+    def canonical_request(self, request: AWSRequest) -> str:
+        lines = str(super().canonical_request(request)).split("\n")
+        lines[-1] = self._body_hash  # HashedPayload: what we received, whatever was declared
+        return "\n".join(lines)
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
         headers = HTTPHeaders()
@@ -253,11 +279,14 @@ def verify(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
     body: bytes,
     now: dt.datetime | None = None,
+    service: str = SERVICE_NAME,
 ) -> Verified:
     """Check a request's SigV4 signature; return who signed it and for which region.
 
     ``path_qs`` is the raw path and query as received; ``headers`` every received
-    header (repeated names allowed as pairs).
+    header (repeated names allowed as pairs); ``service`` the signing name the
+    credential scope must name (``cloudtrail``, or ``cloudtrail-data`` for
+    PutAuditEvents).
     """
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     lower: dict[str, list[str]] = {}
@@ -299,13 +328,14 @@ def verify(
             "InvalidSignatureException",
             f"Credential should be scoped to a valid region, not '{auth.region}'. ",
         )
-    if auth.service != SERVICE_NAME:
+    if auth.service != service:
         raise ApiError(
             "InvalidSignatureException",
-            f"Credential should be scoped to correct service: '{SERVICE_NAME}'. ",
+            f"Credential should be scoped to correct service: '{service}'. ",
         )
+    body_hash = hashlib.sha256(body).hexdigest()
     declared = (lower.get("x-amz-content-sha256") or [""])[0].strip()
-    if declared and declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
+    if declared and declared != UNSIGNED_PAYLOAD and declared != body_hash:
         raise ApiError(
             "InvalidSignatureException",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -317,8 +347,11 @@ def verify(
             request.headers.add_header(name, value)  # type: ignore[no-untyped-call]
     request.context["timestamp"] = amz_date
     creds = Credentials(auth.access_key_id, credential.secret_access_key)
-    expected = _ReplaySigner(creds, auth.region, auth.signed_headers).expected_signature(request)
+    signer = _ReplaySigner(creds, auth.service, auth.region, auth.signed_headers, body_hash)
+    expected = signer.expected_signature(request)
     if not hmac.compare_digest(expected, auth.signature):
+        if declared == UNSIGNED_PAYLOAD:
+            log.info("api_unsigned_payload_refused", access_key_id=auth.access_key_id)
         raise ApiError(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. "

@@ -109,17 +109,18 @@ def signed(
     secret: str,
     region: str = REGION,
     at: dt.datetime | None = None,
+    unsigned_payload: bool = False,
 ) -> AWSRequest:
-    """A request signed as botocore signs it (optionally at another time)."""
-    request = AWSRequest(
-        method="POST",
-        url=f"http://127.0.0.1:{port}/",
-        data=body,
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"{target_prefix()}.{operation}",
-        },
-    )
+    """A request signed as botocore signs it (optionally at another time). With
+    ``unsigned_payload`` the body's hash is left out of the signature as S3 allows:
+    ``x-amz-content-sha256: UNSIGNED-PAYLOAD``, signed as that literal string."""
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": f"{target_prefix()}.{operation}",
+    }
+    if unsigned_payload:
+        headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+    request = AWSRequest(method="POST", url=f"http://127.0.0.1:{port}/", data=body, headers=headers)
     signer = SigV4Auth(Credentials(key, secret), "cloudtrail", region)
     if at is not None:
         request.context["timestamp"] = at.strftime("%Y%m%dT%H%M%SZ")

@@ -169,6 +169,27 @@ def test_replayed_signature_with_another_body(env: Env, untouched: None) -> None
     assert (out.status, out.body["__type"]) == (400, "InvalidSignatureException")
 
 
+def test_a_signature_over_unsigned_payload_is_refused(env: Env, untouched: None) -> None:
+    """Only S3 takes ``UNSIGNED-PAYLOAD``: CloudTrail computes the payload hash from the
+    body it received, so the signature does not match (IAM User Guide, "Troubleshoot
+    signed requests"), and a captured request cannot carry another body."""
+    body = json.dumps({"Name": "alice-trail"}).encode()
+    request = signed(env.port, "GetTrail", body, ALICE_KEY, ALICE_SECRET, unsigned_payload=True)
+    assert request.headers["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+    assert "x-amz-content-sha256" in request.headers["Authorization"]  # signed as a header
+    out = send(request)
+    assert (out.status, out.body["__type"]) == (400, "InvalidSignatureException")
+    assert out.body["message"].startswith(
+        "The request signature we calculated does not match the signature you provided."
+    )
+    tampered = json.dumps({"Name": "alice-trail", "S3BucketName": "shared-logs"}).encode()
+    write = signed(env.port, "UpdateTrail", body, ALICE_KEY, ALICE_SECRET, unsigned_payload=True)
+    out = send(write, body=tampered)
+    assert (out.status, out.body["__type"]) == (400, "InvalidSignatureException")
+    # the same call with its payload signed is answered
+    assert send(signed(env.port, "GetTrail", body, ALICE_KEY, ALICE_SECRET)).status == 200
+
+
 def test_replayed_create_trail_makes_no_second_trail(env: Env, untouched: None) -> None:
     # SigV4 lets a captured request be sent again within the 5 minutes (as AWS does);
     # a replayed write then meets the state it made: no second trail, no change.

@@ -38,13 +38,12 @@ def signed(
     region: str = "eu-west-1",
     service: str = "cloudtrail",
     url: str = "http://127.0.0.1:8080/",
+    content_sha256: str | None = None,
 ) -> tuple[list[tuple[str, str]], bytes]:
-    request = AWSRequest(
-        method="POST",
-        url=url,
-        data=body,
-        headers={"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"},
-    )
+    headers = {"X-Amz-Target": TARGET, "Content-Type": "application/x-amz-json-1.1"}
+    if content_sha256 is not None:  # signed as a header, and as the canonical payload hash
+        headers["X-Amz-Content-SHA256"] = content_sha256
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
     SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
     headers = [("Host", url.split("/")[2]), *request.headers.items()]
     return headers, body
@@ -161,6 +160,32 @@ def test_content_sha256_must_match_body() -> None:
     headers, body = signed()
     headers.append(("X-Amz-Content-SHA256", "0" * 64))
     assert code_of(headers, body).code == "InvalidSignatureException"
+
+
+def test_a_signature_over_unsigned_payload_does_not_match() -> None:
+    headers, body = signed(b'{"Name": "t"}', content_sha256="UNSIGNED-PAYLOAD")
+    err = code_of(headers, body)
+    assert err.code == "InvalidSignatureException"
+    assert err.message.startswith("The request signature we calculated does not match")
+    data_headers, body = signed(b"{}", service="cloudtrail-data", content_sha256="UNSIGNED-PAYLOAD")
+    assert code_of(data_headers, body, service="cloudtrail-data").code == (
+        "InvalidSignatureException"
+    )
+
+
+def test_a_declared_payload_hash_that_matches_the_body_is_accepted() -> None:
+    import hashlib
+
+    body = b'{"Name": "t"}'
+    headers, body = signed(body, content_sha256=hashlib.sha256(body).hexdigest())
+    assert check(headers, body).principal.account_id == "111111111111"  # type: ignore[attr-defined]
+
+
+def test_the_data_plane_is_signed_for_cloudtrail_data() -> None:
+    headers, body = signed(service="cloudtrail-data")
+    assert check(headers, body, service="cloudtrail-data").region == "eu-west-1"  # type: ignore[attr-defined]
+    err = code_of(headers, body)  # the control plane wants its own signing name
+    assert err.code == "InvalidSignatureException" and "'cloudtrail'" in err.message
 
 
 def test_credentials_file(tmp_path: Path) -> None:
