@@ -35,6 +35,7 @@ from recorder.delivery.status import DeliveryStatus
 from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.policies.requests import object_put_params
 from recorder.retry import Failure, classify
 from recorder.settings import Settings
 from recorder.trails.destination import Destination
@@ -156,7 +157,7 @@ class Deliveries:
                 await self.grants.check_delivery(dest, target)  # before taking a slot
                 async with self._slots:
                     key, log_file = await self._build(batch, target)
-                    await self.put(target, key, log_file.gz)
+                    await self.put(target, key, log_file.gz, dest.trail_arn)
             except DeliveryFailed as exc:
                 self.status.delivery_failed(dest.trail_arn, exc.status)
                 await self.parking.park_file(batch, target, exc.failure)
@@ -168,10 +169,10 @@ class Deliveries:
             return await asyncio.to_thread(build, batch, target)
         return build(batch, target)
 
-    async def put(self, target: DeliveryTarget, key: str, body: bytes) -> None:
-        extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
-        if target.kms_key_id:
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": target.kms_key_id}
+    async def put(self, target: DeliveryTarget, key: str, body: bytes, trail_arn: str) -> None:
+        """A log file as CloudTrail puts it: the bucket owner's ACL, SSE-S3 or SSE-KMS
+        with the trail's encryption context (what the guide's policies demand)."""
+        extra = object_put_params(trail_arn=trail_arn, kms_key_id=target.kms_key_id)
         try:
             await self.s3.put_object(
                 Bucket=target.bucket,
@@ -247,7 +248,7 @@ class Deliveries:
         try:
             await self.grants.check_delivery(dest, target, retry=True)
             key, log_file = await self._build(batch, target)
-            await self.put(target, key, log_file.gz)
+            await self.put(target, key, log_file.gz, dest.trail_arn)
         except DeliveryFailed as exc:
             self.status.delivery_failed(dest.trail_arn, exc.status)
             raise

@@ -21,6 +21,7 @@ from recorder.integrity.manifest import LogFileManifest
 from recorder.integrity.naming import digest_chain, digest_key, is_chain_digest_key
 from recorder.integrity.signing import SIGNATURE_ALGORITHM, Signer, string_to_sign
 from recorder.integrity.times import format_time, parse_time
+from recorder.policies.requests import object_put_params
 from recorder.trails.destination import Destination
 
 
@@ -92,10 +93,11 @@ class DigestArtifact:
         """S3 PutObject arguments; stored like log files (gzip JSON), signature in metadata.
 
         Always SSE-S3, whatever the trail's log files use (guide: "Digest files are
-        encrypted with Amazon S3-managed encryption keys (SSE-S3)", also with SSE-KMS).
+        encrypted with Amazon S3-managed encryption keys (SSE-S3)", also with SSE-KMS),
+        and with the ACL CloudTrail puts every object with (:mod:`recorder.policies.requests`).
         """
         return {
-            "ServerSideEncryption": "AES256",
+            **object_put_params(),
             "Bucket": self.bucket,
             "Key": self.key,
             "Body": self.gz,

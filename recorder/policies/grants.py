@@ -21,10 +21,9 @@ from typing import Any
 
 from recorder.aws.s3 import prefixed
 from recorder.policies.evaluate import cloudtrail_may
+from recorder.policies.requests import CONTEXT_KEY, OBJECT_ACL
 
 Policy = str | bytes | Mapping[str, Any] | None
-#: The ACL CloudTrail puts log files with (the guide's policy conditions on it).
-OBJECT_ACL = "bucket-owner-full-control"
 
 
 def _context(account_id: str, trail_arn: str) -> dict[str, str]:
@@ -73,7 +72,7 @@ def topic_grant_problem(
 def key_grant_problem(policy: Policy, key_arn: str, account_id: str, trail_arn: str) -> str | None:
     context = {
         **_context(account_id, trail_arn),
-        "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn,
+        f"kms:EncryptionContext:{CONTEXT_KEY}": trail_arn,
     }
     missing = cloudtrail_may(policy, ["kms:GenerateDataKey", "kms:DescribeKey"], key_arn, context)
     if missing == "kms:GenerateDataKey":
