@@ -90,6 +90,8 @@ TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "KMS.ThrottlingException",
         "KMS.KMSInternalException",
+        # S3: another conditional write to the same key is in flight (409); try again
+        "ConditionalRequestConflict",
     }
 )
 

@@ -95,9 +95,13 @@ class DigestArtifact:
         Always SSE-S3, whatever the trail's log files use (guide: "Digest files are
         encrypted with Amazon S3-managed encryption keys (SSE-S3)", also with SSE-KMS),
         and with the ACL CloudTrail puts every object with (:mod:`recorder.policies.requests`).
+        Conditional (``If-None-Match: *``): a digest is never overwritten. S3 answers
+        412 PreconditionFailed when the key exists (a replay of this very digest, or
+        another digester's for the same window); :func:`after_conflict` decides which.
         """
         return {
             **object_put_params(),
+            "IfNoneMatch": "*",
             "Bucket": self.bucket,
             "Key": self.key,
             "Body": self.gz,
@@ -154,6 +158,54 @@ def next_digest(
     if final:
         return artifact, ChainState(state.chain, None, prefix, ended=end)
     return artifact, ChainState(state.chain, link, prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """What a refused conditional put found at the digest's key."""
+
+    #: The chain's state after the digest that is there: ours (a replay), or adopted.
+    state: ChainState
+    #: True when the stored digest is byte for byte the one we built (a replay).
+    same: bool
+    #: Log files our digest listed that the stored one does not (they need a digest).
+    unlisted: tuple[LogFileManifest, ...] = ()
+
+
+def after_conflict(
+    artifact: DigestArtifact,
+    ours: ChainState,
+    files: Iterable[LogFileManifest],
+    stored_body: bytes,
+    stored_metadata: Mapping[str, str],
+    *,
+    final: bool,
+) -> Conflict:
+    """The digest's key already holds an object: never write a second, different one.
+
+    The same bytes and signature: a replay of a digest already written (a crash
+    between the put and the state record), and ``ours`` stands. Anything else is
+    another digester's digest for this window (two owners of one chain during a
+    rebalance, or one that started from an older state): the chain continues from
+    *that* digest, and the files ours listed and it does not are returned, for a
+    backfill digest to cover. Raises ValueError when the object is not a digest of
+    this chain at this place (then nothing can be adopted; the caller retries).
+    """
+    stored = stored_body
+    if stored[:2] == b"\x1f\x8b":
+        stored = gzip.decompress(stored)
+    if stored == artifact.body and stored_metadata.get("signature") == artifact.signature:
+        return Conflict(ours, True)
+    adopted = state_from_digest(ours.chain, artifact.bucket, artifact.key, stored, stored_metadata)
+    listed = {(f["s3Bucket"], f["s3Object"]) for f in json.loads(stored).get("logFiles") or ()}
+    unlisted = tuple(f for f in files if (f.bucket, f.key) not in listed)
+    link = adopted.previous
+    assert link is not None  # state_from_digest always links to the digest it read
+    if final:
+        state = ChainState(ours.chain, None, ours.prefix, ended=link.end_time)
+    else:
+        state = ChainState(ours.chain, link, ours.prefix)
+    return Conflict(state, False, unlisted)
 
 
 def state_from_digest(

@@ -6,8 +6,14 @@ bytes: it signs with the region's key ring, puts the digest object (signature in
 its metadata), records the chain's new state on the compacted ``digest-state``
 topic, and commits offsets only after both.
 
-Chain state survives restarts: every process reads ``digest-state`` in full at
-start, so the next digest links to the last one written, whoever wrote it.
+Chain state moves with the chains: a process reads ``digest-state`` at start and
+again, from where it stopped, whenever partitions are assigned to it, so a chain that
+moves here after a rebalance continues from the last digest written, whoever wrote
+it. Every digest is put with ``If-None-Match: *``: a key that exists is never
+overwritten; the object found there is compared (:func:`~recorder.integrity.chain.
+after_conflict`) and either is this very digest (a replay) or another digester's,
+which the chain then continues from. Before partitions move away the digest being
+written is finished (:meth:`Digester.commit`), so the next owner reads its state.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from botocore.exceptions import BotoCoreError, ClientError
 
-from recorder.integrity.chain import ChainState, StaleWindowError, next_digest
+from recorder.integrity.chain import (
+    ChainState,
+    DigestArtifact,
+    StaleWindowError,
+    after_conflict,
+    next_digest,
+)
 from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWindows, WindowMarker
 from recorder.integrity.keystore import KeyStore
 from recorder.integrity.manifest import LogFileManifest
@@ -46,6 +58,13 @@ log = get_logger("recorder.digester")
 
 GROUP_ID = "recorder-digester"
 POLL_RECORDS = 5000
+#: What S3 answers a conditional put whose key exists.
+PRECONDITION_FAILED = frozenset({"PreconditionFailed", "412"})
+
+
+class DigestKeyTaken(RuntimeError):
+    """The digest's key holds an object that is no digest of the chain at that place
+    (someone else's object): nothing to adopt; the write is retried, then parked."""
 
 
 @dataclass
@@ -88,6 +107,8 @@ class Digester:
         self._partition: dict[Destination, int] = {}  # cached: murmur2 once per chain
         self._n_partitions = 0
         self._here: dict[int, set[Destination]] = {}  # partition -> chains with a state
+        self._state_position = 0  # how far digest-state has been read
+        self._writing = asyncio.Lock()  # held while a digest is written
         self._reset()
 
     def _reset(self) -> None:
@@ -112,6 +133,9 @@ class Digester:
             self._producer = clients.producer(s, enable_idempotence=True)
             await self._producer.start()
             try:
+                self.states.clear()
+                self._here = {}
+                self._state_position = 0
                 await self._load_states()
                 # Keys before they are needed: every region with a chain, and ours.
                 for region in sorted({s.aws_region, *(c.region for c in self.states)}):
@@ -164,25 +188,41 @@ class Digester:
 
     # -- chain state ------------------------------------------------------------------
     async def _load_states(self) -> None:
-        self.states.clear()
+        """Read ``digest-state`` from where the last read stopped to its end.
+
+        At start that is all of it; on assignment, what other digesters wrote since
+        (the chains that move here). A record never takes a chain back to an older
+        digest than the one known here (a late write of an owner that lost the chain).
+        """
         consumer = clients.consumer(self.settings, group_id=None)
         await consumer.start()
+        read = 0
         try:
             tp = TopicPartition(self.settings.topics.digest_state, 0)
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
+            begin = (await consumer.beginning_offsets([tp]))[tp]
             end = (await consumer.end_offsets([tp]))[tp]
-            position = 0
+            position = max(self._state_position, begin)
+            if position > end:  # the topic was recreated: read it again
+                position = begin
+            consumer.seek(tp, position)
             while position < end:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
-                for m in batch.get(tp, []):
+                if not batch.get(tp):
+                    break  # nothing more comes (a fetch that returns nothing)
+                for m in batch[tp]:
                     position = m.offset + 1
                     if m.value is not None:
                         state = ChainState.from_json(orjson.loads(m.value))
-                        self.states[state.chain] = state
+                        if not _older(state, self.states.get(state.chain)):
+                            self._set_state(state)
+                        read += 1
+                    if read % 1000 == 999:
+                        await asyncio.sleep(0)  # heartbeats run on this loop too
+            self._state_position = position
         finally:
             await consumer.stop()
-        log.info("digest_chains_loaded", chains=len(self.states))
+        log.info("digest_chains_loaded", chains=len(self.states), read=read)
 
     async def _save_state(self, state: ChainState) -> None:
         await self._producer.send_and_wait(
@@ -200,6 +240,7 @@ class Digester:
 
     # -- partitions ---------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
+        await self._load_states()  # chains that moved here continue where they are
         await self._index_partitions()
         for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             self._committed[tp] = r.start
@@ -290,6 +331,8 @@ class Digester:
                     closed = windows.on_marker(m.offset, marker, self.states.get(marker.chain))
                     if closed is not None:
                         await self._write(windows, closed)
+                        if self._windows.get(tp) is not windows:
+                            break  # revoked while the digest was written: no longer ours
                 elif self._accepts(windows, manifest):
                     if manifest.chain.region not in self._regions:
                         await self._prepare_keys(manifest.chain.region)
@@ -372,12 +415,23 @@ class Digester:
 
     async def _write(self, windows: PartitionWindows, closed: ClosedWindow) -> None:
         """One attempt at a digest; a failure schedules a retry and never waits here."""
+        async with self._writing:
+            await self._write_locked(windows, closed)
+
+    async def _write_locked(self, windows: PartitionWindows, closed: ClosedWindow) -> None:
         chain = closed.chain
         retry = self._retry.pop(chain, None)
         attempts = (retry.attempts if retry else 0) + 1
         try:
             written = await self._write_once(closed)
-        except (ClientError, BotoCoreError, KafkaError, OSError, NoSigningKeyError) as exc:
+        except (
+            ClientError,
+            BotoCoreError,
+            KafkaError,
+            OSError,
+            NoSigningKeyError,
+            DigestKeyTaken,
+        ) as exc:
             # The writer's classification: a permanent error (bucket gone, access
             # denied, KMS key disabled) parks the chain at once.
             failure = classify(exc)
@@ -449,9 +503,39 @@ class Digester:
             )
         except StaleWindowError:
             return None  # written before a crash; the state already links past it
-        await self._s3.put_object(**artifact.put_object_kwargs())
+        try:
+            await self._s3.put_object(**artifact.put_object_kwargs())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in PRECONDITION_FAILED:
+                raise
+            new_state = await self._after_conflict(artifact, new_state, closed)
         await self._save_state(new_state)
         return artifact.key
+
+    async def _after_conflict(
+        self, artifact: DigestArtifact, ours: ChainState, closed: ClosedWindow
+    ) -> ChainState:
+        """The digest's key exists: read what is there and continue from it."""
+        obj = await self._s3.get_object(Bucket=artifact.bucket, Key=artifact.key)
+        body = await obj["Body"].read()
+        try:
+            conflict = after_conflict(
+                artifact, ours, closed.files, body, obj.get("Metadata", {}), final=closed.final
+            )
+        except ValueError as exc:
+            raise DigestKeyTaken(str(exc)) from None
+        if conflict.same:
+            log.info("digest_already_written", trail_arn=closed.chain.trail_arn, key=artifact.key)
+            return conflict.state
+        self.metrics.digester_conflicts.inc()
+        log.warning(
+            "digest_written_by_another",
+            trail_arn=closed.chain.trail_arn,
+            region=closed.chain.region,
+            key=artifact.key,
+            unlisted=[f.key for f in conflict.unlisted],
+        )
+        return conflict.state
 
     async def _retry_due(self) -> None:
         if not self._retry:
@@ -472,7 +556,23 @@ class Digester:
             self._consumer, {tp: w.committable for tp, w in self._windows.items()}, self._committed
         )
 
-    commit = _commit
+    async def commit(self) -> None:
+        """Before partitions move away: finish the digest being written (its state
+        record then precedes the next owner's read of ``digest-state``), and commit."""
+        async with self._writing:
+            await self._commit()
+
+
+def _older(state: ChainState, known: ChainState | None) -> bool:
+    """Whether ``state`` is behind ``known``: the digest it ends at is an earlier one."""
+    if known is None:
+        return False
+    return _reach(state) < _reach(known)
+
+
+def _reach(state: ChainState) -> str:
+    """How far a chain's state reaches: the end of its last digest (final or not)."""
+    return state.previous.end_time if state.previous else (state.ended or "")
 
 
 def create(settings: Settings, registry: Any, metrics: Metrics) -> Digester:

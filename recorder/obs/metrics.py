@@ -216,6 +216,11 @@ class Metrics:
         self.digester_chains = Gauge(
             "recorder_digester_chains", "Digest chains known to this digester", registry=r
         )
+        self.digester_conflicts = Counter(
+            "recorder_digester_conflicts_total",
+            "Digests found already written by another digester (the chain continued from it)",
+            registry=r,
+        )
         self.digester_late_files = Counter(
             "recorder_digester_late_log_files_total",
             "Log files delivered after their chain's final digest (in no digest)",

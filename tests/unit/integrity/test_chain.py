@@ -19,6 +19,7 @@ from recorder.integrity import (
     next_digest,
     state_from_digest,
 )
+from recorder.integrity.chain import after_conflict
 from tests.unit.integrity.fakes import BUCKET, T0, Chain, hourly_chain
 
 
@@ -135,3 +136,50 @@ def test_prefix_and_org_trail_digests_are_where_the_guide_puts_them(ring: KeyRin
         "444455556666_CloudTrail-Digest_us-east-2_my-trail_us-east-2_20240501T110000Z.json.gz"
     )
     assert json.loads(d.body)["awsAccountId"] == "444455556666"
+
+
+def test_every_digest_put_is_conditional(ring: KeyRing) -> None:
+    """No digest may overwrite an object: S3 refuses the put when the key exists."""
+    d = hourly_chain(ring).digests[0]
+    assert d.put_object_kwargs()["IfNoneMatch"] == "*"
+
+
+def test_a_replayed_digest_found_at_its_key_is_ours(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    assert c.state is not None
+    before = c.state
+    files = [c.log_file(T0 + dt.timedelta(hours=4, minutes=5), 2)]
+    window = DigestWindow.starting(T0 + dt.timedelta(hours=4))
+    artifact, state = next_digest(before, window, files, ring, bucket=BUCKET)
+    found = after_conflict(artifact, state, files, artifact.gz, artifact.metadata, final=False)
+    assert found.same and found.state == state and found.unlisted == ()
+
+
+def test_another_digesters_digest_is_adopted_and_our_extra_files_returned(ring: KeyRing) -> None:
+    """Two owners of one chain close the same window from different states: the one
+    S3 holds wins; the loser continues from it and lists what it alone had elsewhere."""
+    c = hourly_chain(ring)
+    assert c.state is not None
+    window = DigestWindow.starting(T0 + dt.timedelta(hours=4))
+    a = c.log_file(T0 + dt.timedelta(hours=4, minutes=5), 2)
+    b = c.log_file(T0 + dt.timedelta(hours=4, minutes=9), 2)
+    theirs, their_state = next_digest(c.state, window, [a], ring, bucket=BUCKET)
+    stale = ChainState(c.chain)  # an owner that never read the chain's state
+    ours, our_state = next_digest(stale, window, [a, b], ring, bucket=BUCKET)
+    assert ours.key == theirs.key and ours.body != theirs.body
+    found = after_conflict(ours, our_state, [a, b], theirs.gz, theirs.metadata, final=False)
+    assert not found.same
+    assert found.state == their_state  # the chain goes on from the digest S3 holds
+    assert found.unlisted == (b,)
+    # a final window adopted ends the chain at the stored digest
+    ended = after_conflict(ours, our_state, [a, b], theirs.gz, theirs.metadata, final=True)
+    assert ended.state == ChainState(c.chain, None, ended=window.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def test_an_object_that_is_no_digest_of_the_chain_is_never_adopted(ring: KeyRing) -> None:
+    c = hourly_chain(ring)
+    assert c.state is not None
+    window = DigestWindow.starting(T0 + dt.timedelta(hours=4))
+    ours, state = next_digest(c.state, window, [], ring, bucket=BUCKET)
+    with pytest.raises(ValueError, match="has been moved from its original location"):
+        after_conflict(ours, state, [], gzip.compress(b'{"x": 1}'), {}, final=False)
