@@ -87,6 +87,7 @@ def test_schema_names_every_record_field_of_the_guide_in_log_file_order() -> Non
         "serviceEventDetails",
         "sharedEventID",
         "vpcEndpointId",
+        "vpcEndpointAccountId",  # eventVersion 1.09, after vpcEndpointId as AWS writes it
         "insightDetails",
         "eventCategory",
         "tlsDetails",
@@ -108,7 +109,9 @@ def test_user_identity_names_every_field_of_the_guide() -> None:
         "userName",
         "sessionContext",
         "invokedBy",
+        "invokedByDelegate",  # eventVersion 1.09+
         "identityProvider",
+        "inScopeOf",
         "extra",
     ]
     (context,) = (f["type"][1] for f in record["fields"] if f["name"] == "sessionContext")
@@ -271,7 +274,9 @@ def test_empty_user_identity_is_not_absent() -> None:
         "userName": None,
         "sessionContext": None,
         "invokedBy": None,
+        "invokedByDelegate": None,
         "identityProvider": None,
+        "inScopeOf": None,
         "extra": None,
     }
     assert decode(encode(record))["userIdentity"] == {}

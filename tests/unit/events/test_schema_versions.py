@@ -89,14 +89,36 @@ def _fields(schema: Any) -> dict[str, Any]:
     return {f["name"]: f for f in schema["fields"]}
 
 
+def _record_type(avro_type: Any) -> Any:
+    """The record inside ``["null", {record}]`` (or an array of records), else None."""
+    if isinstance(avro_type, list):
+        (avro_type,) = (t for t in avro_type if t != "null")
+    if isinstance(avro_type, dict) and avro_type.get("type") == "array":
+        avro_type = avro_type["items"]
+    return avro_type if isinstance(avro_type, dict) and avro_type.get("type") == "record" else None
+
+
+def _only_adds(old: Any, new: Any, path: str) -> None:
+    """At every level, ``new`` keeps each member of ``old`` with its type, and whatever
+    it adds is nullable with a null default (a nested record such as userIdentity may
+    grow members too: Avro resolves records by member name at any depth)."""
+    old_fields, new_fields = _fields(old), _fields(new)
+    for name, field in old_fields.items():
+        assert name in new_fields, path + name
+        old_record, new_record = _record_type(field["type"]), _record_type(new_fields[name]["type"])
+        if old_record is None:
+            assert json.dumps(new_fields[name]["type"]) == json.dumps(field["type"]), path + name
+            continue
+        assert new_record is not None and new_record["name"] == old_record["name"], path + name
+        _only_adds(old_record, new_record, f"{path}{name}.")
+    for name in new_fields.keys() - old_fields.keys():
+        added = new_fields[name]
+        assert added["type"][0] == "null" and added["default"] is None, path + name
+
+
 @pytest.mark.parametrize("older", PUBLISHED[:-1], ids=lambda p: f"v{p.version}")
 def test_each_version_only_adds_nullable_members_with_a_null_default(older: Any) -> None:
-    newer = BY_VERSION[older.version + 1]
-    old_fields, new_fields = _fields(older.schema_json), _fields(newer.schema_json)
-    for name, field in old_fields.items():
-        assert json.dumps(new_fields[name]["type"]) == json.dumps(field["type"]), name
-    for name in new_fields.keys() - old_fields.keys():
-        assert new_fields[name]["type"][0] == "null" and new_fields[name]["default"] is None
+    _only_adds(older.schema_json, BY_VERSION[older.version + 1].schema_json, "")
 
 
 @pytest.mark.parametrize("older", PUBLISHED[:-1], ids=lambda p: f"v{p.version}")
@@ -187,3 +209,44 @@ def test_the_hook_writes_the_configured_version(monkeypatch: pytest.MonkeyPatch)
     assert frames["upgraded"][2:10] == BY_VERSION[2].fingerprint
     for frame in frames.values():
         assert decode(frame)["eventVersion"] == "1.08"
+
+
+def _record_111() -> dict[str, Any]:
+    """A network activity event as AWS's guide shows one (eventVersion 1.09: the caller
+    in another account, ``vpcEndpointAccountId``), with the 1.09-1.11 identity members."""
+    record = _record_108()
+    record["eventVersion"] = "1.11"
+    record["vpcEndpointId"] = "vpce-0123456789abcdef0"
+    record["vpcEndpointAccountId"] = "123456789012"
+    record["userIdentity"]["invokedByDelegate"] = {"accountId": "444455556666"}
+    record["userIdentity"]["inScopeOf"] = {
+        "issuerType": "AWS::Lambda::Function",
+        "credentialsIssuedTo": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "credentialsIssuedToVersion": "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
+    }
+    return record
+
+
+def test_version_3_names_the_1_09_to_1_11_members_and_version_2_carries_them_in_extra() -> None:
+    record = _record_111()
+    assert same(decode(encode(record, 3)), record)
+    assert same(decode(encode(record, 2)), record)
+    v3 = BY_VERSION[3]
+    datum = schemaless_reader(BytesIO(encode(record, 3)[10:]), v3.parsed, None)
+    assert datum["vpcEndpointAccountId"] == "123456789012"
+    assert datum["userIdentity"]["invokedByDelegate"] == {
+        "accountId": "444455556666",
+        "extra": None,
+    }
+    scope = datum["userIdentity"]["inScopeOf"]
+    assert scope["issuerType"] == "AWS::Lambda::Function"
+    # a member AWS added after this schema rides in that level's extra
+    assert json.loads(scope["extra"]) == {
+        "credentialsIssuedToVersion": record["userIdentity"]["inScopeOf"][
+            "credentialsIssuedToVersion"
+        ]
+    }
+    v2 = BY_VERSION[2]
+    old = schemaless_reader(BytesIO(encode(record, 2)[10:]), v2.parsed, None)
+    assert "vpcEndpointAccountId" in json.loads(old["extra"])
+    assert {"invokedByDelegate", "inScopeOf"} <= json.loads(old["userIdentity"]["extra"]).keys()
