@@ -20,7 +20,7 @@ from recorder.aws.times import parse_seconds
 from recorder.events.classify import classify
 from recorder.insights.detector import CALL_RATE, ERROR_RATE, InsightEvent, SeriesKey
 from recorder.trails import Trail
-from recorder.trails.destination import Destination
+from recorder.trails.destination import INSIGHT, Destination
 
 _API_EVENT_TYPES = frozenset({"AwsApiCall", None})
 
@@ -80,5 +80,5 @@ def destinations(
             org_id = account_org
         elif trail.is_organization_trail and account_org is not None:
             org_id = account_org
-        out.append(Destination(trail.trail_arn, key.account_id, key.region, org_id, True))
+        out.append(Destination(trail.trail_arn, key.account_id, key.region, org_id, INSIGHT))
     return sorted(out)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from recorder.aws.arn import is_trail_arn
 from recorder.aws.s3 import prefixed
 from recorder.integrity.times import format_key_time, utc
-from recorder.trails.destination import Destination
+from recorder.trails.destination import EVENTS, Destination
 
 _BACKFILL_SUFFIX = "_backfill.json.gz"
 
@@ -30,14 +30,15 @@ _BACKFILL_SUFFIX = "_backfill.json.gz"
 def digest_chain(destination: Destination) -> Destination:
     """The digest chain a destination's files belong to: a trail's digests for one
     account folder and one region (the region the digests cover, where the log files
-    were delivered). Insights files are in it too, so the Insights flag is dropped.
+    were delivered). Insights, network activity and aggregated files are in it too, so
+    the kind is dropped.
 
     The trail ARN is checked here, as validate-logs checks ``--trail-arn``: a chain
     read from ``delivered`` or from state with a bad ARN fails on the way in.
     """
     if not is_trail_arn(destination.trail_arn):
         raise ValueError(f"Invalid trail ARN provided: {destination.trail_arn}")
-    return replace(destination, insight=False) if destination.insight else destination
+    return replace(destination, kind=EVENTS) if destination.kind else destination
 
 
 def digest_folder(chain: Destination, prefix: str | None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from recorder.events import encode
 from recorder.obs.logging import get_logger
 from recorder.producer.identity import Credentials, IdentityResolver, StaticIdentity
+from recorder.producer.network import network_activity_record, vpc_endpoint_id
 from recorder.producer.record import Call, Identity, build_record
 from recorder.settings import Settings
 
@@ -41,6 +43,7 @@ class Capture:
         "params",
         "parsed",
         "region",
+        "shared_event_id",
         "status",
         "time",
         "url",
@@ -57,6 +60,9 @@ class Capture:
         self.parsed: Any = None
         self.status = 200
         self.region: str | None = None
+        # the caller's and the endpoint owner's records of a call through a VPC
+        # endpoint share one; drawn by whichever of the two is rendered first
+        self.shared_event_id: str | None = None
 
 
 @dataclass
@@ -64,11 +70,20 @@ class Installation:
     sink: Any
     resolver: IdentityResolver
     bucket_owners: Mapping[str, str] = field(default_factory=dict)
+    # VPC endpoint id -> the account that owns it (else: the caller's own endpoint)
+    vpc_endpoint_owners: Mapping[str, str] = field(default_factory=dict)
     source_ip: str = "127.0.0.1"
     errors: int = 0
     on_record: Callable[[dict[str, Any]], None] | None = None
     schema_version: int = 1  # the ApiEvent schema to write: Settings.event_schema_version
     _emitters: list[Any] = field(default_factory=list)
+    _network: NetworkActivity | None = None
+
+    @property
+    def network(self) -> NetworkActivity:
+        if self._network is None:
+            self._network = NetworkActivity(self)
+        return self._network
 
     # -- hooks: the caller's thread ------------------------------------------------------
     def _before_parameter_build(
@@ -131,6 +146,8 @@ class Installation:
             capture.status = getattr(http_response, "status_code", 200)
             capture.region = context.get("client_region")
             self.sink.defer(self, capture)
+            if "vpce-" in capture.url:  # cheap here; the endpoint is parsed on render
+                self.sink.defer(self.network, capture)
         except Exception:
             self.errors += 1
             log.exception("producer_hook_failed", hook="after-call")
@@ -154,6 +171,9 @@ class Installation:
         ua = capture.user_agent
         url = urlsplit(capture.url) if capture.url else None
         bucket = capture.params.get("Bucket")
+        vpce = vpc_endpoint_id(url.hostname if url else None)
+        if vpce is not None and capture.shared_event_id is None:
+            capture.shared_event_id = str(uuid.uuid4())
         call = Call(
             service_prefix=service.endpoint_prefix,
             operation=model.name,
@@ -169,6 +189,9 @@ class Installation:
             host=url.hostname if url else None,
             api_version=service.api_version,
             tls=url is not None and url.scheme == "https",
+            vpc_endpoint_id=vpce,
+            vpc_endpoint_account_id=self.vpc_endpoint_owners.get(vpce) if vpce else None,
+            shared_event_id=capture.shared_event_id,
         )
         return build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
 
@@ -188,6 +211,33 @@ class Installation:
             emitter.unregister("before-call.*.*", unique_id=f"{_UID}-call")
             emitter.unregister("after-call.*.*", unique_id=f"{_UID}-after")
         self._emitters.clear()
+
+
+class NetworkActivity:
+    """Renders the network activity event of a call through a VPC endpoint: the
+    endpoint owner's record, queued on the sink beside the caller's (the sink renders
+    anything with ``render`` and counts failures in ``errors``)."""
+
+    def __init__(self, installation: Installation) -> None:
+        self.installation = installation
+
+    @property
+    def errors(self) -> int:
+        return self.installation.errors
+
+    @errors.setter
+    def errors(self, value: int) -> None:
+        self.installation.errors = value
+
+    def render(self, capture: Capture) -> tuple[bytes, bytes]:
+        inst = self.installation
+        api = inst.record(capture, inst.resolver(capture.credentials))
+        if "vpcEndpointId" not in api:  # "vpce-" in the URL, but not an endpoint's name
+            raise ValueError(f"not a VPC endpoint: {urlsplit(capture.url).hostname}")
+        record = network_activity_record(api, str(uuid.uuid4()))
+        if inst.on_record is not None:
+            inst.on_record(record)
+        return record["recipientAccountId"].encode(), encode(record, inst.schema_version)
 
 
 def _note_request(capture: Capture, params: Mapping[str, Any], request_signer: Any) -> Any:
@@ -210,6 +260,7 @@ def install(
     identity: Identity | None = None,
     resolver: IdentityResolver | None = None,
     bucket_owners: Mapping[str, str] | None = None,
+    vpc_endpoint_owners: Mapping[str, str] | None = None,
     source_ip: str = "127.0.0.1",
     schema_version: int | None = None,
 ) -> Installation:
@@ -221,7 +272,10 @@ def install(
     Without either, events would be attributed to no one in particular, so it is an
     error. Clients created from a session after ``install`` inherit the hooks; a client
     created before must be installed on directly. ``schema_version``: the ApiEvent
-    schema to write; None takes ``RECORDER_EVENT_SCHEMA_VERSION``.
+    schema to write; None takes ``RECORDER_EVENT_SCHEMA_VERSION``. A call made through a
+    VPC endpoint (its endpoint URL names one) is recorded twice: for the caller, and as a
+    network activity event for the endpoint's owner, ``vpc_endpoint_owners[id]`` or,
+    when not named there, the caller's own account.
     """
     if (identity is None) == (resolver is None):
         raise TypeError(
@@ -239,6 +293,7 @@ def install(
         sink=sink,
         resolver=resolver if resolver is not None else StaticIdentity(identity),  # type: ignore[arg-type]
         bucket_owners=dict(bucket_owners or {}),
+        vpc_endpoint_owners=dict(vpc_endpoint_owners or {}),
         source_ip=source_ip,
         schema_version=schema_version,
     )

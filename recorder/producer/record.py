@@ -80,6 +80,10 @@ class Call:
     tls_version: str | None = None  # of the request's connection, e.g. "TLSv1.3"
     cipher_suite: str | None = None
     vpc_endpoint_id: str | None = None  # the endpoint is a VPC endpoint (vpce-...)
+    # eventVersion 1.09: the endpoint's owner, and the sharedEventID of the caller's
+    # record and the owner's network activity record (recorder.producer.network)
+    vpc_endpoint_account_id: str | None = None
+    shared_event_id: str | None = None
     session_from_console: bool = False  # credentials of a console session
 
 
@@ -171,7 +175,11 @@ def build_record(
     record["managementEvent"] = c.management_event
     record["recipientAccountId"] = identity.account_id
     if call.vpc_endpoint_id:
+        record["eventVersion"] = max(record["eventVersion"], "1.09")  # vpcEndpointAccountId
+        if call.shared_event_id:
+            record["sharedEventID"] = call.shared_event_id
         record["vpcEndpointId"] = call.vpc_endpoint_id
+        record["vpcEndpointAccountId"] = call.vpc_endpoint_account_id or identity.account_id
     record["eventCategory"] = c.event_category
     tls = {
         "tlsVersion": call.tls_version,

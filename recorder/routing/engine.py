@@ -25,7 +25,7 @@ from recorder.events.regions import GLOBAL_REGION, is_global_service_event
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
-from recorder.trails.destination import Destination
+from recorder.trails.destination import Destination, kind_of_category
 from recorder.trails.logging_state import LoggingPeriod, logging_at
 
 
@@ -168,6 +168,7 @@ class RoutingEngine:
         out: set[Destination],
     ) -> None:
         org = self._org_of.get(account)
+        kind = kind_of_category(event.category)
         for scope in (self._accounts.get(account), None if org is None else self._orgs.get(org)):
             if scope is None:
                 continue
@@ -177,7 +178,7 @@ class RoutingEngine:
                     continue
                 if p.periods and not p.logging_at(when.second(), when.produced_ms):
                     continue
-                out.add(Destination(p.trail_arn, account, region, p.org_id))
+                out.add(Destination(p.trail_arn, account, region, p.org_id, kind))
 
 
 class _EventSecond:

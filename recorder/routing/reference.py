@@ -14,7 +14,7 @@ from recorder.routing.engine import event_second
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import event_from_record, trail_matches
 from recorder.trails import Trail
-from recorder.trails.destination import Destination
+from recorder.trails.destination import Destination, kind_of_category
 
 
 def reference_route(
@@ -50,5 +50,9 @@ def reference_route(
             elif not (trail.is_multi_region_trail or trail.home_region == event.region):
                 continue
             if trail_matches(trail, view):
-                out.add(Destination(trail.trail_arn, account, region, owner_org))
+                out.add(
+                    Destination(
+                        trail.trail_arn, account, region, owner_org, kind_of_category(view.category)
+                    )
+                )
     return sorted(out)

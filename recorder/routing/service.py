@@ -300,8 +300,12 @@ def require_routable(record: dict[str, Any]) -> None:
 
 
 def _fill_classification(record: dict[str, Any]) -> None:
-    """Fill what the producer would have; a category already given wins (as in routing)."""
+    """Fill what the producer would have; a category already given wins (as in routing).
+    A network activity event has neither ``readOnly`` nor ``managementEvent`` (AWS's
+    examples; ``managementEvent`` is for API, console and service events only)."""
     if "readOnly" in record and "managementEvent" in record and "eventCategory" in record:
+        return
+    if record.get("eventCategory") == "NetworkActivity":
         return
     c = classify(record["eventSource"], record["eventName"])
     record.setdefault("readOnly", c.read_only)

@@ -341,8 +341,17 @@ def _parse_advanced_selector(raw: object) -> AdvancedEventSelector:
             raise _fail(
                 f"Field {f.field} is invalid for eventCategory {selector.category} on a trail."
             )
-    if selector.category == "NetworkActivity" and "eventSource" not in seen:
-        raise _fail("Network activity event selectors need an eventSource field selector.")
+    if selector.category == "NetworkActivity":
+        # AWS's "Logging network activity events": eventSource is required, "can only
+        # use the Equals operator", and each event source takes a selector of its own.
+        source = selector.field("eventSource")
+        if source is None:
+            raise _fail("Network activity event selectors need an eventSource field selector.")
+        if source.value_count() != len(source.equals) or len(source.equals) != 1:
+            raise _fail(
+                "Network activity event selectors take one eventSource with the Equals "
+                "operator; log several event sources with one selector each."
+            )
     return selector
 
 

@@ -9,14 +9,14 @@ import re
 import pytest
 
 from recorder.delivery.naming import log_file_key
-from recorder.trails.destination import Destination
+from recorder.trails.destination import AGGREGATED, INSIGHT, NETWORK_ACTIVITY, Destination
 
 ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/t"
 WHEN = dt.datetime(2019, 11, 14, 0, 55, 3, tzinfo=dt.UTC)
 
 
 def test_insight_key_layout() -> None:
-    dest = Destination(ARN, "123456789012", "us-east-1", insight=True)
+    dest = Destination(ARN, "123456789012", "us-east-1", kind=INSIGHT)
     key = log_file_key(dest, "prefix", WHEN, "seed")
     assert re.fullmatch(
         r"prefix/AWSLogs/123456789012/CloudTrail-Insight/us-east-1/2019/11/14/"
@@ -27,7 +27,7 @@ def test_insight_key_layout() -> None:
 
 def test_insight_destination_round_trips_and_differs_from_the_trails_own() -> None:
     plain = Destination(ARN, "123456789012", "us-east-1", "o-abc")
-    insight = Destination(ARN, "123456789012", "us-east-1", "o-abc", insight=True)
+    insight = Destination(ARN, "123456789012", "us-east-1", "o-abc", kind=INSIGHT)
     assert Destination.from_key(insight.key()) == insight
     assert Destination.from_key(plain.key()) == plain
     assert insight.key() != plain.key()
@@ -40,3 +40,25 @@ def test_insight_destination_round_trips_and_differs_from_the_trails_own() -> No
 def test_bad_keys_are_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
         Destination.from_key(raw)
+
+
+@pytest.mark.parametrize(
+    ("kind", "folder"),
+    [(NETWORK_ACTIVITY, "CloudTrail-NetworkActivity"), (AGGREGATED, "CloudTrail-Aggregated")],
+)
+def test_network_activity_and_aggregated_files_have_folders_of_their_own(
+    kind: str, folder: str
+) -> None:
+    """AWS's "Finding your CloudTrail log files": ``CloudTrail-NetworkActivity`` and
+    ``CloudTrail-Aggregated`` beside ``CloudTrail`` and ``CloudTrail-Insight``; the file
+    name carries the folder's name as Insights files do (AWS documents no file name for
+    these two)."""
+    dest = Destination(ARN, "123456789012", "us-east-1", kind=kind)
+    assert Destination.from_key(dest.key()) == dest
+    assert dest.digest_key() == Destination(ARN, "123456789012", "us-east-1").key()
+    key = log_file_key(dest, None, WHEN, "seed")
+    assert re.fullmatch(
+        rf"AWSLogs/123456789012/{folder}/us-east-1/2019/11/14/"
+        rf"123456789012_{folder}_us-east-1_20191114T0055Z_[0-9A-Za-z]{{16}}\.json\.gz",
+        key,
+    ), key

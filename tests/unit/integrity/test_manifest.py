@@ -9,7 +9,7 @@ from recorder.delivery.logfile import LogFile
 from recorder.delivery.notices import manifest
 from recorder.delivery.target import DeliveryTarget
 from recorder.integrity import LogFileManifest
-from recorder.trails.destination import Destination
+from recorder.trails.destination import INSIGHT, Destination
 
 WIRE = {
     "trailARN": "arn:aws:cloudtrail:us-east-2:111122223333:trail/t",
@@ -65,7 +65,7 @@ def test_the_writers_bytes_are_unchanged_and_name_the_trail_chain() -> None:
     byte for byte what the writer sent before the one destination type, and the
     digester files it in the trail's (non-Insights) chain."""
     arn = "arn:aws:cloudtrail:us-east-2:111122223333:trail/t"
-    dest = Destination(arn, "444455556666", "eu-west-1", "o-abc123", insight=True)
+    dest = Destination(arn, "444455556666", "eu-west-1", "o-abc123", kind=INSIGHT)
     log_file = LogFile(b"{}", b"", "ab" * 32, 3, "2024-05-01T10:00:00Z", "2024-05-01T10:04:00Z")
     key = "AWSLogs/o-abc123/444455556666/CloudTrail-Insight/eu-west-1/2024/05/01/x.json.gz"
     wire = manifest(dest, DeliveryTarget("b"), key, log_file, "2024-05-01T10:05:00Z", "interval")

@@ -10,7 +10,7 @@ from awscli.customizations.cloudtrail.validation import DigestProvider, extract_
 
 from recorder.integrity import digest_chain, digest_folder, digest_key
 from recorder.integrity.naming import digest_key_time, is_chain_digest_key
-from recorder.trails.destination import Destination
+from recorder.trails.destination import INSIGHT, Destination
 
 END = dt.datetime(2015, 8, 17, 15, 1, 31, tzinfo=dt.UTC)
 TRAIL = "arn:aws:cloudtrail:us-east-2:111122223333:trail/your-trail-name"
@@ -89,7 +89,7 @@ def test_chain_properties_and_arn_check() -> None:
 
 
 def test_insights_files_are_in_the_trail_chain() -> None:
-    insight = Destination(TRAIL, "111122223333", "eu-west-1", "o-exampleorgid", insight=True)
+    insight = Destination(TRAIL, "111122223333", "eu-west-1", "o-exampleorgid", kind=INSIGHT)
     assert digest_chain(insight) == Destination(
         TRAIL, "111122223333", "eu-west-1", "o-exampleorgid"
     )

@@ -123,7 +123,9 @@ def advanced_selector(draw: st.DrawFn) -> dict[str, Any]:
         optional += ["resources.ARN", "eventType", "userIdentity.arn"]
         optional.append("sessionCredentialFromConsole")
     elif category == "NetworkActivity":
-        fields.append(draw(field_selector("eventSource")))
+        # one event source, Equals only (AWS's rule for network activity selectors)
+        source = draw(st.sampled_from(_FIELD_POOLS["eventSource"]))
+        fields.append({"Field": "eventSource", "Equals": [source]})
         optional = ["eventName", "errorCode", "vpcEndpointId", "userIdentity.arn"]
     for field in optional:
         if draw(st.booleans()):

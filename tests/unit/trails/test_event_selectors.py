@@ -291,6 +291,28 @@ _S3 = {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}
             "Value AccessDenied for errorCode",
         ),
         (
+            _fields(
+                {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                {"Field": "eventSource", "StartsWith": ["kms."]},
+            ),
+            "one eventSource with the Equals operator",
+        ),
+        (
+            _fields(
+                {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                {"Field": "eventSource", "Equals": ["kms.amazonaws.com", "s3.amazonaws.com"]},
+            ),
+            "one eventSource with the Equals operator",
+        ),
+        (
+            _fields(
+                {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                {"Field": "eventSource", "Equals": ["kms.amazonaws.com"]},
+                {"Field": "readOnly", "Equals": ["true"]},
+            ),
+            "Field readOnly is invalid for eventCategory NetworkActivity",
+        ),
+        (
             _fields({"Field": "eventCategory", "Equals": ["Insight"]}),
             "Value Insight for eventCategory",
         ),
