@@ -16,6 +16,7 @@ Another account's trail answers exactly like an absent one.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import re
@@ -45,6 +46,10 @@ from recorder.trails import Trail, TrailDocument
 from recorder.trails.errors import answer
 
 MAX_TAGS = 50
+#: ListTags' ResourceIdList: "The list has a limit of 20 ARNs" (API reference).
+MAX_LIST_TAGS_RESOURCES = 20
+#: DescribeTrails gives the event loop back after this many names of its list.
+DESCRIBE_YIELD_EVERY = 256
 
 _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$", re.UNICODE)
 
@@ -129,15 +134,16 @@ class Operations:
 
     # -- lookups -----------------------------------------------------------------------
     def _own(self, caller: Caller) -> list[TrailDocument]:
-        return [d for d in self.store.trails() if d.trail.account_id == caller.account_id]
+        return self.store.account_trails(caller.account_id)
 
     def _visible(self, caller: Caller) -> list[TrailDocument]:
         """The caller's trails and the organization trails of its organization: members
         see those (guide line 392) but cannot change them (line 3683)."""
-        return [
-            d
-            for d in self.store.trails()
-            if d.trail.account_id == caller.account_id or self._applies_to(d.trail, caller)
+        own = self._own(caller)
+        if self.store.organization_of(caller.account_id) is None:
+            return own
+        return own + [
+            d for d in self.store.organization_trails() if self._applies_to(d.trail, caller)
         ]
 
     def _applies_to(self, trail: Trail, caller: Caller) -> bool:
@@ -184,8 +190,8 @@ class Operations:
             # it answers like any trail it cannot see (a real member's StartLogging did)
             return found if not writable and self._applies_to(found.trail, caller) else None
         self.rules.validate_name(name_or_arn)
-        for d in self._own(caller):
-            if d.trail.name == name_or_arn and d.trail.exists_in(caller.region):
+        for d in self.store.named(caller.account_id, name_or_arn):
+            if d.trail.exists_in(caller.region):
                 return d
         return None
 
@@ -387,9 +393,24 @@ class Operations:
         if not names:
             found = [d.trail for d in self._visible(caller) if shown(d.trail)]
         else:
+            # No cap on the list in the API reference; the answer is bounded by the
+            # trails the caller can see, and a long list (a 1 MiB body holds about
+            # 100,000 names) gives the event loop back every few hundred lookups, so
+            # other callers are answered meanwhile.
+            own: dict[str, list[TrailDocument]] = {}
+            for d in self._own(caller):
+                own.setdefault(d.trail.name, []).append(d)
             found, seen = [], set()
-            for name in names:
-                d = self._lookup(caller, name)
+            for i, name in enumerate(dict.fromkeys(names)):
+                if i % DESCRIBE_YIELD_EVERY == DESCRIBE_YIELD_EVERY - 1:
+                    await asyncio.sleep(0)
+                if name.startswith("arn:"):
+                    d = self._lookup(caller, name)
+                else:
+                    self.rules.validate_name(name)
+                    d = next(
+                        (h for h in own.get(name, ()) if h.trail.exists_in(caller.region)), None
+                    )
                 if d is not None and shown(d.trail) and d.trail.trail_arn not in seen:
                     seen.add(d.trail.trail_arn)
                     found.append(d.trail)
@@ -513,6 +534,8 @@ class Operations:
         return {}
 
     async def list_tags(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+        if len(p["ResourceIdList"]) > MAX_LIST_TAGS_RESOURCES:
+            raise ApiError(*answer("too_many_resources", limit=MAX_LIST_TAGS_RESOURCES))
         out = []
         for resource_id in p["ResourceIdList"]:
             found = self._find_resource(caller, resource_id)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -27,18 +27,37 @@ from recorder.api.leases import Lease, Leases, LeaseTable
 from recorder.api.protocol import ApiError
 from recorder.aws.arn import arn_or_none
 from recorder.settings import Settings
-from recorder.trails import TrailError
+from recorder.trails import Trail, TrailError
 from recorder.trails.document import TrailDocument
+from recorder.trails.index import TrailIndex
 
 Document = dict[str, Any]
 
 
 class TrailStore(Protocol):
-    """The trail documents every account has, and the one way to change them."""
+    """The trail documents every account has, and the one way to change them.
 
-    def trails(self) -> Iterator[TrailDocument]: ...
+    Lookups are indexed (:class:`~recorder.trails.index.TrailIndex`): by ARN (in any
+    Region), an account's trails, an account's trails of one name, the organization
+    trails; none costs more with more accounts."""
 
-    def trail(self, trail_arn: str) -> TrailDocument | None: ...
+    def trails(self) -> Iterator[TrailDocument]:
+        """Every trail (tools; no request handler scans them)."""
+        ...
+
+    def trail(self, trail_arn: str) -> TrailDocument | None:
+        """The trail with this ARN, whatever its Region."""
+        ...
+
+    def account_trails(self, account_id: str) -> list[TrailDocument]:
+        """The account's own trails, in every Region."""
+        ...
+
+    def named(self, account_id: str, name: str) -> list[TrailDocument]:
+        """The account's trails of this name (the caller's Region picks among them)."""
+        ...
+
+    def organization_trails(self) -> list[TrailDocument]: ...
 
     def organization_of(self, account_id: str) -> str | None: ...
 
@@ -53,16 +72,33 @@ class TrailStore(Protocol):
     async def delete(self, trail_arn: str) -> None: ...
 
 
-class _Parsed:
-    """Stored documents read into :class:`TrailDocument` once per version: a changed
-    document is a new object, so the cache holds each document with what it gave."""
+class _Documents:
+    """An index of trails and their stored documents, each read into a
+    :class:`TrailDocument` once per version: a changed document is a new object, so
+    the cache holds each document with what it gave. The lookups both stores share."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        index: Callable[[], TrailIndex],
+        document: Callable[[str], Mapping[str, Any] | None],
+    ) -> None:
+        self._index = index
+        self._document = document
         self._cache: dict[str, tuple[Mapping[str, Any], TrailDocument]] = {}
 
-    def __call__(self, trail_arn: str, doc: Mapping[str, Any] | None) -> TrailDocument | None:
-        if doc is None:
+    def trails(self) -> Iterator[TrailDocument]:
+        for arn in list(self._index()):
+            found = self.trail(arn)
+            if found is not None:
+                yield found
+
+    def trail(self, trail_arn: str) -> TrailDocument | None:
+        index = self._index()
+        if trail_arn not in index:
             self._cache.pop(trail_arn, None)
+            return None  # none, or stored but unreadable by Trail.from_api: not a trail
+        doc = self._document(trail_arn)
+        if doc is None:
             return None
         hit = self._cache.get(trail_arn)
         if hit is not None and hit[0] is doc:
@@ -70,15 +106,24 @@ class _Parsed:
         try:
             parsed = TrailDocument.from_document(doc)
         except TrailError:
-            return None  # stored but unreadable by Trail.from_api: not a trail
+            return None
         self._cache[trail_arn] = (doc, parsed)
+        if len(self._cache) > 2 * len(index) + 100:  # deleted trails, now and then
+            for arn in [a for a in self._cache if a not in index]:
+                del self._cache[arn]
         return parsed
 
-    def keep(self, trail_arns: set[str]) -> None:
-        """Forget deleted trails' documents."""
-        if len(self._cache) > len(trail_arns):
-            for arn in self._cache.keys() - trail_arns:
-                del self._cache[arn]
+    def _documents(self, trails: Iterable[Trail]) -> list[TrailDocument]:
+        return [d for d in (self.trail(t.trail_arn) for t in trails) if d is not None]
+
+    def account_trails(self, account_id: str) -> list[TrailDocument]:
+        return self._documents(self._index().of_account(account_id))
+
+    def named(self, account_id: str, name: str) -> list[TrailDocument]:
+        return self._documents(self._index().named(account_id, name))
+
+    def organization_trails(self) -> list[TrailDocument]:
+        return self._documents(self._index().organization_trails())
 
 
 async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
@@ -92,10 +137,11 @@ async def publish(settings: Settings, producer: Any, key: str, value: dict[str, 
     return int(meta.offset)
 
 
-class RegistryStore:
+class RegistryStore(_Documents):
     """Trail documents on the ``trails`` topic, read back through the registry."""
 
     def __init__(self, settings: Settings, registry: Any, producer: Any) -> None:
+        super().__init__(lambda: registry.trails, registry.document)
         self._settings = settings
         self._registry = registry
         self._producer = producer
@@ -108,7 +154,6 @@ class RegistryStore:
         self._leases = Leases(self._table, registry.changed, publish_lease)
         self._local: dict[str, asyncio.Lock] = {}
         self._held: dict[str, Lease] = {}
-        self._parsed = _Parsed()
 
     @contextlib.asynccontextmanager
     async def exclusive(self, account_id: str) -> AsyncIterator[None]:
@@ -124,19 +169,6 @@ class RegistryStore:
                 self._held.pop(account_id, None)
                 with contextlib.suppress(KafkaError, TimeoutError):
                     await self._leases.release(lease)
-
-    def trails(self) -> Iterator[TrailDocument]:
-        arns = list(self._registry.trails)
-        for arn in arns:
-            found = self.trail(arn)
-            if found is not None:
-                yield found
-        self._parsed.keep(set(arns))
-
-    def trail(self, trail_arn: str) -> TrailDocument | None:
-        if trail_arn not in self._registry.trails:
-            return None  # stored but unreadable by Trail.from_api: not a trail
-        return self._parsed(trail_arn, self._registry.document(trail_arn))
 
     def organization_of(self, account_id: str) -> str | None:
         orgs: Mapping[str, str] = self._registry.organizations
@@ -175,7 +207,7 @@ def _unavailable(what: str, exc: Exception | None) -> ApiError:
     return ApiError("ServiceUnavailableException", f"{what}{suffix}", status=503)
 
 
-class MemoryStore:
+class MemoryStore(_Documents):
     """In-memory store with the same contract (tests, tools)."""
 
     def __init__(
@@ -184,7 +216,8 @@ class MemoryStore:
         management: Mapping[str, str] | None = None,
     ) -> None:
         self.docs: dict[str, Document] = {}
-        self._parsed = _Parsed()
+        self._trails = TrailIndex()
+        super().__init__(lambda: self._trails, self.docs.get)
         self.organizations = dict(organizations or {})
         self.management = dict(management or {})  # org id -> management account
         self.writes = 0
@@ -195,15 +228,6 @@ class MemoryStore:
     async def exclusive(self, account_id: str) -> AsyncIterator[None]:
         async with self._accounts.setdefault(account_id, asyncio.Lock()):
             yield
-
-    def trails(self) -> Iterator[TrailDocument]:
-        for arn, doc in list(self.docs.items()):
-            found = self._parsed(arn, doc)
-            if found is not None:
-                yield found
-
-    def trail(self, trail_arn: str) -> TrailDocument | None:
-        return self._parsed(trail_arn, self.docs.get(trail_arn))
 
     def document(self, trail_arn: str) -> Document | None:
         """The stored JSON, as the registry would read it."""
@@ -218,9 +242,13 @@ class MemoryStore:
     async def put(self, trail_arn: str, document: Document) -> None:
         async with self._lock:
             self.docs[trail_arn] = document
+            self._trails.remove(trail_arn)
+            with contextlib.suppress(TrailError):  # as the registry: not a trail
+                self._trails.put(Trail.from_api(document))
             self.writes += 1
 
     async def delete(self, trail_arn: str) -> None:
         async with self._lock:
             self.docs.pop(trail_arn, None)
+            self._trails.remove(trail_arn)
             self.writes += 1

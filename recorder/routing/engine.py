@@ -16,7 +16,7 @@ deleted trail still receives the events from before its stop, and none after.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +140,60 @@ class RoutingEngine:
             org_of,
             len(trails),
         )
+        engine._inputs = inputs
+        return engine
+
+    def updated(
+        self,
+        accounts: Iterable[str],
+        trails_of: Callable[[str], Sequence[Trail]],
+        organization_trails: Sequence[Trail],
+        trail_count: int,
+    ) -> RoutingEngine:
+        """This engine with the scopes of ``accounts`` compiled again, and every other
+        scope taken as it is: what one changed trail costs (its account's scope, and
+        its organization's if the account is in one), whatever the number of accounts.
+
+        ``trails_of(account)``: the account's trails now (deleted ones kept for their
+        late events included); ``organization_trails``: every organization trail now.
+        The organization map is this engine's (a membership change compiles anew)."""
+        org_of = self._org_of
+        account_scopes = dict(self._accounts)
+        org_scopes = dict(self._orgs)
+        inputs = dict(self._inputs)
+        orgs: set[str] = set()
+
+        def rebuild(
+            kind: str, key: str, members: list[tuple[Trail, str | None]], into: dict[str, _Scope]
+        ) -> None:
+            if members:
+                inputs[(kind, key)] = tuple(members)
+                into[key] = _scope(members)
+            else:
+                inputs.pop((kind, key), None)
+                into.pop(key, None)
+
+        for account in accounts:
+            own = []
+            for t in trails_of(account):
+                if not t.routable:
+                    continue
+                org = organization_of(t, org_of)
+                if org is None:
+                    own.append((t, None))
+                else:
+                    orgs.add(org)
+            rebuild("account", account, own, account_scopes)
+            if account in org_of:
+                orgs.add(org_of[account])
+        for org in orgs:
+            members = [
+                (t, org)
+                for t in organization_trails
+                if t.routable and organization_of(t, org_of) == org
+            ]
+            rebuild("org", org, members, org_scopes)
+        engine = RoutingEngine(account_scopes, org_scopes, org_of, trail_count)
         engine._inputs = inputs
         return engine
 

@@ -16,8 +16,12 @@ restart; the swap is one reference assignment.
 Compiling is CPU work (about a second for 10,000 trails), and the same event loop
 serves ``/healthz``, the control API and the router's polls, so parsing and compiling
 run in a worker thread, and incrementally: a trail document is parsed once when it
-changes, and the engine reuses every scope (an account's or an organization's trails)
-whose trails did not change.
+changes, and only the scopes (an account's trails, its organization's) of the
+accounts whose trails changed are compiled again (:meth:`RoutingEngine.updated`); a
+batch of `trails` records that changes no trail (the control API's write leases)
+compiles nothing. The trails are indexed by ARN, account and name
+(:class:`~recorder.trails.index.TrailIndex`), which is what the control API looks
+them up by.
 """
 
 from __future__ import annotations
@@ -43,16 +47,34 @@ from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
+from recorder.trails.index import TrailIndex
 from recorder.trails.logging_state import stopped
 from recorder.trails.organizations import Organization
 
 log = get_logger("recorder.registry")
 #: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
 LEASE_PREFIX = "lease/"
+#: Keys of declared organization memberships on `trails` (value {"OrganizationId"}).
+ORGANIZATION_PREFIX = "organization/"
 READ_RECORDS = 5000
 
 #: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
 RETIRED_MAX = 10_000
+
+
+def _parse(changed: dict[str, dict[str, Any] | None]) -> dict[str, Trail | None]:
+    """The trails of changed documents (in a worker thread); ``None``: deleted, or not
+    a trail (an organization record, a document that does not parse)."""
+    out: dict[str, Trail | None] = {}
+    for arn, doc in changed.items():
+        out[arn] = None
+        if doc is None or arn.startswith(ORGANIZATION_PREFIX):
+            continue
+        try:
+            out[arn] = Trail.from_api(doc)
+        except Exception as exc:
+            log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+    return out
 
 
 def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]:
@@ -73,7 +95,8 @@ def load_trails_document(raw: bytes | str) -> tuple[list[Trail], dict[str, str]]
 @dataclass
 class TrailRegistry:
     settings: Settings
-    trails: dict[str, Trail] = field(default_factory=dict)
+    #: The current trails by ARN (a read-only mapping), by account and by name.
+    trails: TrailIndex = field(default_factory=TrailIndex)
     organizations: dict[str, str] = field(default_factory=dict)
     version: int = 0
     #: The organization read from AWS Organizations (recorder.services.organizations);
@@ -82,14 +105,13 @@ class TrailRegistry:
 
     def __post_init__(self) -> None:
         self._engine = RoutingEngine.compile([], {})
-        self._parsed: dict[str, Trail] = {}  # the topic's trails, parsed as they change
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._pacer: Pacer | None = None
         self._topic_state: dict[str, dict[str, Any]] = {}
         # Deleted trails, as they were at deletion with their last period closed then:
         # routing still gives them the events of before their deletion (line 8394).
-        self._retired: dict[str, Trail] = {}
+        self._retired = TrailIndex()
         self._declared_orgs: dict[str, str] = {}
         self.position = 0  # next offset of `trails` to read
         self._wanted = 0  # someone waits until the position reaches this: no pacing
@@ -161,11 +183,37 @@ class TrailRegistry:
         engine = await asyncio.to_thread(
             RoutingEngine.compile, [*trails, *self._retired.values()], merged, self._engine
         )
-        self.trails = {t.trail_arn: t for t in trails}
+        self.trails = TrailIndex(trails)
         self.organizations = merged
         self._engine = engine
         self.version += 1
         log.info("trails_loaded", trails=len(trails), version=self.version)
+
+    async def _update(self, changed: dict[str, Trail | None]) -> None:
+        """Apply changed topic trails (``None``: deleted) and compile the scopes of
+        their accounts only, off the event loop."""
+        accounts: set[str] = set()
+        trails, retired = self.trails, self._retired
+        for arn, trail in changed.items():
+            old = trails.remove(arn)
+            if old is not None:
+                accounts.add(old.account_id)
+            if trail is not None:
+                trails.put(trail)
+                accounts.add(trail.account_id)
+            gone = retired.get(arn)
+            if gone is not None:
+                accounts.add(gone.account_id)
+
+        def trails_of(account: str) -> list[Trail]:
+            return [*trails.of_account(account), *retired.of_account(account)]
+
+        organization_trails = [*trails.organization_trails(), *retired.organization_trails()]
+        self._engine = await asyncio.to_thread(
+            self._engine.updated, accounts, trails_of, organization_trails, len(trails)
+        )
+        self.version += 1
+        log.info("trails_changed", trails=len(trails), accounts=len(accounts), version=self.version)
 
     async def reload_file(self) -> bool:
         path: Path | None = self.settings.trails_file
@@ -262,22 +310,7 @@ class TrailRegistry:
         messages = batch.get(self._tp, [])
         if not messages:
             return
-        changed: dict[str, dict[str, Any] | None] = {}
-        for m in messages:
-            arn = (m.key or b"").decode()
-            if arn.startswith(LEASE_PREFIX):
-                continue  # the control API's write leases, not trails
-            if m.value is None:
-                self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
-                changed[arn] = None
-            else:
-                try:
-                    self._topic_state[arn] = changed[arn] = orjson.loads(m.value)
-                    self._retired.pop(arn, None)
-                except orjson.JSONDecodeError:
-                    log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
-        await asyncio.to_thread(self._parse_changes, changed)
-        await self._apply_topic_state()
+        await self._apply(messages)
         # Listeners (the API's write leases) hear of the batch only once its trails are
         # applied, with no await until the position moves: a lease granted by this
         # batch is then never acted on before the previous holder's write is visible.
@@ -289,29 +322,52 @@ class TrailRegistry:
         async with self._changed:
             self._changed.notify_all()
 
-    def _parse_changes(self, changed: dict[str, dict[str, Any] | None]) -> None:
-        """Parse the trail documents that changed (in a worker thread)."""
-        for arn, doc in changed.items():
-            self._parsed.pop(arn, None)
-            if doc is None or arn.startswith("organization/"):
-                continue
-            try:
-                self._parsed[arn] = Trail.from_api(doc)
-            except Exception as exc:
-                log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
-
-    async def _apply_topic_state(self) -> None:
-        orgs: dict[str, str] = {}
-        for arn, doc in self._topic_state.items():
-            if arn.startswith("organization/"):
-                orgs[arn.split("/", 1)[1]] = str(doc.get("OrganizationId", ""))
-        await self.replace(list(self._parsed.values()), orgs)
+    async def _apply(self, messages: list[Any]) -> None:
+        """Apply a batch of `trails` records (in offset order): the trails they change
+        are parsed off the event loop, and routing is compiled for their accounts; a
+        batch of lease records changes nothing here."""
+        changed: dict[str, dict[str, Any] | None] = {}
+        organizations = False
+        for m in messages:
+            arn = (m.key or b"").decode()
+            if arn.startswith(LEASE_PREFIX):
+                continue  # the control API's write leases, not trails
+            if arn.startswith(ORGANIZATION_PREFIX):
+                organizations = True
+            if m.value is None:
+                self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
+                changed[arn] = None
+            else:
+                try:
+                    self._topic_state[arn] = changed[arn] = orjson.loads(m.value)
+                except orjson.JSONDecodeError:
+                    log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
+                    continue
+                self._retired.remove(arn)
+        if not changed:
+            return
+        parsed = await asyncio.to_thread(_parse, changed)
+        if organizations:  # declared memberships changed: the whole engine
+            orgs = {
+                arn[len(ORGANIZATION_PREFIX) :]: str(doc.get("OrganizationId", ""))
+                for arn, doc in self._topic_state.items()
+                if arn.startswith(ORGANIZATION_PREFIX)
+            }
+            trails = dict(self.trails)
+            for arn, trail in parsed.items():
+                if trail is None:
+                    trails.pop(arn, None)
+                else:
+                    trails[arn] = trail
+            await self.replace(list(trails.values()), orgs)
+        else:
+            await self._update(parsed)
 
     def _retire(self, arn: str, doc: dict[str, Any] | None, timestamp_ms: int) -> None:
         """A deleted trail stops logging at its deletion (the tombstone's time); it is
         kept for routing while events of before then may still arrive, at most
         ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
-        if doc is None or arn.startswith("organization/"):
+        if doc is None or arn.startswith(ORGANIZATION_PREFIX):
             return
         deleted = format_millis(from_epoch_ms(timestamp_ms))
         periods = doc.get("LoggingPeriods")
@@ -324,9 +380,9 @@ class TrailRegistry:
             log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
             return
         if trail.logging_periods:
-            self._retired[arn] = trail
+            self._retired.put(trail)
             while len(self._retired) > RETIRED_MAX:
-                self._retired.pop(next(iter(self._retired)))
+                self._retired.remove(next(iter(self._retired)))
         log.info("trail_retired", trail_arn=arn, deleted=deleted)
 
     def document(self, trail_arn: str) -> dict[str, Any] | None:

@@ -87,6 +87,14 @@ ANSWERS: dict[str, Answer] = {
         "MaximumNumberOfTrailsExceededException",
         "User: {account} already has 5 trails in {region}.",
     ),
+    # ListTags' ResourceIdList "has a limit of 20 ARNs" (model); ListTags models no error
+    # for it, so the answer is the JSON protocol's constraint violation, in the form
+    # AWS's JSON services give a list longer than its documented limit
+    "too_many_resources": Answer(
+        "ValidationException",
+        "1 validation error detected: Value at 'resourceIdList' failed to satisfy "
+        "constraint: Member must have length less than or equal to {limit}",
+    ),
     # -- destinations ----------------------------------------------------------------------
     # moto (check_bucket_exists)
     "bucket_missing": Answer("S3BucketDoesNotExistException", "S3 bucket {bucket} does not exist!"),

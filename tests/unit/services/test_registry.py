@@ -16,6 +16,7 @@ from recorder.services.registry import TrailRegistry
 from recorder.settings import Settings
 from recorder.stack.processes import free_port
 from recorder.trails import Trail
+from tests.unit.services.records import trails_record
 
 
 def _docs(n: int) -> list[dict[str, object]]:
@@ -73,3 +74,35 @@ def test_incremental_compile_reuses_unchanged_scopes_and_routes_as_a_full_compil
     for _ in range(2000):
         record = mix.event()
         assert after.route(record) == full.route(record)
+
+
+async def test_lease_records_compile_nothing_and_a_change_compiles_its_account_only() -> None:
+    accounts = account_ids(50)
+    docs = trail_set(accounts, 150)
+    registry = TrailRegistry(Settings.from_env({}))
+    await registry._apply([trails_record(i, d["TrailARN"], d) for i, d in enumerate(docs)])
+    engine, version = registry.engine(), registry.version
+    leases = [
+        trails_record(200 + i, f"lease/{accounts[i]}", {"op": "acquire", "id": f"l{i}"})
+        for i in range(10)
+    ]
+    await registry._apply(leases)
+    assert (registry.engine(), registry.version) == (engine, version)
+    stopped = {**docs[0], "IsLogging": False}
+    await registry._apply([trails_record(300, docs[0]["TrailARN"], stopped)])
+    after = registry.engine()
+    assert registry.version == version + 1
+    changed = Trail.from_api(docs[0]).account_id
+    for account in accounts:
+        assert (after._accounts.get(account) is engine._accounts.get(account)) == (
+            account != changed
+        )
+    full = RoutingEngine.compile(list(registry.trails.values()), {})
+    mix = TrafficMix(accounts)
+    for _ in range(2000):
+        record = mix.event()
+        assert after.route(record) == full.route(record)
+    assert not registry.trails[docs[0]["TrailARN"]].is_logging
+    assert [t.trail_arn for t in registry.trails.named(changed, docs[0]["Name"])] == [
+        docs[0]["TrailARN"]
+    ]

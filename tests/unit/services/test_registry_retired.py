@@ -9,6 +9,7 @@ from recorder.services.registry import TrailRegistry
 from recorder.settings import Settings
 from recorder.trails.logging_state import started
 from tests.unit.routing.guide_cases import record, trail
+from tests.unit.services.records import trails_record
 
 DELETED_AT = dt.datetime(2026, 12, 1, 5, 10, 0, 400_000, tzinfo=dt.UTC)
 
@@ -27,16 +28,9 @@ async def test_deleted_trail_routes_events_of_before_its_deletion_only() -> None
         "StartLoggingTime": "2026-12-01T05:00:00.000Z",
         "LoggingPeriods": started(None, "2026-12-01T05:00:00.000Z"),
     }
-    registry._topic_state[doc["TrailARN"]] = doc
-    registry._parse_changes({doc["TrailARN"]: doc})  # as _read does for each change
-    await registry._apply_topic_state()
-    registry._retire(
-        doc["TrailARN"],
-        registry._topic_state.pop(doc["TrailARN"]),
-        int(DELETED_AT.timestamp() * 1000),
-    )
-    registry._parse_changes({doc["TrailARN"]: None})
-    await registry._apply_topic_state()
+    await registry._apply([trails_record(0, doc["TrailARN"], doc)])
+    deleted_ms = int(DELETED_AT.timestamp() * 1000)
+    await registry._apply([trails_record(1, doc["TrailARN"], None, deleted_ms)])
     assert doc["TrailARN"] not in registry.trails  # gone for the control API
     engine = registry.engine()
     assert engine.route(_event("2026-12-01T05:09:59Z"))  # late, but from before
