@@ -8,10 +8,14 @@ API's tags and times); a handler changes the ``Trail`` (its methods, or a new on
 checked step by step in CloudTrail's order) and the store writes it back as the
 document the router and writer read through :meth:`recorder.trails.Trail.from_api`.
 
-Visibility follows the guide: an account sees only its own trails; in a region it
-sees the trails created there plus the multi-region trails created elsewhere
-(shadow trails, line 459); a trail is changed only in its home region (line 3110).
-Another account's trail answers exactly like an absent one.
+Visibility follows the guide and the API reference: an account sees only its own
+trails; in a region it sees, by name, the trails created there plus the multi-region
+trails created elsewhere (shadow trails, line 459); a trail in another Region is reached
+by its ARN (DescribeTrails: "To return information about a trail in another Region, you
+must specify its trail ARN"), and is changed only in its home region (line 3110):
+UpdateTrail, PutEventSelectors, DeleteTrail and the other writes that model
+``InvalidHomeRegionException`` answer it from anywhere else. Another account's trail
+answers exactly like an absent one.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from recorder.api.auth import Principal
 from recorder.api.checks import ResourceChecks
+from recorder.api.event_configuration import get_event_configuration, put_event_configuration
 from recorder.api.insight_selectors import (
     get_insight_selectors,
     put_insight_selectors,
@@ -57,6 +62,7 @@ _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$", re.UNICODE)
 READ_ONLY = frozenset(
     {
         "DescribeTrails",
+        "GetEventConfiguration",
         "GetEventSelectors",
         "GetInsightSelectors",
         "GetTrail",
@@ -110,6 +116,8 @@ class Operations:
             "GetEventSelectors": self.get_event_selectors,
             "GetInsightSelectors": lambda c, p: get_insight_selectors(self, c, p),
             "PutInsightSelectors": lambda c, p: put_insight_selectors(self, c, p),
+            "GetEventConfiguration": lambda c, p: get_event_configuration(self, c, p),
+            "PutEventConfiguration": lambda c, p: put_event_configuration(self, c, p),
             "AddTags": self.add_tags,
             "RemoveTags": self.remove_tags,
             "ListTags": self.list_tags,
@@ -181,8 +189,10 @@ class Operations:
                     f"Invalid trail ARN: {name_or_arn}. The trail ARN must be "
                     "arn:aws:cloudtrail:<region>:<account>:trail/<name>",
                 ) from None
+            # by ARN, a trail is found from any region (API reference, DescribeTrails);
+            # writes then answer InvalidHomeRegionException outside its home region
             found = self.store.trail(name_or_arn)
-            if found is None or not found.trail.exists_in(caller.region):
+            if found is None:
                 return None
             if arn.account_id == caller.account_id:
                 return found
@@ -385,10 +395,12 @@ class Operations:
         shadows = p.get("includeShadowTrails", True)
         names = p.get("trailNameList") or []
 
-        def shown(trail: Trail) -> bool:
+        def shown(trail: Trail, by_arn: bool = False) -> bool:
             if trail.home_region == caller.region:
                 return True
-            return bool(shadows) and trail.exists_in(caller.region)
+            if trail.exists_in(caller.region):  # a shadow of a multi-region trail
+                return bool(shadows)
+            return by_arn  # another region's trail: by its ARN only
 
         if not names:
             found = [d.trail for d in self._visible(caller) if shown(d.trail)]
@@ -411,7 +423,8 @@ class Operations:
                     d = next(
                         (h for h in own.get(name, ()) if h.trail.exists_in(caller.region)), None
                     )
-                if d is not None and shown(d.trail) and d.trail.trail_arn not in seen:
+                by_arn = name.startswith("arn:")
+                if d is not None and shown(d.trail, by_arn) and d.trail.trail_arn not in seen:
                     seen.add(d.trail.trail_arn)
                     found.append(d.trail)
         return {"trailList": [t.to_api() for t in sorted(found, key=lambda t: t.trail_arn)]}
@@ -440,7 +453,10 @@ class Operations:
     async def get_trail_status(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         found = self._find(caller, p["Name"], arn_in_message=True)
         trail = found.trail
-        out: dict[str, Any] = dict(self.status.status(trail.trail_arn, caller.region))
+        # a shadow trail's status is its region's; another region's trail reached by ARN
+        # answers its home region's ("returns trail status from a single Region")
+        region = caller.region if trail.exists_in(caller.region) else trail.home_region
+        out: dict[str, Any] = dict(self.status.status(trail.trail_arn, region))
         out["IsLogging"] = trail.is_logging
         for member, legacy, value in (
             ("StartLoggingTime", "TimeLoggingStarted", found.start_logging_time),

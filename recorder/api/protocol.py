@@ -24,6 +24,8 @@ from botocore.session import get_session
 from botocore.utils import parse_to_aware_datetime
 from botocore.validate import ParamValidator
 
+from recorder.api.model_additions import extended
+
 CONTENT_TYPE = "application/x-amz-json-1.1"
 SERVICE_NAME = "cloudtrail"
 
@@ -44,8 +46,11 @@ class ApiError(Exception):
 
 @functools.cache
 def service_model() -> ServiceModel:
-    """botocore's model of CloudTrail (loaded once; it is a few MB of JSON)."""
-    return get_session().get_service_model(SERVICE_NAME)
+    """botocore's model of CloudTrail (loaded once; it is a few MB of JSON), with the
+    members the API gained after the installed botocore (:mod:`recorder.api.model_additions`)."""
+    loader = get_session().get_component("data_loader")
+    raw = loader.load_service_model(SERVICE_NAME, "service-2")
+    return ServiceModel(extended(raw), service_name=SERVICE_NAME)
 
 
 def target_prefix() -> str:

@@ -78,6 +78,12 @@ ANSWERS: dict[str, Answer] = {
     "trail_not_found": Answer(
         "TrailNotFoundException", "Unknown trail: {name} for the user: {account}"
     ),
+    # AWS's "Logging Insights events with the AWS CLI" quotes this answer
+    "insight_not_enabled": Answer(
+        "InsightNotEnabledException",
+        "Trail {arn} does not have Insights enabled. Edit the trail settings to enable "
+        "Insights, and then try the operation again.",
+    ),
     # record: nozaq/terraform-aws-secure-baseline#306
     "trail_exists": Answer(
         "TrailAlreadyExistsException", "Trail {name} already exists for customer: {account}"

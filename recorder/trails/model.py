@@ -60,10 +60,23 @@ _DESCRIBE_FIELDS = frozenset(
     }
 )
 _EXTRA_FIELDS = frozenset(
-    {"IsLogging", "EventSelectors", "AdvancedEventSelectors", "LoggingPeriods", "InsightSelectors"}
+    {
+        "IsLogging",
+        "EventSelectors",
+        "AdvancedEventSelectors",
+        "LoggingPeriods",
+        "InsightSelectors",
+        "AggregationConfigurations",
+    }
 )
 #: PutInsightSelectors' InsightType values (API reference, InsightSelector).
 INSIGHT_TYPES = ("ApiCallRateInsight", "ApiErrorRateInsight")
+#: InsightSelector.EventCategories (API reference): the events an Insights type counts;
+#: without them, management events (the only kind before data-event Insights).
+INSIGHT_CATEGORIES = ("Management", "Data")
+DEFAULT_INSIGHT_CATEGORIES: tuple[str, ...] = ("Management",)
+#: AggregationConfiguration.Templates (API reference); EventCategory is always Data.
+AGGREGATION_TEMPLATES = ("API_ACTIVITY", "RESOURCE_ACCESS", "USER_ACTIONS")
 #: Members the control API keeps in the stored trail documents for itself (tags, the
 #: trail's history). They ride along and are ignored here; any other unknown member is
 #: refused, so that a misspelt field in a trails file is an error, not a silent default.
@@ -93,6 +106,10 @@ class Trail:
     advanced_event_selectors: tuple[AdvancedEventSelector, ...] = ()
     logging_periods: tuple[LoggingPeriod, ...] = ()
     insight_types: tuple[str, ...] = ()  # GetInsightSelectors' InsightType values
+    # (InsightType, EventCategories) where the categories were given; else Management
+    insight_categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # PutEventConfiguration's AggregationConfigurations (EventCategory Data) templates
+    aggregation_templates: tuple[str, ...] = ()
 
     # -- derived ----------------------------------------------------------------------
     @property
@@ -131,6 +148,12 @@ class Trail:
             return ()
         return self.event_selectors or DEFAULT_EVENT_SELECTORS
 
+    def categories_of(self, insight_type: str) -> tuple[str, ...]:
+        """The event categories the Insights type counts on this trail (none if off)."""
+        if insight_type not in self.insight_types:
+            return ()
+        return dict(self.insight_categories).get(insight_type, DEFAULT_INSIGHT_CATEGORIES)
+
     # -- changes (a change is a new trail) ---------------------------------------------
     def start_logging(self, at: int) -> Trail:
         """StartLogging at ``at`` (epoch ms): logging, in a period opened then."""
@@ -146,7 +169,7 @@ class Trail:
 
     def without_insights(self) -> Trail:
         """Insights off (PutInsightSelectors with none; StopLogging, guide line 3662)."""
-        return replace(self, has_insight_selectors=False, insight_types=())
+        return replace(self, has_insight_selectors=False, insight_types=(), insight_categories=())
 
     # -- API shapes -------------------------------------------------------------------
     @classmethod
@@ -190,7 +213,8 @@ class Trail:
         basic, advanced = parse_selectors(
             doc.get("EventSelectors"), doc.get("AdvancedEventSelectors")
         )
-        insights = _insight_types(name, doc.get("InsightSelectors"))
+        insights, categories = _insight_selectors(name, doc.get("InsightSelectors"))
+        templates = parse_aggregation_configurations(doc.get("AggregationConfigurations"))
         return cls(
             name=name,
             trail_arn=arn_text,
@@ -211,6 +235,8 @@ class Trail:
             advanced_event_selectors=advanced,
             logging_periods=parse_logging_periods(doc),
             insight_types=insights,
+            insight_categories=categories,
+            aggregation_templates=templates,
         )
 
     def to_api(self) -> dict[str, Any]:
@@ -250,8 +276,20 @@ class Trail:
         if self.has_custom_event_selectors:
             doc.update(selectors_to_api(self.event_selectors, self.advanced_event_selectors))
         if self.insight_types:
-            doc["InsightSelectors"] = [{"InsightType": t} for t in self.insight_types]
+            given = dict(self.insight_categories)
+            doc["InsightSelectors"] = [
+                {"InsightType": t, **({"EventCategories": list(given[t])} if t in given else {})}
+                for t in self.insight_types
+            ]
+        if self.aggregation_templates:
+            doc["AggregationConfigurations"] = self.aggregation_configurations_api()
         return doc
+
+    def aggregation_configurations_api(self) -> list[dict[str, Any]]:
+        """GetEventConfiguration's ``AggregationConfigurations`` (none: empty)."""
+        if not self.aggregation_templates:
+            return []
+        return [{"Templates": list(self.aggregation_templates), "EventCategory": "Data"}]
 
 
 def _flag(doc: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -261,13 +299,17 @@ def _flag(doc: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _insight_types(name: str, selectors: object) -> tuple[str, ...]:
-    """``InsightSelectors`` (PutInsightSelectors' shape) -> the Insights types on."""
+def _insight_selectors(
+    name: str, selectors: object
+) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``InsightSelectors`` (PutInsightSelectors' shape) -> the Insights types on, and
+    the event categories of those that name theirs."""
     if selectors is None:
-        return ()
+        return (), ()
     if not isinstance(selectors, list):
         raise TrailError("InvalidInsightSelectorsException", f"Trail {name}: not a list.")
     out: list[str] = []
+    categories: list[tuple[str, tuple[str, ...]]] = []
     for s in selectors:
         kind = s.get("InsightType") if isinstance(s, Mapping) else None
         if kind not in INSIGHT_TYPES or kind in out:
@@ -275,7 +317,62 @@ def _insight_types(name: str, selectors: object) -> tuple[str, ...]:
                 "InvalidInsightSelectorsException", f"Trail {name}: bad InsightType {kind!r}."
             )
         out.append(kind)
-    return tuple(out)
+        given = s.get("EventCategories")
+        if given is not None:
+            categories.append((kind, parse_insight_categories(given)))
+    return tuple(out), tuple(categories)
+
+
+def parse_insight_categories(given: object) -> tuple[str, ...]:
+    """``InsightSelector.EventCategories``: Management and/or Data, each once."""
+    if not isinstance(given, list) or not given:
+        raise TrailError(
+            "InvalidInsightSelectorsException",
+            f"EventCategories must list Management, Data or both, not {given!r}.",
+        )
+    for c in given:
+        if c not in INSIGHT_CATEGORIES:
+            raise TrailError(
+                "InvalidInsightSelectorsException",
+                f"Invalid EventCategories value {c!r}: valid values are Management and Data.",
+            )
+    if len(set(given)) != len(given):
+        raise TrailError("InvalidInsightSelectorsException", f"EventCategories repeats: {given}.")
+    return tuple(given)
+
+
+def parse_aggregation_configurations(raw: object) -> tuple[str, ...]:
+    """PutEventConfiguration's ``AggregationConfigurations`` -> the templates on (API
+    reference: at most one configuration, EventCategory ``Data``, 1 to 50 templates of
+    API_ACTIVITY, RESOURCE_ACCESS, USER_ACTIONS). An empty list turns aggregation off.
+    Raises ``InvalidParameterException`` as CloudTrail's enum checks do."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > 1:
+        raise TrailError(
+            "InvalidParameterException",
+            "AggregationConfigurations takes at most one aggregation configuration.",
+        )
+    if not raw:
+        return ()
+    (config,) = raw
+    if not isinstance(config, Mapping) or config.get("EventCategory") != "Data":
+        category = config.get("EventCategory") if isinstance(config, Mapping) else config
+        raise TrailError(
+            "InvalidParameterException",
+            f"Invalid EventCategory {category!r} for aggregation: the valid value is Data.",
+        )
+    templates = config.get("Templates")
+    if not isinstance(templates, list) or not 1 <= len(templates) <= 50:
+        raise TrailError("InvalidParameterException", "Templates must list 1 to 50 templates.")
+    for t in templates:
+        if t not in AGGREGATION_TEMPLATES:
+            raise TrailError(
+                "InvalidParameterException",
+                f"Invalid aggregation template {t!r}: valid values are "
+                f"{', '.join(AGGREGATION_TEMPLATES)}.",
+            )
+    return tuple(dict.fromkeys(templates))
 
 
 def _sns_topic_arn(doc: Mapping[str, Any], partition: str, region: str, account: str) -> str | None:

@@ -33,10 +33,10 @@ async def test_put_get_and_turn_off_like_the_guide(ops: Operations) -> None:
     assert (await call(ops, "GetTrail", Name="TrailName3"))["Trail"]["HasInsightSelectors"]
     off = await call(ops, "PutInsightSelectors", TrailName="TrailName3", InsightSelectors=[])
     assert off == {"InsightSelectors": [], "TrailARN": ARN}
-    assert await call(ops, "GetInsightSelectors", TrailName="TrailName3") == {
-        "InsightSelectors": [{"InsightType": ""}],
-        "TrailARN": ARN,
-    }
+    # today's API (the guide's 2019 answer was a selector with an empty InsightType)
+    assert await code(ops, "GetInsightSelectors", TrailName="TrailName3") == (
+        "InsightNotEnabledException"
+    )
     assert not (await call(ops, "GetTrail", Name="TrailName3"))["Trail"]["HasInsightSelectors"]
 
 
@@ -53,7 +53,11 @@ async def test_both_types_and_the_stored_trail_reads_back(ops: Operations) -> No
     [
         [{"InsightType": "ApiCallRate"}],
         [{"InsightType": "ApiCallRateInsight"}, {"InsightType": "ApiCallRateInsight"}],
+        # a trail without data events takes no data Insights
         [{"InsightType": "ApiCallRateInsight", "EventCategories": ["Data"]}],
+        [{"InsightType": "ApiCallRateInsight", "EventCategories": ["Insight"]}],
+        [{"InsightType": "ApiCallRateInsight", "EventCategories": []}],
+        [{"InsightType": "ApiCallRateInsight", "EventCategories": ["Data", "Data"]}],
     ],
 )
 async def test_invalid_selectors(ops: Operations, selectors: list[dict[str, object]]) -> None:
@@ -124,8 +128,9 @@ async def test_stop_logging_turns_insights_off(ops: Operations) -> None:
     )
     await call(ops, "StopLogging", Name="TrailName3")
     assert not (await call(ops, "GetTrail", Name="TrailName3"))["Trail"]["HasInsightSelectors"]
-    got = await call(ops, "GetInsightSelectors", TrailName="TrailName3")
-    assert got["InsightSelectors"] == [{"InsightType": ""}]
+    assert await code(ops, "GetInsightSelectors", TrailName="TrailName3") == (
+        "InsightNotEnabledException"
+    )
     await call(ops, "StartLogging", Name="TrailName3")  # does not turn them back on
     assert not (await call(ops, "GetTrail", Name="TrailName3"))["Trail"]["HasInsightSelectors"]
 
@@ -144,3 +149,50 @@ async def test_home_region_other_accounts_and_event_data_stores(ops: Operations)
         await code(ops, "GetInsightSelectors", EventDataStore="eds")
         == "UnsupportedOperationException"
     )
+
+
+async def test_insight_not_enabled_answers_as_aws_does(ops: Operations) -> None:
+    from recorder.api.protocol import ApiError
+
+    with pytest.raises(ApiError) as err:
+        await call(ops, "GetInsightSelectors", TrailName="TrailName3")
+    assert err.value.code == "InsightNotEnabledException"
+    assert err.value.message == (
+        f"Trail {ARN} does not have Insights enabled. Edit the trail settings to enable "
+        "Insights, and then try the operation again."
+    )
+
+
+async def test_data_insights_on_a_trail_that_logs_data_events(ops: Operations) -> None:
+    await call(
+        ops,
+        "PutEventSelectors",
+        TrailName="TrailName3",
+        EventSelectors=[
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ],
+    )
+    selectors = [
+        {"InsightType": "ApiCallRateInsight", "EventCategories": ["Data"]},
+        {"InsightType": "ApiErrorRateInsight", "EventCategories": ["Data", "Management"]},
+    ]
+    out = await call(ops, "PutInsightSelectors", TrailName="TrailName3", InsightSelectors=selectors)
+    assert out == {"TrailARN": ARN, "InsightSelectors": selectors}
+    assert await call(ops, "GetInsightSelectors", TrailName="TrailName3") == out
+    trail = Trail.from_api(ops.store.document(ARN))  # type: ignore[arg-type]
+    assert trail.categories_of("ApiCallRateInsight") == ("Data",)
+    assert trail.categories_of("ApiErrorRateInsight") == ("Data", "Management")
+    # management only stays the default
+    await call(
+        ops,
+        "PutInsightSelectors",
+        TrailName="TrailName3",
+        InsightSelectors=[{"InsightType": "ApiCallRateInsight"}],
+    )
+    trail = Trail.from_api(ops.store.document(ARN))  # type: ignore[arg-type]
+    assert trail.categories_of("ApiCallRateInsight") == ("Management",)
+    assert trail.categories_of("ApiErrorRateInsight") == ()

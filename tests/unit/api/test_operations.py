@@ -150,6 +150,81 @@ async def test_shadow_trails_and_home_region(ops: Operations) -> None:
     )
 
 
+async def test_another_regions_trail_by_arn(ops: Operations) -> None:
+    """API reference: "To return information about a trail in another Region, you must
+    specify its trail ARN"; writes answer InvalidHomeRegionException outside it."""
+    arn = (await call(ops, "CreateTrail", Name="single", S3BucketName="my-bucket"))["TrailARN"]
+    west = caller(region="us-west-2")
+    assert (await call(ops, "GetTrail", west, Name=arn))["Trail"]["TrailARN"] == arn
+    described = await call(ops, "DescribeTrails", west, trailNameList=[arn])
+    assert [t["TrailARN"] for t in described["trailList"]] == [arn]
+    # by name, only this region's trails
+    assert (await call(ops, "DescribeTrails", west, trailNameList=["single"]))["trailList"] == []
+    assert (await call(ops, "GetTrailStatus", west, Name=arn))["IsLogging"] is False
+    assert (await call(ops, "GetEventSelectors", west, TrailName=arn))["TrailARN"] == arn
+    for op, args in (
+        ("UpdateTrail", {"Name": arn}),
+        ("DeleteTrail", {"Name": arn}),
+        ("StartLogging", {"Name": arn}),
+        ("PutEventSelectors", {"TrailName": arn, "EventSelectors": [{"ReadWriteType": "All"}]}),
+        ("PutEventConfiguration", {"TrailName": arn, "AggregationConfigurations": []}),
+    ):
+        assert await code(ops, op, west, **args) == "InvalidHomeRegionException", op
+    assert await code(ops, "DeleteTrail", west, Name="single") == "TrailNotFoundException"
+    await call(ops, "DeleteTrail", Name=arn)  # from its home region
+
+
+async def test_event_configuration_of_a_trail(ops: Operations) -> None:
+    arn = (await call(ops, "CreateTrail", Name="agg", S3BucketName="my-bucket"))["TrailARN"]
+    put = {
+        "TrailName": "agg",
+        "AggregationConfigurations": [
+            {"EventCategory": "Data", "Templates": ["API_ACTIVITY", "RESOURCE_ACCESS"]}
+        ],
+    }
+    # no data events on the trail yet
+    assert await code(ops, "PutEventConfiguration", **put) == "InvalidParameterCombinationException"
+    await call(
+        ops,
+        "PutEventSelectors",
+        TrailName="agg",
+        AdvancedEventSelectors=[
+            {
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                ]
+            }
+        ],
+    )
+    out = await call(ops, "PutEventConfiguration", **put)
+    assert out == {"TrailARN": arn, "AggregationConfigurations": put["AggregationConfigurations"]}
+    assert await call(ops, "GetEventConfiguration", TrailName=arn) == out
+    bad = [
+        [{"EventCategory": "Management", "Templates": ["API_ACTIVITY"]}],
+        [{"EventCategory": "Data", "Templates": ["TOP_TALKERS"]}],
+        [{"EventCategory": "Data", "Templates": []}],
+    ]
+    for configurations in bad:
+        assert (
+            await code(
+                ops,
+                "PutEventConfiguration",
+                TrailName="agg",
+                AggregationConfigurations=configurations,
+            )
+            == "InvalidParameterException"
+        ), configurations
+    assert await code(ops, "PutEventConfiguration", TrailName="agg", MaxEventSize="Large") == (
+        "InvalidParameterCombinationException"
+    )
+    assert await code(ops, "GetEventConfiguration", EventDataStore="eds") == (
+        "UnsupportedOperationException"
+    )
+    off = await call(ops, "PutEventConfiguration", TrailName="agg", AggregationConfigurations=[])
+    assert off == {"TrailARN": arn, "AggregationConfigurations": []}
+
+
 async def test_accounts_are_isolated(ops: Operations) -> None:
     out = await call(ops, "CreateTrail", Name="mine", S3BucketName="my-bucket")
     bob = caller(BOB)
@@ -287,10 +362,10 @@ async def test_delete_then_recreate(ops: Operations) -> None:
 
 async def test_insights_and_unsupported(ops: Operations) -> None:
     await call(ops, "CreateTrail", Name="trail-t", S3BucketName="my-bucket")
-    assert await call(ops, "GetInsightSelectors", TrailName="trail-t") == {
-        "TrailARN": f"arn:aws:cloudtrail:us-east-2:{ALICE}:trail/trail-t",
-        "InsightSelectors": [{"InsightType": ""}],  # the guide's default (line 5016)
-    }
+    # today's API; the guide's 2019 default (line 5016) was {"InsightType": ""}
+    assert await code(ops, "GetInsightSelectors", TrailName="trail-t") == (
+        "InsightNotEnabledException"
+    )
     assert await code(ops, "GetInsightSelectors", TrailName="missing") == "TrailNotFoundException"
     assert (
         await code(ops, "CreateEventDataStore", Name="missing") == "UnsupportedOperationException"
