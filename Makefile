@@ -11,6 +11,9 @@ export RECORDER_AWS_ENDPOINT_URL  ?= http://127.0.0.1:$(MOTO_PORT)
 # moto takes any credentials; real AWS uses the default credential chain instead
 export RECORDER_AWS_ACCESS_KEY_ID ?= testing
 export RECORDER_AWS_SECRET_ACCESS_KEY ?= testing
+# moto stands in for CloudTrail's account: deliver as the CloudTrail service, whose
+# policies the guide shows (on AWS: the writer's role ARN, README "Deploy on AWS")
+export RECORDER_DELIVERY_PRINCIPAL ?= cloudtrail.amazonaws.com
 # the embedded broker (noida-db) has no group rebalancing: each process takes all partitions
 export RECORDER_GROUP_MEMBERSHIP ?= static
 

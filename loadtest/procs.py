@@ -31,12 +31,7 @@ class RecorderProcess:
         self.metrics_port = free_port()
         env = {
             **os.environ,
-            "RECORDER_BOOTSTRAP_SERVERS": self.stack.bootstrap_servers,
-            "RECORDER_AWS_ENDPOINT_URL": self.stack.aws_endpoint_url,
-            "RECORDER_AWS_ACCESS_KEY_ID": "testing",
-            "RECORDER_AWS_SECRET_ACCESS_KEY": "testing",
-            "RECORDER_GROUP_MEMBERSHIP": self.stack.settings().group_membership,
-            "RECORDER_PARTITIONS": str(self.stack.partitions),
+            **self.stack.environment(),
             "RECORDER_METRICS_PORT": str(self.metrics_port),
             "RECORDER_CUT_INTERVAL": "2",
             "RECORDER_LOG_LEVEL": "info",

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate log files and digests, like validate-logs",
     ),
     "demo": ("recorder.demo", "make demo API calls with the producer hook installed"),
+    "policy": (
+        "recorder.api.policy",
+        "print the bucket, topic or key policy that grants this deployment delivery",
+    ),
 }
 
 

@@ -110,6 +110,13 @@ class Settings(_Base):
     # Empty: botocore's default credential chain (IAM role, env, profile).
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
+    # Who recorder delivers as, the principal that trails' bucket, topic and key
+    # policies must grant (recorder.policies.principal): on AWS the writer's IAM role
+    # ARN; empty means the identity the process's own AWS credentials have (STS
+    # GetCallerIdentity at start: what the writer really signs with). A service
+    # principal (cloudtrail.amazonaws.com, whose policies the guide shows) only with
+    # an emulator endpoint: on AWS nobody but CloudTrail signs as CloudTrail.
+    delivery_principal: str = ""
     # Kafka security (a real cluster): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_ssl_cafile: OptionalPath = None
@@ -307,6 +314,29 @@ class Settings(_Base):
                 problems.append(
                     "RECORDER_KAFKA_SASL_USERNAME and RECORDER_KAFKA_SASL_PASSWORD are required with SASL"
                 )
+        if self.delivery_principal:
+            from recorder.policies.principal import Principal
+
+            try:
+                principal = Principal.parse(self.delivery_principal)
+            except ValueError as exc:
+                problems.append(f"RECORDER_DELIVERY_PRINCIPAL: {exc}")
+            else:
+                from recorder.aws.arn import partition_for
+
+                home = partition_for(self.aws_region)
+                if principal.partition not in (None, home):
+                    problems.append(
+                        f"RECORDER_DELIVERY_PRINCIPAL={self.delivery_principal} is in partition "
+                        f"{principal.partition}, RECORDER_AWS_REGION={self.aws_region} in {home}"
+                    )
+                if principal.is_service and not self.aws_endpoint_url:
+                    problems.append(
+                        f"RECORDER_DELIVERY_PRINCIPAL={self.delivery_principal} is a service "
+                        "principal, which only AWS's own service signs as: on AWS give the "
+                        "writer's role ARN (or leave it empty for the process's own identity); "
+                        "a service principal needs RECORDER_AWS_ENDPOINT_URL (an emulator)"
+                    )
         if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
             problems.append(
                 "RECORDER_AWS_ACCESS_KEY_ID and RECORDER_AWS_SECRET_ACCESS_KEY go together"

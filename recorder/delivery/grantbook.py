@@ -34,6 +34,7 @@ class Resource(Enum):
 class Outcome(Enum):
     GRANTED = "granted"
     DENIED = "denied"
+    REFUSED = "refused"  # the owner does not let recorder read the policy
     ERROR = "error"
 
 
@@ -86,10 +87,15 @@ class GrantBook:
         answer = self._answers.get(key)
         return None if answer is None else answer.problem
 
-    def record(self, key: GrantKey, problem: str | None, now: float) -> Outcome:
-        """A policy read and evaluated."""
+    def record(
+        self, key: GrantKey, problem: str | None, now: float, *, refused: bool = False
+    ) -> Outcome:
+        """A policy read and evaluated, or one whose read the owner refused (a problem
+        like a denial: recorder cannot tell that the grant is there)."""
         self._answers[key] = Answer(problem, now)
-        return Outcome.GRANTED if problem is None else Outcome.DENIED
+        if problem is None:
+            return Outcome.GRANTED
+        return Outcome.REFUSED if refused else Outcome.DENIED
 
     def failed(self, key: GrantKey, now: float) -> Outcome:
         """A policy that could not be read: keep what was known."""
@@ -109,11 +115,25 @@ class GrantBook:
 
 
 def status_text(resource: Resource, problem: str) -> str:
-    """What GetTrailStatus shows for a missing grant: the error S3 (``AccessDenied``,
-    also for a key S3 may not use) or SNS (``AuthorizationError``) answers a refused
-    request with, then what the policy does not grant."""
-    code = error_code(resource)
-    return f"{code}: the {resource.value} policy does not grant cloudtrail.amazonaws.com {problem}"
+    """What GetTrailStatus shows for a grant that is missing or cannot be verified: the
+    error S3 (``AccessDenied``, also for a key S3 may not use) or SNS
+    (``AuthorizationError``) answers a refused request with, then the explanation
+    (:func:`missing_grant`, :func:`refused_read`)."""
+    return f"{error_code(resource)}: {problem}"
+
+
+def missing_grant(resource: Resource, principal: str, grant: str) -> str:
+    """``the bucket policy does not grant <principal> s3:PutObject on <ARN>``."""
+    return f"the {resource.value} policy does not grant {principal} {grant}"
+
+
+def refused_read(resource: Resource, principal: str, name: str, action: str, code: str) -> str:
+    """A policy the owner does not let recorder read: recorder cannot tell that it grants
+    delivery, so it does not deliver, and says which read was refused to whom."""
+    return (
+        f"{principal} may not read the {resource.value} policy of {name} "
+        f"({action} refused: {code}); grant it {action} so recorder can check its grant"
+    )
 
 
 def error_code(resource: Resource) -> str:
@@ -128,5 +148,7 @@ __all__ = [
     "Outcome",
     "Resource",
     "error_code",
+    "missing_grant",
+    "refused_read",
     "status_text",
 ]

@@ -1,15 +1,20 @@
-"""The writer's grant checks: does the destination's owner still grant CloudTrail?
+"""The writer's grant checks: does the destination's owner still grant recorder?
 
 CreateTrail and UpdateTrail check a trail's bucket, topic and key policies
 (:mod:`recorder.api.checks`), but an owner may take the grant back later; AWS would
-then refuse CloudTrail's writes, and recorder, which writes with its own identity,
-must refuse them itself. Before a delivery the writer asks :class:`GrantChecker`;
-when the policy is due (:mod:`recorder.delivery.grantbook` decides when) it reads it
-(``GetBucketPolicy``, the topic's ``Policy`` attribute, ``GetKeyPolicy``) with the
-writer's own clients and evaluates it with :mod:`recorder.policies`. A missing bucket
-or key grant fails the put as ``AccessDenied``, a missing topic grant fails the
-notice as ``AuthorizationError``: both are permanent, so the batch or notice is
+then refuse the writes, and recorder, which writes with one identity for every
+tenant, must refuse them itself where its identity could still write (its own
+account's buckets, an emulator). Before a delivery the writer asks
+:class:`GrantChecker`; when the policy is due (:mod:`recorder.delivery.grantbook`
+decides when) it reads it (``GetBucketPolicy``, the topic's ``Policy`` attribute,
+``GetKeyPolicy``) with the writer's own clients and evaluates it for the delivery
+principal (``RECORDER_DELIVERY_PRINCIPAL``) with :mod:`recorder.policies`. A missing
+bucket or key grant fails the put as ``AccessDenied``, a missing topic grant fails
+the notice as ``AuthorizationError``: both are permanent, so the batch or notice is
 parked exactly as a refusal by AWS would park it, and GetTrailStatus names the grant.
+A read the owner refuses (403) is its own answer, never "no policy": recorder cannot
+tell that the grant is there, so it parks the same way and says which read was
+refused to whom.
 
 Checks run per batch (never per record), under the destination's own lock and
 before an upload slot is taken, so a slow policy read holds up only the destination
@@ -32,6 +37,8 @@ from recorder.delivery.grantbook import (
     Outcome,
     Resource,
     error_code,
+    missing_grant,
+    refused_read,
     status_text,
 )
 from recorder.delivery.notices import DeliveryFailed
@@ -39,23 +46,37 @@ from recorder.delivery.regional import RegionalClients, arn_region
 from recorder.delivery.target import DeliveryTarget
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
-from recorder.policies import bucket_grant_problem, key_grant_problem, topic_grant_problem
+from recorder.policies import (
+    Principal,
+    bucket_grant_problem,
+    key_grant_problem,
+    topic_grant_problem,
+)
 from recorder.retry import Failure, classify
 from recorder.settings import Settings
 from recorder.trails.destination import Destination
 
 log = get_logger("recorder.writer")
 
-#: Answers of the owner that mean "no policy grants you anything" (as the API reads them).
-NO_POLICY = frozenset(
-    {"NoSuchBucketPolicy", "AccessDenied", "403", "AccessDeniedException", "AuthorizationError"}
-)
+#: The owner's answer that there is no policy (which grants nothing).
+NO_POLICY = frozenset({"NoSuchBucketPolicy"})
+#: The owner's answers that recorder may not read the policy (S3, KMS, SNS).
+REFUSED = frozenset({"AccessDenied", "403", "AccessDeniedException", "AuthorizationError"})
 #: How often unused answers are forgotten (seconds).
 FORGET_EVERY = 3600.0
 
 
 class PolicyUnreadable(Exception):
     """The policy could not be read (5xx, throttling, connection, resource gone)."""
+
+
+class PolicyRefused(Exception):
+    """The owner refused recorder's read of the policy (403)."""
+
+    def __init__(self, action: str, code: str) -> None:
+        super().__init__(f"{action}: {code}")
+        self.action = action
+        self.code = code
 
 
 def owner_account(trail_arn: str) -> str:
@@ -81,6 +102,7 @@ class GrantChecker:
         self.metrics = metrics
         self.s3 = s3
         self.clients = clients
+        self.principal = Principal.parse(settings.delivery_principal)
         self.book = GrantBook(settings.grant_recheck_interval)
         self._clock = clock
         self._checking: dict[GrantKey, asyncio.Future[None]] = {}
@@ -133,8 +155,7 @@ class GrantChecker:
         now = self._clock()
         before = self.book.problem(key)
         try:
-            policy, resource_arn = await self._fetch(key)
-            problem = self._judge(key, policy, resource_arn)
+            outcome = self._record(key, await self._judged(key), before, now)
         except PolicyUnreadable as exc:
             outcome = self.book.failed(key, now)
             log.warning(
@@ -148,67 +169,93 @@ class GrantChecker:
         except Exception as exc:  # a check must never end the writer or park anything
             outcome = self.book.failed(key, now)
             log.error("grant_check_crashed", trail_arn=key.trail_arn, error=repr(exc), exc_info=exc)
-        else:
-            outcome = self.book.record(key, problem, now)
-            if problem is not None:
-                log.warning(
-                    "grant_missing",
-                    trail_arn=key.trail_arn,
-                    resource=key.resource.value,
-                    name=key.name,
-                    missing=problem,
-                )
-            elif before is not None:
-                log.info(
-                    "grant_restored",
-                    trail_arn=key.trail_arn,
-                    resource=key.resource.value,
-                    name=key.name,
-                )
         self.metrics.writer_grant_checks.labels(key.resource.value, outcome.value).inc()
         if now - self._forgot_at > FORGET_EVERY:
             self._forgot_at = now
             self.book.forget_unused(now)
 
-    @staticmethod
-    def _judge(key: GrantKey, policy: str | None, resource_arn: str) -> str | None:
+    async def _judged(self, key: GrantKey) -> tuple[str | None, bool]:
+        """(what is missing or None, whether the read was refused)."""
+        try:
+            policy, resource_arn = await self._fetch(key)
+        except PolicyRefused as exc:
+            principal = str(self.principal)
+            return refused_read(key.resource, principal, key.name, exc.action, exc.code), True
+        return self._judge(key, policy, resource_arn), False
+
+    def _record(
+        self, key: GrantKey, judged: tuple[str | None, bool], before: str | None, now: float
+    ) -> Outcome:
+        problem, refused = judged
+        outcome = self.book.record(key, problem, now, refused=refused)
+        fields = {"trail_arn": key.trail_arn, "resource": key.resource.value, "name": key.name}
+        if problem is not None:
+            log.warning("grant_refused" if refused else "grant_missing", **fields, missing=problem)
+        elif before is not None:
+            log.info("grant_restored", **fields)
+        return outcome
+
+    def _judge(self, key: GrantKey, policy: str | None, resource_arn: str) -> str | None:
+        p = self.principal
         if key.resource is Resource.BUCKET:
-            return bucket_grant_problem(
-                policy, key.name, key.prefix, key.account_id, key.trail_arn, key.organization_id
+            grant = bucket_grant_problem(
+                policy,
+                key.name,
+                key.prefix,
+                key.account_id,
+                key.trail_arn,
+                key.organization_id,
+                principal=p,
             )
-        if key.resource is Resource.KEY:
-            return key_grant_problem(policy, resource_arn, key.account_id, key.trail_arn)
-        return topic_grant_problem(policy, resource_arn, key.account_id, key.trail_arn)
+        elif key.resource is Resource.KEY:
+            grant = key_grant_problem(
+                policy, resource_arn, key.account_id, key.trail_arn, principal=p
+            )
+        else:
+            grant = topic_grant_problem(
+                policy, resource_arn, key.account_id, key.trail_arn, principal=p
+            )
+        return None if grant is None else missing_grant(key.resource, str(p), grant)
 
     async def _fetch(self, key: GrantKey) -> tuple[str | None, str]:
         """The policy document (None: no policy, which grants nothing) and the ARN of
-        the resource it is about."""
+        the resource it is about; :class:`PolicyRefused` when the owner does not let
+        recorder read it, :class:`PolicyUnreadable` when it could not be read."""
         region = arn_region(key.name, self.settings.aws_region)
         try:
             if key.resource is Resource.BUCKET:
-                return await _or_none(self.s3.get_bucket_policy(Bucket=key.name), "Policy"), ""
+                answer = await _read(
+                    self.s3.get_bucket_policy(Bucket=key.name), "s3:GetBucketPolicy"
+                )
+                return (answer or {}).get("Policy"), ""
             if key.resource is Resource.KEY:
                 kms = await self.clients.get("kms", region)
-                arn = str((await kms.describe_key(KeyId=key.name))["KeyMetadata"]["Arn"])
-                policy = await _or_none(kms.get_key_policy(KeyId=arn, PolicyName="default"))
-                return policy, arn
+                described = await _read(kms.describe_key(KeyId=key.name), "kms:DescribeKey")
+                arn = str((described or {})["KeyMetadata"]["Arn"])
+                answer = await _read(
+                    kms.get_key_policy(KeyId=arn, PolicyName="default"), "kms:GetKeyPolicy"
+                )
+                return (answer or {}).get("Policy"), arn
             sns = await self.clients.get("sns", region)
-            attributes = await _or_none(sns.get_topic_attributes(TopicArn=key.name), "Attributes")
-            return (attributes or {}).get("Policy"), key.name  # type: ignore[union-attr]
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+            answer = await _read(
+                sns.get_topic_attributes(TopicArn=key.name), "sns:GetTopicAttributes"
+            )
+            return (answer or {}).get("Attributes", {}).get("Policy"), key.name
+        except (ClientError, BotoCoreError, OSError, TimeoutError, KeyError) as exc:
             raise PolicyUnreadable(classify(exc).code) from exc
 
 
-async def _or_none(call: Any, field: str = "Policy") -> Any:
-    """The ``field`` of an answer; None when the owner answers that there is no policy
-    (or that we may not read it: then it grants us nothing we can rely on)."""
+async def _read(call: Any, action: str) -> dict[str, Any] | None:
+    """An answer; None when the owner answers that there is no policy, and
+    :class:`PolicyRefused` when it does not let us read it."""
     try:
-        answer = await call
+        return dict(await call)
     except ClientError as exc:
         if _code(exc) in NO_POLICY:
             return None
+        if _code(exc) in REFUSED:
+            raise PolicyRefused(action, _code(exc)) from exc
         raise
-    return answer.get(field)
 
 
-__all__ = ["GrantChecker", "Outcome", "PolicyUnreadable", "owner_account"]
+__all__ = ["GrantChecker", "Outcome", "PolicyRefused", "PolicyUnreadable", "owner_account"]

@@ -1,11 +1,13 @@
-"""Resource-policy evaluation: may the CloudTrail service do X to resource R?
+"""Resource-policy evaluation: may recorder's delivery principal do X to resource R?
 
-CloudTrail writes log files, publishes notices and encrypts with the recorder's own
-identity, so before it accepts a destination it must check what AWS checks: that
-the *owner* of the bucket, topic or key granted the ``cloudtrail.amazonaws.com``
-service principal the actions delivery needs (guide lines 10092-10115, 10345-10360,
-10860-10880). Otherwise tenant A could point its trail at tenant B's resources and
-have recorder write there (a confused deputy).
+recorder writes log files, publishes notices and encrypts with its own identity, so
+before it accepts a destination it must check what AWS checks: that the *owner* of
+the bucket, topic or key granted the delivery principal (:mod:`recorder.policies.
+principal`: the writer's role on AWS, ``cloudtrail.amazonaws.com`` on a local
+emulator) the actions delivery needs (guide lines 10092-10115, 10345-10360,
+10860-10880), with the request context the real service evaluates. Otherwise tenant
+A could point its trail at tenant B's resources and have recorder write there (a
+confused deputy).
 
 The evaluation follows the IAM policy evaluation logic for one resource-based
 policy: an explicit ``Deny`` that matches wins; otherwise a matching ``Allow``
@@ -21,7 +23,7 @@ treats a ``Deny`` whose condition does not match as a denial, and matches action
 case-sensitively. The subset here is small, pure and tested against the guide's
 policies.
 
-:func:`cloudtrail_may` is the one entry point; what CloudTrail needs of a bucket,
+:func:`may` is the one entry point; what CloudTrail needs of a bucket,
 topic or key is in :mod:`recorder.policies.grants`.
 """
 
@@ -35,7 +37,7 @@ from typing import Any
 
 import orjson
 
-CLOUDTRAIL_SERVICE = "cloudtrail.amazonaws.com"
+from recorder.policies.principal import CLOUDTRAIL, CLOUDTRAIL_SERVICE, Principal
 
 
 class Decision(Enum):
@@ -46,15 +48,16 @@ class Decision(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One action of a service principal on a resource, with its condition keys.
+    """One action of a principal on a resource, with its condition keys.
 
     ``context`` keys are compared case-insensitively, as IAM does
     (``aws:SourceArn``, ``aws:SourceAccount``, ``s3:x-amz-acl``,
-    ``kms:EncryptionContext:aws:cloudtrail:arn``)."""
+    ``kms:EncryptionContext:aws:cloudtrail:arn``); the principal's own global keys
+    (``aws:PrincipalArn``, ``aws:PrincipalIsAWSService``) are added to them."""
 
     action: str
     resource: str
-    service: str = CLOUDTRAIL_SERVICE
+    principal: Principal = CLOUDTRAIL
     context: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -79,7 +82,7 @@ def parse(policy: str | bytes | Mapping[str, Any] | None) -> list[Mapping[str, A
 
 def evaluate(policy: str | bytes | Mapping[str, Any] | None, request: Request) -> Decision:
     allowed = False
-    context = {k.lower(): v for k, v in request.context.items()}
+    context = {k.lower(): v for k, v in {**request.principal.context(), **request.context}.items()}
     for st in parse(policy):
         effect = st.get("Effect")
         if effect not in ("Allow", "Deny"):
@@ -93,16 +96,17 @@ def evaluate(policy: str | bytes | Mapping[str, Any] | None, request: Request) -
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 
-def cloudtrail_may(
+def may(
     policy: str | bytes | Mapping[str, Any] | None,
+    principal: Principal,
     actions: Iterable[str],
     resource: str,
     context: Mapping[str, str],
 ) -> str | None:
-    """``None`` if the policy lets CloudTrail do every action on ``resource``; else the
-    first action it may not do (for the error message and the metric)."""
+    """``None`` if the policy lets ``principal`` do every action on ``resource``; else
+    the first action it may not do (for the error message and the metric)."""
     for action in actions:
-        if evaluate(policy, Request(action, resource, context=context)) is not Decision.ALLOW:
+        if evaluate(policy, Request(action, resource, principal, context)) is not Decision.ALLOW:
             return action
     return None
 
@@ -120,10 +124,10 @@ def _statement_matches(
     st: Mapping[str, Any], request: Request, context: Mapping[str, str], *, deny: bool
 ) -> bool:
     if "Principal" in st:
-        if not _principal_matches(st["Principal"], request.service):
+        if not request.principal.named_by(st["Principal"]):
             return False
     elif "NotPrincipal" in st:
-        if _principal_matches(st["NotPrincipal"], request.service):
+        if request.principal.named_by(st["NotPrincipal"]):
             return False
     else:
         return False  # a resource policy statement names whom it is about
@@ -144,17 +148,6 @@ def _statement_matches(
     else:
         return False
     return _conditions_match(st.get("Condition"), context, deny=deny)
-
-
-def _principal_matches(principal: Any, service: str) -> bool:
-    """``"*"`` is everyone; ``{"Service": ...}`` names services. ``{"AWS": "*"}`` names
-    every IAM principal, which a service principal is not (SNS's default topic policy
-    uses it, and CloudTrail does not accept that policy)."""
-    if principal == "*":
-        return True
-    if isinstance(principal, Mapping):
-        return any(str(p).lower() == service for p in _as_list(principal.get("Service")))
-    return False
 
 
 def _wildcard(pattern: str, value: str, *, case_sensitive: bool) -> bool:
@@ -245,8 +238,9 @@ def _condition(
 __all__ = [
     "CLOUDTRAIL_SERVICE",
     "Decision",
+    "Principal",
     "Request",
-    "cloudtrail_may",
     "evaluate",
+    "may",
     "parse",
 ]

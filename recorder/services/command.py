@@ -66,6 +66,10 @@ async def run_services(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     metrics = Metrics()
+    if wanted & {"api", "writer"}:  # they judge policies for the principal they deliver as
+        from recorder.services.principal import with_delivery_principal
+
+        settings = await with_delivery_principal(settings)
     registry = await TrailRegistry.start(settings)
     services: dict[str, Any] = {}
     runners: dict[str, Callable[[], Awaitable[None]]] = {}

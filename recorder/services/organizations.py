@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import Counter, Gauge
 
+from recorder.aws.arn import partition_of_region
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.settings import Settings
@@ -31,8 +32,6 @@ from recorder.trails.organizations import Organization
 
 log = get_logger("recorder.organizations")
 
-#: Organizations is a global service; its endpoint is in us-east-1.
-ORGANIZATIONS_REGION = "us-east-1"
 NOT_IN_USE = "AWSOrganizationsNotInUseException"
 #: A read is bounded: a start-up must not hang on an unreachable Organizations.
 _CONFIG = Config(
@@ -106,7 +105,12 @@ class OrganizationsFollower:
         return organization
 
     async def _read(self) -> Organization:
-        kwargs = {**self.settings.aws_client_kwargs(), "region_name": ORGANIZATIONS_REGION}
+        # Organizations is a global service: one endpoint per partition, which botocore
+        # resolves from any region of it (us-east-1, cn-northwest-1, us-gov-west-1)
+        kwargs = {
+            **self.settings.aws_client_kwargs(),
+            "region_name": partition_of_region(self.settings.aws_region).global_region,
+        }
         async with aioboto3.Session().client("organizations", config=_CONFIG, **kwargs) as client:
             describe = (await client.describe_organization())["Organization"]
             accounts: list[dict[str, Any]] = []

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from recorder.policies.principal import CLOUDTRAIL_SERVICE
 from recorder.stack.local import LocalStack, read_state, status, stop_from_state
 
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"s3/sns/kms {stack.aws_endpoint_url} (moto)")
         print(f"export RECORDER_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
         print(f"export RECORDER_AWS_ENDPOINT_URL={stack.aws_endpoint_url}")
+        print(f"export RECORDER_DELIVERY_PRINCIPAL={CLOUDTRAIL_SERVICE}")
         return 0
     if args.action == "down":
         stopped = stop_from_state(root)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recorder.kafka.topics import ensure_topics
+from recorder.policies.principal import CLOUDTRAIL_SERVICE
 from recorder.settings import Settings
 from recorder.stack.processes import (
     ServerProcess,
@@ -44,20 +45,26 @@ class LocalStack:
     def aws_endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
 
+    def environment(self) -> dict[str, str]:
+        """The ``RECORDER_*`` variables that point a recorder process at this stack."""
+        return {
+            "RECORDER_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "RECORDER_AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "RECORDER_PARTITIONS": str(self.partitions),
+            # moto accepts any credentials; clients still need some to sign with
+            "RECORDER_AWS_ACCESS_KEY_ID": "testing",
+            "RECORDER_AWS_SECRET_ACCESS_KEY": "testing",
+            # the emulator stands in for CloudTrail's own account: recorder delivers as
+            # the CloudTrail service, so the guide's policies work unchanged (opt-in:
+            # on AWS the principal is the writer's role, see README "Deploy on AWS")
+            "RECORDER_DELIVERY_PRINCIPAL": CLOUDTRAIL_SERVICE,
+            # noida-db cannot rebalance a group whose member was killed
+            "RECORDER_GROUP_MEMBERSHIP": "static" if self.broker_kind == "noida" else "dynamic",
+        }
+
     def settings(self, **overrides: object) -> Settings:
         """Settings that point every service at this stack."""
-        base: dict[str, object] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "aws_endpoint_url": self.aws_endpoint_url,
-            "partitions": self.partitions,
-            # moto accepts any credentials; clients still need some to sign with
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-            # noida-db cannot rebalance a group whose member was killed
-            "group_membership": "static" if self.broker_kind == "noida" else "dynamic",
-        }
-        base.update(overrides)
-        return Settings.from_env({}, **base)
+        return Settings.from_env(self.environment(), **overrides)
 
     def make_broker(self) -> ServerProcess:
         log = self.root / "logs" / "broker.log"

@@ -119,6 +119,24 @@ ANSWERS: dict[str, Answer] = {
         "InsufficientEncryptionPolicyException",
         "Insufficient permissions to access S3 bucket {bucket} or KMS key {key}.",
     ),
+    # recorder's own, after AWS's wording of the same exception: AWS's CloudTrail reads a
+    # policy as the service, recorder as its delivery principal, whom the owner may refuse
+    # (a refused read is never taken for "no policy": it says what was refused to whom)
+    "bucket_policy_unreadable": Answer(
+        "InsufficientS3BucketPolicyException",
+        "Incorrect S3 bucket policy is detected for bucket: {bucket} ({principal} may not "
+        "read it: s3:GetBucketPolicy refused with {error})",
+    ),
+    "topic_policy_unreadable": Answer(
+        "InsufficientSnsTopicPolicyException",
+        "SNS Topic does not exist or the topic policy is incorrect! ({principal} may not "
+        "read the policy of {topic}: sns:GetTopicAttributes refused with {error})",
+    ),
+    "encryption_policy_unreadable": Answer(
+        "InsufficientEncryptionPolicyException",
+        "Insufficient permissions to access S3 bucket {bucket} or KMS key {key}. ({principal} "
+        "may not read the key: {action} refused with {error})",
+    ),
     # moto (responses.py)
     "multi_region_needs_global": Answer(
         "InvalidParameterCombinationException",

@@ -33,10 +33,7 @@ def test_demo_trail_is_made_through_the_api_and_visible_to_the_aws_cli(
     port = free_port()
     env = {
         **os.environ,
-        "RECORDER_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-        "RECORDER_AWS_ENDPOINT_URL": stack.aws_endpoint_url,
-        "RECORDER_AWS_ACCESS_KEY_ID": "testing",
-        "RECORDER_AWS_SECRET_ACCESS_KEY": "testing",
+        **stack.environment(),
         "RECORDER_API_PORT": str(port),
     }
     demo = [sys.executable, "-m", "recorder.cli", "demo"]

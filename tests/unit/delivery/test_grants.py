@@ -15,13 +15,14 @@ from recorder.delivery.grantbook import (
     GrantKey,
     Outcome,
     Resource,
+    missing_grant,
     status_text,
 )
 from recorder.delivery.grants import GrantChecker, owner_account
 from recorder.delivery.notices import DeliveryFailed
 from recorder.delivery.target import DeliveryTarget
 from recorder.obs.metrics import Metrics
-from recorder.policies import guide
+from recorder.policies import Principal, guide
 from recorder.settings import Settings
 from recorder.trails.destination import Destination
 
@@ -29,6 +30,7 @@ ACCOUNT = "111122223333"
 TRAIL = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/t"
 KEY = GrantKey(Resource.BUCKET, "logs", ACCOUNT, TRAIL)
 MISSING = f"s3:PutObject on arn:aws:s3:::logs/AWSLogs/{ACCOUNT}/*"
+ROLE = "arn:aws:iam::444455556666:role/recorder-writer"
 
 
 # -- the book: plain data --------------------------------------------------------------
@@ -94,11 +96,16 @@ def test_answers_no_delivery_asks_for_are_forgotten() -> None:
 
 
 def test_status_text_is_the_aws_error_then_the_missing_grant() -> None:
-    assert status_text(Resource.BUCKET, MISSING) == (
+    bucket = missing_grant(Resource.BUCKET, "cloudtrail.amazonaws.com", MISSING)
+    assert status_text(Resource.BUCKET, bucket) == (
         f"AccessDenied: the bucket policy does not grant cloudtrail.amazonaws.com {MISSING}"
     )
-    assert status_text(Resource.KEY, "kms:DescribeKey on k").startswith("AccessDenied: the key")
-    assert status_text(Resource.TOPIC, "SNS:Publish on t").startswith("AuthorizationError: ")
+    key = missing_grant(Resource.KEY, ROLE, "kms:DescribeKey on k")
+    assert status_text(Resource.KEY, key) == (
+        f"AccessDenied: the key policy does not grant {ROLE} kms:DescribeKey on k"
+    )
+    topic = missing_grant(Resource.TOPIC, ROLE, "SNS:Publish on t")
+    assert status_text(Resource.TOPIC, topic).startswith("AuthorizationError: the topic policy")
 
 
 def test_owner_account_is_the_trails_account() -> None:
@@ -109,8 +116,8 @@ def test_owner_account_is_the_trails_account() -> None:
 
 
 class S3:
-    """Answers GetBucketPolicy from a dict; ``fail`` makes the next reads fail as a
-    503 (what botocore raises once its own retries are spent)."""
+    """Answers GetBucketPolicy from a dict; ``fail`` makes the next reads fail (a 503 is
+    what botocore raises once its own retries are spent; a 403 a refused read)."""
 
     def __init__(self, policies: dict[str, str | None]) -> None:
         self.policies = policies
@@ -139,10 +146,20 @@ class Clock:
         return self.now
 
 
-def checker(s3: S3, clock: Clock, interval: float = 300) -> tuple[GrantChecker, Metrics]:
+def checker(
+    s3: S3, clock: Clock, interval: float = 300, principal: str = "cloudtrail.amazonaws.com"
+) -> tuple[GrantChecker, Metrics]:
     metrics = Metrics()
-    settings = Settings(grant_recheck_interval=interval)
+    settings = Settings(
+        grant_recheck_interval=interval,
+        delivery_principal=principal,
+        aws_endpoint_url="http://127.0.0.1:5000",  # a service principal only on an emulator
+    )
     return GrantChecker(settings, metrics, s3, None, clock), metrics  # type: ignore[arg-type]
+
+
+def denied_status(grant: str, principal: str = "cloudtrail.amazonaws.com") -> str:
+    return status_text(Resource.BUCKET, missing_grant(Resource.BUCKET, principal, grant))
 
 
 def checks(metrics: Metrics, outcome: str) -> float:
@@ -171,7 +188,7 @@ async def test_checker_reads_once_per_interval_and_parks_a_revoked_grant_as_acce
     with pytest.raises(DeliveryFailed) as denied:
         await grants.check_delivery(DEST, TARGET)
     assert denied.value.failure.code == "AccessDenied" and denied.value.failure.permanent
-    assert denied.value.status == status_text(Resource.BUCKET, MISSING)
+    assert denied.value.status == denied_status(MISSING)
     assert checks(metrics, "denied") == 1 and s3.reads == 2
     s3.policies["logs"] = None  # no policy at all grants nothing either
     with pytest.raises(DeliveryFailed):
@@ -209,3 +226,30 @@ async def test_concurrent_deliveries_of_one_grant_share_one_read() -> None:
     dests = [Destination(TRAIL, ACCOUNT, r) for r in ("us-east-1", "eu-west-1", "ap-south-1")]
     await asyncio.gather(*(grants.check_delivery(d, TARGET) for d in dests))
     assert s3.reads == 1
+
+
+def refused(code: str = "AccessDenied") -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetBucketPolicy"
+    )
+
+
+async def test_a_refused_policy_read_parks_and_says_what_could_not_be_read_by_whom() -> None:
+    s3, clock = S3({"logs": guide.bucket_policy("logs")}), Clock()
+    grants, metrics = checker(s3, clock, principal=ROLE)
+    s3.fail = refused()
+    with pytest.raises(DeliveryFailed) as denied:
+        await grants.check_delivery(DEST, TARGET)
+    assert denied.value.failure.code == "AccessDenied" and denied.value.failure.permanent
+    assert denied.value.status == (
+        f"AccessDenied: {ROLE} may not read the bucket policy of logs (s3:GetBucketPolicy "
+        "refused: AccessDenied); grant it s3:GetBucketPolicy so recorder can check its grant"
+    )
+    assert checks(metrics, "refused") == 1 and checks(metrics, "error") == 0
+    s3.fail = None  # readable again, and it grants only the CloudTrail service: not the role
+    with pytest.raises(DeliveryFailed) as denied:
+        await grants.check_delivery(DEST, TARGET, retry=True)
+    assert denied.value.status == denied_status("s3:GetBucketAcl on arn:aws:s3:::logs", ROLE)
+    s3.policies["logs"] = guide.bucket_policy("logs", principal=Principal.parse(ROLE))
+    await grants.check_delivery(DEST, TARGET, retry=True)
+    assert checks(metrics, "granted") == 1 and checks(metrics, "denied") == 1
