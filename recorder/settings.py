@@ -82,6 +82,7 @@ class Topics(_Base):
     digest_state: str = "digest-state"
     trail_status: str = "trail-status"
     insights_state: str = "insights-state"
+    aggregation_state: str = "aggregation-state"
     routed_retry: str = "routed-retry"
 
 
@@ -187,6 +188,9 @@ class Settings(_Base):
     insights_baseline_window: int = 7 * 24 * 60  # buckets the baseline spans
     insights_threshold: float = 4.0  # normal range: mean +- threshold * deviation
     insights_lateness: float = 60.0  # seconds a bucket waits for late calls
+    # Aggregated events (recorder.aggregation; README "Aggregated events").
+    aggregation_window_seconds: int = 300  # AWS's windowSize PT5M
+    aggregation_lateness: float = 60.0  # seconds a window waits for late events
     # Rotation of generated keys (seconds): a new key every 20 days, each valid 30
     # days (the overlap lets a late window be signed by the outgoing key); a
     # digester re-reads the shared ring this often to pick up another's rotation.
@@ -348,6 +352,11 @@ class Settings(_Base):
         if self.insights_threshold <= 0 or self.insights_lateness < 0:
             problems.append(
                 "RECORDER_INSIGHTS_THRESHOLD must be > 0 and RECORDER_INSIGHTS_LATENESS >= 0"
+            )
+        if self.aggregation_window_seconds < 1 or self.aggregation_lateness < 0:
+            problems.append(
+                "RECORDER_AGGREGATION_WINDOW_SECONDS must be >= 1 and "
+                "RECORDER_AGGREGATION_LATENESS >= 0"
             )
         if problems:
             raise SettingsError("; ".join(problems))

@@ -53,6 +53,8 @@ def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopi
         NewTopic(t.trail_status, 1, rf, topic_configs={**COMPACT, **durable}),
         # Key = api-events partition; the latest value is the Insights detector's state.
         NewTopic(t.insights_state, 1, rf, topic_configs={**COMPACT, **durable}),
+        # Key = routed partition; the latest value is the aggregation stage's windows.
+        NewTopic(t.aggregation_state, 1, rf, topic_configs={**COMPACT, **durable}),
     ]
 
 

@@ -181,6 +181,22 @@ class Metrics:
         self.insights_series = Gauge(
             "recorder_insights_series", "Series the detector keeps a baseline of", registry=r
         )
+        # aggregation
+        self.aggregation_events = Counter(
+            "recorder_aggregation_events_total",
+            "Data events of aggregating trails read: counted, duplicate (routed twice), "
+            "late (their window already closed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.aggregation_summaries = Counter(
+            "recorder_aggregation_summaries_total", "Aggregated events decided", registry=r
+        )
+        self.aggregation_open_windows = Gauge(
+            "recorder_aggregation_open_windows",
+            "Windows of aggregating destinations not yet closed",
+            registry=r,
+        )
         # shared
         self.dlq = Counter(
             "recorder_dlq_records_total",

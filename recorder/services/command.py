@@ -1,4 +1,4 @@
-"""``recorder run router|writer|digester|api|insights|all``: start services in this process.
+"""``recorder run router|writer|digester|api|insights|aggregation|all``: start services in this process.
 
 Every service is an asyncio task sharing one metrics registry and one
 ``/metrics``-``/healthz``-``/readyz`` endpoint. SIGTERM or SIGINT sets the stop event;
@@ -27,7 +27,7 @@ from recorder.settings import Settings
 
 log = get_logger("recorder.run")
 
-SERVICES = ("router", "writer", "digester", "api", "insights")
+SERVICES = ("router", "writer", "digester", "api", "insights", "aggregation")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +116,12 @@ async def run_services(
         insights = create_insights(settings, registry, metrics)
         services |= {"insights": insights}
         runners |= {"insights": lambda: insights.run(stop)}
+    if "aggregation" in wanted:
+        from recorder.aggregation.service import create as create_aggregation
+
+        aggregation = create_aggregation(settings, registry, metrics)
+        services |= {"aggregation": aggregation}
+        runners |= {"aggregation": lambda: aggregation.run(stop)}
     if "api" in wanted:
         from recorder.api.service import create as create_api
         from recorder.services.keys import StoredPublicKeys

@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     # clients of the outside world, each for one concern
     frozenset({"kafka", "selectors", "producer"}),
     # the stages that move bytes
-    frozenset({"routing", "delivery", "integrity", "insights"}),
+    frozenset({"routing", "delivery", "integrity", "insights", "aggregation"}),
     frozenset({"api"}),
     frozenset({"services"}),
     # entry points: `recorder` subcommands, the CLI that loads them (by name, lazily)
