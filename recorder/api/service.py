@@ -66,8 +66,8 @@ class ApiMetrics:
         return cls(
             requests=Counter(
                 "recorder_api_requests_total",
-                "Control-API requests by operation and outcome (OK or the error code)",
-                ["operation", "code"],
+                "Control-API requests by operation, outcome (OK or the error code) and HTTP status",
+                ["operation", "code", "status"],
                 registry=r,
             ),
             latency=Histogram(
@@ -178,7 +178,9 @@ class Api:
             )
         response.content_type = CONTENT_TYPE
         response.headers["x-amzn-RequestId"] = request_id
-        self.metrics.requests.labels(operation=name, code=error.code if error else "OK").inc()
+        self.metrics.requests.labels(
+            operation=name, code=error.code if error else "OK", status=str(response.status)
+        ).inc()
         self.metrics.latency.labels(operation=name).observe(time.perf_counter() - started)
         if self.audit is not None and principal is not None and operation is not None:
             self.audit.record(

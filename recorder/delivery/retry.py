@@ -24,6 +24,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from recorder.delivery.batcher import Batch
 from recorder.delivery.notices import DeliveryFailed, send_until_taken
+from recorder.delivery.parked_trails import ages, parked_trails
 from recorder.delivery.parking import (
     DONE,
     FILE,
@@ -285,7 +286,10 @@ class ParkingLot:
                 oldest = o
         self.metrics.writer_parked_destinations.set(len(dests))
         self.metrics.writer_parked_events.set(events)
-        self.metrics.writer_oldest_parked_age.set(0 if oldest is None else time.time() - oldest)
+        now = time.time()
+        self.metrics.writer_oldest_parked_age.set(0 if oldest is None else now - oldest)
+        self.metrics.writer_parked_trail_age.replace(ages(parked_trails(self._index.values()), now))
+        self.metrics.writer_parking_period.set(self.settings.parking_period)
 
     async def _drain_lane(self, partition: int, index: ParkedIndex, lane: Lane) -> None:
         """Deliver the lane's entries oldest first until one fails or none are left."""

@@ -181,6 +181,7 @@ class Writer:
         their marker, or nothing could ever be cut and delivered); resume once
         deliveries or parking have brought the buffer back under the budget."""
         buffered = self._buffered()
+        self.metrics.writer_buffer_budget.set(self.settings.writer_buffer_bytes)
         if buffered > self.settings.writer_buffer_bytes:
             async with self._cutting:
                 await self._request_cuts_locked(

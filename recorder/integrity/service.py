@@ -167,6 +167,7 @@ class Digester:
                         last_lag = time.monotonic()
                         await record_lag(self._consumer, self.metrics, "digester")
                         self.metrics.digester_chains.set(len(self.states))
+                        self._undelivered_age()
             finally:
                 self.ready.clear()
                 with contextlib.suppress(Exception):
@@ -547,6 +548,13 @@ class Digester:
 
     def _count_parked(self) -> None:
         self.metrics.digester_parked_chains.set(sum(r.parked for r in self._retry.values()))
+        self._undelivered_age()
+
+    def _undelivered_age(self) -> None:
+        """How overdue the oldest waiting digest is: an age, so refreshed every second."""
+        ends = [r.closed.window.end for r in self._retry.values()]
+        late = (dt.datetime.now(dt.UTC) - min(ends)).total_seconds() if ends else 0.0
+        self.metrics.digester_undelivered_age.set(max(0.0, late))
 
     def _status(self, trail_arn: str) -> DigestStatus:
         return self.status.setdefault(trail_arn, DigestStatus())

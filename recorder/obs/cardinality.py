@@ -35,3 +35,31 @@ class CappedLabels:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._metric, name)
+
+
+class TopSeries:
+    """A labelled gauge whose series are replaced as a whole on each update, keeping
+    only the ``cap`` largest values.
+
+    For state that comes and goes (a trail parked now, delivered later): a series of
+    a trail no longer parked is removed rather than left at its last value, and a
+    flood of broken tenants shows the ``cap`` worst instead of growing without bound.
+    """
+
+    def __init__(self, gauge: Any, cap: int) -> None:
+        self._gauge = gauge
+        self._cap = cap
+        self._shown: set[tuple[str, ...]] = set()
+
+    def replace(self, values: dict[tuple[str, ...], float]) -> None:
+        """Show exactly ``values`` (label values in the gauge's label order), at most ``cap``."""
+        top = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[: self._cap]
+        keep = {labels for labels, _ in top}
+        for labels in self._shown - keep:
+            self._gauge.remove(*labels)
+        for labels, value in top:
+            self._gauge.labels(*labels).set(value)
+        self._shown = keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gauge, name)

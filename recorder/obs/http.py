@@ -15,11 +15,15 @@ def app(
     metrics: Metrics,
     ready: Callable[[], bool],
     detail: Callable[[], Mapping[str, Any]] | None = None,
+    before_scrape: Callable[[], None] | None = None,
 ) -> web.Application:
     """``detail`` adds what a reader of ``/readyz`` needs to act (which service is
-    failing and why, which is still starting) to its JSON body."""
+    failing and why, which is still starting) to its JSON body. ``before_scrape``
+    brings gauges that mirror state read on demand (readiness) up to date."""
 
     async def metrics_handler(_: web.Request) -> web.Response:
+        if before_scrape is not None:
+            before_scrape()
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

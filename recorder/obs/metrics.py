@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from recorder.obs.cardinality import CappedLabels
+from recorder.obs.cardinality import CappedLabels, TopSeries
 
 #: Distinct trail ARNs a per-trail metric breaks out; the rest count as "other".
 MAX_TRAIL_LABELS = 500
@@ -119,6 +119,24 @@ class Metrics:
             "Age of the oldest parked batch or notice",
             registry=r,
         )
+        # per trail, bounded: the MAX_TRAIL_LABELS longest parked (obs.cardinality)
+        self.writer_parked_trail_age = TopSeries(
+            Gauge(
+                "recorder_writer_parked_trail_age_seconds",
+                "Age of a trail's oldest parked batch (kind=file) or notice (kind=notice), "
+                "with the error it is parked for; only trails parked now, the "
+                "MAX_TRAIL_LABELS longest parked",
+                ["trail_arn", "kind", "error"],
+                registry=r,
+            ),
+            MAX_TRAIL_LABELS,
+        )
+        self.writer_parking_period = Gauge(
+            "recorder_writer_parking_period_seconds",
+            "The parking period: how long a parked batch is retried before it is "
+            "dead-lettered (RECORDER_PARKING_PERIOD)",
+            registry=r,
+        )
         self.writer_grant_checks = Counter(
             "recorder_writer_grant_checks_total",
             "Checks of a destination's bucket, topic or key policy, by outcome "
@@ -135,6 +153,12 @@ class Metrics:
         self.writer_buffered_bytes = Gauge(
             "recorder_writer_buffered_bytes",
             "Bytes of routed records held in memory (open and cut batches)",
+            registry=r,
+        )
+        self.writer_buffer_budget = Gauge(
+            "recorder_writer_buffer_budget_bytes",
+            "Buffered bytes at which the writer pauses its partitions "
+            "(RECORDER_WRITER_BUFFER_BYTES)",
             registry=r,
         )
         self.writer_uncommitted = Gauge(
@@ -237,12 +261,25 @@ class Metrics:
             "Digests found already written by another digester (the chain continued from it)",
             registry=r,
         )
+        self.digester_undelivered_age = Gauge(
+            "recorder_digester_undelivered_digest_age_seconds",
+            "Seconds since the end of the oldest digest window whose digest is not "
+            "written yet (retried or parked); 0 when none waits",
+            registry=r,
+        )
         self.digester_late_files = Counter(
             "recorder_digester_late_log_files_total",
             "Log files delivered after their chain's final digest (in no digest)",
             registry=r,
         )
         # supervision
+        self.service_ready = Gauge(
+            "recorder_service_ready",
+            "1 while a service of this process is started and not failing, else 0 "
+            "(what /readyz answers, per service)",
+            ["service"],
+            registry=r,
+        )
         self.service_restarts = Counter(
             "recorder_service_restarts_total",
             "Services restarted after a failure",

@@ -157,7 +157,18 @@ async def run_services(
             "starting": sorted(n for n, s in services.items() if not s.ready.is_set()),
         }
 
-    site = await http.serve(http.app(metrics, ready, detail), metrics_host, settings.metrics_port)
+    def publish_ready() -> None:
+        """``ready()`` per service, for alerts (``/readyz`` is read by the kubelet)."""
+        failing = supervisor.failing()
+        for name in sorted({*services, *runners}):
+            started = name not in services or services[name].ready.is_set()
+            metrics.service_ready.labels(name).set(1 if started and name not in failing else 0)
+
+    site = await http.serve(
+        http.app(metrics, ready, detail, before_scrape=publish_ready),
+        metrics_host,
+        settings.metrics_port,
+    )
     log.info("services_starting", services=sorted(wanted), metrics_port=settings.metrics_port)
     tasks = [
         asyncio.create_task(supervisor.supervise(name, runner, alone=alone), name=name)

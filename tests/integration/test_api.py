@@ -785,5 +785,6 @@ def test_api_calls_are_recorded(env: Env) -> None:
     metrics = env.api.metrics()
     assert 'recorder_api_audit_events_total{outcome="sent"}' in metrics
     assert (
-        'recorder_api_requests_total{code="TrailNotFoundException",operation="GetTrail"}' in metrics
+        'recorder_api_requests_total{code="TrailNotFoundException",operation="GetTrail",'
+        'status="400"}' in metrics
     )

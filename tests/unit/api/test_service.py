@@ -178,7 +178,10 @@ async def test_internal_failure_is_a_500_not_a_crash(server: Server) -> None:
     assert info.value.response["Error"]["Code"] == "InternalFailure"
     server.api.operations.handlers.pop("ListTrails")
     text = generate_latest(server.metrics.registry).decode()
-    assert 'recorder_api_requests_total{code="InternalFailure",operation="ListTrails"} 1.0' in text
+    assert (
+        'recorder_api_requests_total{code="InternalFailure",operation="ListTrails",status="500"} 1.0'
+        in text
+    )
 
 
 def _random_json(rng: Any, depth: int = 0) -> Any:
