@@ -17,7 +17,7 @@ export RECORDER_DELIVERY_PRINCIPAL ?= cloudtrail.amazonaws.com
 # the embedded broker (noida-db) has no group rebalancing: each process takes all partitions
 export RECORDER_GROUP_MEMBERSHIP ?= static
 
-.PHONY: install run stop test unit lint fmt bench clean helm
+.PHONY: install run stop test unit lint fmt bench clean helm prometheus
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,14 +54,19 @@ stop:
 helm:
 	scripts/install-helm.sh
 
+## promtool and prometheus for the alert rules' tests: ./.tools from Debian's package
+## (unpacked, not installed: no server is started; idempotent, ~0.2 s when present).
+prometheus:
+	scripts/install-prometheus.sh
+
 ## The whole suite: unit, integration (starts its own stack on free ports), crash.
-test: install helm
+test: install helm prometheus
 	$(BIN)/ruff check recorder tests bench loadtest
 	$(BIN)/ruff format --check recorder tests bench loadtest
-	RECORDER_REQUIRE_HELM=1 $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=ci
+	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=ci
 
-unit: install helm
-	RECORDER_REQUIRE_HELM=1 $(BIN)/pytest -q tests/unit --hypothesis-profile=ci
+unit: install helm prometheus
+	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q tests/unit --hypothesis-profile=ci
 
 lint: install
 	$(BIN)/ruff check recorder tests bench loadtest

@@ -107,6 +107,10 @@ class GrantChecker:
         self._clock = clock
         self._checking: dict[GrantKey, asyncio.Future[None]] = {}
         self._forgot_at = clock()
+        # at 0 before the first check: alerts take increase() of the denied/error series
+        for resource in Resource:
+            for outcome in Outcome:
+                metrics.writer_grant_checks.labels(resource.value, outcome.value)
 
     # -- what the deliveries ask -------------------------------------------------------
     async def check_delivery(

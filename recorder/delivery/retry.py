@@ -39,7 +39,7 @@ from recorder.delivery.parking import (
 )
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
-from recorder.kafka.dlq import send_dead_letter
+from recorder.kafka.dlq import PARKING_EXPIRED, expect, send_dead_letter
 from recorder.kafka.partitions import read_range
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -81,6 +81,7 @@ class ParkingLot:
             lambda _: contextlib.nullcontext()  # type: ignore[assignment,return-value]
         )
         self.finished = 0  # parked entries delivered or dead-lettered (progress)
+        expect(metrics, "writer", PARKING_EXPIRED)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, producer: Any) -> None:
@@ -335,7 +336,7 @@ class ParkingLot:
                     f"{int(age)} s (parking period {int(self.settings.parking_period)} s): "
                     f"{lane.last_error or parked.error}"
                 ),
-                kind="parking-expired",
+                kind=PARKING_EXPIRED,
                 topic=self.topic,
                 partition=partition,
                 offset=offset,

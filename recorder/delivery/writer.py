@@ -32,7 +32,7 @@ from recorder.delivery.target import TargetLookup
 from recorder.delivery.upload import Deliveries, aws_config
 from recorder.delivery.window import SeenWindow
 from recorder.kafka import clients
-from recorder.kafka.dlq import send_dead_letter
+from recorder.kafka.dlq import BAD_MARKER, UNDECODABLE, expect, send_dead_letter
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import BUDGET, Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
@@ -84,6 +84,7 @@ class Writer:
         self._started = False
         self.parking = ParkingLot(self.settings, self.metrics, self.group_id)
         self.ready = asyncio.Event()
+        expect(self.metrics, "writer", UNDECODABLE, BAD_MARKER)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -299,7 +300,7 @@ class Writer:
                     if not m.value or m.value[:1] != b"{":
                         raise ValueError("routed value is not a rendered CloudTrail record")
                 except (ValueError, UnicodeDecodeError) as exc:
-                    await self._dead_letter(tp, m, str(exc), "undecodable")
+                    await self._dead_letter(tp, m, str(exc), UNDECODABLE)
                     batcher.skip(m.offset)
                     continue
                 seen = self._seen.get(tp)
@@ -320,7 +321,7 @@ class Writer:
         try:
             marker = CutMarker.from_record(m.key or b"", m.value or b"")
         except (ValueError, KeyError, orjson.JSONDecodeError) as exc:
-            await self._dead_letter(tp, m, f"bad cut marker: {exc}", "bad-marker")
+            await self._dead_letter(tp, m, f"bad cut marker: {exc}", BAD_MARKER)
             batcher.skip(m.offset)
             return
         batch = batcher.on_marker(m.offset, marker)

@@ -18,6 +18,19 @@ from recorder.obs.metrics import Metrics
 
 log = get_logger("recorder.dlq")
 
+#: Reasons (the ``reason`` label) of dead letters; bad input but ``PARKING_EXPIRED``.
+UNDECODABLE = "undecodable"
+INVALID = "invalid"
+BAD_MARKER = "bad-marker"
+PARKING_EXPIRED = "parking-expired"
+
+
+def expect(metrics: Metrics, stage: str, *reasons: str) -> None:
+    """Show the stage's dead-letter counters at 0 before the first one: an alert on
+    ``increase()`` misses the first count of a series that is born at 1."""
+    for reason in reasons:
+        metrics.dlq.labels(stage, reason)
+
 
 def dead_letter(
     *,

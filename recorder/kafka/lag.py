@@ -32,8 +32,9 @@ async def record_lag(consumer: AIOKafkaConsumer, metrics: Metrics, stage: str) -
             continue
         with contextlib.suppress(IllegalStateError):
             position = await consumer.position(tp)
+            regressions = metrics.offset_regressions.labels(stage, str(tp.partition))
             if position > high:
-                metrics.offset_regressions.labels(stage, str(tp.partition)).inc()
+                regressions.inc()
                 log.error(
                     "offset_regression",
                     stage=stage,

@@ -36,7 +36,7 @@ from recorder.events import (
     validate_record,
 )
 from recorder.kafka import clients
-from recorder.kafka.dlq import send_dead_letter
+from recorder.kafka.dlq import INVALID, UNDECODABLE, expect, send_dead_letter
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, read_range, resume
@@ -89,6 +89,7 @@ class Router:
         self.ready = asyncio.Event()
         self._partition_of: PartitionOf | None = None
         self._failures = FailureStreak(BROKER_LOOP)  # batches that failed in a row
+        expect(self.metrics, "router", UNDECODABLE, INVALID)
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -247,7 +248,7 @@ class Router:
                     # the record's Kafka timestamp: when it was produced (StartLogging)
                     deliveries = engine.route(record, m.timestamp)
                 except (EventDecodeError, InvalidEventError, RecordError) as exc:
-                    kind = "undecodable" if isinstance(exc, EventDecodeError) else "invalid"
+                    kind = UNDECODABLE if isinstance(exc, EventDecodeError) else INVALID
                     await send_dead_letter(
                         self._dlq_producer,
                         self.settings.topics.dlq,

@@ -86,6 +86,7 @@ class Supervisor:
         Raises :class:`ServiceGaveUp` when the policy says the process should exit.
         """
         st = self._states.setdefault(name, _State())
+        self.metrics.service_restarts.labels(name)  # at 0: alerts take its increase()
         while not self.stop.is_set():
             started = time.monotonic()
             st.running_since = started

@@ -1,0 +1,32 @@
+"""The counters alerts take ``increase()`` of are shown at 0 before their first count
+(a series born at 1 would hide that count from ``increase()``)."""
+
+from __future__ import annotations
+
+from recorder.delivery.writer import Writer
+from recorder.obs.metrics import Metrics
+from recorder.routing.service import Router
+from recorder.settings import Settings
+
+
+def dead_letter_series(m: Metrics) -> dict[tuple[str, str], float]:
+    return {
+        (s.labels["stage"], s.labels["reason"]): s.value
+        for metric in m.registry.collect()
+        for s in metric.samples
+        if s.name == "recorder_dlq_records_total"
+    }
+
+
+def test_router_and_writer_show_every_dead_letter_reason_at_zero() -> None:
+    m = Metrics()
+    settings = Settings()
+    Router(settings, engine=lambda: None, metrics=m)  # type: ignore[arg-type,return-value]
+    Writer(settings, targets=lambda _: None, metrics=m)  # type: ignore[arg-type]
+    assert dead_letter_series(m) == {
+        ("router", "undecodable"): 0.0,
+        ("router", "invalid"): 0.0,
+        ("writer", "undecodable"): 0.0,
+        ("writer", "bad-marker"): 0.0,
+        ("writer", "parking-expired"): 0.0,
+    }
