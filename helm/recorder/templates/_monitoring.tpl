@@ -1,0 +1,232 @@
+{{/*
+The alert rules: the one source of the PrometheusRule (prometheusrule.yaml), of the
+plain rules file in a ConfigMap (monitoring-rules-configmap.yaml) and of
+monitoring/prometheus/recorder.rules.yml (scripts/render-rules.py renders it with
+this template). docs/runbook.md has one section per alert; promtool unit tests in
+monitoring/prometheus/tests cover every alert.
+*/}}
+
+{{/* Whether an "auto" | true | false switch is on. Call with (dict "root" $ "value" .Values.x). */}}
+{{- define "recorder.monitoring.on" -}}
+{{- $v := toString .value -}}
+{{- if or (eq $v "true") (and (eq $v "auto") (.root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* PromQL label matchers that select this release's recorder series. */}}
+{{- define "recorder.monitoring.selector" -}}
+{{- if .Values.monitoring.selector -}}
+{{- .Values.monitoring.selector -}}
+{{- else -}}
+{{- $stages := include "recorder.stages" . | fromJsonArray -}}
+{{- printf "namespace=%q,job=~%q" .Release.Namespace (printf "%s-(%s)-metrics" (include "recorder.fullname" .) (join "|" $stages)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* One alert's labels. Call with (dict "root" $ "severity" "warning"). */}}
+{{- define "recorder.monitoring.labels" -}}
+labels:
+  severity: {{ .severity }}
+  {{- with .root.Values.monitoring.rules.alertLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end -}}
+
+{{/* An alert's runbook_url: the runbook's section of the alert. Call with (dict "root" $ "alert" "Name"). */}}
+{{- define "recorder.monitoring.runbook" -}}
+runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert) | quote }}
+{{- end -}}
+
+{{/* The rule groups (the value of `groups:`). */}}
+{{- define "recorder.monitoring.groups" -}}
+{{- $s := include "recorder.monitoring.selector" . -}}
+{{- $a := .Values.monitoring.alerts -}}
+{{- $interval := .Values.monitoring.rules.interval -}}
+{{- $cut := printf "%ds" (int .Values.config.cutInterval) -}}
+- name: recorder.delivery
+  {{- with $interval }}
+  interval: {{ . }}
+  {{- end }}
+  rules:
+    - alert: RecorderTrailDeliveryParked
+      expr: |-
+        max by (namespace, trail_arn, kind, error) (
+          recorder_writer_parked_trail_age_seconds{ {{- $s -}} }
+        ) > {{ $a.trailParkedAfter }}
+      for: {{ $a.trailParkedFor }}
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"Trail {{ $labels.trail_arn }}: {{ if eq $labels.kind \"notice\" }}SNS notices{{ else }}log files{{ end }} not delivered for {{ $value | humanizeDuration }} ({{ $labels.error }})"`}}
+        description: {{`"recorder cannot deliver the {{ if eq $labels.kind \"notice\" }}SNS notices{{ else }}log files{{ end }} of trail {{ $labels.trail_arn }}: the last attempt failed with {{ $labels.error }}. Its events are kept on routed-retry and retried with backoff, and delivered in order once the destination works; other trails are not held up. aws cloudtrail get-trail-status --name {{ $labels.trail_arn }} shows the same error as LatestDeliveryError (LatestNotificationError for notices). After the parking period the events go to the dead-letter topic."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderTrailDeliveryParked") | nindent 8 }}
+    - alert: RecorderParkedNearingParkingPeriod
+      expr: |-
+        max by (namespace, trail_arn, kind, error) (
+          recorder_writer_parked_trail_age_seconds{ {{- $s -}} }
+        )
+        / on (namespace) group_left ()
+        max by (namespace) (recorder_writer_parking_period_seconds{ {{- $s -}} })
+        > {{ $a.parkingPeriodRatio }}
+      for: 5m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "critical") | nindent 6 }}
+      annotations:
+        summary: {{`"Trail {{ $labels.trail_arn }}: parked {{ $labels.kind }}s are {{ $value | humanizePercentage }} through the parking period; then they are dead-lettered"`}}
+        description: {{`"The oldest parked {{ $labels.kind }} of trail {{ $labels.trail_arn }} (failing with {{ $labels.error }}) has used {{ $value | humanizePercentage }} of the parking period (RECORDER_PARKING_PERIOD). When it runs out, its events leave the retry path for the dead-letter topic and the trail's log files miss them until they are replayed. Repair the destination now."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderParkedNearingParkingPeriod") | nindent 8 }}
+    - alert: RecorderDeadLettersParkingExpired
+      expr: |-
+        sum by (namespace, stage) (
+          increase(recorder_dlq_records_total{reason="parking-expired",{{ $s }}}[{{ $a.deadLetterWindow }}])
+        ) > 0
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "critical") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $value | humanize }} parked batches or notices dead-lettered after the parking period"`}}
+        description: {{`"Batches (or SNS notices) that could not be delivered during the whole parking period went to the dead-letter topic (reason parking-expired). The trails' log files lack these events until the dead letters are replayed. The writer's log event dead_lettered names the trail ARN in its reason."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderDeadLettersParkingExpired") | nindent 8 }}
+    - alert: RecorderDeadLettersBadInput
+      expr: |-
+        sum by (namespace, stage, reason) (
+          increase(recorder_dlq_records_total{reason!="parking-expired",{{ $s }}}[{{ $a.deadLetterWindow }}])
+        ) > 0
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"The {{ $labels.stage }} dead-lettered {{ $value | humanize }} records as {{ $labels.reason }}"`}}
+        description: {{`"The {{ $labels.stage }} could not process records ({{ $labels.reason }}) and sent them to the dead-letter topic with the reason; the partition moved on. A producer sends malformed or unsigned events, or a record was damaged."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderDeadLettersBadInput") | nindent 8 }}
+    - alert: RecorderGrantChecksFailing
+      expr: |-
+        sum by (namespace, resource, outcome) (
+          increase(recorder_writer_grant_checks_total{outcome=~"denied|error",{{ $s }}}[15m])
+        ) > 0
+      for: 15m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $labels.resource }} policy checks keep answering {{ $labels.outcome }}"`}}
+        description: {{`"For 15 minutes the writer's checks of {{ $labels.resource }} policies answered {{ $labels.outcome }} ({{ $value | humanize }} in the last 15 minutes). denied: a tenant's policy does not grant the delivery principal what CloudTrail needs (those trails are parked; see RecorderTrailDeliveryParked). error: recorder cannot read policies at all (its own permissions or the service)."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderGrantChecksFailing") | nindent 8 }}
+    - alert: RecorderOffsetRegression
+      expr: |-
+        sum by (namespace, stage) (increase(recorder_offset_regressions_total{ {{- $s -}} }[15m])) > 0
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "critical") | nindent 6 }}
+      annotations:
+        summary: {{`"Kafka lost acknowledged records under the {{ $labels.stage }}"`}}
+        description: {{`"A partition's log end fell below the {{ $labels.stage }}'s position: the broker lost records it had acknowledged (an unclean leader election, a restored volume). Events in the lost range may be missing from log files."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderOffsetRegression") | nindent 8 }}
+- name: recorder.integrity
+  {{- with $interval }}
+  interval: {{ . }}
+  {{- end }}
+  rules:
+    - alert: RecorderDigestChainParked
+      expr: |-
+        max by (namespace) (recorder_digester_parked_chains{ {{- $s -}} }) > 0
+      for: {{ $a.digestParkedFor }}
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $value | humanize }} digest chains are parked"`}}
+        description: {{`"Digests of {{ $value | humanize }} chains failed repeatedly (or with a permanent error) and are retried slowly; other chains go on. validate-logs reports the missing hours until they are written. The digester's log event digest_chain_parked names each trail and error; get-trail-status shows LatestDigestDeliveryError."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderDigestChainParked") | nindent 8 }}
+    - alert: RecorderDigestLate
+      expr: |-
+        max by (namespace) (recorder_digester_undelivered_digest_age_seconds{ {{- $s -}} }) > {{ $a.digestLateAfter }}
+      for: 5m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"A digest is {{ $value | humanizeDuration }} past the end of its window and still not written"`}}
+        description: {{`"The oldest digest waiting to be written covers a window that ended {{ $value | humanizeDuration }} ago. Until it is written, aws cloudtrail validate-logs cannot vouch for that hour's log files."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderDigestLate") | nindent 8 }}
+- name: recorder.stages
+  {{- with $interval }}
+  interval: {{ . }}
+  {{- end }}
+  rules:
+    - alert: RecorderTargetDown
+      expr: |-
+        up{ {{- $s -}} } == 0
+      for: {{ $a.notReadyFor }}
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"Prometheus cannot scrape {{ $labels.instance }} ({{ $labels.job }})"`}}
+        description: {{`"The metrics endpoint of {{ $labels.instance }} has not answered for a while: the process is down, crash-looping or unreachable, and none of its other alerts can fire."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderTargetDown") | nindent 8 }}
+    - alert: RecorderStageNotReady
+      expr: |-
+        min by (namespace, instance, service) (recorder_service_ready{ {{- $s -}} }) == 0
+      for: {{ $a.notReadyFor }}
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $labels.service }} on {{ $labels.instance }} is not ready"`}}
+        description: {{`"The {{ $labels.service }} service of {{ $labels.instance }} is still starting or failing (its /readyz answers 503 and names the error). A not-ready writer or router delivers nothing from its partitions."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderStageNotReady") | nindent 8 }}
+    - alert: RecorderStageRestarting
+      expr: |-
+        sum by (namespace, instance, service) (
+          increase(recorder_service_restarts_total{ {{- $s -}} }[15m])
+        ) >= {{ $a.restarts }}
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $labels.service }} on {{ $labels.instance }} restarted {{ $value | humanize }} times in 15 minutes"`}}
+        description: {{`"The {{ $labels.service }} service keeps failing and being restarted by its supervisor; the log event service_failed has each error."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderStageRestarting") | nindent 8 }}
+- name: recorder.capacity
+  {{- with $interval }}
+  interval: {{ . }}
+  {{- end }}
+  rules:
+    - alert: RecorderConsumerLagGrowing
+      expr: |-
+        (
+          sum by (namespace, stage) (recorder_consumer_lag_records{ {{- $s -}} }) > {{ $a.lagRecords }}
+        )
+        and
+        (
+          sum by (namespace, stage) (delta(recorder_consumer_lag_records{ {{- $s -}} }[{{ $cut }}])) > 0
+        )
+      for: {{ $cut }}
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"The {{ $labels.stage }} is {{ $value | humanize }} records behind and falling further behind"`}}
+        description: {{`"The {{ $labels.stage }}'s consumer lag has grown for longer than a cut interval: events reach log files later and later. It needs more replicas (up to the partition count) or is held back (see the other alerts)."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderConsumerLagGrowing") | nindent 8 }}
+    - alert: RecorderWriterBufferNearBudget
+      expr: |-
+        max by (namespace, instance) (
+          recorder_writer_buffered_bytes{ {{- $s -}} } / recorder_writer_buffer_budget_bytes{ {{- $s -}} }
+        ) > {{ $a.bufferRatio }}
+      for: 10m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"Writer {{ $labels.instance }} holds {{ $value | humanizePercentage }} of its buffer budget"`}}
+        description: {{`"The writer on {{ $labels.instance }} has held more than its share of RECORDER_WRITER_BUFFER_BYTES for 10 minutes; at the budget it pauses its partitions (recorder_writer_paused_partitions) and lag grows."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderWriterBufferNearBudget") | nindent 8 }}
+- name: recorder.api
+  {{- with $interval }}
+  interval: {{ . }}
+  {{- end }}
+  rules:
+    - alert: RecorderApiServerErrors
+      expr: |-
+        sum by (namespace) (rate(recorder_api_requests_total{status=~"5..",{{ $s }}}[5m]))
+        /
+        sum by (namespace) (rate(recorder_api_requests_total{ {{- $s -}} }[5m]))
+        > {{ $a.apiErrorRatio }}
+      for: 5m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $value | humanizePercentage }} of control-API requests fail with 5xx"`}}
+        description: {{`"The control API answers InternalFailure or ServiceUnavailableException to {{ $value | humanizePercentage }} of requests: the aws CLI, SDKs and Terraform see failed trail operations. The log event api_internal_failure has the stack trace."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderApiServerErrors") | nindent 8 }}
+    - alert: RecorderApiThrottling
+      expr: |-
+        sum by (namespace) (rate(recorder_api_requests_total{code="ThrottlingException",{{ $s }}}[5m]))
+        /
+        sum by (namespace) (rate(recorder_api_requests_total{ {{- $s -}} }[5m]))
+        > {{ $a.apiThrottleRatio }}
+      for: 10m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $value | humanizePercentage }} of control-API requests are throttled"`}}
+        description: {{`"{{ $value | humanizePercentage }} of control-API requests were answered ThrottlingException for 10 minutes: a client polls too fast, or the per-account rates (RECORDER_API_READ_RATE, RECORDER_API_WRITE_RATE; AWS allows 10 and 1 per second) are too low for the tenants."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderApiThrottling") | nindent 8 }}
+{{- end -}}
