@@ -9,9 +9,7 @@ at ./.tools/promtool); without it these tests skip, except under ``make test``
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +22,7 @@ from kubernetes_validate.utils import SchemaNotFoundError
 
 from recorder.api.service import ApiMetrics
 from recorder.obs.metrics import Metrics
+from tests.tools import require_tool
 from tests.unit.helm.conftest import CHART, NAMESPACE, RELEASE, REPO, Helm, Rendered
 
 RULES = REPO / "monitoring" / "recorder.rules.yml"
@@ -35,24 +34,9 @@ KUBERNETES = "1.31.0"
 FULL = f"{RELEASE}-recorder"
 
 
-def find_tool(name: str) -> str | None:
-    local = REPO / ".tools" / name
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    return shutil.which(name)
-
-
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    binary = find_tool("promtool")
-    if binary is None:
-        reason = (
-            "promtool not found at ./.tools/promtool or on PATH; run scripts/install-prometheus.sh"
-        )
-        if os.environ.get("RECORDER_REQUIRE_PROMETHEUS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return binary
+    return require_tool("promtool")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
