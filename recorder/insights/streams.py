@@ -1,9 +1,13 @@
 """Which series an API call feeds, and which trails receive an Insights event. Pure.
 
-Insights analyze *write management* events (guide lines 443, 4959) of one account in
+Insights analyze *write management* events (guide lines 443, 4959) and, since data
+event Insights, *data* events, read and write (the API reference, InsightSelector
+``EventCategories``; "the trail must log read or write data events"), of one account in
 one region (line 4961: "not globally"). A call feeds the ``ApiCallRateInsight``
 series of its API and, when it failed, the ``ApiErrorRateInsight`` series of its API
-and error code.
+and error code. The category of a series is its API's (data APIs and management APIs
+have different names); a trail receives the Insights events of the categories its
+Insights type counts (``Trail.categories_of``: management only unless given).
 
 An Insights event goes to every trail that has that Insights type on, is logging,
 and covers the event's account and region: the account's own trails whose home
@@ -27,7 +31,7 @@ _API_EVENT_TYPES = frozenset({"AwsApiCall", None})
 
 def series_of(record: Mapping[str, Any]) -> tuple[SeriesKey, ...]:
     """The series a decoded ``api-events`` record feeds: none unless it is a write
-    management API call with an account, region, source and name."""
+    management or a data API call with an account, region, source and name."""
     if record.get("eventType") not in _API_EVENT_TYPES:
         return ()
     source, name = record.get("eventSource"), record.get("eventName")
@@ -43,13 +47,21 @@ def series_of(record: Mapping[str, Any]) -> tuple[SeriesKey, ...]:
             category = (
                 c.event_category if management is None else ("Management" if management else "Data")
             )
-    if read_only or category != "Management":
+    if category == "Management":
+        if read_only:
+            return ()
+    elif category != "Data":
         return ()
     calls = SeriesKey(account, region, source, name, CALL_RATE, "")
     error = record.get("errorCode")
     if not error:
         return (calls,)
     return (calls, SeriesKey(account, region, source, name, ERROR_RATE, str(error)))
+
+
+def category_of(key: SeriesKey) -> str:
+    """``Management`` or ``Data``: the category of the series' API."""
+    return classify(key.event_source, key.event_name).event_category
 
 
 def epoch_of(record: Mapping[str, Any]) -> float | None:
@@ -68,6 +80,8 @@ def destinations(
     out = []
     for trail in trails:
         if key.insight_type not in trail.insight_types or not trail.is_logging:
+            continue
+        if category_of(key) not in trail.categories_of(key.insight_type):
             continue
         if not (trail.is_multi_region_trail or trail.home_region == key.region):
             continue

@@ -185,7 +185,7 @@ class Metrics:
         # insights
         self.insights_calls = Counter(
             "recorder_insights_calls_total",
-            "Write management calls counted into an Insights series",
+            "Write management and data calls counted into an Insights series",
             registry=r,
         )
         self.insights_late = Counter(

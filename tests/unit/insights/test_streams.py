@@ -39,7 +39,6 @@ def test_write_management_calls_feed_call_and_error_series() -> None:
 def test_reads_data_events_and_non_api_events_feed_nothing() -> None:
     assert series_of(call(eventName="DescribeInstances")) == ()  # read-only (classified)
     assert series_of(call(readOnly=True)) == ()
-    assert series_of(call(eventSource="s3.amazonaws.com", eventName="PutObject")) == ()  # data
     assert series_of(call(eventType="AwsConsoleSignIn")) == ()
     assert series_of(call(eventType="AwsCloudTrailInsight")) == ()
     assert series_of(call(awsRegion="")) == ()
@@ -83,3 +82,37 @@ def test_trails_that_receive_an_insight() -> None:
     # not in the organization: the organization trail does not get it
     alone = destinations(event(key), trails, {C: "o-one"})
     assert sorted(d.trail_arn.rsplit("/", 1)[1] for d in alone) == ["home", "multi"]
+
+
+def test_data_events_feed_series_read_and_write_and_reach_data_insights_only() -> None:
+    (get,) = series_of(call(eventSource="s3.amazonaws.com", eventName="GetObject"))
+    assert get == SeriesKey(A, "us-east-1", "s3.amazonaws.com", "GetObject", CALL_RATE, "")
+    (put,) = series_of(call(eventSource="s3.amazonaws.com", eventName="PutObject", readOnly=False))
+    assert put.event_name == "PutObject"
+    management = series_of(call())[0]
+    data_only = Trail.from_api(
+        {
+            "Name": "data-only",
+            "TrailARN": f"arn:aws:cloudtrail:us-east-1:{A}:trail/data-only",
+            "S3BucketName": "logs-bucket",
+            "InsightSelectors": [{"InsightType": CALL_RATE, "EventCategories": ["Data"]}],
+        }
+    )
+    both = Trail.from_api(
+        {
+            "Name": "both-kinds",
+            "TrailARN": f"arn:aws:cloudtrail:us-east-1:{A}:trail/both-kinds",
+            "S3BucketName": "logs-bucket",
+            "InsightSelectors": [
+                {"InsightType": CALL_RATE, "EventCategories": ["Management", "Data"]}
+            ],
+        }
+    )
+    default = trail(A, "management")  # no EventCategories: management only
+
+    def names(k: SeriesKey) -> list[str]:
+        targets = destinations(event(k), [data_only, both, default], {})
+        return [d.trail_arn.rsplit("/", 1)[1] for d in targets]
+
+    assert names(get) == ["both-kinds", "data-only"]
+    assert names(management) == ["both-kinds", "management"]
