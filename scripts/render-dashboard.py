@@ -297,7 +297,10 @@ def panels() -> list[dict[str, Any]]:
     p.panel(
         "timeseries",
         "Digests written and failed",
-        [(rate("recorder_digester_digests_total", "outcome"), "{{outcome}}")],
+        [
+            (rate("recorder_digester_digests_total", "outcome"), "{{outcome}}"),
+            (rate("recorder_digester_conflicts_total"), "found written by another digester"),
+        ],
         w=8,
         unit="ops",
     )
@@ -360,7 +363,7 @@ def panels() -> list[dict[str, Any]]:
         unit="s",
     )
 
-    p.row("Insights")
+    p.row("Insights, aggregated events, organizations")
     p.panel(
         "timeseries",
         "Insights events by state and type",
@@ -390,6 +393,29 @@ def panels() -> list[dict[str, Any]]:
         ],
         w=8,
         unit="ops",
+    )
+
+    p.panel(
+        "timeseries",
+        "Aggregated events",
+        [
+            (rate("recorder_aggregation_events_total", "outcome"), "data events {{outcome}}"),
+            (rate("recorder_aggregation_summaries_total"), "aggregated events decided"),
+        ],
+        w=12,
+        unit="ops",
+    )
+    p.panel(
+        "timeseries",
+        "Organization accounts and reads",
+        [
+            (f"max(recorder_organization_accounts{{{S}}})", "accounts"),
+            (
+                f"sum by (outcome) (increase(recorder_organizations_refresh_total{{{S}}}[{RATE}]))",
+                "reads {{outcome}}",
+            ),
+        ],
+        w=12,
     )
 
     p.row("Processes")

@@ -33,6 +33,8 @@ from recorder.trails.organizations import Organization
 log = get_logger("recorder.organizations")
 
 NOT_IN_USE = "AWSOrganizationsNotInUseException"
+#: The ``outcome`` label of recorder_organizations_refresh_total.
+OUTCOMES = ("ok", "not_in_use", "failed")
 #: A read is bounded: a start-up must not hang on an unreachable Organizations.
 _CONFIG = Config(
     connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
@@ -58,6 +60,8 @@ class OrganizationsFollower:
             "Accounts of the organization that organization trails log",
             registry=r,
         )
+        for outcome in OUTCOMES:  # at 0: an alert takes increase() of "failed"
+            self._outcomes.labels(outcome=outcome)
 
     @property
     def enabled(self) -> bool:

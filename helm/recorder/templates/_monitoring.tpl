@@ -105,6 +105,21 @@ runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert)
         summary: {{`"{{ $labels.resource }} policy checks keep answering {{ $labels.outcome }}"`}}
         description: {{`"For 15 minutes the writer's checks of {{ $labels.resource }} policies answered {{ $labels.outcome }} ({{ $value | humanize }} in the last 15 minutes). denied: a tenant's policy does not grant the delivery principal what CloudTrail needs (those trails are parked; see RecorderTrailDeliveryParked). error: recorder cannot read policies at all (its own permissions or the service)."`}}
         {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderGrantChecksFailing") | nindent 8 }}
+    - alert: RecorderOrganizationsRefreshFailing
+      expr: |-
+        sum by (namespace, instance) (
+          increase(recorder_organizations_refresh_total{outcome="failed",{{ $s }}}[30m])
+        ) > 0
+        unless on (namespace, instance)
+        sum by (namespace, instance) (
+          increase(recorder_organizations_refresh_total{outcome=~"ok|not_in_use",{{ $s }}}[30m])
+        ) > 0
+      for: 30m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $labels.instance }} cannot read the AWS Organizations membership"`}}
+        description: {{`"No read of the organization by {{ $labels.instance }} has succeeded for 30 minutes or more ({{ $value | humanize }} failed in the last 30 minutes). Organization trails keep the last membership read: an account that joined since is not logged by them, one that left still is."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderOrganizationsRefreshFailing") | nindent 8 }}
     - alert: RecorderOffsetRegression
       expr: |-
         sum by (namespace, stage) (increase(recorder_offset_regressions_total{ {{- $s -}} }[15m])) > 0

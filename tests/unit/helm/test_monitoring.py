@@ -22,6 +22,8 @@ from kubernetes_validate.utils import SchemaNotFoundError
 
 from recorder.api.service import ApiMetrics
 from recorder.obs.metrics import Metrics
+from recorder.services.organizations import OrganizationsFollower
+from recorder.settings import Settings
 from tests.tools import require_tool
 from tests.unit.helm.conftest import CHART, NAMESPACE, RELEASE, REPO, Helm, Rendered
 
@@ -264,7 +266,8 @@ def test_the_runbook_documents_no_alert_that_does_not_exist() -> None:
 def exported() -> set[str]:
     """Every series name recorder's processes export (histograms: their _bucket)."""
     m = Metrics()
-    ApiMetrics.on(m)
+    ApiMetrics.on(m)  # the families defined next to their one user
+    OrganizationsFollower(Settings(), registry=None, metrics=m)
     names = {"up"}
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
     for family in m.registry.collect():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from recorder.delivery.writer import Writer
 from recorder.obs.metrics import Metrics
 from recorder.routing.service import Router
+from recorder.services.organizations import OrganizationsFollower
 from recorder.settings import Settings
 
 
@@ -30,3 +31,15 @@ def test_router_and_writer_show_every_dead_letter_reason_at_zero() -> None:
         ("writer", "bad-marker"): 0.0,
         ("writer", "parking-expired"): 0.0,
     }
+
+
+def test_organizations_reads_show_every_outcome_at_zero() -> None:
+    m = Metrics()
+    OrganizationsFollower(Settings(), registry=None, metrics=m)
+    outcomes = {
+        s.labels["outcome"]: s.value
+        for metric in m.registry.collect()
+        for s in metric.samples
+        if s.name == "recorder_organizations_refresh_total"
+    }
+    assert outcomes == {"ok": 0.0, "not_in_use": 0.0, "failed": 0.0}
