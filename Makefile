@@ -60,10 +60,14 @@ prometheus:
 	scripts/install-prometheus.sh
 
 ## The whole suite: unit, integration (starts its own stack on free ports), crash.
+## TEST_WORKERS processes take whole test modules each (every module starts its own
+## stack on free ports, so they never share a broker or an S3 server).
+TEST_WORKERS ?= 3
 test: install helm prometheus
 	$(BIN)/ruff check recorder tests bench loadtest
 	$(BIN)/ruff format --check recorder tests bench loadtest
-	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=ci
+	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=ci \
+	  -n $(TEST_WORKERS) --dist loadfile
 
 unit: install helm prometheus
 	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q tests/unit --hypothesis-profile=ci

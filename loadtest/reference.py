@@ -88,6 +88,19 @@ class Reference:
         if self._proc.is_alive():
             self._proc.kill()
 
+    def collect(self, at_least: int, timeout: float) -> None:
+        """Take the passes timed so far, waiting up to ``timeout`` s for ``at_least``.
+
+        The process needs 1-2 s to start and import the recorder on a quiet machine and
+        several times that on a loaded one, so a caller waits for passes, not a time.
+        """
+        until = time.monotonic() + timeout
+        while len(self.samples) < at_least and time.monotonic() < until:
+            try:
+                self.samples.append(self._out.get(timeout=0.2))
+            except queue.Empty:
+                continue
+
     def _drain(self, until: float) -> None:
         while self._proc.is_alive() or not self._out.empty():
             try:
