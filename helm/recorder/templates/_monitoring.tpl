@@ -156,6 +156,15 @@ runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert)
   interval: {{ . }}
   {{- end }}
   rules:
+    - alert: RecorderMetricsAbsent
+      expr: |-
+        absent(up{ {{- $s -}} })
+      for: 15m
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: "Prometheus scrapes no recorder target: none of recorder's alerts can fire"
+        description: {{ printf "No scrape target matches up{%s}: recorder is not scraped (metrics.serviceMonitor.enabled is off, or the Prometheus does not select the ServiceMonitor), or the rules select another job than the scrape configuration names (monitoring.selector). Every other recorder alert stays silent until this is fixed." $s | quote }}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderMetricsAbsent") | nindent 8 }}
     - alert: RecorderTargetDown
       expr: |-
         up{ {{- $s -}} } == 0

@@ -776,7 +776,7 @@ def test_bad_values_stop_the_render_with_the_value_named(
 # --- NOTES.txt --------------------------------------------------------------------------------
 
 
-def notes(helm: Helm, tmp_path: Path, values: dict[str, Any] | None = None) -> str:
+def notes(helm: Helm, tmp_path: Path, values: dict[str, Any] | None = None, *extra: str) -> str:
     """NOTES.txt rendered through `helm template` (which skips it) by wrapping it in a template."""
     chart = tmp_path / "recorder"
     shutil.copytree(CHART, chart)
@@ -787,7 +787,7 @@ def notes(helm: Helm, tmp_path: Path, values: dict[str, Any] | None = None) -> s
         + text
         + '{{- end }}\nnotes: {{ include "zz.notes" . | quote }}\n'
     )
-    args = ["--show-only", "templates/zz-notes.yaml"]
+    args = ["--show-only", "templates/zz-notes.yaml", *extra]
     (doc,) = helm.template(values, *args, chart=chart).docs
     return doc["notes"]
 

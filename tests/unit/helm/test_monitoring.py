@@ -26,6 +26,7 @@ from recorder.services.organizations import OrganizationsFollower
 from recorder.settings import Settings
 from tests.tools import require_tool
 from tests.unit.helm.conftest import CHART, NAMESPACE, RELEASE, REPO, Helm, Rendered
+from tests.unit.helm.test_chart import notes
 
 RULES = REPO / "monitoring" / "recorder.rules.yml"
 RULES_TESTS = REPO / "monitoring" / "recorder.rules.test.yml"
@@ -287,3 +288,18 @@ def test_rules_and_dashboard_use_only_metrics_that_exist() -> None:
     used = set().union(*(referenced(e) for e in exprs))
     assert used - names == set()
     assert len(used) > 30
+
+
+def test_notes_name_the_alerts_and_warn_when_nothing_scrapes_them(
+    helm: Helm, tmp_path: Path
+) -> None:
+    text = notes(helm, tmp_path / "a", None, *OPERATOR)
+    assert f"Alerts: PrometheusRule {FULL}; what to do for each: docs/runbook.md" in text
+    assert "WARNING: the ServiceMonitor is off" in text
+    assert f"Dashboard: ConfigMap {FULL}-dashboard" in text
+    scraped = notes(
+        helm, tmp_path / "b", {"metrics": {"serviceMonitor": {"enabled": True}}}, *OPERATOR
+    )
+    assert "Alerts: PrometheusRule" in scraped
+    assert "WARNING" not in scraped
+    assert "Alerts:" not in notes(helm, tmp_path / "c")
