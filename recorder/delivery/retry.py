@@ -82,6 +82,7 @@ class ParkingLot:
         )
         self.finished = 0  # parked entries delivered or dead-lettered (progress)
         expect(metrics, "writer", PARKING_EXPIRED)
+        metrics.writer_parking_period.set(settings.parking_period)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, producer: Any) -> None:
@@ -290,7 +291,6 @@ class ParkingLot:
         now = time.time()
         self.metrics.writer_oldest_parked_age.set(0 if oldest is None else now - oldest)
         self.metrics.writer_parked_trail_age.replace(ages(parked_trails(self._index.values()), now))
-        self.metrics.writer_parking_period.set(self.settings.parking_period)
 
     async def _drain_lane(self, partition: int, index: ParkedIndex, lane: Lane) -> None:
         """Deliver the lane's entries oldest first until one fails or none are left."""

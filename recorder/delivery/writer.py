@@ -85,6 +85,8 @@ class Writer:
         self.parking = ParkingLot(self.settings, self.metrics, self.group_id)
         self.ready = asyncio.Event()
         expect(self.metrics, "writer", UNDECODABLE, BAD_MARKER)
+        # before any byte is buffered: an alert divides the buffered bytes by it
+        self.metrics.writer_buffer_budget.set(self.settings.writer_buffer_bytes)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -182,7 +184,6 @@ class Writer:
         their marker, or nothing could ever be cut and delivered); resume once
         deliveries or parking have brought the buffer back under the budget."""
         buffered = self._buffered()
-        self.metrics.writer_buffer_budget.set(self.settings.writer_buffer_bytes)
         if buffered > self.settings.writer_buffer_bytes:
             async with self._cutting:
                 await self._request_cuts_locked(

@@ -43,3 +43,15 @@ def test_organizations_reads_show_every_outcome_at_zero() -> None:
         if s.name == "recorder_organizations_refresh_total"
     }
     assert outcomes == {"ok": 0.0, "not_in_use": 0.0, "failed": 0.0}
+
+
+def test_the_writer_shows_its_budget_and_parking_period_before_any_work() -> None:
+    """Alerts divide by them: a 0 would make any buffered byte an infinite share."""
+    m = Metrics()
+    Writer(
+        Settings(writer_buffer_bytes=64 * 1024 * 1024, parking_period=3600.0),
+        targets=lambda _: None,
+        metrics=m,
+    )  # type: ignore[arg-type]
+    assert m.registry.get_sample_value("recorder_writer_buffer_budget_bytes") == 64 * 1024 * 1024
+    assert m.registry.get_sample_value("recorder_writer_parking_period_seconds") == 3600.0
