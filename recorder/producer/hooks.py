@@ -14,6 +14,7 @@ into the caller's API call.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from recorder.obs.logging import get_logger
 from recorder.producer.identity import Credentials, IdentityResolver, StaticIdentity
 from recorder.producer.network import network_activity_record, vpc_endpoint_id
 from recorder.producer.record import Call, Identity, build_record
+from recorder.producer.scope import LambdaScope
 from recorder.settings import Settings
 
 log = get_logger("recorder.producer")
@@ -72,6 +74,8 @@ class Installation:
     bucket_owners: Mapping[str, str] = field(default_factory=dict)
     # VPC endpoint id -> the account that owns it (else: the caller's own endpoint)
     vpc_endpoint_owners: Mapping[str, str] = field(default_factory=dict)
+    # the Lambda function this process runs as (userIdentity.inScopeOf), if any
+    scope: LambdaScope | None = None
     source_ip: str = "127.0.0.1"
     errors: int = 0
     on_record: Callable[[dict[str, Any]], None] | None = None
@@ -192,6 +196,14 @@ class Installation:
             vpc_endpoint_id=vpce,
             vpc_endpoint_account_id=self.vpc_endpoint_owners.get(vpce) if vpce else None,
             shared_event_id=capture.shared_event_id,
+            in_scope_of=(
+                self.scope.in_scope_of(
+                    capture.credentials.access_key if capture.credentials else None,
+                    identity.account_id,
+                )
+                if self.scope is not None
+                else None
+            ),
         )
         return build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
 
@@ -294,6 +306,7 @@ def install(
         resolver=resolver if resolver is not None else StaticIdentity(identity),  # type: ignore[arg-type]
         bucket_owners=dict(bucket_owners or {}),
         vpc_endpoint_owners=dict(vpc_endpoint_owners or {}),
+        scope=LambdaScope.from_environ(os.environ),
         source_ip=source_ip,
         schema_version=schema_version,
     )

@@ -84,6 +84,9 @@ class Call:
     # record and the owner's network activity record (recorder.producer.network)
     vpc_endpoint_account_id: str | None = None
     shared_event_id: str | None = None
+    # userIdentity.inScopeOf: the resource the signing credentials were issued to
+    # (recorder.producer.scope), where the hook can know it
+    in_scope_of: Mapping[str, str] | None = None
     session_from_console: bool = False  # credentials of a console session
 
 
@@ -138,7 +141,7 @@ def build_record(
     omit = NEVER_LOGGED.get(call.service_prefix, frozenset())
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": identity.user_identity(),
+        "userIdentity": _with_scope(identity.user_identity(), call.in_scope_of),
         "eventTime": format_seconds(call.event_time),
         "eventSource": source,
         "eventName": call.operation,
@@ -191,6 +194,12 @@ def build_record(
     if call.session_from_console:
         record["sessionCredentialFromConsole"] = "true"  # CloudTrail writes it only when true
     return fit(record)
+
+
+def _with_scope(user: dict[str, Any], scope: Mapping[str, str] | None) -> dict[str, Any]:
+    if scope:
+        user["inScopeOf"] = dict(scope)
+    return user
 
 
 #: What an omitted member is replaced with. AWS's "CloudTrail record contents" page:

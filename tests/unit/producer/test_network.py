@@ -139,3 +139,27 @@ def test_a_call_to_the_public_endpoint_is_recorded_once() -> None:
         c.list_keys()
     (record,) = sink.records()
     assert "vpcEndpointId" not in record and "sharedEventID" not in record
+
+
+def test_in_scope_of_names_the_lambda_function_whose_credentials_sign(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """userIdentity.inScopeOf (eventVersion 1.09+): a call signed with the execution
+    role's credentials of the Lambda function this process is; none for other keys."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "TestFunction")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIAEXECUTIONROLE")
+    sink = RenderingSink()
+    session = boto3.Session(region_name="eu-central-1")
+    install(session, sink, identity=Identity(account_id=OWNER, type="AssumedRole"))
+    for key in ("ASIAEXECUTIONROLE", "AKIAIOSFODNN7EXAMPLE"):
+        c = session.client("kms", aws_access_key_id=key, aws_secret_access_key="x")
+        with Stubber(c) as stub:
+            stub.add_response("list_keys", {"Keys": []}, {})
+            c.list_keys()
+    lambda_call, other = sink.records()
+    assert lambda_call["userIdentity"]["inScopeOf"] == {
+        "issuerType": "AWS::Lambda::Function",
+        "credentialsIssuedTo": f"arn:aws:lambda:eu-central-1:{OWNER}:function:TestFunction",
+    }
+    assert "inScopeOf" not in other["userIdentity"]
