@@ -22,6 +22,7 @@ NAMES = (
     "trail_status",
     "insights_state",
     "routed_retry",
+    "aggregation_state",
 )
 
 
