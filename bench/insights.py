@@ -14,7 +14,8 @@ records:
             render the CloudTrail JSON.
 * insights - the stage's per-message work (``InsightsStage._observe``: decode, series,
             bucket, count) plus closing every minute of the detector
-            (``Detector.close_through``) as the stage does.
+            (``Detector.close_through``) and taking its changed series records
+            (``Detector.take_changes``) as the stage does; every account has Insights on.
 
 Prints events per CPU-second (process time: a shared machine's waiting is not counted)
 of each and insights/router, insights/decode. The stage must not be
@@ -35,8 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recorder.events import decode
 from recorder.events.codec import encode
 from recorder.events.validate import validate_record
+from recorder.events.windows import Watermark
 from recorder.insights.detector import Detector
 from recorder.insights.service import InsightsStage, _Partition
+from recorder.insights.streams import Coverage
 from recorder.routing import RoutingEngine
 from recorder.routing.service import _fill_classification, rendered_for, require_routable
 from recorder.settings import Settings
@@ -118,17 +121,38 @@ def bench_router(values: list[bytes], accounts: int) -> float:
     return len(values) / (time.process_time() - t0)
 
 
-def bench_insights(values: list[bytes]) -> tuple[float, int]:
+def bench_insights(values: list[bytes], accounts: int) -> tuple[float, int]:
     stage = InsightsStage(Settings(insights_baseline_window=30), registry=None)
-    part = _Partition(Detector(stage.rule), 0)
+    part = _Partition(Detector(stage.rule), 0, Watermark(60.0, 60.0))
+    coverage = Coverage(
+        [
+            Trail.from_api(
+                {
+                    "Name": "all",
+                    "TrailARN": f"arn:aws:cloudtrail:us-east-1:{100000000000 + a:012d}:trail/all",
+                    "S3BucketName": "bench-logs",
+                    "IsMultiRegionTrail": True,
+                    "InsightSelectors": [
+                        {"InsightType": "ApiCallRateInsight"},
+                        {"InsightType": "ApiErrorRateInsight"},
+                    ],
+                }
+            )
+            for a in range(accounts)
+        ],
+        {},
+    )
     messages = [Message(i, v) for i, v in enumerate(values)]
     decided = 0
+    det = part.detector
     t0 = time.process_time()
     for i in range(0, len(messages), 5000):  # the stage's poll size
-        stage._observe(part, messages[i : i + 5000])
-        if part.newest:
-            decided += len(part.detector.close_through(part.detector.bucket_of(part.newest) - 1))
-    decided += len(part.detector.close_through(part.detector.bucket_of(part.newest)))
+        stage._observe(part, messages[i : i + 5000], coverage)
+        newest = part.watermark.newest
+        if newest:  # closed by event time, as the stage does with a lateness of a minute
+            decided += len(det.close_through(det.bucket_of(newest) - 1))
+            det.take_changes()
+    decided += len(det.close_through(det.bucket_of(part.watermark.newest or 0)))
     return len(values) / (time.process_time() - t0), decided
 
 
@@ -141,7 +165,7 @@ def main() -> None:
     values = make_records(args.events, args.apis, args.accounts)
     floor = bench_decode(values)
     router = bench_router(values, args.accounts)
-    insights, decided = bench_insights(values)
+    insights, decided = bench_insights(values, args.accounts)
     print(f"events: {len(values)}  APIs: {args.apis}  accounts: {args.accounts}")
     print(f"decode (floor)       {floor:>12,.0f} events/s")
     print(f"router per-event     {router:>12,.0f} events/s")

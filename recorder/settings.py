@@ -188,6 +188,9 @@ class Settings(_Base):
     insights_baseline_window: int = 7 * 24 * 60  # buckets the baseline spans
     insights_threshold: float = 4.0  # normal range: mean +- threshold * deviation
     insights_lateness: float = 60.0  # seconds a bucket waits for late calls
+    # After the broker was away (or at start), seconds the stage waits before it closes
+    # intervals again: what producers held back (journals) arrives first.
+    insights_grace: float = 60.0
     # Aggregated events (recorder.aggregation; README "Aggregated events").
     aggregation_window_seconds: int = 300  # AWS's windowSize PT5M
     aggregation_lateness: float = 60.0  # seconds a window waits for late events
@@ -349,9 +352,10 @@ class Settings(_Base):
             problems.append(
                 "RECORDER_INSIGHTS_BUCKET_SECONDS and RECORDER_INSIGHTS_BASELINE_WINDOW must be >= 1"
             )
-        if self.insights_threshold <= 0 or self.insights_lateness < 0:
+        if self.insights_threshold <= 0 or self.insights_lateness < 0 or self.insights_grace < 0:
             problems.append(
-                "RECORDER_INSIGHTS_THRESHOLD must be > 0 and RECORDER_INSIGHTS_LATENESS >= 0"
+                "RECORDER_INSIGHTS_THRESHOLD must be > 0, RECORDER_INSIGHTS_LATENESS and "
+                "RECORDER_INSIGHTS_GRACE >= 0"
             )
         if self.aggregation_window_seconds < 1 or self.aggregation_lateness < 0:
             problems.append(

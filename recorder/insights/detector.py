@@ -16,9 +16,10 @@ The rule (its parameters are :class:`Rule`; README "Insights" says the same):
   (``ApiErrorRateInsight``). Buckets with no call count as 0.
 * The baseline is an exponentially weighted mean and standard deviation of the
   series with a span of ``window`` buckets (weight ``(1 - 1/window)**age``), over
-  every bucket since the detector started; a series first seen later had 0 calls
-  before. A steady series has exactly its level as baseline.
-* Nothing is detected until the detector has closed ``window`` buckets (learning).
+  every bucket since its account's first counted call; a series first seen later
+  had 0 calls before. A steady series has exactly its level as baseline.
+* Nothing is detected in an account until ``window`` buckets have closed since its
+  first counted call (learning: Insights just turned on have no history).
 * The normal range is ``mean +- k * s`` with ``s = max(std, rel_floor * mean,
   abs_floor)``: the floors keep a perfectly steady or a near-silent series from
   calling every small wobble unusual.
@@ -30,13 +31,24 @@ The rule (its parameters are :class:`Rule`; README "Insights" says the same):
 
 Averages are reported per minute (scaled by ``60 / bucket_seconds``), as the guide's
 statistics are. Event IDs and the pair's ``sharedEventID`` are UUIDs derived from
-the series and the start bucket, so a detector rebuilt from a snapshot that decides
+the series and the start bucket, so a detector rebuilt from its records that decides
 again emits the very same IDs and the writer's eventID de-duplication keeps one copy.
+
+State is kept per series, lazily: a series holds its sums as of the last bucket
+that counted a call for it (``at``), and a run of buckets without one is applied in
+one step when the series is next looked at. Closing a bucket therefore touches the
+series that had calls in it, the open insights, and the *busy* series (a mean above
+``k * abs_floor``: only those can fall out of the normal range with no call at all);
+a quiet stretch costs nothing per series. What changed is handed out as one small
+record per series (:meth:`Detector.take_changes`), for a compacted topic: no state
+grows into one message. Error codes are bounded per API (:data:`MAX_ERROR_CODES`),
+the rest counted under :data:`OTHER_ERROR_CODE`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -54,6 +66,12 @@ _NAMESPACE = uuid.UUID("6f1c2d3e-8a4b-4c5d-9e6f-a1b2c3d4e5f6")
 #: A series whose weighted call sum fell below this, with no insight open, is
 #: forgotten: re-created later it starts from zeros, which is what it had.
 _FORGET_BELOW = 1e-4
+#: Error codes come from producers: per API (account, Region, source, name) at most
+#: this many get a series of their own; calls failing with any other code are counted
+#: under ``OTHER_ERROR_CODE``, as are codes no AWS service would send.
+MAX_ERROR_CODES = 10
+OTHER_ERROR_CODE = "OtherErrors"
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}")
 
 
 class SeriesKey(NamedTuple):
@@ -169,13 +187,62 @@ class _Open:
     total: float
     buckets: int
 
+    def to_json(self) -> list[Any]:
+        return [
+            self.start_bucket,
+            self.shared_event_id,
+            self.mean,
+            self.low,
+            self.high,
+            self.total,
+            self.buckets,
+        ]
+
+    @classmethod
+    def from_json(cls, o: list[Any]) -> _Open:
+        return cls(int(o[0]), str(o[1]), *(float(x) for x in o[2:6]), int(o[6]))
+
 
 @dataclass(slots=True)
 class _Series:
-    s: float = 0.0  # weighted sum of values
-    q: float = 0.0  # weighted sum of squares
-    d: float = 0.0  # weighted count of buckets
+    """One series: its weighted sums as of bucket ``at``, the first bucket of its
+    account (learning), an open insight, and the last bucket whose decision this
+    state holds (``through``) with the events decided then."""
+
+    s: float
+    q: float
+    d: float
+    at: int
+    start: int
     open: _Open | None = None
+    through: int = -1
+    events: tuple[InsightEvent, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "s": self.s,
+            "q": self.q,
+            "d": self.d,
+            "at": self.at,
+            "start": self.start,
+            "open": None if self.open is None else self.open.to_json(),
+            "through": self.through,
+            "events": [e.to_json() for e in self.events],
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> _Series:
+        o = doc.get("open")
+        return cls(
+            float(doc["s"]),
+            float(doc["q"]),
+            float(doc["d"]),
+            int(doc["at"]),
+            int(doc["start"]),
+            None if o is None else _Open.from_json(o),
+            int(doc.get("through", -1)),
+            tuple(InsightEvent.from_json(e) for e in doc.get("events", ())),
+        )
 
 
 @dataclass
@@ -185,36 +252,66 @@ class Detector:
     :meth:`observe` counts a call into its bucket; :meth:`close_through` closes every
     bucket up to one, in order, and returns the Insights events they decide. A call
     into a bucket already closed is *late* and is not counted (``observe`` says so).
-    :meth:`snapshot` / :meth:`restore` round-trip the whole state as JSON-able data.
+    :meth:`take_changes` hands out the series records changed since the last call,
+    and :meth:`restore` builds a detector again from the last record of each series.
     """
 
     rule: Rule = field(default_factory=Rule)
     closed_through: int | None = None  # last closed bucket
-    closed_count: int = 0  # buckets closed since the start
-    weight: float = 0.0  # the weighted bucket count every series shares
     series: dict[SeriesKey, _Series] = field(default_factory=dict)
     pending: dict[int, Counter[SeriesKey]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._starts: dict[str, int] = {}  # account -> its first bucket
+        self._busy: set[SeriesKey] = set()  # not open, mean above k * abs_floor
+        self._open: set[SeriesKey] = set()
+        self._codes: dict[tuple[str, str, str, str], set[str]] = {}  # API -> error codes
+        self._changed: dict[SeriesKey, _Series | None] = {}
+        self._sweeping: list[SeriesKey] = []
+        for key, st in self.series.items():
+            self._index(key, st)
 
     # -- input ------------------------------------------------------------------------
     def observe(self, key: SeriesKey, bucket: int, n: int = 1) -> bool:
         if self.closed_through is not None and bucket <= self.closed_through:
             return False
+        if key.insight_type == ERROR_RATE:
+            key = self._error_series(key)
         counts = self.pending.get(bucket)
         if counts is None:
             counts = self.pending[bucket] = Counter()
         counts[key] += n
         return True
 
+    def _error_series(self, key: SeriesKey) -> SeriesKey:
+        """The key a failed call is counted under: its own code while the API has
+        fewer than :data:`MAX_ERROR_CODES`, else the ``OTHER_ERROR_CODE`` series."""
+        code = key.error_code
+        api = (key.account_id, key.region, key.event_source, key.event_name)
+        codes = self._codes.setdefault(api, set())
+        if code in codes:
+            return key
+        if _ERROR_CODE.fullmatch(code) is None or len(codes) >= MAX_ERROR_CODES:
+            code = OTHER_ERROR_CODE
+        codes.add(code)
+        return key._replace(error_code=code)
+
     def bucket_of(self, epoch_seconds: float) -> int:
         return int(epoch_seconds // self.rule.bucket_seconds)
 
-    @property
-    def learning(self) -> bool:
-        return self.closed_count < self.rule.window
+    def learning(self, account_id: str) -> bool:
+        """Whether the account's series are still learning their baseline."""
+        start = self._starts.get(account_id)
+        if start is None:
+            return True
+        return self.closed_through is None or self.closed_through + 1 - start < self.rule.window
 
     @property
     def open_insights(self) -> int:
-        return sum(1 for s in self.series.values() if s.open is not None)
+        return len(self._open)
+
+    def accounts(self) -> set[str]:
+        return set(self._starts)
 
     # -- deciding ---------------------------------------------------------------------
     def close_through(self, bucket: int) -> list[InsightEvent]:
@@ -227,71 +324,187 @@ class Detector:
                 return []
             self.closed_through = first - 1
         out: list[InsightEvent] = []
-        for b in range(self.closed_through + 1, bucket + 1):
-            if not self.series and not self.pending:
-                self._idle(bucket - b + 1)  # nothing known: only the clock moves
-                break
-            out += self._close(b, self.pending.pop(b, Counter()))
+        b = self.closed_through + 1
+        while b <= bucket:
+            counts = self.pending.pop(b, None)
+            if counts is None and not self._busy and not self._ends_on_silence():
+                # a quiet stretch: nothing can change but open insights grow longer
+                later = [p for p in self.pending if p <= bucket]
+                end = min(later) - 1 if later else bucket
+                self._quiet(b, end)
+                b = end + 1
+                continue
+            out += self._close(b, counts or Counter())
+            b += 1
         self.closed_through = max(self.closed_through, bucket)
+        self._sweep(self.closed_through)
         return out
 
-    def _idle(self, buckets: int) -> None:
-        """``buckets`` closes with no series known, in one step (a long quiet gap)."""
+    def _sweep(self, bucket: int, budget: int = 256) -> None:
+        """Forget, a few at a time, series whose calls have decayed away while no
+        close looked at them (a quiet series is not visited otherwise)."""
+        if not self._sweeping:
+            self._sweeping = list(self.series)
         decay = self.rule.decay
-        factor = decay**buckets
-        ones = buckets if decay == 1.0 else (1.0 - factor) / (1.0 - decay)
-        self.weight = self.weight * factor + ones
-        self.closed_count += buckets
+        for _ in range(min(budget, len(self._sweeping))):
+            key = self._sweeping.pop()
+            st = self.series.get(key)
+            if (
+                st is not None
+                and st.open is None
+                and st.s * decay ** (bucket - st.at) < _FORGET_BELOW
+            ):
+                self._forget(key)
+
+    def _ends_on_silence(self) -> bool:
+        return any(self.series[k].open.low <= 0.0 for k in self._open)  # type: ignore[union-attr]
+
+    def _quiet(self, first: int, last: int) -> None:
+        """Buckets ``first..last`` with no call and no busy series: no series leaves
+        its range; the open insights (none of which ends on silence) last longer."""
+        n = last - first + 1
+        for key in self._open:
+            st = self.series[key]
+            assert st.open is not None
+            st.open.buckets += n
+            self._touch(key, st, ())
+        self.closed_through = last
 
     def _close(self, bucket: int, counts: Mapping[SeriesKey, int]) -> list[InsightEvent]:
         rule = self.rule
-        detecting = not self.learning
         out: list[InsightEvent] = []
         for key in counts:
             if key not in self.series:
-                # Seen for the first time: it had zeros for every earlier bucket.
-                self.series[key] = _Series(d=self.weight)
-        decay = rule.decay
-        forget: list[SeriesKey] = []
-        for key, st in self.series.items():
+                # First seen: it had zeros since its account's first bucket.
+                start = self._starts.setdefault(key.account_id, bucket)
+                d = _ones(rule.decay, bucket - start)
+                st = _Series(0.0, 0.0, d, bucket - 1, start, through=bucket - 1)
+                self.series[key] = st
+                self._index(key, st)
+        for key in {*counts, *self._open, *self._busy}:
+            st = self.series.get(key)
+            if st is None:
+                continue
+            if st.through >= bucket:
+                # decided already: its record, written before a restart, holds it
+                out += [e for e in st.events if e.bucket == bucket]
+                continue
             c = float(counts.get(key, 0))
+            events: tuple[InsightEvent, ...] = ()
             if st.open is not None:
                 o = st.open
                 if o.low <= c <= o.high:
-                    out.append(self._end(key, o, bucket))
+                    events = (self._end(key, o, bucket),)
                     st.open = None
+                    st.at = bucket - 1  # the frozen baseline goes on from here
                 else:
                     o.total += c
                     o.buckets += 1
+                    self._touch(key, st, ())
                     continue  # frozen baseline: unusual buckets do not teach it
-            elif detecting:
-                mean, low, high = self._range(st)
-                if c < low or c > high:
-                    shared = _uuid(key, bucket, "shared")
-                    st.open = _Open(bucket, shared, mean, low, high, c, 1)
-                    out.append(
-                        InsightEvent(
-                            key,
-                            "Start",
-                            bucket,
-                            self._time(bucket),
-                            _uuid(key, bucket, "Start"),
-                            shared,
-                            mean * rule.per_minute,
-                            c * rule.per_minute,
+            else:
+                self._decay(st, bucket - 1)
+                if bucket - st.start >= rule.window:  # the account has learned
+                    mean, low, high = self._range(st)
+                    if c < low or c > high:
+                        shared = _uuid(key, bucket, "shared")
+                        st.open = _Open(bucket, shared, mean, low, high, c, 1)
+                        events = (
+                            InsightEvent(
+                                key,
+                                "Start",
+                                bucket,
+                                self._time(bucket),
+                                _uuid(key, bucket, "Start"),
+                                shared,
+                                mean * rule.per_minute,
+                                c * rule.per_minute,
+                            ),
                         )
-                    )
+                        out += events
+                        self._touch(key, st, events)
+                        continue
+                if not c:
+                    # a silent bucket changes nothing stored (applied lazily later)
+                    if st.s * rule.decay < _FORGET_BELOW:
+                        self._forget(key)
+                    elif st.s <= rule.k * rule.abs_floor * st.d:
+                        self._busy.discard(key)
                     continue
+            decay = rule.decay
             st.s = st.s * decay + c
             st.q = st.q * decay + c * c
             st.d = st.d * decay + 1.0
+            st.at = bucket
+            out += events
             if st.s < _FORGET_BELOW and st.open is None:
-                forget.append(key)
-        for key in forget:
-            del self.series[key]
-        self.weight = self.weight * decay + 1.0
-        self.closed_count += 1
+                self._forget(key)
+            else:
+                self._touch(key, st, events)
+        out.sort(key=lambda e: e.key)  # one order, however the series were visited
         return out
+
+    def _decay(self, st: _Series, to: int) -> None:
+        """Apply the silent buckets ``st.at + 1 .. to`` in one step."""
+        k = to - st.at
+        if k > 0:
+            decay = self.rule.decay
+            f = decay**k
+            st.s *= f
+            st.q *= f
+            st.d = st.d * f + _ones(decay, k)
+            st.at = to
+
+    def _touch(self, key: SeriesKey, st: _Series, events: tuple[InsightEvent, ...]) -> None:
+        """A series changed in this round (the closes since :meth:`take_changes`); its
+        record will hold every event it decided in the round."""
+        if self._changed.get(key) is not st:
+            st.events = ()
+        st.events += events
+        self._changed[key] = st
+        self._index(key, st)
+
+    def _index(self, key: SeriesKey, st: _Series) -> None:
+        self._starts.setdefault(key.account_id, st.start)
+        if st.start < self._starts[key.account_id]:
+            self._starts[key.account_id] = st.start
+        if st.open is not None:
+            self._open.add(key)
+            self._busy.discard(key)
+        else:
+            self._open.discard(key)
+            if st.d > 0 and st.s > self.rule.k * self.rule.abs_floor * st.d:
+                self._busy.add(key)
+            else:
+                self._busy.discard(key)
+        if key.insight_type == ERROR_RATE:
+            api = (key.account_id, key.region, key.event_source, key.event_name)
+            self._codes.setdefault(api, set()).add(key.error_code)
+
+    def _forget(self, key: SeriesKey) -> None:
+        self.series.pop(key, None)
+        self._busy.discard(key)
+        self._open.discard(key)
+        self._changed[key] = None
+        if key.insight_type == ERROR_RATE:
+            api = (key.account_id, key.region, key.event_source, key.event_name)
+            codes = self._codes.get(api)
+            if codes is not None:
+                codes.discard(key.error_code)
+
+    def drop_account(self, account_id: str) -> int:
+        """Forget every series of an account (its Insights were turned off); the
+        number forgotten."""
+        keys = [k for k in self.series if k.account_id == account_id]
+        for key in keys:
+            self._forget(key)
+        self._starts.pop(account_id, None)
+        for api in [a for a in self._codes if a[0] == account_id]:
+            del self._codes[api]
+        for counts in self.pending.values():
+            for key in [k for k in counts if k.account_id == account_id]:
+                del counts[key]
+        return len(keys)
 
     def _range(self, st: _Series) -> tuple[float, float, float]:
         rule = self.rule
@@ -320,51 +533,70 @@ class Detector:
         return format_seconds(from_epoch_seconds(bucket * self.rule.bucket_seconds))
 
     # -- state ------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-able data; :meth:`restore` reads it back."""
-        return {
-            "closedThrough": self.closed_through,
-            "closedCount": self.closed_count,
-            "weight": self.weight,
-            "series": [
-                [
-                    list(key),
-                    st.s,
-                    st.q,
-                    st.d,
-                    None
-                    if st.open is None
-                    else [
-                        st.open.start_bucket,
-                        st.open.shared_event_id,
-                        st.open.mean,
-                        st.open.low,
-                        st.open.high,
-                        st.open.total,
-                        st.open.buckets,
-                    ],
-                ]
-                for key, st in self.series.items()
-            ],
-            "pending": [
-                [b, [[list(k), n] for k, n in counts.items()]]
-                for b, counts in sorted(self.pending.items())
-            ],
-        }
+    def take_changes(self) -> dict[SeriesKey, dict[str, Any] | None]:
+        """The series records changed since the last call (``None``: forgotten), as
+        JSON-able data; :meth:`restore` reads the last one of each back."""
+        out: dict[SeriesKey, dict[str, Any] | None] = {}
+        for key, st in self._changed.items():
+            if st is None:
+                out[key] = None
+            else:
+                st.through = self.closed_through if self.closed_through is not None else -1
+                out[key] = st.to_json()
+        self._changed.clear()
+        return out
+
+    def replayed_events(self) -> list[InsightEvent]:
+        """The events of the last closed bucket, as the series records hold them: what
+        a restored stage sends again (the writer keeps one copy of each)."""
+        if self.closed_through is None:
+            return []
+        return [
+            e for st in self.series.values() if st.through == self.closed_through for e in st.events
+        ]
 
     @classmethod
-    def restore(cls, rule: Rule, doc: Mapping[str, Any]) -> Detector:
-        det = cls(rule)
-        det.closed_through = doc.get("closedThrough")
-        det.closed_count = int(doc.get("closedCount", 0))
-        det.weight = float(doc.get("weight", 0.0))
-        for key, s, q, d, o in doc.get("series", []):
-            opened = None
-            if o is not None:
-                opened = _Open(int(o[0]), str(o[1]), *(float(x) for x in o[2:6]), int(o[6]))
-            det.series[SeriesKey(*key)] = _Series(float(s), float(q), float(d), opened)
+    def from_snapshot(cls, rule: Rule, doc: Mapping[str, Any]) -> Detector:
+        """A detector from the whole-state snapshot the stage wrote before it kept
+        series one by one (one record per partition): what an upgraded stage takes
+        over, with that snapshot's pending buckets."""
+        closed = doc.get("closedThrough")
+        det = cls(rule, closed)
+        if closed is not None:
+            start = int(closed) - int(doc.get("closedCount", 0)) + 1
+            for key, s, q, d, o in doc.get("series", []):
+                st = _Series(
+                    float(s),
+                    float(q),
+                    float(d),
+                    int(closed),
+                    start,
+                    None if o is None else _Open.from_json(o),
+                    int(closed),
+                )
+                det.series[SeriesKey(*key)] = st
+                det._index(SeriesKey(*key), st)
+                det._changed[SeriesKey(*key)] = st
         for b, counts in doc.get("pending", []):
             det.pending[int(b)] = Counter({SeriesKey(*k): int(n) for k, n in counts})
+        return det
+
+    @classmethod
+    def restore(
+        cls,
+        rule: Rule,
+        closed_through: int | None,
+        series: Iterable[tuple[SeriesKey, Mapping[str, Any]]],
+    ) -> Detector:
+        """A detector from its last closed bucket and each series' last record. A series
+        recorded ahead of ``closed_through`` (a close that was cut short) is taken as
+        decided for its bucket; closing that bucket again keeps it and re-emits its
+        events."""
+        det = cls(rule, closed_through)
+        for key, doc in series:
+            st = _Series.from_json(doc)
+            det.series[key] = st
+            det._index(key, st)
         return det
 
 
@@ -386,6 +618,15 @@ def replay(
             continue
         out += det.close_through(b)
     return out
+
+
+def _ones(decay: float, n: int) -> float:
+    """The weight of ``n`` buckets: sum of ``decay**i`` for ``i < n``."""
+    if n <= 0:
+        return 0.0
+    if decay == 1.0:
+        return float(n)
+    return (1.0 - decay**n) / (1.0 - decay)
 
 
 def _uuid(key: SeriesKey, bucket: int, what: str) -> str:

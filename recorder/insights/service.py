@@ -2,24 +2,36 @@
 
 One :class:`~recorder.insights.detector.Detector` per assigned partition of
 ``api-events`` (keyed by account, so every series of an account is in one
-partition). The stage only moves data: it decodes calls into the detector, closes
-buckets as time passes, and hands the decided events to the writer as routed records
-with an Insight destination, so they are delivered like every other log file (gzip,
-SSE, SNS, manifest, digest) under ``CloudTrail-Insight/``.
+partition). The stage only moves data: it decodes the calls of accounts with
+Insights on into the detector, closes intervals as their event time passes, and
+hands the decided events to the writer as routed records with an Insight destination,
+so they are delivered like every other log file (gzip, SSE, SNS, manifest, digest)
+under ``CloudTrail-Insight/``.
 
-Exactly once, after any crash. A decision is written down before it takes effect
-(the principle of the writer's cut markers): closing buckets produces the detector's
-whole state, the offset it has read to, and the events just decided, as one record
-on the compacted ``insights-state`` topic; only then are the events sent to
-``routed``. A restarted stage restores that state, sends the recorded events again
-and reads on from the recorded offset. Event IDs are derived from the series and
-the start bucket, so an event sent twice has one eventID and the writer keeps one
-copy; a crash before the state record is written replays the calls since the
-previous one and decides the same (same IDs). No second Start, no lost End.
+Intervals close by event time (:class:`~recorder.events.windows.Watermark`): the
+newest eventTime read, less ``RECORDER_INSIGHTS_LATENESS``; on a quiet stream, the
+clock, less the same, while the stage is connected and at the end of its partition.
+While the broker is away, and for ``RECORDER_INSIGHTS_GRACE`` seconds after it is
+back, no interval closes: calls held back by the outage (producers' journals) fill
+their own intervals instead of leaving them empty (which would be a false drop and a
+false Start/End pair). Repeats of an eventID within an open interval (a producer's
+batch sent again after a time-out) are counted once.
 
-Buckets close on the wall clock (``insights_lateness`` after their end), except
-while the stage is behind its partition's end (after a restart or an outage): then
-only buckets up to the newest eventTime read, so calls made meanwhile still count.
+State lives on the compacted ``insights-state`` topic, one record per series (key
+``api-events:<p>|s|<series>``, tombstoned when the series is forgotten or its
+account's Insights are turned off) and one per partition (``api-events:<p>|meta``:
+the last closed interval, the offset to read again from, the watermark); partition
+``p`` of ``api-events`` keeps its records in partition ``p mod n`` of the state topic,
+and a gained partition reads only those. No record grows with the number of series.
+
+Exactly once, after any crash. A decision is written down before it takes effect:
+closing intervals writes the series records it changed (each with the events it
+decided), then the partition's record; only then are the events sent to ``routed``.
+A restarted stage restores the series and the partition record, sends the last
+close's events again (same eventIDs: the writer keeps one copy) and reads
+``api-events`` again from the first offset that fed an interval still open, so the
+open intervals are counted again; a close cut short by a crash is finished, its
+recorded series kept as decided. No second Start, no lost End.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +48,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from recorder.events.codec import decode
 from recorder.events.errors import EventDecodeError
-from recorder.insights.detector import Detector, InsightEvent, Rule
-from recorder.insights.streams import destinations, epoch_of, series_of
+from recorder.events.windows import Watermark
+from recorder.insights.detector import Detector, InsightEvent, Rule, SeriesKey
+from recorder.insights.streams import (
+    Coverage,
+    category_of,
+    destinations,
+    epoch_of,
+    series_of,
+)
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
-from recorder.kafka.partitions import OwnerListener
+from recorder.kafka.partitions import OwnerListener, freshness
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.retry import OWN_BROKER, retry_async
@@ -50,6 +70,7 @@ log = get_logger("recorder.insights")
 
 GROUP_ID = "recorder-insights"
 POLL_RECORDS = 5000
+META, SERIES = "meta", "s"
 
 
 def rule_of(settings: Settings) -> Rule:
@@ -60,17 +81,46 @@ def rule_of(settings: Settings) -> Rule:
     )
 
 
+def state_key(tp: TopicPartition, kind: str, series: SeriesKey | None = None) -> bytes:
+    """Key of a record on ``insights-state`` for partition ``tp`` of ``api-events``."""
+    head = f"{tp.topic}:{tp.partition}|{kind}"
+    if series is None:
+        return head.encode()
+    return head.encode() + b"|" + orjson.dumps(list(series))
+
+
 @dataclass
 class _Partition:
     detector: Detector
     position: int  # next offset of api-events to read
-    newest: float = 0.0  # newest eventTime read (epoch seconds)
+    watermark: Watermark
+    #: Offsets below it were read before the restart this state comes from: a call of
+    #: theirs into a closed interval was counted then, it is not late.
+    replayed_until: int = 0
+    #: Per open interval: the first offset that fed it, and the eventIDs counted.
+    first_offsets: dict[int, int] = field(default_factory=dict)
+    seen: dict[int, set[str]] = field(default_factory=dict)
+    #: A whole-state snapshot of the previous stage is on the topic: removed once this
+    #: partition's own records are written.
+    snapshot_kept: bool = False
+
+    def replay_from(self) -> int:
+        return min([*self.first_offsets.values(), self.position])
+
+
+@dataclass
+class _Saved:
+    """What ``insights-state`` holds for one partition."""
+
+    meta: dict[str, Any] | None = None
+    series: list[tuple[SeriesKey, Any]] = field(default_factory=list)
+    snapshot: dict[str, Any] | None = None
 
 
 @dataclass
 class InsightsStage:
     settings: Settings
-    registry: Any  # TrailRegistry: .trails (ARN -> Trail), .organizations
+    registry: Any  # TrailRegistry: .trails (TrailIndex), .organizations, .version
     metrics: Metrics = field(default_factory=Metrics)
     group_id: str = GROUP_ID
 
@@ -79,6 +129,11 @@ class InsightsStage:
         self._parts: dict[TopicPartition, _Partition] = {}
         self._lock = asyncio.Lock()
         self.ready = asyncio.Event()
+        self._coverage: Coverage | None = None
+        self._coverage_version = -1
+        #: How long without a fetch answered the broker counts as away: a paced
+        #: partition is not fetched for up to the poll linger.
+        self._stale_after = 2 * self.settings.poll_linger + 3.0
 
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -88,8 +143,7 @@ class InsightsStage:
         )
         self._pauses = Pauses(self._consumer)
         self._pacer = Pacer(self._consumer, self._pauses, s.poll_linger, POLL_RECORDS)
-        # gzip: the state record grows with the series kept (~40 bytes each compressed)
-        self._producer: AIOKafkaProducer = clients.producer(s, compression_type="gzip")
+        self._producer: AIOKafkaProducer = clients.producer(s)
         await self._producer.start()
         await self._consumer.start()
         try:
@@ -104,6 +158,8 @@ class InsightsStage:
                 bucket_seconds=self.rule.bucket_seconds,
                 window=self.rule.window,
                 threshold=self.rule.k,
+                lateness=s.insights_lateness,
+                grace=s.insights_grace,
             )
             last_lag = 0.0
             while not stop.is_set():
@@ -119,26 +175,63 @@ class InsightsStage:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
 
+    # -- which accounts have Insights on -------------------------------------------------
+    def coverage(self) -> Coverage:
+        version = getattr(self.registry, "version", 0)
+        if self._coverage is None or version != self._coverage_version:
+            trails = self.registry.trails
+            with_insights = (
+                trails.insight_trails() if hasattr(trails, "insight_trails") else trails.values()
+            )
+            self._coverage = Coverage(with_insights, self.registry.organizations)
+            self._coverage_version = version
+            for part in self._parts.values():  # Insights turned off: forget the account
+                for account in part.detector.accounts():
+                    if not self._coverage.covers(account):
+                        dropped = part.detector.drop_account(account)
+                        log.info("insights_account_dropped", account_id=account, series=dropped)
+        return self._coverage
+
     # -- partitions --------------------------------------------------------------------
     async def assign(self, partitions: list[TopicPartition]) -> None:
-        """Restore each partition's detector from its last state record, send again the
-        events that record decided, and read on from its offset. A partition with no
-        state starts learning at the log end (like enabling Insights: no history)."""
+        """Restore each partition's detector from its records, send again the events
+        of its last close, and read on from the first offset of its open intervals.
+        A partition with no state starts at the log end (like enabling Insights: no
+        history)."""
         async with self._lock:
-            saved = await self._load_states({tp.partition for tp in partitions})
+            saved = await self._load_states(partitions)
             ends = await self._consumer.end_offsets(partitions)
+            s = self.settings
             for tp in partitions:
-                doc = saved.get(tp.partition)
-                if doc is None:
-                    part = _Partition(Detector(self.rule), ends[tp])
-                    replay: list[InsightEvent] = []
-                else:
+                found = saved[tp]
+                meta, snapshot = found.meta, found.snapshot
+                watermark = Watermark(
+                    s.insights_lateness, s.insights_grace, max_gap=self._stale_after
+                )
+                replay: list[InsightEvent] = []
+                if meta is not None:
                     part = _Partition(
-                        Detector.restore(self.rule, doc["detector"]),
-                        int(doc["offset"]),
-                        float(doc.get("newest", 0.0)),
+                        Detector.restore(self.rule, meta.get("closedThrough"), found.series),
+                        int(meta.get("replayFrom", meta["offset"])),
+                        Watermark.from_json(
+                            s.insights_lateness,
+                            s.insights_grace,
+                            meta.get("watermark") or {},
+                            self._stale_after,
+                        ),
+                        replayed_until=int(meta["offset"]),
                     )
-                    replay = [InsightEvent.from_json(e) for e in doc.get("events", [])]
+                    replay = part.detector.replayed_events()
+                elif snapshot is not None:  # upgraded: taken over, pending buckets too
+                    det = Detector.from_snapshot(self.rule, snapshot["detector"])
+                    watermark.observe(float(snapshot.get("newest") or 0.0))
+                    offset = int(snapshot["offset"])
+                    part = _Partition(det, offset, watermark, replayed_until=offset)
+                    part.first_offsets = dict.fromkeys(det.pending, offset)
+                    replay = [InsightEvent.from_json(e) for e in snapshot.get("events", [])]
+                else:
+                    part = _Partition(Detector(self.rule), ends[tp], watermark)
+                part.snapshot_kept = snapshot is not None
                 self._consumer.seek(tp, part.position)
                 self._parts[tp] = part
                 if replay:
@@ -147,7 +240,8 @@ class InsightsStage:
                     "insights_partition_assigned",
                     partition=tp.partition,
                     start=part.position,
-                    restored=doc is not None,
+                    restored=meta is not None or snapshot is not None,
+                    series=len(part.detector.series),
                     resent=len(replay),
                 )
 
@@ -160,47 +254,68 @@ class InsightsStage:
         next owner reads on from exactly here."""
         async with self._lock:
             for tp, part in list(self._parts.items()):
-                await self._save(tp, part, [])
+                await self._save(tp, part)
 
-    async def _load_states(self, wanted: set[int]) -> dict[int, dict[str, Any]]:
+    async def _load_states(self, partitions: list[TopicPartition]) -> dict[TopicPartition, _Saved]:
+        """The last record of each key of these partitions, from the state partitions
+        that hold them."""
         topic = self.settings.topics.insights_state
+        count = await self._state_partitions()
+        wanted = {f"{tp.topic}:{tp.partition}".encode(): tp for tp in partitions}
+        last: dict[bytes, bytes | None] = {}
         reader = clients.consumer(self.settings, group_id=None)
         await reader.start()
-        out: dict[int, dict[str, Any]] = {}
         try:
-            tp = TopicPartition(topic, 0)
-            reader.assign([tp])
-            await reader.seek_to_beginning(tp)
-            end = (await reader.end_offsets([tp]))[tp]
-            position = 0
-            while position < end:
-                batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
-                messages = batch.get(tp, [])
-                if not messages:
-                    break
-                for m in messages:
-                    position = m.offset + 1
-                    partition = _partition_of_key(m.key, self.settings.topics.api_events)
-                    if partition in wanted:
-                        if m.value is None:
-                            out.pop(partition, None)
-                        else:
-                            out[partition] = orjson.loads(m.value)
+            state_tps = sorted(
+                {TopicPartition(topic, tp.partition % count) for tp in partitions},
+                key=lambda t: t.partition,
+            )
+            reader.assign(state_tps)
+            await reader.seek_to_beginning(*state_tps)
+            ends = await reader.end_offsets(state_tps)
+            for stp in state_tps:
+                position = 0
+                while position < ends[stp]:
+                    batch = await reader.getmany(stp, timeout_ms=1000, max_records=5000)
+                    messages = batch.get(stp, [])
+                    if not messages:
+                        break
+                    for m in messages:
+                        position = m.offset + 1
+                        if m.key and m.key.split(b"|", 1)[0] in wanted:
+                            last[m.key] = m.value
         finally:
             await reader.stop()
+        out = {tp: _Saved() for tp in partitions}
+        for key, value in last.items():
+            if value is None:
+                continue
+            head, *kind = key.split(b"|", 2)
+            saved = out[wanted[head]]
+            if not kind:  # the whole-state snapshot of the stage before this one
+                saved.snapshot = orjson.loads(value)
+            elif kind[0] == META.encode():
+                saved.meta = orjson.loads(value)
+            elif kind[0] == SERIES.encode() and len(kind) == 2:
+                saved.series.append((SeriesKey(*orjson.loads(kind[1])), orjson.loads(value)))
         return out
+
+    async def _state_partitions(self) -> int:
+        found = await self._producer.partitions_for(self.settings.topics.insights_state)
+        return max(1, len(found or ()))
 
     # -- reading -----------------------------------------------------------------------
     async def _poll_once(self) -> None:
         batches = await self._pacer.poll()
         async with self._lock:
+            coverage = self.coverage()
             for tp, messages in batches.items():
                 part = self._parts.get(tp)
                 if part is None:
                     continue
-                self._observe(part, messages)
+                self._observe(part, messages, coverage)
 
-    def _observe(self, part: _Partition, messages: list[Any]) -> None:
+    def _observe(self, part: _Partition, messages: list[Any], coverage: Coverage) -> None:
         det = part.detector
         calls = late = 0
         for m in messages:
@@ -212,16 +327,28 @@ class InsightsStage:
             keys = series_of(record)
             if not keys:
                 continue
+            types = coverage.types(keys[0].account_id, keys[0].region, category_of(keys[0]))
+            if not types:
+                continue  # Insights are off for the account: nothing is kept
             epoch = epoch_of(record)
             if epoch is None:
                 continue
-            part.newest = max(part.newest, epoch)
+            part.watermark.observe(epoch)
             bucket = det.bucket_of(epoch)
-            for key in keys:
-                if det.observe(key, bucket):
-                    calls += 1
-                else:
+            if det.closed_through is not None and bucket <= det.closed_through:
+                if m.offset >= part.replayed_until:
                     late += 1
+                continue
+            event_id = str(record.get("eventID") or "")
+            seen = part.seen.setdefault(bucket, set())
+            if event_id:
+                if event_id in seen:
+                    continue  # the same call sent again (a producer's retried batch)
+                seen.add(event_id)
+            part.first_offsets.setdefault(bucket, m.offset)
+            for key in keys:
+                if key.insight_type in types and det.observe(key, bucket):
+                    calls += 1
         self.metrics.insights_calls.inc(calls)
         if late:
             self.metrics.insights_late.inc(late)
@@ -231,11 +358,13 @@ class InsightsStage:
         async with self._lock:
             for tp, part in list(self._parts.items()):
                 det = part.detector
-                limit = now - self.settings.insights_lateness
-                high = self._consumer.highwater(tp)
-                if high is not None and part.position < high:
-                    limit = min(limit, part.newest - self.settings.insights_lateness)
-                through = det.bucket_of(limit) - 1
+                connected, caught_up = freshness(
+                    self._consumer, tp, part.position, now, self._stale_after
+                )
+                part.watermark.tick(now, connected=connected, caught_up=caught_up)
+                through = part.watermark.closed_through(self.rule.bucket_seconds)
+                if through is None:
+                    continue
                 if det.closed_through is not None and through <= det.closed_through:
                     continue
                 if det.closed_through is None and not det.pending:
@@ -243,37 +372,71 @@ class InsightsStage:
                 events = det.close_through(through)
                 if det.closed_through is None:
                     continue  # nothing closable yet
-                await self._save(tp, part, events)
+                for b in [b for b in part.first_offsets if b <= det.closed_through]:
+                    del part.first_offsets[b]
+                    part.seen.pop(b, None)
+                await self._save(tp, part)
                 if events:
                     await self._emit(events)
-                self.metrics.insights_open.set(
-                    sum(p.detector.open_insights for p in self._parts.values())
-                )
-                self.metrics.insights_series.set(
-                    sum(len(p.detector.series) for p in self._parts.values())
-                )
-
-    async def _save(self, tp: TopicPartition, part: _Partition, events: list[InsightEvent]) -> None:
-        doc = {
-            "offset": part.position,
-            "newest": part.newest,
-            "detector": part.detector.snapshot(),
-            "events": [e.to_json() for e in events],
-        }
-        await self._retry(
-            lambda: self._producer.send_and_wait(
-                self.settings.topics.insights_state,
-                orjson.dumps(doc),
-                key=f"{tp.topic}:{tp.partition}".encode(),
-                partition=0,
+            self.metrics.insights_open.set(
+                sum(p.detector.open_insights for p in self._parts.values())
             )
-        )
+            self.metrics.insights_series.set(
+                sum(len(p.detector.series) for p in self._parts.values())
+            )
+
+    async def _save(self, tp: TopicPartition, part: _Partition) -> None:
+        """The changed series records, then the partition's record (in that order, on
+        one partition of the state topic): a restart that finds the partition record
+        finds every series record before it."""
+        changes = part.detector.take_changes()
+        topic = self.settings.topics.insights_state
+        partition = tp.partition % await self._state_partitions()
+        records: list[tuple[bytes, bytes | None]] = [
+            (state_key(tp, SERIES, key), None if doc is None else orjson.dumps(doc))
+            for key, doc in changes.items()
+        ]
+        meta = {
+            "closedThrough": part.detector.closed_through,
+            "offset": part.position,
+            "replayFrom": part.replay_from(),
+            "watermark": part.watermark.to_json(),
+        }
+        records.append((state_key(tp, META), orjson.dumps(meta)))
+        if part.snapshot_kept:
+            records.append((f"{tp.topic}:{tp.partition}".encode(), None))
+            part.snapshot_kept = False
+        await self._send_all((topic, value, key, None, partition) for key, value in records)
+
+    async def _send_all(
+        self, records: Iterable[tuple[str, bytes | None, bytes, Any, int | None]]
+    ) -> None:
+        """Send in order and wait for all; retried until the broker takes them."""
+        batch = list(records)
+
+        async def send() -> None:
+            sent = [
+                await self._producer.send(
+                    topic, value, key=key, headers=headers, partition=partition
+                )
+                for topic, value, key, headers, partition in batch
+            ]
+            await asyncio.gather(*sent)
+
+        def retrying(exc: BaseException, delay: float) -> None:
+            log.warning("insights_send_retrying", error=repr(exc), retry_in=round(delay, 2))
+
+        if batch:
+            await retry_async(send, OWN_BROKER, on_retry=retrying)
 
     async def _emit(self, events: list[InsightEvent]) -> None:
-        trails = list(self.registry.trails.values())
+        trails = self.registry.trails
+        with_insights = (
+            trails.insight_trails() if hasattr(trails, "insight_trails") else list(trails.values())
+        )
         organizations = self.registry.organizations
         routed = self.settings.topics.routed
-        futures = []
+        out = []
         for event in events:
             self.metrics.insights_events.labels(event.state, event.key.insight_type).inc()
             value = orjson.dumps(event.to_record())
@@ -281,7 +444,7 @@ class InsightsStage:
                 ("eventTime", event.event_time.encode()),
                 ("eventID", event.event_id.encode()),
             ]
-            targets = destinations(event, trails, organizations)
+            targets = destinations(event, with_insights, organizations)
             log.info(
                 "insights_event",
                 state=event.state,
@@ -297,34 +460,8 @@ class InsightsStage:
                 trail_arns=[d.trail_arn for d in targets],
             )
             for dest in targets:
-                futures.append((routed, value, dest.key(), headers))
-
-        async def send_all() -> None:
-            sent = [
-                await self._producer.send(topic, value, key=key, headers=headers)
-                for topic, value, key, headers in futures
-            ]
-            await asyncio.gather(*sent)
-
-        if futures:
-            await self._retry(send_all)
-
-    async def _retry(self, op: Any) -> None:
-        """A state record or an event is never dropped: retry with backoff until sent."""
-
-        def retrying(exc: BaseException, delay: float) -> None:
-            log.warning("insights_send_retrying", error=repr(exc), retry_in=round(delay, 2))
-
-        await retry_async(op, OWN_BROKER, on_retry=retrying)
-
-
-def _partition_of_key(key: bytes | None, topic: str) -> int | None:
-    if not key:
-        return None
-    name, _, number = key.decode(errors="replace").rpartition(":")
-    if name != topic or not number.isdigit():
-        return None
-    return int(number)
+                out.append((routed, value, dest.key(), headers, None))
+        await self._send_all(out)
 
 
 def create(settings: Settings, registry: Any, metrics: Metrics) -> InsightsStage:

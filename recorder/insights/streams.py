@@ -64,6 +64,50 @@ def category_of(key: SeriesKey) -> str:
     return classify(key.event_source, key.event_name).event_category
 
 
+class Coverage:
+    """Which Insights types are on for an account in a Region: those of its logging
+    trails with Insights on (its own that exist in the Region, and its organization's
+    organization trails). The stage keeps series only where a type is on: an account
+    without Insights costs nothing."""
+
+    def __init__(self, trails: Iterable[Trail], organizations: Mapping[str, str]) -> None:
+        self._organizations = organizations
+        self._own: dict[str, list[Trail]] = {}
+        self._orgs: dict[str, list[Trail]] = {}
+        for t in trails:
+            if not t.insight_types or not t.is_logging:
+                continue
+            org = organizations.get(t.account_id) if t.is_organization_trail else None
+            if org is not None:
+                self._orgs.setdefault(org, []).append(t)
+            else:
+                self._own.setdefault(t.account_id, []).append(t)
+        self._cache: dict[tuple[str, str, str], frozenset[str]] = {}
+
+    def types(self, account_id: str, region: str, category: str = "Management") -> frozenset[str]:
+        """The Insights types on for the account's calls of ``category`` in ``region``."""
+        found = self._cache.get((account_id, region, category))
+        if found is None:
+            org = self._organizations.get(account_id)
+            trails = [*self._own.get(account_id, ()), *self._orgs.get(org or "", ())]
+            found = frozenset(
+                i
+                for t in trails
+                if t.exists_in(region)
+                for i in t.insight_types
+                if category in t.categories_of(i)
+            )
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[(account_id, region, category)] = found
+        return found
+
+    def covers(self, account_id: str) -> bool:
+        """Insights on for the account in some Region."""
+        org = self._organizations.get(account_id)
+        return account_id in self._own or (org is not None and org in self._orgs)
+
+
 def epoch_of(record: Mapping[str, Any]) -> float | None:
     try:
         return parse_seconds(str(record.get("eventTime", ""))).timestamp()

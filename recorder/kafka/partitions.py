@@ -154,3 +154,21 @@ async def read_range(
                 yield m
     finally:
         await reader.stop()
+
+
+def freshness(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, position: int, now: float, stale_after: float
+) -> tuple[bool, bool]:
+    """``(connected, caught_up)`` of an assigned partition, for a stage that closes
+    intervals by event time (:class:`recorder.events.windows.Watermark`).
+
+    Connected: the broker answered a fetch of it within ``stale_after`` seconds (a
+    paused or unreachable broker answers none); caught up: and ``position`` (the next
+    offset the stage will read) is at the log end that answer gave."""
+    if tp not in consumer.assignment():
+        return False, False
+    answered_ms = consumer.last_poll_timestamp(tp)
+    if answered_ms is None or now * 1000 - answered_ms > stale_after * 1000:
+        return False, False
+    high = consumer.highwater(tp)
+    return True, high is not None and position >= high

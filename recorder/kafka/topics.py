@@ -51,8 +51,9 @@ def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopi
         NewTopic(t.digest_state, 1, rf, topic_configs={**COMPACT, **durable}),
         # Key = source|trail ARN|instance; GetTrailStatus's delivery and digest fields.
         NewTopic(t.trail_status, 1, rf, topic_configs={**COMPACT, **durable}),
-        # Key = api-events partition; the latest value is the Insights detector's state.
-        NewTopic(t.insights_state, 1, rf, topic_configs={**COMPACT, **durable}),
+        # Key = api-events partition and series; the Insights detector's state, one
+        # record per series; partition p of api-events keeps it in partition p here.
+        NewTopic(t.insights_state, n, rf, topic_configs={**COMPACT, **durable}),
         # Key = routed partition; the latest value is the aggregation stage's windows.
         NewTopic(t.aggregation_state, 1, rf, topic_configs={**COMPACT, **durable}),
     ]

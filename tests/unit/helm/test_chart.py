@@ -175,6 +175,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_INSIGHTS_BASELINE_WINDOW": "10080",
         "RECORDER_INSIGHTS_THRESHOLD": "4",
         "RECORDER_INSIGHTS_LATENESS": "60",
+        "RECORDER_INSIGHTS_GRACE": "60",
         "RECORDER_PARKING_PERIOD": "2592000",
         "RECORDER_WRITER_BUFFER_BYTES": "268435456",
         "RECORDER_KEYS_BUCKET": "recorder-digest-keys",
