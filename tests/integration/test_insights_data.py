@@ -43,6 +43,7 @@ ENV = {
     "RECORDER_INSIGHTS_BASELINE_WINDOW": "8",
     "RECORDER_INSIGHTS_THRESHOLD": "8",
     "RECORDER_INSIGHTS_LATENESS": "1",
+    "RECORDER_INSIGHTS_GRACE": "2",
     "RECORDER_CUT_INTERVAL": "1",
 }
 STEADY, BURST = 4, 60  # calls per second
@@ -122,15 +123,11 @@ def test_a_data_burst_gives_one_pair_and_a_management_burst_none(
             return states >= {"Start", "End"}
 
         wait_for(pair, 60, what="the Start and End of the GetObject insight")
-        # the management burst was detected too (its series is counted as before), but
-        # no trail here takes management Insights
-        wait_for(
-            lambda: '"event_name":"CreateTopic"' in proc.log_text(),
-            30,
-            what="the management burst's insight decided",
-        )
-        assert proc.metric("recorder_insights_events_total") >= 3
+        # no trail of the account takes management Insights: the stage keeps no series
+        # for its management calls at all (issue 27), so the burst decides nothing
         let_time_pass(3, "a later event would be cut within the writer's 1-s interval")
+        assert '"event_name":"CreateTopic"' not in proc.log_text()
+        assert proc.metric("recorder_insights_events_total") == 2
         records = _insights(stack)
     finally:
         sink.close()
