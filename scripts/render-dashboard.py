@@ -239,11 +239,21 @@ def panels() -> list[dict[str, Any]]:
     p.row("Tenants (top $top trails)")
     p.panel(
         "timeseries",
+        "Events delivered per trail",
+        [(top("recorder_writer_delivered_events_total"), "{{trail_arn}}")],
+        w=12,
+        unit="ops",
+        description="Events in log files delivered to S3, for the $top trails with the most "
+        "over the time range.",
+    )
+    p.panel(
+        "timeseries",
         "Events routed per trail",
         [(top("recorder_router_matches_total"), "{{trail_arn}}")],
         w=12,
         unit="ops",
-        description="The $top trails with the most events over the time range.",
+        description="Events the router matched to each trail, for the $top trails with the "
+        "most over the time range: routed but not delivered is parked or waiting for a cut.",
     )
     p.panel(
         "table",
@@ -267,7 +277,7 @@ def panels() -> list[dict[str, Any]]:
             (f"sum(recorder_writer_parked_destinations{{{S}}})", "destinations"),
             (f"sum(recorder_writer_parked_events{{{S}}})", "events"),
         ],
-        w=8,
+        w=12,
     )
     p.panel(
         "timeseries",
@@ -278,7 +288,7 @@ def panels() -> list[dict[str, Any]]:
                 "{{stage}} {{reason}}",
             )
         ],
-        w=8,
+        w=12,
     )
     p.panel(
         "timeseries",
@@ -289,7 +299,7 @@ def panels() -> list[dict[str, Any]]:
                 "{{resource}} {{outcome}}",
             )
         ],
-        w=8,
+        w=12,
         unit="ops",
     )
 

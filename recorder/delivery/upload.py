@@ -205,6 +205,7 @@ class Deliveries:
         self.metrics.writer_files.inc()
         self.metrics.writer_bytes.inc(len(log_file.gz))
         self.metrics.writer_batch_records.observe(log_file.record_count)
+        self.metrics.writer_delivered_events.labels(dest.trail_arn).inc(log_file.record_count)
         now = time.time()
         for t in {r.event_time for _, r in batch.records}:
             if t:

@@ -87,6 +87,17 @@ class Metrics:
         self.writer_bytes = Counter(
             "recorder_writer_bytes_delivered_total", "Compressed bytes written to S3", registry=r
         )
+        # per trail, capped like router_matches: what each tenant's log files hold
+        self.writer_delivered_events = CappedLabels(
+            Counter(
+                "recorder_writer_delivered_events_total",
+                "Events delivered in log files, per trail (past MAX_TRAIL_LABELS trails: "
+                "trail_arn=other)",
+                ["trail_arn"],
+                registry=r,
+            ),
+            MAX_TRAIL_LABELS,
+        )
         self.writer_s3_errors = Counter(
             "recorder_writer_s3_errors_total", "Failed S3 puts (retried)", ["code"], registry=r
         )

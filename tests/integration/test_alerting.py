@@ -275,6 +275,21 @@ def test_a_deleted_bucket_fires_the_parked_alert_with_the_trail_arn_then_resolve
             what=f"{ALERT} back to inactive",
         )
         assert read_log_files(stack, BROKEN), "the parked batch was delivered"
+        delivered = {
+            r["metric"]["trail_arn"]: float(r["value"][1])
+            for r in prom.query('recorder_writer_delivered_events_total{job="recorder"}')
+        }
+        assert delivered[healthy] > 0
+        wait_for(
+            lambda: any(
+                float(r["value"][1]) > 0
+                for r in prom.query(
+                    f'recorder_writer_delivered_events_total{{job="recorder",trail_arn="{broken}"}}'
+                )
+            ),
+            timeout=15,
+            what="the repaired trail's delivered events scraped",
+        )
         assert prom.query('recorder_writer_parked_trail_age_seconds{job="recorder"}') == []
     finally:
         prom.stop()

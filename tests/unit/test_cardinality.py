@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from recorder.obs.cardinality import CappedLabels
@@ -22,15 +23,17 @@ def test_values_past_the_cap_count_as_other() -> None:
     assert samples == {"a": 2.0, "b": 1.0, "other": 2.0}
 
 
-def test_router_matches_is_capped() -> None:
+@pytest.mark.parametrize(
+    ("attribute", "name"),
+    [
+        ("router_matches", "recorder_router_matches_total"),
+        ("writer_delivered_events", "recorder_writer_delivered_events_total"),
+    ],
+)
+def test_per_trail_counters_are_capped(attribute: str, name: str) -> None:
     m = Metrics()
     for i in range(MAX_TRAIL_LABELS + 50):
-        m.router_matches.labels(f"arn:aws:cloudtrail:us-east-1:111111111111:trail/t{i}").inc()
-    series = [
-        s
-        for metric in m.registry.collect()
-        for s in metric.samples
-        if s.name == "recorder_router_matches_total"
-    ]
+        getattr(m, attribute).labels(f"arn:aws:cloudtrail:us-east-1:111111111111:trail/t{i}").inc()
+    series = [s for metric in m.registry.collect() for s in metric.samples if s.name == name]
     assert len(series) == MAX_TRAIL_LABELS + 1
     assert sum(s.value for s in series) == MAX_TRAIL_LABELS + 50
