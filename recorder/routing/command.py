@@ -156,8 +156,11 @@ def route_stream(engine: RoutingEngine, lines: Iterable[str]) -> Iterator[dict[s
 
 def delivery_json(d: Destination) -> dict[str, str]:
     """One delivery as ``recorder route`` prints it: the organization only when set,
-    named in full (``organizationId``), unlike the digester's four-field form."""
+    named in full (``organizationId``), unlike the digester's four-field form; the
+    folder only when it is not ``CloudTrail`` (network activity events)."""
     out = {"trailARN": d.trail_arn, "accountId": d.account_id, "region": d.region}
     if d.org_id is not None:
         out["organizationId"] = d.org_id
+    if d.kind:
+        out["folder"] = d.folder
     return out

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.unit.routing.guide_cases import ACCOUNT, DEFAULT, record
+from tests.unit.routing.guide_cases import ACCOUNT, DEFAULT, record, trail
 
 RECORDER = Path(sys.executable).parent / "recorder"
 
@@ -108,3 +108,35 @@ def test_unreadable_or_malformed_files(tmp_path: Path) -> None:
     done = _run(tmp_path, [DEFAULT], "", "--organizations", str(tmp_path / "missing.json"))
     assert done.returncode == 2
     assert "cannot read" in done.stderr
+
+
+def test_network_activity_is_routed_to_its_own_folder(tmp_path: Path) -> None:
+    """The same answer as the router: a NetworkActivity selector's trail gets the event
+    in CloudTrail-NetworkActivity/, a management-events trail nothing."""
+
+    network = trail(
+        "network-trail",
+        AdvancedEventSelectors=[
+            {
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                    {"Field": "eventSource", "Equals": ["kms.amazonaws.com"]},
+                ]
+            }
+        ],
+    )
+    event = record(
+        "kms.amazonaws.com",
+        "ListKeys",
+        "ev-vpce",
+        eventType="AwsVpceEvent",
+        eventCategory="NetworkActivity",
+        vpcEndpointId="vpce-0123456789abcdef0",
+        vpcEndpointAccountId=ACCOUNT,
+    )
+    done = _run(tmp_path, [DEFAULT, network], json.dumps(event) + "\n")
+    assert done.returncode == 0, done.stderr
+    (line,) = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [(d["trailARN"].rsplit("/", 1)[1], d.get("folder")) for d in line["deliveries"]] == [
+        ("network-trail", "CloudTrail-NetworkActivity")
+    ]
