@@ -303,6 +303,24 @@ def panels() -> list[dict[str, Any]]:
         unit="ops",
     )
 
+    p.panel(
+        "timeseries",
+        "S3 and SNS errors by code (retried)",
+        [
+            (rate("recorder_writer_s3_errors_total", "code"), "S3 {{code}}"),
+            (rate("recorder_writer_sns_errors_total", "code"), "SNS {{code}}"),
+        ],
+        w=12,
+        unit="ops",
+    )
+    p.panel(
+        "timeseries",
+        "Parked retries by outcome",
+        [(rate("recorder_writer_retry_attempts_total", "kind, outcome"), "{{kind}} {{outcome}}")],
+        w=12,
+        unit="ops",
+    )
+
     p.row("Digest chains")
     p.panel(
         "timeseries",
@@ -329,6 +347,17 @@ def panels() -> list[dict[str, Any]]:
         [(f"max(recorder_digester_undelivered_digest_age_seconds{{{S}}})", "past its window end")],
         w=8,
         unit="s",
+    )
+    p.panel(
+        "timeseries",
+        "Log files in no digest (after a final digest)",
+        [
+            (
+                f"sum(increase(recorder_digester_late_log_files_total{{{S}}}[{RATE}]))",
+                "late log files",
+            )
+        ],
+        w=24,
     )
 
     p.row("Control API")
@@ -371,6 +400,16 @@ def panels() -> list[dict[str, Any]]:
         ],
         w=8,
         unit="s",
+    )
+
+    p.panel(
+        "timeseries",
+        "Control-API calls recorded",
+        [(rate("recorder_api_audit_events_total", "outcome"), "{{outcome}}")],
+        w=24,
+        unit="ops",
+        description="Records of control-API calls sent to api-events; any failed one is a "
+        "call missing from its caller's trail (RecorderApiCallsNotRecorded).",
     )
 
     p.row("Insights, aggregated events, organizations")
@@ -463,6 +502,27 @@ def panels() -> list[dict[str, Any]]:
         ],
         w=8,
         unit="percentunit",
+    )
+    p.panel(
+        "timeseries",
+        "Writer: open batches, uncommitted records, paused partitions",
+        [
+            (f"sum(recorder_writer_open_batches{{{S}}})", "open batches"),
+            (f"sum(recorder_writer_uncommitted_records{{{S}}})", "uncommitted records"),
+            (f"sum(recorder_writer_paused_partitions{{{S}}})", "paused partitions"),
+        ],
+        w=12,
+    )
+    p.panel(
+        "timeseries",
+        "Duplicates dropped and stale-registry batches",
+        [
+            (rate("recorder_router_duplicates_total"), "router duplicates"),
+            (rate("recorder_writer_duplicates_total"), "writer duplicates"),
+            (rate("recorder_router_stale_registry_total"), "routed before the registry caught up"),
+        ],
+        w=12,
+        unit="ops",
     )
     return p.panels
 

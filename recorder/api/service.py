@@ -47,6 +47,8 @@ from recorder.trails import trail_arn
 log = get_logger("recorder.api")
 
 MAX_BODY = 1024 * 1024
+#: The ``outcome`` label of recorder_api_audit_events_total (api.audit).
+AUDIT_OUTCOMES = ("sent", "encode_failed", "send_failed")
 #: Request bodies larger than this are parsed and validated in a worker thread, so a
 #: list of 100,000 names never holds the event loop (other callers' requests).
 DECODE_IN_THREAD_BYTES = 64 * 1024
@@ -63,7 +65,7 @@ class ApiMetrics:
     @classmethod
     def on(cls, metrics: Metrics) -> ApiMetrics:
         r = metrics.registry
-        return cls(
+        made = cls(
             requests=Counter(
                 "recorder_api_requests_total",
                 "Control-API requests by operation, outcome (OK or the error code) and HTTP status",
@@ -84,6 +86,10 @@ class ApiMetrics:
                 registry=r,
             ),
         )
+        # at 0: an alert takes increase() of the failures (a call not recorded)
+        for outcome in AUDIT_OUTCOMES:
+            made.audit.labels(outcome=outcome)
+        return made
 
 
 @dataclass

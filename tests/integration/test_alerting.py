@@ -100,8 +100,9 @@ class Prometheus:
     def query(self, expr: str) -> list[dict[str, Any]]:
         return list(self.get("/api/v1/query", query=expr)["result"])
 
-    def alerts(self, name: str) -> list[dict[str, Any]]:
-        return [a for a in self.get("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == name]
+    def alerts(self, name: str | None = None) -> list[dict[str, Any]]:
+        every = self.get("/api/v1/alerts")["alerts"]
+        return [a for a in every if name is None or a["labels"]["alertname"] == name]
 
     def rule_state(self, name: str) -> str:
         for group in self.get("/api/v1/rules", type="alert")["groups"]:
@@ -235,6 +236,10 @@ def test_a_deleted_bucket_fires_the_parked_alert_with_the_trail_arn_then_resolve
         assert alert["annotations"]["summary"].endswith(" (NoSuchBucket)")
         assert f"get-trail-status --name {broken}" in alert["annotations"]["description"]
         assert alert["annotations"]["runbook_url"] == "docs/runbook.md#recordertraildeliveryparked"
+        # nothing else fires (the API's own calls are recorded, nothing dead-lettered)
+        assert {a["labels"]["alertname"] for a in prom.alerts() if a["state"] == "firing"} == {
+            ALERT
+        }
         # the healthy tenant is unaffected: no alert, its files keep arriving
         assert all(a["labels"]["trail_arn"] == broken for a in prom.alerts(ALERT))
         wait_for(
@@ -291,5 +296,6 @@ def test_a_deleted_bucket_fires_the_parked_alert_with_the_trail_arn_then_resolve
             what="the repaired trail's delivered events scraped",
         )
         assert prom.query('recorder_writer_parked_trail_age_seconds{job="recorder"}') == []
+        assert [a for a in prom.alerts() if a["state"] == "firing"] == []
     finally:
         prom.stop()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from recorder.api.service import ApiMetrics
 from recorder.delivery.writer import Writer
 from recorder.obs.metrics import Metrics
 from recorder.routing.service import Router
@@ -55,3 +56,15 @@ def test_the_writer_shows_its_budget_and_parking_period_before_any_work() -> Non
     )  # type: ignore[arg-type]
     assert m.registry.get_sample_value("recorder_writer_buffer_budget_bytes") == 64 * 1024 * 1024
     assert m.registry.get_sample_value("recorder_writer_parking_period_seconds") == 3600.0
+
+
+def test_the_api_shows_its_audit_outcomes_at_zero() -> None:
+    m = Metrics()
+    ApiMetrics.on(m)
+    outcomes = {
+        s.labels["outcome"]: s.value
+        for metric in m.registry.collect()
+        for s in metric.samples
+        if s.name == "recorder_api_audit_events_total"
+    }
+    assert outcomes == {"sent": 0.0, "encode_failed": 0.0, "send_failed": 0.0}

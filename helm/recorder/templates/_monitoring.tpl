@@ -94,6 +94,16 @@ runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert)
         summary: {{`"The {{ $labels.stage }} dead-lettered {{ $value | humanize }} records as {{ $labels.reason }}"`}}
         description: {{`"The {{ $labels.stage }} could not process records ({{ $labels.reason }}) and sent them to the dead-letter topic with the reason; the partition moved on. A producer sends malformed or unsigned events, or a record was damaged."`}}
         {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderDeadLettersBadInput") | nindent 8 }}
+    - alert: RecorderApiCallsNotRecorded
+      expr: |-
+        sum by (namespace, outcome) (
+          increase(recorder_api_audit_events_total{outcome=~"encode_failed|send_failed",{{ $s }}}[{{ $a.deadLetterWindow }}])
+        ) > 0
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "critical") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $value | humanize }} control-API calls were not recorded in the tenants' trails ({{ $labels.outcome }})"`}}
+        description: {{`"The control API answered calls whose own records (the management events CloudTrail writes for CreateTrail, GetTrailStatus, ...) could not be {{ if eq $labels.outcome \"encode_failed\" }}built{{ else }}sent to api-events{{ end }}: those calls are missing from the callers' trails. The log event api_audit_{{ if eq $labels.outcome \"encode_failed\" }}encode{{ else }}send{{ end }}_failed names each call."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderApiCallsNotRecorded") | nindent 8 }}
     - alert: RecorderGrantChecksFailing
       expr: |-
         sum by (namespace, resource, outcome) (
@@ -142,6 +152,14 @@ runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert)
         summary: {{`"{{ $value | humanize }} digest chains are parked"`}}
         description: {{`"Digests of {{ $value | humanize }} chains failed repeatedly (or with a permanent error) and are retried slowly; other chains go on. validate-logs reports the missing hours until they are written. The digester's log event digest_chain_parked names each trail and error; get-trail-status shows LatestDigestDeliveryError."`}}
         {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderDigestChainParked") | nindent 8 }}
+    - alert: RecorderLogFilesAfterFinalDigest
+      expr: |-
+        sum by (namespace) (increase(recorder_digester_late_log_files_total{ {{- $s -}} }[1h])) > 0
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"{{ $value | humanize }} log files arrived after their chain's final digest and are in no digest"`}}
+        description: {{`"Log files were delivered for trails whose digest chain had already ended (StopLogging, DeleteTrail or validation turned off) more than RECORDER_DIGEST_FINAL_WAIT after the stop: no digest lists them, so aws cloudtrail validate-logs cannot vouch for them. The log event log_file_after_final_digest names each trail and file."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderLogFilesAfterFinalDigest") | nindent 8 }}
     - alert: RecorderDigestLate
       expr: |-
         max by (namespace) (recorder_digester_undelivered_digest_age_seconds{ {{- $s -}} }) > {{ $a.digestLateAfter }}
