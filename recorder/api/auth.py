@@ -231,15 +231,18 @@ def _parse_authorization(header: str) -> _Authorization:
 
 
 @functools.cache
-def known_regions() -> frozenset[str]:
-    """Every region CloudTrail has an endpoint in, from botocore's endpoint data.
+def known_regions(partition: str | None = None) -> frozenset[str]:
+    """Every region CloudTrail has an endpoint in, from botocore's endpoint data; only
+    those of ``partition`` when one is given.
 
     A request signed for any other region is refused: it would otherwise create
-    trails under ARNs of a region that does not exist."""
+    trails under ARNs of a region that does not exist, or of a partition whose
+    buckets, topics and keys this deployment's identity can never reach."""
     session = get_session()
     regions: set[str] = set()
-    for partition in session.get_available_partitions():
-        regions.update(session.get_available_regions(SERVICE_NAME, partition))
+    for name in session.get_available_partitions():
+        if partition is None or name == partition:
+            regions.update(session.get_available_regions(SERVICE_NAME, name))
     return frozenset(regions)
 
 
@@ -280,13 +283,15 @@ def verify(
     body: bytes,
     now: dt.datetime | None = None,
     service: str = SERVICE_NAME,
+    partition: str | None = None,
 ) -> Verified:
     """Check a request's SigV4 signature; return who signed it and for which region.
 
     ``path_qs`` is the raw path and query as received; ``headers`` every received
     header (repeated names allowed as pairs); ``service`` the signing name the
     credential scope must name (``cloudtrail``, or ``cloudtrail-data`` for
-    PutAuditEvents).
+    PutAuditEvents); ``partition`` the one partition whose regions this deployment
+    serves (its writer's identity exists in that partition only).
     """
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     lower: dict[str, list[str]] = {}
@@ -327,6 +332,12 @@ def verify(
         raise ApiError(
             "InvalidSignatureException",
             f"Credential should be scoped to a valid region, not '{auth.region}'. ",
+        )
+    if partition is not None and auth.region not in known_regions(partition):
+        raise ApiError(
+            "InvalidSignatureException",
+            f"Credential should be scoped to a valid region, not '{auth.region}'. "
+            f"This endpoint serves the regions of partition {partition}.",
         )
     if auth.service != service:
         raise ApiError(

@@ -38,6 +38,7 @@ from recorder.api.protocol import (
 )
 from recorder.api.sources import NoPublicKeys, NoStatus, PublicKeySource, StatusSource
 from recorder.api.store import RegistryStore
+from recorder.aws.arn import partition_for
 from recorder.kafka import clients
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -103,6 +104,8 @@ class Api:
     clock: Any = field(default=None)  # () -> datetime, for tests of clock skew
     limiter: RateLimiter | None = None
     max_body: int = MAX_BODY
+    #: The partition whose regions are served (None: every partition's).
+    partition: str | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body)
@@ -140,6 +143,7 @@ class Api:
                 headers=list(request.headers.items()),
                 body=body,
                 now=now,
+                partition=self.partition,
             )
             principal, region = verified.principal, verified.region
             structlog.contextvars.bind_contextvars(account_id=principal.account_id, region=region)
@@ -273,6 +277,7 @@ class ApiService:
                 audit,
                 limiter=self.config.rate_limiter(),
                 max_body=self.config.max_body_bytes,
+                partition=partition_for(self.settings.aws_region),
             )
             runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
             await runner.setup()

@@ -128,7 +128,7 @@ def _partitions() -> tuple[Partition, ...]:
     for entry in loader.load_data("partitions")["partitions"]:
         outputs = entry["outputs"]
         name = outputs.get("name", entry["id"])
-        regions = frozenset(r for r in entry.get("regions", {}) if is_region(r))
+        regions = frozenset(entry.get("regions", {}))  # with aws-global, aws-cn-global ...
         out.append(
             Partition(
                 name=name,

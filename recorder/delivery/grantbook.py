@@ -97,6 +97,13 @@ class GrantBook:
             return Outcome.GRANTED
         return Outcome.REFUSED if refused else Outcome.DENIED
 
+    def distrust(self, key: GrantKey) -> None:
+        """The resource refused a request the cached answer said was granted: read the
+        policy again before the next delivery (the refusal then gets its explanation)."""
+        answer = self._answers.get(key)
+        if answer is not None and answer.problem is None:
+            del self._answers[key]
+
     def failed(self, key: GrantKey, now: float) -> Outcome:
         """A policy that could not be read: keep what was known."""
         last = self._answers.get(key)

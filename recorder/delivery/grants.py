@@ -113,28 +113,42 @@ class GrantChecker:
                 metrics.writer_grant_checks.labels(resource.value, outcome.value)
 
     # -- what the deliveries ask -------------------------------------------------------
+    @staticmethod
+    def delivery_grants(dest: Destination, target: DeliveryTarget) -> list[GrantKey]:
+        """The bucket's grant, and the key's for an SSE-KMS trail."""
+        account = owner_account(dest.trail_arn)
+        keys = [
+            GrantKey(
+                Resource.BUCKET, target.bucket, account, dest.trail_arn, target.prefix, dest.org_id
+            )
+        ]
+        if target.kms_key_id:
+            keys.append(GrantKey(Resource.KEY, target.kms_key_id, account, dest.trail_arn))
+        return keys
+
+    @staticmethod
+    def notice_grant(dest: Destination, topic_arn: str) -> GrantKey:
+        return GrantKey(Resource.TOPIC, topic_arn, owner_account(dest.trail_arn), dest.trail_arn)
+
     async def check_delivery(
         self, dest: Destination, target: DeliveryTarget, *, retry: bool = False
     ) -> None:
         """Raises :class:`DeliveryFailed` (``AccessDenied``) when the bucket's or the
-        key's policy does not grant CloudTrail what this delivery needs."""
-        account = owner_account(dest.trail_arn)
-        await self._require(
-            GrantKey(
-                Resource.BUCKET, target.bucket, account, dest.trail_arn, target.prefix, dest.org_id
-            ),
-            retry,
-        )
-        if target.kms_key_id:
-            await self._require(
-                GrantKey(Resource.KEY, target.kms_key_id, account, dest.trail_arn), retry
-            )
+        key's policy does not grant the principal what this delivery needs."""
+        for key in self.delivery_grants(dest, target):
+            await self._require(key, retry)
 
     async def check_notice(self, dest: Destination, topic_arn: str, *, retry: bool = False) -> None:
         """Raises :class:`DeliveryFailed` (``AuthorizationError``) when the topic's
-        policy does not let CloudTrail publish."""
-        account = owner_account(dest.trail_arn)
-        await self._require(GrantKey(Resource.TOPIC, topic_arn, account, dest.trail_arn), retry)
+        policy does not let the principal publish."""
+        await self._require(self.notice_grant(dest, topic_arn), retry)
+
+    def distrust(self, keys: list[GrantKey]) -> None:
+        """AWS refused a put or publish that the cached grants allowed (the owner changed
+        a policy since they were read): read them again at the next try, which then
+        says what is missing instead of only S3's or SNS's code."""
+        for key in keys:
+            self.book.distrust(key)
 
     async def _require(self, key: GrantKey, retry: bool) -> None:
         problem = await self.problem(key, retry=retry)

@@ -42,6 +42,8 @@ from recorder.trails.destination import Destination
 
 log = get_logger("recorder.writer")
 
+#: What S3 and SNS answer a request the resource's policy does not allow.
+REFUSALS = frozenset({"AccessDenied", "AuthorizationError", "KMS.AccessDeniedException"})
 #: How long a batch of a trail this writer never knew waits for the registry.
 TARGET_WAIT = 10.0
 
@@ -157,7 +159,7 @@ class Deliveries:
                 await self.grants.check_delivery(dest, target)  # before taking a slot
                 async with self._slots:
                     key, log_file = await self._build(batch, target)
-                    await self.put(target, key, log_file.gz, dest.trail_arn)
+                    await self.put(target, key, log_file.gz, dest)
             except DeliveryFailed as exc:
                 self.status.delivery_failed(dest.trail_arn, exc.status)
                 await self.parking.park_file(batch, target, exc.failure)
@@ -169,10 +171,10 @@ class Deliveries:
             return await asyncio.to_thread(build, batch, target)
         return build(batch, target)
 
-    async def put(self, target: DeliveryTarget, key: str, body: bytes, trail_arn: str) -> None:
+    async def put(self, target: DeliveryTarget, key: str, body: bytes, dest: Destination) -> None:
         """A log file as CloudTrail puts it: the bucket owner's ACL, SSE-S3 or SSE-KMS
         with the trail's encryption context (what the guide's policies demand)."""
-        extra = object_put_params(trail_arn=trail_arn, kms_key_id=target.kms_key_id)
+        extra = object_put_params(trail_arn=dest.trail_arn, kms_key_id=target.kms_key_id)
         try:
             await self.s3.put_object(
                 Bucket=target.bucket,
@@ -186,6 +188,8 @@ class Deliveries:
             failure = classify(exc)
             self.metrics.writer_s3_errors.labels(failure.code).inc()
             log.warning("s3_put_failed", bucket=target.bucket, key=key, error=failure.code)
+            if failure.code in REFUSALS:
+                self.grants.distrust(self.grants.delivery_grants(dest, target))
             raise DeliveryFailed(failure) from exc
 
     async def _after_put(
@@ -230,7 +234,7 @@ class Deliveries:
         if behind is None:
             try:
                 await self.grants.check_notice(dest, topic_arn)
-                await self.notifier.publish(topic_arn, bucket, key)
+                await self._publish(dest, topic_arn, bucket, key)
                 self.status.notified(dest.trail_arn)
                 return
             except DeliveryFailed as exc:
@@ -238,6 +242,14 @@ class Deliveries:
                 self.status.notification_failed(dest.trail_arn, exc.status)
         notice = ParkedNotice(dest, topic_arn, bucket, key, time.time(), behind.code)
         await self.parking.park_notice(partition, notice, behind)
+
+    async def _publish(self, dest: Destination, topic_arn: str, bucket: str, key: str) -> None:
+        try:
+            await self.notifier.publish(topic_arn, bucket, key)
+        except DeliveryFailed as exc:
+            if exc.failure.code in REFUSALS:
+                self.grants.distrust([self.grants.notice_grant(dest, topic_arn)])
+            raise
 
     # -- retries from routed-retry (called by the parking lot, under the lock) -----------
     async def deliver_parked(self, parked: ParkedFile) -> None:
@@ -249,7 +261,7 @@ class Deliveries:
         try:
             await self.grants.check_delivery(dest, target, retry=True)
             key, log_file = await self._build(batch, target)
-            await self.put(target, key, log_file.gz, dest.trail_arn)
+            await self.put(target, key, log_file.gz, dest)
         except DeliveryFailed as exc:
             self.status.delivery_failed(dest.trail_arn, exc.status)
             raise
@@ -258,7 +270,7 @@ class Deliveries:
     async def notify_parked(self, notice: ParkedNotice) -> None:
         try:
             await self.grants.check_notice(notice.destination, notice.topic_arn, retry=True)
-            await self.notifier.publish(notice.topic_arn, notice.bucket, notice.key)
+            await self._publish(notice.destination, notice.topic_arn, notice.bucket, notice.key)
         except DeliveryFailed as exc:
             self.status.notification_failed(notice.destination.trail_arn, exc.status)
             raise

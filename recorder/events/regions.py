@@ -1,4 +1,6 @@
-"""Where an event is delivered: its own region, or us-east-1 for global services.
+"""Where an event is delivered: its own region, or its partition's global region
+(us-east-1 in aws, cn-north-1 in aws-cn, us-gov-west-1 in aws-us-gov: where IAM's
+endpoint signs) for global services.
 
 "For global services such as IAM, AWS STS, and Amazon CloudFront, events are delivered
 to any trail that includes global services, and are logged as occurring in US East
@@ -19,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from recorder.aws.arn import partition_of_region
+
+#: The aws partition's global region (each partition's: :func:`global_region`).
 GLOBAL_REGION = "us-east-1"
 STS_SOURCE = "sts.amazonaws.com"
 STS_GLOBAL_HOST = "sts.amazonaws.com"
@@ -35,6 +40,16 @@ GLOBAL_SERVICE_SOURCES: frozenset[str] = frozenset(
 )
 
 
+def global_region(region: str) -> str:
+    """Where the partition of ``region`` logs its global services' events."""
+    return partition_of_region(region).global_region if region else GLOBAL_REGION
+
+
+def delivery_region(region: str, is_global: bool) -> str:
+    """The region folder an event is delivered in."""
+    return global_region(region) if is_global else region
+
+
 def is_global_service_event(record: Mapping[str, Any]) -> bool:
     source = record.get("eventSource")
     if source in GLOBAL_SERVICE_SOURCES:
@@ -45,4 +60,5 @@ def is_global_service_event(record: Mapping[str, Any]) -> bool:
     host = tls.get("clientProvidedHostHeader") if isinstance(tls, Mapping) else None
     if isinstance(host, str) and host:
         return host.lower() == STS_GLOBAL_HOST
-    return record.get("awsRegion") == GLOBAL_REGION
+    region = record.get("awsRegion")
+    return isinstance(region, str) and region == global_region(region)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from recorder.aws.arn import account_of
+from recorder.aws.arn import account_of, partition_for, s3_arn
 from recorder.aws.times import format_seconds
 from recorder.events.classify import LAMBDA_SOURCE, S3_OBJECT_OPERATIONS, S3_SOURCE, classify
 from recorder.events.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
@@ -274,18 +274,23 @@ def _resources(
             expected = None
         owner = str(expected or bucket_owner or account_id)
         out: list[dict[str, str]] = []
+        partition = partition_for(call.region)  # arn:aws-cn:s3:::... for a China call
         if "Key" in p:
-            out.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{p['Key']}"})
+            out.append(
+                {"type": "AWS::S3::Object", "ARN": s3_arn(bucket, p["Key"], partition=partition)}
+            )
         elif call.operation in S3_OBJECT_OPERATIONS:  # DeleteObjects: many keys, one prefix
-            out.append({"type": "AWS::S3::Object", "ARNPrefix": f"arn:aws:s3:::{bucket}/"})
-        out.append({"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"})
+            prefix = s3_arn(bucket, "", partition=partition)
+            out.append({"type": "AWS::S3::Object", "ARNPrefix": prefix})
+        bucket_arn = s3_arn(bucket, partition=partition)
+        out.append({"accountId": owner, "type": "AWS::S3::Bucket", "ARN": bucket_arn})
         return out
     if source == LAMBDA_SOURCE and "FunctionName" in p:
         name = str(p["FunctionName"])
         arn = (
             name
             if name.startswith("arn:")
-            else (f"arn:aws:lambda:{call.region}:{account_id}:function:{name}")
+            else f"arn:{partition_for(call.region)}:lambda:{call.region}:{account_id}:function:{name}"
         )
         return [{"accountId": account_of(arn), "type": "AWS::Lambda::Function", "ARN": arn}]
     return []

@@ -9,7 +9,8 @@ scope and A's organization's scope only, so its cost does not grow with the trai
 other accounts; within a scope the :class:`SelectorIndex` does the matching. Then the
 trail must cover the event's region: a regional event reaches multi-region trails
 and single-region trails of its region; a global-service event reaches trails that
-include global service events, once, in us-east-1. Last, the trail must have been
+include global service events, once, in the partition's global region (us-east-1 in
+aws); a trail never receives an event of another partition. Last, the trail must have been
 logging at the event's time (:mod:`recorder.trails.logging_state`): a stopped or
 deleted trail still receives the events from before its stop, and none after.
 """
@@ -20,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.aws.arn import arn_or_none, partition_for
 from recorder.aws.times import epoch_second
-from recorder.events.regions import GLOBAL_REGION, is_global_service_event
+from recorder.events.regions import delivery_region, is_global_service_event
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
@@ -34,6 +36,7 @@ class _Placement:
     """What fan-out needs of a trail once its selectors matched."""
 
     trail_arn: str
+    partition: str
     home_region: str
     multi_region: bool
     global_events: bool
@@ -41,7 +44,9 @@ class _Placement:
     periods: tuple[LoggingPeriod, ...]
     is_logging: bool
 
-    def covers(self, region: str, is_global: bool) -> bool:
+    def covers(self, region: str, is_global: bool, partition: str) -> bool:
+        if partition != self.partition:
+            return False
         if is_global:
             return self.global_events
         return self.multi_region or self.home_region == region
@@ -65,10 +70,16 @@ def organization_of(trail: Trail, organizations: Mapping[str, str]) -> str | Non
     return organizations.get(trail.account_id)
 
 
+def trail_partition(trail: Trail) -> str:
+    arn = arn_or_none(trail.trail_arn)
+    return arn.partition if arn is not None else partition_for(trail.home_region)
+
+
 def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
     placements = tuple(
         _Placement(
             t.trail_arn,
+            trail_partition(t),
             t.home_region,
             t.is_multi_region_trail,
             t.include_global_service_events,
@@ -204,7 +215,7 @@ class RoutingEngine:
         cannot be routed."""
         event = event_from_record(record)
         is_global = is_global_service_event(record)
-        region = GLOBAL_REGION if is_global else event.region
+        region = delivery_region(event.region, is_global)
         out: set[Destination] = set()
         when = _EventSecond(record, produced_ms)
         self._collect(event.account_id, event, is_global, region, when, out)
@@ -228,7 +239,7 @@ class RoutingEngine:
                 continue
             for i in scope.index.match(event):
                 p = scope.placements[i]
-                if not p.covers(event.region, is_global):
+                if not p.covers(event.region, is_global, partition_for(event.region)):
                     continue
                 if p.periods and not p.logging_at(when.second(), when.produced_ms):
                     continue

@@ -1,7 +1,8 @@
 """Reference routing: every trail, every selector, in the order the guide tells it.
 
 The specification :class:`RoutingEngine` is property-tested and benchmarked against;
-it shares only the record reading, the global-service list and the S3 owner rule.
+it shares only the record reading, the global-service list, the S3 owner rule and
+the partition a trail is in.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from recorder.events.regions import GLOBAL_REGION, is_global_service_event
-from recorder.routing.engine import event_second
+from recorder.aws.arn import partition_for
+from recorder.events.regions import delivery_region, is_global_service_event
+from recorder.routing.engine import event_second, trail_partition
 from recorder.routing.owners import foreign_owners
 from recorder.selectors import event_from_record, trail_matches
 from recorder.trails import Trail
@@ -25,7 +27,8 @@ def reference_route(
 ) -> list[Destination]:
     event = event_from_record(record)
     is_global = is_global_service_event(record)
-    region = GLOBAL_REGION if is_global else event.region
+    region = delivery_region(event.region, is_global)
+    partition = partition_for(event.region)
     # The event is evaluated in the account it occurred in, and in each other account
     # owning an S3 object it touched, with that owner's objects only (line 4826).
     views = [(event.account_id, event)]
@@ -44,6 +47,8 @@ def reference_route(
                     continue
             elif account != trail.account_id:
                 continue
+            if trail_partition(trail) != partition:
+                continue  # partitions share nothing: another's events are unknown here
             if is_global:
                 if not trail.include_global_service_events:
                     continue

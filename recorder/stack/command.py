@@ -17,6 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--moto-port", type=int, default=5000)
     parser.add_argument("--broker", choices=["noida", "tansu"], default="noida")
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="S3/SNS/KMS refuse what the resources' policies do not allow, as AWS does",
+    )
+    parser.add_argument(
+        "--delivery-principal",
+        default=CLOUDTRAIL_SERVICE,
+        help="with --strict: who recorder delivers as (a role ARN, as on AWS)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,15 +41,18 @@ def run(args: argparse.Namespace) -> int:
             moto_port=args.moto_port,
             broker_kind=args.broker,
             partitions=args.partitions,
+            strict=args.strict,
+            delivery_principal=args.delivery_principal,
         )
         stack.start()
         # The servers keep running after this command exits; `down` stops them.
-        stack.broker = stack.moto = None
+        stack.broker = stack.moto = stack.proxy = None
         print(f"broker   {stack.bootstrap_servers} ({args.broker})")
-        print(f"s3/sns/kms {stack.aws_endpoint_url} (moto)")
-        print(f"export RECORDER_BOOTSTRAP_SERVERS={stack.bootstrap_servers}")
-        print(f"export RECORDER_AWS_ENDPOINT_URL={stack.aws_endpoint_url}")
-        print(f"export RECORDER_DELIVERY_PRINCIPAL={CLOUDTRAIL_SERVICE}")
+        what = "strict proxy before moto" if args.strict else "moto"
+        print(f"s3/sns/kms {stack.aws_endpoint_url} ({what})")
+        for name, value in stack.environment().items():
+            if name != "RECORDER_PARTITIONS":
+                print(f"export {name}={value}")
         return 0
     if args.action == "down":
         stopped = stop_from_state(root)

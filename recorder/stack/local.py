@@ -2,6 +2,12 @@
 
 ``LocalStack`` is what ``recorder stack up`` runs and what the integration tests'
 fixtures start: one place, so a test runs against exactly what a user runs.
+
+``strict=True`` puts :mod:`recorder.stack.strict` in front of moto: recorder's
+processes then sign with a key of their own, which the proxy knows as the delivery
+principal (``delivery_principal``: the CloudTrail service, or a role ARN as on AWS),
+and S3, SNS and KMS refuse what the resources' policies do not allow, as AWS does.
+Every request is recorded (:meth:`LocalStack.wire`).
 """
 
 from __future__ import annotations
@@ -18,13 +24,19 @@ from recorder.settings import Settings
 from recorder.stack.processes import (
     ServerProcess,
     StackError,
+    free_port,
     moto_server,
     noida_broker,
     port_open,
     quiesce,
     stop_group,
+    strict_proxy,
     tansu_broker,
 )
+from recorder.stack.strict import read_record
+
+#: The key recorder's processes sign with on a strict stack (the delivery principal's).
+DELIVERY_KEY = ("AKIDRECORDERDELIVERY", "recorder-delivery-secret")
 
 
 @dataclass
@@ -34,30 +46,53 @@ class LocalStack:
     moto_port: int = 5000
     broker_kind: str = "noida"  # or "tansu"
     partitions: int = 4
+    strict: bool = False
+    delivery_principal: str = CLOUDTRAIL_SERVICE
+    proxy_port: int = 0  # strict: the proxy's port (0: a free one)
     broker: ServerProcess | None = field(default=None, init=False)
     moto: ServerProcess | None = field(default=None, init=False)
+    proxy: ServerProcess | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.strict and not self.proxy_port:
+            self.proxy_port = free_port()
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
 
     @property
-    def aws_endpoint_url(self) -> str:
+    def moto_url(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        """Where clients send S3/SNS/KMS requests: moto, or the strict proxy before it."""
+        return f"http://127.0.0.1:{self.proxy_port}" if self.strict else self.moto_url
+
+    @property
+    def wire_path(self) -> Path:
+        return self.root / "wire.jsonl"
+
+    def wire(self) -> list[dict[str, object]]:
+        """Every request the strict proxy saw, oldest first (empty when not strict)."""
+        return read_record(self.wire_path)
 
     def environment(self) -> dict[str, str]:
         """The ``RECORDER_*`` variables that point a recorder process at this stack."""
+        key, secret = DELIVERY_KEY if self.strict else ("testing", "testing")
         return {
             "RECORDER_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "RECORDER_AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "RECORDER_PARTITIONS": str(self.partitions),
-            # moto accepts any credentials; clients still need some to sign with
-            "RECORDER_AWS_ACCESS_KEY_ID": "testing",
-            "RECORDER_AWS_SECRET_ACCESS_KEY": "testing",
-            # the emulator stands in for CloudTrail's own account: recorder delivers as
-            # the CloudTrail service, so the guide's policies work unchanged (opt-in:
-            # on AWS the principal is the writer's role, see README "Deploy on AWS")
-            "RECORDER_DELIVERY_PRINCIPAL": CLOUDTRAIL_SERVICE,
+            # moto accepts any credentials; clients still need some to sign with (on a
+            # strict stack, the key the proxy knows as the delivery principal's)
+            "RECORDER_AWS_ACCESS_KEY_ID": key,
+            "RECORDER_AWS_SECRET_ACCESS_KEY": secret,
+            # by default the emulator stands in for CloudTrail's own account: recorder
+            # delivers as the CloudTrail service, so the guide's policies work unchanged
+            # (opt-in: on AWS the principal is the writer's role, README "Deploy on AWS")
+            "RECORDER_DELIVERY_PRINCIPAL": self.delivery_principal,
             # noida-db cannot rebalance a group whose member was killed
             "RECORDER_GROUP_MEMBERSHIP": "static" if self.broker_kind == "noida" else "dynamic",
         }
@@ -92,6 +127,16 @@ class LocalStack:
         self.moto = moto_server(self.moto_port, self.root / "logs" / "moto.log")
         self.moto.start()
         try:
+            if self.strict:
+                self.proxy = strict_proxy(
+                    self.proxy_port,
+                    self.moto_url,
+                    {DELIVERY_KEY[0]: self.delivery_principal},
+                    [Settings().keys_bucket],
+                    self.wire_path,
+                    self.root / "logs" / "strict.log",
+                )
+                self.proxy.start()
             self.start_broker()
         except BaseException:
             self.stop()
@@ -100,6 +145,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stop_broker()
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -118,6 +166,7 @@ class LocalStack:
                 "quiesce": self.broker and self.broker.quiesce,
             },
             "moto": {"pid": self.moto and self.moto.pid},
+            "strict": {"pid": self.proxy and self.proxy.pid},
             "kafka_port": self.kafka_port,
             "moto_port": self.moto_port,
             "bootstrap_servers": self.bootstrap_servers,
@@ -139,7 +188,7 @@ def stop_from_state(root: Path) -> list[str]:
     stopped: list[str] = []
     if not state:
         return stopped
-    for name in ("broker", "moto"):
+    for name in ("broker", "strict", "moto"):
         entry = state.get(name)
         pid = entry.get("pid") if isinstance(entry, dict) else None
         argv = entry.get("quiesce") if isinstance(entry, dict) else None

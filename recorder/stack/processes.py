@@ -189,3 +189,21 @@ def moto_server(port: int, log_path: Path) -> ServerProcess:
         port,
         log_path,
     )
+
+
+def strict_proxy(
+    port: int,
+    upstream: str,
+    principals: dict[str, str],
+    own_buckets: list[str],
+    record: Path,
+    log_path: Path,
+) -> ServerProcess:
+    """The strict mode's proxy in front of moto (:mod:`recorder.stack.strict`)."""
+    argv = [sys.executable, "-m", "recorder.stack.strict", "--upstream", upstream]
+    argv += ["--port", str(port), "--record", str(record)]
+    for key, principal in principals.items():
+        argv += ["--principal", f"{key}={principal}"]
+    for bucket in own_buckets:
+        argv += ["--own-bucket", bucket]
+    return ServerProcess("strict-proxy", argv, port, log_path)

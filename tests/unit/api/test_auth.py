@@ -205,3 +205,16 @@ def test_default_store_is_the_local_stack_key() -> None:
     cred = CredentialStore.default().get("testing")
     assert cred is not None
     assert (cred.secret_access_key, cred.principal.account_id) == ("testing", "123456789012")
+
+
+def test_a_deployment_serves_the_regions_of_its_partition_only() -> None:
+    """Its writer's identity exists in one partition: a trail in another could never be
+    delivered, so its region is refused at the door."""
+    headers, body = signed(region="cn-north-1")
+    assert check(headers, body, partition="aws-cn")
+    refused = code_of(headers, body, partition="aws")
+    assert refused.code == "InvalidSignatureException"
+    assert "not 'cn-north-1'. This endpoint serves the regions of partition aws" in refused.message
+    gov, body = signed(region="us-gov-west-1")
+    assert check(gov, body, partition="aws-us-gov")
+    assert code_of(gov, body, partition="aws-cn").code == "InvalidSignatureException"

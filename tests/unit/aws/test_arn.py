@@ -197,6 +197,12 @@ def test_each_region_has_its_partition(
     assert partition_for(region) == partition
 
 
+def test_botocores_global_pseudo_regions_are_in_their_partition() -> None:
+    assert partition_for("aws-global") == "aws"
+    assert partition_for("aws-cn-global") == "aws-cn"
+    assert partition_for("aws-us-gov-global") == "aws-us-gov"
+
+
 def test_a_region_botocore_does_not_list_yet_goes_by_its_pattern() -> None:
     assert partition_for("cn-south-7") == "aws-cn"
     assert partition_for("us-gov-north-9") == "aws-us-gov"

@@ -253,3 +253,14 @@ async def test_a_refused_policy_read_parks_and_says_what_could_not_be_read_by_wh
     s3.policies["logs"] = guide.bucket_policy("logs", principal=Principal.parse(ROLE))
     await grants.check_delivery(DEST, TARGET, retry=True)
     assert checks(metrics, "granted") == 1 and checks(metrics, "denied") == 1
+
+
+def test_a_refusal_by_aws_makes_a_cached_grant_due_again() -> None:
+    book = GrantBook(interval=300)
+    book.record(KEY, None, 1000.0)
+    assert not book.due(KEY, 1001.0)
+    book.distrust(KEY)  # S3 refused the put the cached grant allowed
+    assert book.due(KEY, 1001.0)
+    book.record(KEY, MISSING, 1001.0)
+    book.distrust(KEY)  # a known denial stays known
+    assert book.problem(KEY) == MISSING

@@ -94,6 +94,21 @@ def test_lambda_invoke_is_a_data_event_on_the_function() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_resources_are_named_in_the_partition_of_the_calls_region(
+    region: str, partition: str
+) -> None:
+    r = build_record(call("s3", "PutObject", {"Bucket": "b1", "Key": "k"}, region=region), ALICE)
+    assert [x["ARN"] for x in r["resources"]] == [
+        f"arn:{partition}:s3:::b1/k",
+        f"arn:{partition}:s3:::b1",
+    ]
+    fn = build_record(call("lambda", "Invoke", {"FunctionName": "f"}, region=region), ALICE)
+    assert fn["resources"][0]["ARN"] == f"arn:{partition}:lambda:{region}:111122223333:function:f"
+
+
 def test_management_event_with_redacted_password_and_response() -> None:
     parsed = {
         "User": {

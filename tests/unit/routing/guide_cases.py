@@ -19,8 +19,12 @@ OUTSIDER = "555555555555"
 ORG = "o-exampleorgid"
 
 
+_PARTITIONS = {"cn-": "aws-cn", "us-gov-": "aws-us-gov"}
+
+
 def arn(account: str, name: str, region: str = "us-east-2") -> str:
-    return f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+    partition = next((p for prefix, p in _PARTITIONS.items() if region.startswith(prefix)), "aws")
+    return f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"
 
 
 def trail(
@@ -278,6 +282,28 @@ ORG_TRAIL = trail(
 MEMBER_OWN = trail("member-own", MEMBER)
 OWNER_TRAIL = _owner_trail(YOU, "your-trail")
 BOB_TRAIL = _owner_trail(BOB, "bobs-trail")
+CN_TRAIL = trail("china", region="cn-north-1")
+GOV_DATA = trail(
+    "gov-data",
+    region="us-gov-west-1",
+    EventSelectors=[
+        {
+            "ReadWriteType": "All",
+            "IncludeManagementEvents": False,
+            "DataResources": [
+                {"Type": "AWS::S3::Object", "Values": ["arn:aws-us-gov:s3:::gov-data/"]}
+            ],
+        }
+    ],
+)
+
+
+def _partitioned_put(event_id: str, region: str, partition: str) -> dict[str, Any]:
+    record_ = s3_object("PutObject", event_id, "gov-data", "k", ACCOUNT, region=region)
+    for r in record_["resources"]:
+        r["ARN"] = r["ARN"].replace("arn:aws:", f"arn:{partition}:")
+    return record_
+
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -668,5 +694,41 @@ SCENARIOS: list[Scenario] = [
             ),
         ],
         organizations={YOU: ORG},
+    ),
+    Scenario(
+        "partitions: a trail applies to the regions of its own partition (line 459)",
+        [GLOBAL_ON, CN_TRAIL, GOV_DATA],
+        [
+            Case(
+                459,
+                "an event in a China region reaches the trail in aws-cn, not the aws one",
+                record(_EC2, "RunInstances", "ev-cn", region="cn-northwest-1"),
+                [_d(CN_TRAIL, ACCOUNT, "cn-northwest-1")],
+            ),
+            Case(
+                511,
+                "a global service's event in aws-cn is logged in cn-north-1, where IAM signs",
+                record("iam.amazonaws.com", "CreateUser", "ev-cn-iam", region="cn-north-1"),
+                [_d(CN_TRAIL, ACCOUNT, "cn-north-1")],
+            ),
+            Case(
+                511,
+                "a global service's event in aws stays in us-east-1 for the aws trail only",
+                record("iam.amazonaws.com", "CreateUser", "ev-iam", region="us-east-1"),
+                [_d(GLOBAL_ON, ACCOUNT, "us-east-1")],
+            ),
+            Case(
+                3527,
+                "a GovCloud object matches an arn:aws-us-gov:s3::: selector",
+                _partitioned_put("ev-gov-put", "us-gov-west-1", "aws-us-gov"),
+                [_d(GOV_DATA, ACCOUNT, "us-gov-west-1")],
+            ),
+            Case(
+                3527,
+                "the same bucket name's object in aws is another bucket: no GovCloud trail",
+                _partitioned_put("ev-aws-put", "us-east-2", "aws"),
+                [],
+            ),
+        ],
     ),
 ]
