@@ -124,9 +124,13 @@ class Settings(_Base):
     kafka_ssl_certfile: OptionalPath = None
     kafka_ssl_keyfile: OptionalPath = None
     kafka_ssl_check_hostname: bool = True
+    # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER: Amazon MSK's IAM
+    # authentication (SASL_SSL), tokens signed with the AWS credentials
+    # (recorder.aws.msk) for the cluster's region, kafka_msk_region (empty: aws_region).
     kafka_sasl_mechanism: str = "PLAIN"
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
+    kafka_msk_region: str = ""
     # Delivery
     cut_interval: float = 300.0
     batch_max_records: int = 10_000
@@ -310,14 +314,20 @@ class Settings(_Base):
                 f"RECORDER_KAFKA_SECURITY_PROTOCOL must be one of {sorted(protocols)}, "
                 f"got {self.kafka_security_protocol!r}"
             )
-        mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+        mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
         if self.kafka_security_protocol.startswith("SASL"):
             if self.kafka_sasl_mechanism not in mechanisms:
                 problems.append(
                     f"RECORDER_KAFKA_SASL_MECHANISM must be one of {sorted(mechanisms)}, "
                     f"got {self.kafka_sasl_mechanism!r}"
                 )
-            if not self.kafka_sasl_username or not self.kafka_sasl_password:
+            if self.kafka_sasl_mechanism == "OAUTHBEARER":
+                if self.kafka_security_protocol != "SASL_SSL":
+                    problems.append(
+                        "RECORDER_KAFKA_SASL_MECHANISM=OAUTHBEARER (MSK IAM) needs "
+                        "RECORDER_KAFKA_SECURITY_PROTOCOL=SASL_SSL: MSK takes IAM over TLS only"
+                    )
+            elif not self.kafka_sasl_username or not self.kafka_sasl_password:
                 problems.append(
                     "RECORDER_KAFKA_SASL_USERNAME and RECORDER_KAFKA_SASL_PASSWORD are required with SASL"
                 )
@@ -455,6 +465,22 @@ def kafka_security_kwargs(settings: Settings) -> dict[str, Any]:
         kwargs["ssl_context"] = context
     if protocol.startswith("SASL"):
         kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        kwargs["sasl_plain_password"] = settings.kafka_sasl_password
+        if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+            kwargs["sasl_oauth_token_provider"] = msk_token_provider(settings)
+        else:
+            kwargs["sasl_plain_username"] = settings.kafka_sasl_username
+            kwargs["sasl_plain_password"] = settings.kafka_sasl_password
     return kwargs
+
+
+def msk_token_provider(settings: Settings) -> Any:
+    """The OAUTHBEARER token provider of Amazon MSK's IAM authentication, signing with
+    the configured keys or else the default credential chain (IRSA, instance profile)."""
+    from recorder.aws.msk import MskIamTokenProvider, default_generate, generate_with_keys
+
+    generate = (
+        generate_with_keys(settings.aws_access_key_id, settings.aws_secret_access_key)
+        if settings.aws_access_key_id
+        else default_generate
+    )
+    return MskIamTokenProvider(settings.kafka_msk_region or settings.aws_region, generate=generate)
