@@ -160,16 +160,20 @@ Values checks that stop the render with a message naming the value.
 {{- define "recorder.validate" -}}
 {{- $sasl := .Values.kafka.sasl -}}
 {{- if $sasl.enabled -}}
-{{- if not (has $sasl.mechanism (list "PLAIN" "SCRAM-SHA-256" "SCRAM-SHA-512")) -}}
-{{- fail (printf "kafka.sasl.mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q" $sasl.mechanism) -}}
+{{- if not (has $sasl.mechanism (list "PLAIN" "SCRAM-SHA-256" "SCRAM-SHA-512" "OAUTHBEARER")) -}}
+{{- fail (printf "kafka.sasl.mechanism must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER, got %q" $sasl.mechanism) -}}
 {{- end -}}
-{{- if not $sasl.username -}}
+{{- if eq $sasl.mechanism "OAUTHBEARER" -}}
+{{- if not .Values.kafka.tls.enabled -}}
+{{- fail "kafka.sasl.mechanism OAUTHBEARER (Amazon MSK IAM) needs kafka.tls.enabled: MSK takes IAM over TLS only" -}}
+{{- end -}}
+{{- else if not $sasl.username -}}
 {{- fail "kafka.sasl.enabled needs kafka.sasl.username" -}}
 {{- end -}}
-{{- if not (or $sasl.existingSecret $sasl.password .Values.credentials.existingSecret) -}}
+{{- if and (ne $sasl.mechanism "OAUTHBEARER") (not (or $sasl.existingSecret $sasl.password .Values.credentials.existingSecret)) -}}
 {{- fail "kafka.sasl.enabled needs kafka.sasl.password, kafka.sasl.existingSecret or credentials.existingSecret" -}}
 {{- end -}}
-{{- if and .Values.credentials.existingSecret (not $sasl.existingSecret) (not .Values.credentials.existingSecretKeys.kafkaSaslPassword) -}}
+{{- if and (ne $sasl.mechanism "OAUTHBEARER") .Values.credentials.existingSecret (not $sasl.existingSecret) (not .Values.credentials.existingSecretKeys.kafkaSaslPassword) -}}
 {{- fail "kafka.sasl.enabled with credentials.existingSecret needs credentials.existingSecretKeys.kafkaSaslPassword" -}}
 {{- end -}}
 {{- end -}}
@@ -190,5 +194,17 @@ Values checks that stop the render with a message naming the value.
 {{- if and $cfg.autoscaling.enabled (gt (int $cfg.autoscaling.minReplicas) (int $cfg.autoscaling.maxReplicas)) -}}
 {{- fail (printf "%s.autoscaling.minReplicas must not exceed %s.autoscaling.maxReplicas" $stage $stage) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Who recorder delivers as (RECORDER_DELIVERY_PRINCIPAL): aws.deliveryPrincipal, else the
+IRSA role the ServiceAccount names, else empty (each pod asks STS who it is).
+*/}}
+{{- define "recorder.deliveryPrincipal" -}}
+{{- if .Values.aws.deliveryPrincipal -}}
+{{- .Values.aws.deliveryPrincipal -}}
+{{- else -}}
+{{- index .Values.serviceAccount.annotations "eks.amazonaws.com/role-arn" | default "" -}}
 {{- end -}}
 {{- end -}}

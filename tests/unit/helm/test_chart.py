@@ -167,6 +167,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
         "RECORDER_AWS_REGION": "us-east-1",
         "RECORDER_AWS_ENDPOINT_URL": "",
+        "RECORDER_DELIVERY_PRINCIPAL": "",
         "RECORDER_CUT_INTERVAL": "300",
         "RECORDER_BATCH_MAX_RECORDS": "10000",
         "RECORDER_BATCH_MAX_BYTES": "8388608",
@@ -803,3 +804,45 @@ def test_notes_tell_how_to_reach_the_api(helm: Helm, tmp_path: Path) -> None:
 def test_notes_warn_about_idle_replicas(helm: Helm, tmp_path: Path) -> None:
     text = notes(helm, tmp_path, {"writer": {"replicaCount": 6}})
     assert "WARNING: writer may run 6 replicas but the topics have 4 partitions" in text
+
+
+# --- Deploy on AWS (README) ---------------------------------------------------------------
+
+
+def readme_values() -> dict[str, Any]:
+    """The ``values-aws.yaml`` block of the README's "Deploy on AWS" section."""
+    text = (CHART.parents[1] / "README.md").read_text()
+    section = text.split("\n## Deploy on AWS\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("\n", 1)[1] for b in section.split("```yaml")[1:]]
+    (block,) = [b.split("```", 1)[0] for b in blocks if b.startswith("# values-aws.yaml")]
+    return yaml.safe_load(block)  # type: ignore[no-any-return]
+
+
+def test_the_readmes_aws_values_render_msk_iam_and_the_irsa_role_as_principal(helm: Helm) -> None:
+    rendered = helm.template(readme_values())
+    config = rendered.config()
+    role = "arn:aws:iam::444455556666:role/recorder-writer"
+    assert config["RECORDER_DELIVERY_PRINCIPAL"] == role
+    assert config["RECORDER_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["RECORDER_KAFKA_SASL_MECHANISM"] == "OAUTHBEARER"
+    assert config["RECORDER_KAFKA_MSK_REGION"] == "eu-west-1"
+    assert "RECORDER_KAFKA_SASL_USERNAME" not in config
+    account = rendered.get("ServiceAccount", FULL)
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role
+    for stage in STAGES:
+        env = rendered.env(stage)
+        assert "RECORDER_KAFKA_SASL_PASSWORD" not in env and "RECORDER_AWS_ACCESS_KEY_ID" not in env
+
+
+def test_an_explicit_delivery_principal_wins_and_none_leaves_it_to_sts(helm: Helm) -> None:
+    other = "arn:aws:iam::444455556666:role/writer-path/recorder"
+    assert (
+        helm.template({"aws": {"deliveryPrincipal": other}}).config()["RECORDER_DELIVERY_PRINCIPAL"]
+        == other
+    )
+    assert helm.template().config()["RECORDER_DELIVERY_PRINCIPAL"] == ""
+
+
+def test_msk_iam_needs_tls(helm: Helm) -> None:
+    values = {"kafka": {"sasl": {"enabled": True, "mechanism": "OAUTHBEARER"}}}
+    assert "OAUTHBEARER (Amazon MSK IAM) needs kafka.tls.enabled" in helm.template_error(values)
