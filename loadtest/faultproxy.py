@@ -25,19 +25,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from recorder.stack import proxy
+
 _ERRORS = [
     (500, "InternalError", "We encountered an internal error. Please try again."),
     (503, "SlowDown", "Please reduce your request rate."),
 ]
-_HOP = {
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "proxy-connection",
-    "content-length",
-}
 
 
 @dataclass
@@ -73,29 +66,13 @@ class FaultProxy:
                 self.counts["slow"] += 1
                 await asyncio.sleep(self.slow_seconds)
         assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        async with self._session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            headers=headers,
-            data=body,
-            allow_redirects=False,
-        ) as upstream:
-            payload = await upstream.read()
-            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
-            self.counts["forwarded"] += 1
-            return web.Response(status=upstream.status, body=payload, headers=out_headers)
+        response = await proxy.forward(self._session, self.upstream, request, body)
+        self.counts["forwarded"] += 1
+        return response
 
     async def start(self, host: str, port: int) -> web.AppRunner:
-        self._session = aiohttp.ClientSession(auto_decompress=False)
-        # Bodies pass through byte for byte: no request decompression (log files
-        # are sent with Content-Encoding: gzip).
-        app = web.Application(client_max_size=1 << 30, handler_args={"auto_decompress": False})
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        return runner
+        self._session = proxy.session()
+        return await proxy.serve(self.handle, host, port)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -58,18 +58,10 @@ from botocore.exceptions import ClientError
 from recorder.aws.arn import arn_or_none, partition_for, s3_arn
 from recorder.policies.evaluate import Decision, Request, evaluate
 from recorder.policies.principal import Principal
+from recorder.stack import proxy
 
 #: The owners' credentials the proxy reads policies with (moto takes any).
 OWNER_KEY = ("testing", "testing")
-_HOP = {
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "proxy-connection",
-    "content-length",
-}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -331,17 +323,7 @@ class StrictProxy:
 
     async def _forward(self, request: web.Request, body: bytes) -> web.Response:
         assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        async with self._session.request(
-            request.method,
-            self.upstream + request.raw_path,
-            headers=headers,
-            data=body,
-            allow_redirects=False,
-        ) as upstream:
-            payload = await upstream.read()
-            out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
-            return web.Response(status=upstream.status, body=payload, headers=out)
+        return await proxy.forward(self._session, self.upstream, request, body)
 
     def _record(
         self,
@@ -381,13 +363,8 @@ class StrictProxy:
             f.write(json.dumps(entry) + "\n")
 
     async def start(self, host: str, port: int) -> web.AppRunner:
-        self._session = aiohttp.ClientSession(auto_decompress=False)
-        app = web.Application(client_max_size=1 << 30, handler_args={"auto_decompress": False})
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        return runner
+        self._session = proxy.session()
+        return await proxy.serve(self.handle, host, port)
 
     async def close(self) -> None:
         if self._session is not None:
