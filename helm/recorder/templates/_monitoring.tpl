@@ -107,13 +107,13 @@ runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert)
     - alert: RecorderGrantChecksFailing
       expr: |-
         sum by (namespace, resource, outcome) (
-          increase(recorder_writer_grant_checks_total{outcome=~"denied|error",{{ $s }}}[15m])
+          increase(recorder_writer_grant_checks_total{outcome=~"denied|refused|error",{{ $s }}}[15m])
         ) > 0
       for: 15m
       {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
       annotations:
         summary: {{`"{{ $labels.resource }} policy checks keep answering {{ $labels.outcome }}"`}}
-        description: {{`"For 15 minutes the writer's checks of {{ $labels.resource }} policies answered {{ $labels.outcome }} ({{ $value | humanize }} in the last 15 minutes). denied: a tenant's policy does not grant the delivery principal what CloudTrail needs (those trails are parked; see RecorderTrailDeliveryParked). error: recorder cannot read policies at all (its own permissions or the service)."`}}
+        description: {{`"For 15 minutes the writer's checks of {{ $labels.resource }} policies answered {{ $labels.outcome }} ({{ $value | humanize }} in the last 15 minutes). denied: a tenant's policy does not grant the delivery principal what CloudTrail needs (those trails are parked; see RecorderTrailDeliveryParked). refused: a tenant does not let the delivery principal read its policy (parked the same way). error: recorder cannot read policies at all (its own permissions or the service)."`}}
         {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderGrantChecksFailing") | nindent 8 }}
     - alert: RecorderOrganizationsRefreshFailing
       expr: |-
