@@ -88,8 +88,8 @@ def test_sasl_kwargs() -> None:
                 "RECORDER_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
                 "RECORDER_KAFKA_SASL_MECHANISM": "MD5",
             },
-            "RECORDER_KAFKA_SASL_MECHANISM must be one of ['PLAIN', 'SCRAM-SHA-256', "
-            "'SCRAM-SHA-512'], got 'MD5'",
+            "RECORDER_KAFKA_SASL_MECHANISM must be one of ['OAUTHBEARER', 'PLAIN', "
+            "'SCRAM-SHA-256', 'SCRAM-SHA-512'], got 'MD5'",
         ),
     ],
 )
