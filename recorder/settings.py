@@ -173,6 +173,9 @@ class Settings(_Base):
     # at the previous version during a rolling upgrade until every router reads the
     # new one; README "Upgrading the event schema" gives the order.
     event_schema_version: int = 1
+    # Records AWS wrote that `python -m recorder.fidelity` and the fidelity tests replay
+    # through the hook (unset: shared/fidelity/corpus.jsonl beside the checkout).
+    fidelity_corpus: OptionalPath = None
     # Producer journal (spill-over when Kafka is unreachable).
     journal_dir: Path = Path(".recorder-journal")
     producer_buffer: int = 10_000

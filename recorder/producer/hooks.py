@@ -204,6 +204,12 @@ class Installation:
                 if self.scope is not None
                 else None
             ),
+            service=service.service_name,
+            signing_name=service.signing_name,
+            protocol=service.protocol,
+            target_prefix=service.metadata.get("targetPrefix"),
+            request_uri=model.http.get("requestUri"),
+            signature_version=service.signature_version,
         )
         return build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
 

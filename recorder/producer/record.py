@@ -6,6 +6,7 @@ examples (S3 object + bucket resources with the bucket owner's account, line 483
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -16,10 +17,12 @@ import orjson
 
 from recorder.aws.arn import account_of, partition_for, s3_arn
 from recorder.aws.times import format_seconds
+from recorder.events import conventions as cv
 from recorder.events.classify import LAMBDA_SOURCE, S3_OBJECT_OPERATIONS, S3_SOURCE, classify
 from recorder.events.regions import GLOBAL_SERVICE_SOURCES, STS_GLOBAL_HOST, STS_SOURCE
 from recorder.events.validate import MAX_BYTES
-from recorder.producer.shapes import NEVER_LOGGED, elements
+from recorder.producer.resources import table_resources
+from recorder.producer.shapes import render, style_for
 
 EVENT_VERSION = "1.08"
 
@@ -88,6 +91,14 @@ class Call:
     # (recorder.producer.scope), where the hook can know it
     in_scope_of: Mapping[str, str] | None = None
     session_from_console: bool = False  # credentials of a console session
+    # What the service model says of the call (None: a record built without a model's
+    # service, such as the control API's own; the endpoint prefix then names it).
+    service: str | None = None  # botocore service name: s3, lambda, sesv2 ...
+    signing_name: str | None = None
+    protocol: str | None = None  # ec2, query, json, rest-json, rest-xml
+    target_prefix: str | None = None  # the JSON protocol's X-Amz-Target prefix
+    request_uri: str | None = None  # the operation's HTTP path and query template
+    signature_version: str | None = None  # the signer's: v4, s3v4, ...
 
 
 #: Where each partition logs its global services (the guide, line 511: "logged as
@@ -131,20 +142,50 @@ def event_region(service_prefix: str, client_region: str | None, host: str | Non
     return region
 
 
+def names(call: Call) -> tuple[str, str]:
+    """(eventSource, eventName) CloudTrail writes for ``call`` (conventions table)."""
+    if call.service is None:
+        return f"{call.service_prefix}.amazonaws.com", call.operation
+    source = cv.event_source_for(call.service, call.signing_name, call.service_prefix)
+    bucket = call.params.get("Bucket") if source == S3_SOURCE else None
+    if isinstance(bucket, str) and bucket.startswith("arn:") and ":s3-outposts:" in bucket:
+        source = cv.S3_OUTPOSTS.value
+    return source, cv.event_name_for(call.service, call.operation)
+
+
+def cloudtrail_names(service_model: Any, operation: str) -> tuple[str, str]:
+    """(eventSource, eventName) the hook records a call of ``operation`` under."""
+    return names(
+        Call(
+            service_prefix=service_model.endpoint_prefix,
+            operation=operation,
+            region="us-east-1",
+            params={},
+            input_shape=None,
+            output_shape=None,
+            parsed={},
+            status_code=200,
+            event_time=dt.datetime.now(dt.UTC),
+            service=service_model.service_name,
+            signing_name=service_model.signing_name,
+        )
+    )
+
+
 def build_record(
     call: Call, identity: Identity, *, bucket_owner: str | None = None
 ) -> dict[str, Any]:
-    source = f"{call.service_prefix}.amazonaws.com"
-    c = classify(source, call.operation)
+    source, name = names(call)
+    c = classify(source, name)
     failed = call.status_code >= 300
-    s3 = call.service_prefix == "s3"
-    omit = NEVER_LOGGED.get(call.service_prefix, frozenset())
+    s3 = source in (S3_SOURCE, cv.S3_OUTPOSTS.value)
+    style = style_for(source, name, call.protocol)
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": _with_scope(identity.user_identity(), call.in_scope_of),
         "eventTime": format_seconds(call.event_time),
         "eventSource": source,
-        "eventName": call.operation,
+        "eventName": name,
         "awsRegion": event_region(call.service_prefix, call.region, call.host),
         "sourceIPAddress": call.source_ip,
         "userAgent": call.user_agent or "recorder",
@@ -153,14 +194,15 @@ def build_record(
         error = call.parsed.get("Error", {}) if isinstance(call.parsed, Mapping) else {}
         record["errorCode"] = str(error.get("Code") or f"HTTP{call.status_code}")
         record["errorMessage"] = str(error.get("Message") or "")
-    record["requestParameters"] = (
-        elements(dict(call.params), call.input_shape, s3=s3, omit=omit) or None
-    )
-    if failed or c.read_only:
-        record["responseElements"] = None
-    else:
-        rendered = elements(dict(call.parsed), call.output_shape, omit=omit)
-        record["responseElements"] = rendered or None
+    request = render(dict(call.params), call.input_shape, style) or {}
+    if s3:
+        request.update(_s3_request(call))
+    if failed and not cv.logs_denied_request(source, record["errorCode"]):
+        request = {}
+    record["requestParameters"] = request or None
+    record["responseElements"] = _response(call, source, name, c.read_only, failed, style)
+    if s3:
+        record["additionalEventData"] = _s3_additional(call)
     metadata = call.parsed.get("ResponseMetadata", {}) if isinstance(call.parsed, Mapping) else {}
     request_id = metadata.get("RequestId") or metadata.get("HTTPHeaders", {}).get(
         "x-amz-request-id"
@@ -169,12 +211,13 @@ def build_record(
         record["requestID"] = request_id
     record["eventID"] = str(uuid.uuid4())
     record["readOnly"] = c.read_only
-    resources = _resources(call, source, identity.account_id, bucket_owner)
+    resources = _resources(call, source, name, identity.account_id, bucket_owner, failed)
     if resources:
         record["resources"] = resources
     record["eventType"] = "AwsApiCall"
-    if call.api_version and s3:
-        record["apiVersion"] = call.api_version
+    api_version = cv.api_version_for(source, name, call.api_version, call.target_prefix)
+    if api_version:
+        record["apiVersion"] = api_version
     record["managementEvent"] = c.management_event
     record["recipientAccountId"] = identity.account_id
     if call.vpc_endpoint_id:
@@ -200,6 +243,84 @@ def _with_scope(user: dict[str, Any], scope: Mapping[str, str] | None) -> dict[s
     if scope:
         user["inScopeOf"] = dict(scope)
     return user
+
+
+def _response(call: Call, source: str, name: str, read_only: bool, failed: bool, style: Any) -> Any:
+    """responseElements: none for a failed call, nor for one that changes nothing
+    (guide line 11542) unless the service writes it (conventions ``READ_RESPONSES``)."""
+    if failed or (read_only and not cv.logs_read_response(source, name)):
+        return None
+    if not isinstance(call.parsed, Mapping):
+        return None
+    if style.s3:
+        return _s3_response(call, dataclasses.replace(style, request=False)) or None
+    rendered = render(
+        dict(call.parsed), call.output_shape, dataclasses.replace(style, request=False)
+    )
+    if style.ec2 and isinstance(rendered, dict):
+        request_id = call.parsed.get("ResponseMetadata", {}).get("RequestId")
+        if request_id:
+            rendered = {"requestId": request_id, **rendered}
+    return rendered or None
+
+
+def _unwrap(parsed: dict[str, Any], shape: Any) -> tuple[dict[str, Any], Any]:
+    """The one structure a result holds, and its shape (conventions UNWRAPPED_RESPONSES)."""
+    members = getattr(shape, "members", None) or {}
+    if len(members) == 1:
+        ((name, member),) = members.items()
+        inner = parsed.get(name)
+        if member.type_name == "structure" and isinstance(inner, Mapping):
+            return dict(inner), member
+    return parsed, shape
+
+
+def _s3_request(call: Call) -> dict[str, Any]:
+    """What S3 adds to its request elements: the subresource its URI names
+    (``?acl`` -> ``"acl": [""]``) and the ``host`` the request went to (the S3 guide's
+    examples, ``cloudtrail-logging-understanding-s3-entries``)."""
+    out: dict[str, Any] = {}
+    uri = call.request_uri or ""
+    if "?" in uri:
+        for part in uri.split("?", 1)[1].split("&"):
+            flag = part.split("=", 1)[0]
+            if flag and "=" not in part and flag not in ("x-id",):
+                out[flag] = [""]
+    if call.host:
+        out["host"] = [call.host]
+    return out
+
+
+def _s3_response(call: Call, style: Any) -> dict[str, Any]:
+    """S3 writes the response headers it sets (``x-amz-version-id``, ``ETag``), by
+    their header names; never the body."""
+    shape = call.output_shape
+    out: dict[str, Any] = {}
+    for key, member in (getattr(shape, "members", None) or {}).items():
+        if member.serialization.get("location") == "header" and key in call.parsed:
+            value = render(call.parsed[key], member, style)
+            if value is not None:
+                out[member.serialization.get("name") or key] = value
+    return out
+
+
+def _s3_additional(call: Call) -> dict[str, Any]:
+    """``additionalEventData`` of an S3 call: how it was signed and authenticated
+    (S3 guide examples: SignatureVersion, CipherSuite, AuthenticationMethod)."""
+    out: dict[str, Any] = {}
+    version = (call.signature_version or "v4").lower()
+    out["SignatureVersion"] = "SigV2" if version in ("s3", "v2") else "SigV4"
+    if call.cipher_suite:
+        out["CipherSuite"] = call.cipher_suite
+    out["AuthenticationMethod"] = "AuthHeader"
+    headers = (
+        call.parsed.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if isinstance(call.parsed, Mapping)
+        else {}
+    )
+    if headers.get("x-amz-id-2"):
+        out["x-amz-id-2"] = headers["x-amz-id-2"]
+    return out
 
 
 #: What an omitted member is replaced with. AWS's "CloudTrail record contents" page:
@@ -262,7 +383,12 @@ def _is_omitted(value: Any) -> bool:
 
 
 def _resources(
-    call: Call, source: str, account_id: str, bucket_owner: str | None
+    call: Call,
+    source: str,
+    name: str,
+    account_id: str,
+    bucket_owner: str | None,
+    failed: bool,
 ) -> list[dict[str, str]]:
     p = call.params
     if source == S3_SOURCE and "Bucket" in p:
@@ -293,4 +419,5 @@ def _resources(
             else f"arn:{partition_for(call.region)}:lambda:{call.region}:{account_id}:function:{name}"
         )
         return [{"accountId": account_of(arn), "type": "AWS::Lambda::Function", "ARN": arn}]
-    return []
+    response = None if failed or not isinstance(call.parsed, Mapping) else call.parsed
+    return table_resources(source, name, p, response, call.region, account_id)

@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"api"}),
     frozenset({"services"}),
     # entry points: `recorder` subcommands, the CLI that loads them (by name, lazily)
-    frozenset({"stack", "demo", "cli"}),
+    frozenset({"stack", "demo", "fidelity", "cli"}),
     frozenset({"__main__"}),
 )
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -31,6 +31,8 @@ _FIXED = {
     "StreamARN": "arn:aws:kinesis:eu-west-1:111122223333:stream/s",
     "ConsumerARN": "arn:aws:kinesis:eu-west-1:111122223333:stream/s/consumer/c:1",
     "ResourceARN": "arn:aws:kinesis:eu-west-1:111122223333:stream/s",
+    # the hook reads the table a PartiQL statement names (DynamoDB's resources)
+    "Statement": "SELECT * FROM \"Music\" WHERE Artist = 'No One You Know'",
 }
 
 

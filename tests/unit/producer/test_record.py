@@ -8,7 +8,7 @@ import botocore.session
 import pytest
 
 from recorder.producer.record import Call, Identity, build_record
-from recorder.producer.shapes import HIDDEN, camel, elements
+from recorder.producer.shapes import HIDDEN, bean, camel, elements
 
 T = dt.datetime(2026, 11, 25, 6, 0, 5, tzinfo=dt.UTC)
 ALICE = Identity(account_id="111122223333", access_key_id="AKIAIOSFODNN7EXAMPLE", user_name="Alice")
@@ -171,14 +171,26 @@ def test_event_ids_are_fresh() -> None:
     ("name", "expected"),
     [
         ("UserName", "userName"),
-        ("SSECustomerKey", "sseCustomerKey"),
-        ("ACL", "acl"),
         ("bucketName", "bucketName"),
-        ("KMSKeyId", "kmsKeyId"),
+        # only the first letter is lowered, as the guides' records show
+        ("AZMode", "aZMode"),  # ElastiCache Developer Guide, CreateCacheCluster
+        ("DNSName", "dNSName"),  # ELB, CreateLoadBalancer
+        ("SAMLAssertionID", "sAMLAssertionID"),  # IAM User Guide, AssumeRoleWithSAML
+        ("AWSServiceName", "aWSServiceName"),  # IAM, CreateServiceLinkedRole
     ],
 )
-def test_camel_case(name: str, expected: str) -> None:
+def test_member_names_lower_only_the_first_letter(name: str, expected: str) -> None:
     assert camel(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("AWSAccountId", "AWSAccountId"), ("KeyId", "keyId"), ("AWSAccountIds", "AWSAccountIds")],
+)
+def test_bean_names_keep_a_leading_acronym(name: str, expected: str) -> None:
+    """KMS and SQS records (KMS ct-createkey keyMetadata.AWSAccountId; SQS AddPermission
+    AWSAccountIds) spell names as Java beans do."""
+    assert bean(name) == expected
 
 
 def test_elements_without_shape_still_hide_secret_names() -> None:
