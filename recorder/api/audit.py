@@ -21,6 +21,7 @@ from prometheus_client import Counter
 
 from recorder.api.auth import Principal
 from recorder.obs.logging import get_logger
+from recorder.producer.record import Call, Identity, build_record
 from recorder.settings import Settings
 
 log = get_logger("recorder.api.audit")
@@ -48,7 +49,6 @@ class Outcome:
 
 def build(outcome: Outcome) -> dict[str, Any]:
     """The CloudTrail record of one control-API call."""
-    from recorder.producer.record import Call, Identity, build_record
 
     if outcome.error_code is not None:
         parsed: dict[str, Any] = {
@@ -57,6 +57,7 @@ def build(outcome: Outcome) -> dict[str, Any]:
     else:
         parsed = dict(outcome.result or {})
     parsed["ResponseMetadata"] = {"RequestId": outcome.request_id}
+    model = outcome.operation.service_model
     call = Call(
         service_prefix=EVENT_SOURCE_PREFIX,
         operation=outcome.operation.name,
@@ -69,12 +70,36 @@ def build(outcome: Outcome) -> dict[str, Any]:
         event_time=outcome.event_time,
         user_agent=outcome.user_agent,
         source_ip=outcome.source_ip,
+        # the same conventions as any hooked call to CloudTrail's own API
+        service=model.service_name,
+        signing_name=model.signing_name,
+        protocol=model.protocol,
+        target_prefix=model.metadata.get("targetPrefix"),
+        api_version=model.api_version,
     )
-    p = outcome.principal
-    identity = Identity(
-        account_id=p.account_id, access_key_id=p.access_key_id, arn=p.arn, user_name=p.user_name
+    return build_record(call, identity_of(outcome.principal))
+
+
+def identity_of(p: Principal) -> Identity:
+    """``userIdentity`` of a credential-file key: the IAM identity it names (user name,
+    ARN, principal id), so the API's own records name the user as the hook's records
+    of the same key do (STS GetCallerIdentity), not by its access key."""
+    arn = p.identity_arn
+    if ":assumed-role/" in arn:
+        return Identity(
+            account_id=p.account_id,
+            access_key_id=p.access_key_id,
+            type="AssumedRole",
+            arn=arn,
+            principal_id=p.principal_id,
+        )
+    return Identity(
+        account_id=p.account_id,
+        access_key_id=p.access_key_id,
+        arn=arn,
+        user_name=arn.rsplit("/", 1)[-1] if p.arn else p.user_name,
+        principal_id=p.principal_id,
     )
-    return build_record(call, identity)
 
 
 class AuditLog:

@@ -68,6 +68,11 @@ class Principal:
     #: CloudTrail actions this principal may call (``DescribeTrails``, ``Get*``,
     #: ``cloudtrail:List*``); ``None`` allows every action.
     actions: tuple[str, ...] | None = None
+    #: The IAM identity's unique ID (``AIDA...`` for a user, ``AROA...:session`` for a
+    #: role session): ``userIdentity.principalId`` in the API's own records, the same
+    #: one the hook's records carry for calls signed with this key (STS
+    #: GetCallerIdentity's ``UserId``). None: the records fall back to the access key.
+    principal_id: str | None = None
 
     @property
     def identity_arn(self) -> str:
@@ -97,9 +102,13 @@ class CredentialStore:
 
     File format: ``{"credentials": [{"AccessKeyId": ..., "SecretAccessKey": ...,
     "AccountId": "123456789012", "UserName": ... (optional), "Arn": ... (optional),
-    "Actions": ["DescribeTrails", "Get*", "cloudtrail:List*"] (optional)}]}``.
-    ``Actions`` limits the principal to those CloudTrail actions (a read-only
-    auditor key); other calls answer ``AccessDeniedException``.
+    "PrincipalId": "AIDA..." (optional), "Actions": ["DescribeTrails", "Get*",
+    "cloudtrail:List*"] (optional)}]}``. ``UserName``, ``Arn`` and ``PrincipalId``
+    name the key's IAM identity in the records the API writes of its own calls, as
+    CloudTrail names it (``userIdentity``); an ``Arn`` of an assumed role
+    (``arn:aws:sts::...:assumed-role/...``) records an ``AssumedRole``. ``Actions``
+    limits the principal to those CloudTrail actions (a read-only auditor key); other
+    calls answer ``AccessDeniedException``.
     """
 
     def __init__(self, credentials: Iterable[Credential]) -> None:
@@ -134,12 +143,25 @@ class CredentialStore:
                 not isinstance(actions, list) or not all(isinstance(a, str) for a in actions)
             ):
                 raise ValueError(f"{source}: credentials[{i}].Actions must be a list of strings")
+            for name in ("UserName", "Arn", "PrincipalId"):
+                if e.get(name) is not None and not (isinstance(e[name], str) and e[name]):
+                    raise ValueError(
+                        f"{source}: credentials[{i}].{name} must be a non-empty string"
+                    )
+            arn = e.get("Arn")
+            if arn is not None and not (
+                arn.startswith("arn:") and arn.split(":")[4:5] == [str(account)]
+            ):
+                raise ValueError(
+                    f"{source}: credentials[{i}].Arn must be an ARN of account {account}"
+                )
             principal = Principal(
                 str(key),
                 str(account),
                 str(e.get("UserName") or "recorder"),
-                e.get("Arn"),
+                arn,
                 None if actions is None else tuple(actions),
+                e.get("PrincipalId"),
             )
             out.append(Credential(principal, str(secret)))
         return cls(out)

@@ -502,6 +502,34 @@ EC2_EMPTY_LISTS = Rule(
     "changed): AuthorizeSecurityGroupIngress example",
 )
 
+#: additionalEventData a service writes for every call of an event name.
+ADDITIONAL_EVENT_DATA: Mapping[str, Rule[Mapping[str, object]]] = {
+    "route53.amazonaws.com": Rule(
+        {"ChangeResourceRecordSets": {"Note": "Do not use to reconstruct hosted zone"}},
+        "Amazon Route 53 Developer Guide, Logging Route 53 API calls with AWS CloudTrail "
+        "(logging-using-cloudtrail.html): ChangeResourceRecordSets",
+    ),
+    "route53domains.amazonaws.com": Rule(
+        {
+            "UpdateDomainContact": (
+                "Personally-identifying contact information is not logged in the request"
+            ),
+        },
+        "Amazon Route 53 Developer Guide, Logging Route 53 API calls with AWS CloudTrail: "
+        "UpdateDomainContact",
+    ),
+}
+
+#: What a service writes for a sensitive member, where it is not CloudTrail's
+#: ``HIDDEN_DUE_TO_SECURITY_REASONS``.
+SENSITIVE_MASKS: Mapping[str, Rule[str]] = {
+    "rds.amazonaws.com": Rule(
+        "****",
+        "Amazon RDS User Guide, logging-using-cloudtrail: CreateDBInstance masterUserPassword",
+    ),
+    "amazonmq.amazonaws.com": Rule("***", f"{MQ_PAGE}: CreateBroker users[].password"),
+}
+
 #: Services that write a binary member as the Java ``ByteBuffer`` their service
 #: received (``hb``, ``offset``, ``limit``, ...) instead of leaving it out.
 BLOB_FORMS: Mapping[str, Rule[str]] = {
@@ -902,6 +930,16 @@ def member_names(event_source: str, event_name: str) -> Mapping[str, str]:
 def logs_denied_request(event_source: str, error_code: str) -> bool:
     rule = DENIED_WITHOUT_REQUEST.get(event_source)
     return rule is None or error_code not in rule.value
+
+
+def additional_event_data(event_source: str, event_name: str) -> object | None:
+    rule = ADDITIONAL_EVENT_DATA.get(event_source)
+    return rule.value.get(event_name) if rule is not None else None
+
+
+def sensitive_mask(event_source: str, default: str) -> str:
+    rule = SENSITIVE_MASKS.get(event_source)
+    return rule.value if rule is not None else default
 
 
 def blob_form(event_source: str) -> str | None:

@@ -111,9 +111,13 @@ def locate(record: Mapping[str, Any]) -> Target:
         model = _session().get_service_model(t.service)
         shape = model.operation_model(t.operation).input_shape
         members = {m.lower() for m in (shape.members if shape is not None else {})}
-        known = sum(k.lower() in members for k in keys)
-        # on a tie, the newer API (kinesisanalyticsv2 over kinesisanalytics)
-        return known, -len(members - {k.lower() for k in keys}), model.api_version
+        required = {m.lower() for m in (shape.required_members if shape is not None else ())}
+        given = {k.lower() for k in keys}
+        if "bucketname" in given:
+            given.add("bucket")  # S3's bucketName
+        # the most members the record names, the fewest required ones it lacks, then
+        # the newer API (kinesisanalyticsv2 over kinesisanalytics)
+        return sum(k in members for k in given), -len(required - given), model.api_version
 
     return max(found, key=fit)
 

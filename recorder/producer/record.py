@@ -203,6 +203,8 @@ def build_record(
     record["responseElements"] = _response(call, source, name, c.read_only, failed, style)
     if s3:
         record["additionalEventData"] = _s3_additional(call)
+    elif (extra := cv.additional_event_data(source, name)) is not None:
+        record["additionalEventData"] = extra
     metadata = call.parsed.get("ResponseMetadata", {}) if isinstance(call.parsed, Mapping) else {}
     request_id = metadata.get("RequestId") or metadata.get("HTTPHeaders", {}).get(
         "x-amz-request-id"
@@ -254,9 +256,10 @@ def _response(call: Call, source: str, name: str, read_only: bool, failed: bool,
         return None
     if style.s3:
         return _s3_response(call, dataclasses.replace(style, request=False)) or None
-    rendered = render(
-        dict(call.parsed), call.output_shape, dataclasses.replace(style, request=False)
-    )
+    parsed, shape = dict(call.parsed), call.output_shape
+    if style.unwrapped:
+        parsed, shape = _unwrap(parsed, shape)
+    rendered = render(parsed, shape, dataclasses.replace(style, request=False))
     if style.ec2 and isinstance(rendered, dict):
         request_id = call.parsed.get("ResponseMetadata", {}).get("RequestId")
         if request_id:

@@ -70,6 +70,7 @@ class Style:
     renames: Mapping[str, str] = field(default_factory=dict)
     unwrapped: bool = False  # the response is its result's one structure, unwrapped
     item_set: tuple[str, tuple[str, ...]] | None = None  # EC2: members written in one item
+    hidden: str = HIDDEN  # what a sensitive member is written as
 
 
 def style_for(event_source: str, event_name: str, protocol: str | None) -> Style:
@@ -84,6 +85,7 @@ def style_for(event_source: str, event_name: str, protocol: str | None) -> Style
         renames=cv.member_names(event_source, event_name),
         unwrapped=event_source in cv.UNWRAPPED_RESPONSES,
         item_set=cv.EC2_ITEM_SETS.value.get(event_name) if protocol == "ec2" else None,
+        hidden=cv.sensitive_mask(event_source, HIDDEN),
     )
 
 
@@ -159,7 +161,7 @@ def elements(
     if shape is not None and shape.type_name == "blob":
         return _blob(value, shape, style)
     if shape is not None and shape.metadata.get("sensitive"):
-        return HIDDEN
+        return style.hidden
     if style.dynamodb and shape is not None and shape.name == _ATTRIBUTE_VALUE:
         return _attribute_value(value)
     if (
@@ -218,7 +220,7 @@ def _structure(value: Mapping[str, Any], shape: Shape | None, style: Style, top:
         if (member is None or member.type_name == "string") and str(k).replace(
             "_", ""
         ).lower() in _SENSITIVE_NAMES:
-            out[key] = HIDDEN
+            out[key] = style.hidden
             continue
         listed = ec2_id_list(member) if style.ec2 and style.request and member else None
         if listed is not None and isinstance(v, list | tuple):

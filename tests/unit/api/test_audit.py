@@ -62,6 +62,38 @@ def test_write_records_response_elements() -> None:
     assert record["managementEvent"] is True
 
 
+def test_records_name_the_user_by_the_identity_the_credentials_file_gives() -> None:
+    """CloudTrail's userIdentity of an IAM user (guide line 11795): the user's unique ID as
+    principalId, the same one the hook's records carry for the key (GetCallerIdentity's
+    UserId), not the access key."""
+    alice = Principal(
+        "AKIAIOSFODNN7EXAMPLE",
+        "111122223333",
+        arn="arn:aws:iam::111122223333:user/Alice",
+        principal_id="AIDAJ45Q7YFFAREXAMPLE",
+    )
+    record = build(outcome("DescribeTrails", principal=alice, result={"trailList": []}))
+    validate_record(record)
+    assert record["userIdentity"] == {
+        "type": "IAMUser",
+        "principalId": "AIDAJ45Q7YFFAREXAMPLE",
+        "arn": "arn:aws:iam::111122223333:user/Alice",
+        "accountId": "111122223333",
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+        "userName": "Alice",
+    }
+    role = Principal(
+        "ASIAIOSFODNN7EXAMPLE",
+        "111122223333",
+        arn="arn:aws:sts::111122223333:assumed-role/Auditor/alice",
+        principal_id="AROAJ45Q7YFFAREXAMPLE:alice",
+    )
+    identity = build(outcome("DescribeTrails", principal=role))["userIdentity"]
+    assert identity["type"] == "AssumedRole"
+    assert identity["principalId"] == "AROAJ45Q7YFFAREXAMPLE:alice"
+    assert "userName" not in identity
+
+
 def test_reads_and_failures() -> None:
     read = build(outcome("DescribeTrails", result={"trailList": []}))
     validate_record(read)

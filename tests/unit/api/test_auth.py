@@ -201,6 +201,34 @@ def test_credentials_file(tmp_path: Path) -> None:
         )
 
 
+def test_credentials_file_names_the_keys_iam_identity() -> None:
+    store = CredentialStore.from_document(
+        {
+            "credentials": [
+                {
+                    "AccessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                    "SecretAccessKey": "S",
+                    "AccountId": "111122223333",
+                    "Arn": "arn:aws:iam::111122223333:user/Alice",
+                    "PrincipalId": "AIDAJ45Q7YFFAREXAMPLE",
+                }
+            ]
+        }
+    )
+    p = store.get("AKIAIOSFODNN7EXAMPLE").principal  # type: ignore[union-attr]
+    assert (p.arn, p.principal_id) == (
+        "arn:aws:iam::111122223333:user/Alice",
+        "AIDAJ45Q7YFFAREXAMPLE",
+    )
+    entry = {"AccessKeyId": "K", "SecretAccessKey": "S", "AccountId": "111122223333"}
+    with pytest.raises(ValueError, match=r"credentials\[0\]\.PrincipalId must be a non-empty"):
+        CredentialStore.from_document({"credentials": [{**entry, "PrincipalId": 7}]})
+    with pytest.raises(ValueError, match=r"Arn must be an ARN of account 111122223333"):
+        CredentialStore.from_document(
+            {"credentials": [{**entry, "Arn": "arn:aws:iam::999999999999:user/Bob"}]}
+        )
+
+
 def test_default_store_is_the_local_stack_key() -> None:
     cred = CredentialStore.default().get("testing")
     assert cred is not None
