@@ -46,6 +46,7 @@ class Capture:
         "parsed",
         "region",
         "shared_event_id",
+        "signature_version",
         "status",
         "time",
         "url",
@@ -62,6 +63,7 @@ class Capture:
         self.parsed: Any = None
         self.status = 200
         self.region: str | None = None
+        self.signature_version: str | None = None  # the signer's (S3 records name it)
         # the caller's and the endpoint owner's records of a call through a VPC
         # endpoint share one; drawn by whichever of the two is rendered first
         self.shared_event_id: str | None = None
@@ -209,7 +211,7 @@ class Installation:
             protocol=service.protocol,
             target_prefix=service.metadata.get("targetPrefix"),
             request_uri=model.http.get("requestUri"),
-            signature_version=service.signature_version,
+            signature_version=capture.signature_version or service.signature_version,
         )
         return build_record(call, identity, bucket_owner=self.bucket_owners.get(str(bucket)))
 
@@ -264,6 +266,7 @@ def _note_request(capture: Capture, params: Mapping[str, Any], request_signer: A
     headers = params.get("headers") or {}
     capture.user_agent = headers.get("User-Agent")
     capture.url = params.get("url") or ""
+    capture.signature_version = getattr(request_signer, "signature_version", None)
     return getattr(request_signer, "_credentials", None)
 
 

@@ -312,10 +312,12 @@ def _s3_additional(call: Call) -> dict[str, Any]:
     (S3 guide examples: SignatureVersion, CipherSuite, AuthenticationMethod)."""
     out: dict[str, Any] = {}
     version = (call.signature_version or "v4").lower()
-    out["SignatureVersion"] = "SigV2" if version in ("s3", "v2") else "SigV4"
+    out["SignatureVersion"] = "SigV2" if version in ("s3", "v2", "s3-query") else "SigV4"
+    if version.endswith("-query") or version == "s3-presign-post":
+        out["AuthenticationMethod"] = "QueryString"
     if call.cipher_suite:
         out["CipherSuite"] = call.cipher_suite
-    out["AuthenticationMethod"] = "AuthHeader"
+    out.setdefault("AuthenticationMethod", "AuthHeader")
     headers = (
         call.parsed.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         if isinstance(call.parsed, Mapping)
