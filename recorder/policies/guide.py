@@ -11,7 +11,9 @@ statements are the guide's, word for word. With an IAM principal (the writer's r
 on AWS) the same statements name the role, and one more lets it read the policy
 (``s3:GetBucketPolicy``, ``sns:GetTopicAttributes``, ``kms:GetKeyPolicy``): AWS's
 CloudTrail reads a policy as the service, recorder as its principal, and in another
-account that read needs a grant too.
+account that read needs a grant too; a bucket's also lets it read back digests
+(``s3:GetObject`` on ``.../CloudTrail-Digest/*``), which the digester does when a
+digest's key is taken.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from recorder.policies.requests import CONTEXT_KEY, OBJECT_ACL
 
 #: The Sid of the statement that lets an IAM principal read the policy it is checked by.
 READ_SID = "RecorderGrantCheck"
+#: The Sid of the statement that lets it read back a digest whose key it found taken.
+DIGEST_READ_SID = "RecorderDigestReadBack"
 
 
 def _dumps(policy: dict[str, object], *, indent: bool = False) -> str:
@@ -82,8 +86,27 @@ def bucket_document(
                 "Condition": {"StringEquals": {"s3:x-amz-acl": OBJECT_ACL}},
             },
             *_read_statement(principal, "s3:GetBucketPolicy", bucket_arn),
+            *_digest_read_back(principal, objects or f"{bucket_arn}/*"),
         ],
     }
+
+
+def _digest_read_back(principal: Principal, objects: str | list[str]) -> list[dict[str, Any]]:
+    """The digester puts every digest only if its key is free (If-None-Match) and reads
+    the one it finds there (another digester's, or its own before a crash); in another
+    account that read needs a grant, on the digest folders only."""
+    if principal.is_service:
+        return []
+    patterns = [objects] if isinstance(objects, str) else objects
+    return [
+        {
+            "Sid": DIGEST_READ_SID,
+            "Effect": "Allow",
+            "Principal": _element(principal),
+            "Action": "s3:GetObject",
+            "Resource": [p.removesuffix("*") + "*CloudTrail-Digest/*" for p in patterns],
+        }
+    ]
 
 
 def bucket_policy(
@@ -178,6 +201,7 @@ def pretty(document: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "DIGEST_READ_SID",
     "READ_SID",
     "bucket_document",
     "bucket_policy",

@@ -214,7 +214,17 @@ def test_an_iam_principals_policy_lets_it_read_the_policy_and_the_services_does_
     None
 ):
     role_doc = guide.bucket_document("logs", principal=ROLE)
-    assert role_doc["Statement"][-1] == {
+    by_sid = {st["Sid"]: st for st in role_doc["Statement"]}
+    assert by_sid["RecorderDigestReadBack"]["Action"] == "s3:GetObject"
+    assert by_sid["RecorderDigestReadBack"]["Resource"] == [
+        "arn:aws:s3:::logs/*CloudTrail-Digest/*"
+    ]
+    read_back = Request("s3:GetObject", f"arn:aws:s3:::logs/AWSLogs/{TENANT}/CloudTrail-Digest/d")
+    doc = json.dumps(role_doc)
+    assert evaluate(doc, Request(read_back.action, read_back.resource, ROLE)) is Decision.ALLOW
+    log_file = f"arn:aws:s3:::logs/AWSLogs/{TENANT}/CloudTrail/f.json.gz"
+    assert evaluate(doc, Request("s3:GetObject", log_file, ROLE)) is Decision.IMPLICIT_DENY
+    assert by_sid["RecorderGrantCheck"] == {
         "Sid": "RecorderGrantCheck",
         "Effect": "Allow",
         "Principal": {"AWS": str(ROLE)},
