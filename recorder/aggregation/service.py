@@ -15,8 +15,9 @@ restores that state, sends the recorded summaries again (their eventIDs are deri
 so the writer keeps one copy) and reads on from the recorded offset.
 
 Windows close by event time: ``aggregation_lateness`` after their end, by the newest
-eventTime read while the stage is behind its partition's end, by the wall clock when
-it is caught up (a quiet trail's last window still closes).
+eventTime read while the stage is behind its partition's end (or does not know it yet,
+right after an assignment), by the wall clock when it is caught up (a quiet trail's last
+window still closes).
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ class AggregationStage:
     async def assign(self, partitions: list[TopicPartition]) -> None:
         """Restore each partition's windows from its last state record, send again the
         summaries that record decided, and read on from its offset. A partition with no
-        state starts at the log end (like turning aggregation on: no history)."""
+        state starts at the log end (like turning aggregation on: no history), and records
+        that start at once."""
         async with self._lock:
             saved = await self._load_states({tp.partition for tp in partitions})
             ends = await self._consumer.end_offsets(partitions)
@@ -118,6 +120,9 @@ class AggregationStage:
                 if doc is None:
                     part = _Partition(Aggregator(self.window), ends[tp])
                     replay: list[Any] = []
+                    # where counting starts is state too: a stage killed before its
+                    # first window closed is replaced from here, not from a later end
+                    await self._save(tp, part, [])
                 else:
                     part = _Partition(
                         Aggregator.restore(self.window, doc["aggregator"]),
@@ -234,7 +239,11 @@ class AggregationStage:
                     continue
                 limit = now - self.settings.aggregation_lateness
                 high = self._consumer.highwater(tp)
-                if high is not None and part.position < high:
+                # the wall clock only once caught up: before the first fetch after an
+                # assignment the end is unknown, and the events to re-read after a
+                # restore belong to windows still open (closing them would make those
+                # events late and their summaries short)
+                if high is None or part.position < high:
                     limit = min(limit, part.newest - self.settings.aggregation_lateness)
                 if agg.window_of(limit) - self.window < min(s for _, s in agg.windows):
                     continue  # no open window has ended long enough ago
