@@ -16,6 +16,11 @@ export RECORDER_AWS_SECRET_ACCESS_KEY ?= testing
 export RECORDER_DELIVERY_PRINCIPAL ?= cloudtrail.amazonaws.com
 # the embedded broker (noida-db) has no group rebalancing: each process takes all partitions
 export RECORDER_GROUP_MEMBERSHIP ?= static
+# `recorder stack up` writes the local producers file with a generated key (any account):
+# the router admits records by it, the demo and the API sign with its key. Nowhere else
+# is there a default producer key.
+export RECORDER_PRODUCERS_FILE ?= $(abspath $(STACK))/producers.json
+export RECORDER_PRODUCER_KEY_ID ?= local-development-1
 
 .PHONY: install run stop test unit lint fmt bench clean helm prometheus
 

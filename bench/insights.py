@@ -40,8 +40,10 @@ from recorder.events.windows import Watermark
 from recorder.insights.detector import Detector
 from recorder.insights.service import InsightsStage, _Partition
 from recorder.insights.streams import Coverage
+from recorder.provenance.admission import fill_classification as _fill_classification
+from recorder.provenance.admission import require_routable
 from recorder.routing import RoutingEngine
-from recorder.routing.service import _fill_classification, rendered_for, require_routable
+from recorder.routing.service import rendered_for
 from recorder.settings import Settings
 from recorder.trails import Trail
 

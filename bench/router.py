@@ -47,6 +47,7 @@ from loadtest.traffic import TrafficMix, account_ids, trail_set
 from recorder.events import encode
 from recorder.kafka import clients
 from recorder.obs.metrics import Metrics
+from recorder.provenance.signature import Signer
 from recorder.routing import RoutingEngine
 from recorder.routing.service import Router
 from recorder.stack.local import LocalStack
@@ -62,6 +63,7 @@ async def fill(stack: LocalStack, n: int, accounts: list[str]) -> int:
     producer = clients.producer(settings, linger_ms=20)
     await producer.start()
     mix = TrafficMix(accounts)
+    signer = Signer(settings.producer_key())
     total = 0
     try:
         futures = []
@@ -70,7 +72,10 @@ async def fill(stack: LocalStack, n: int, accounts: list[str]) -> int:
             value = encode(record)
             total += len(value)
             key = record["recipientAccountId"].encode()
-            futures.append(await producer.send(settings.topics.api_events, value, key=key))
+            headers = signer.headers(key, value)
+            futures.append(
+                await producer.send(settings.topics.api_events, value, key=key, headers=headers)
+            )
             if len(futures) >= 5000:
                 await asyncio.gather(*futures)
                 futures.clear()

@@ -29,6 +29,7 @@ from loadtest.trails import delivery_key
 from recorder.events import encode
 from recorder.kafka import clients
 from recorder.producer import KafkaEventSink
+from recorder.provenance.signature import Signer
 from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
@@ -45,6 +46,7 @@ class PlainSink:
 
     def __init__(self, settings: Settings, topic: str = "api-events") -> None:
         self.settings, self.topic = settings, topic
+        self.signer = Signer(settings.producer_key())  # signed like every producer's
         self._queue: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()
@@ -75,7 +77,11 @@ class PlainSink:
                         item = self._queue.get_nowait()
                 while batch:
                     try:
-                        futures = [await producer.send(self.topic, v, key=k) for k, v in batch]
+                        sign = self.signer.headers
+                        futures = [
+                            await producer.send(self.topic, v, key=k, headers=sign(k, v))
+                            for k, v in batch
+                        ]
                         await asyncio.gather(*futures)
                         batch = []
                     except Exception:  # at least once: send the batch again
@@ -122,8 +128,8 @@ class GeneratorConfig:
 def make_sink(cfg: GeneratorConfig) -> Sink:
     if cfg.plain_producer:
         return PlainSink(cfg.settings)
-    return KafkaEventSink(
-        cfg.settings.bootstrap_servers, journal_dir=cfg.workdir / f"journal-{cfg.index}"
+    return KafkaEventSink.from_settings(
+        cfg.settings, journal_dir=cfg.workdir / f"journal-{cfg.index}", buffer_size=10_000
     )
 
 

@@ -17,9 +17,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -27,6 +34,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
+
+if TYPE_CHECKING:
+    from recorder.provenance.keys import ProducerKey, WatchedProducerKeys
 
 PREFIX = "RECORDER_"
 TOPIC_PREFIX = "RECORDER_TOPIC_"
@@ -179,6 +189,17 @@ class Settings(_Base):
     # Producer journal (spill-over when Kafka is unreachable).
     journal_dir: Path = Path(".recorder-journal")
     producer_buffer: int = 10_000
+    # Producer credentials (recorder.provenance). Readers of api-events (router,
+    # Insights) admit records by the producers file: each producer's keys and the
+    # accounts it may write for; required, no default. A producer signs with its key:
+    # RECORDER_PRODUCER_KEY_ID and RECORDER_PRODUCER_SECRET, or only the key id when
+    # the producers file is at hand too (local development, the recorder's own API).
+    producers_file: OptionalPath = None
+    producer_key_id: str = ""
+    producer_secret: SecretStr = SecretStr("")
+    # Who owns which bucket (JSON {"bucket": "account id"}): with the trails' own
+    # buckets, the only source of cross-account copies of S3 data events.
+    bucket_owners_file: OptionalPath = None
     # Observability / control
     metrics_port: int = 9464
     api_port: int = 8080  # host, credentials: recorder.api.config (RECORDER_API_*)
@@ -394,6 +415,52 @@ class Settings(_Base):
         import socket
 
         return f"recorder-router-{socket.gethostname()}"
+
+    def producer_key(self) -> ProducerKey:
+        """The key this process signs the records it sends with; SettingsError naming
+        what to set when there is none (a producer never sends unsigned records)."""
+        from recorder.provenance.keys import ProducerKey, ProducerKeys
+
+        key_id = self.producer_key_id.strip()
+        secret = self.producer_secret.get_secret_value()
+        if not key_id:
+            raise SettingsError(
+                "RECORDER_PRODUCER_KEY_ID is required to send records: the producer key the "
+                "operator issued (with RECORDER_PRODUCER_SECRET)"
+            )
+        if secret:
+            try:
+                return ProducerKey(key_id, secret.encode())
+            except ValueError as exc:
+                raise SettingsError(f"RECORDER_PRODUCER_SECRET: {exc}") from None
+        if self.producers_file is not None:
+            try:
+                found = ProducerKeys.from_file(self.producers_file).key(key_id)
+            except ValueError as exc:
+                raise SettingsError(f"RECORDER_PRODUCERS_FILE: {exc}") from None
+            if found is not None:
+                return found
+            raise SettingsError(
+                f"RECORDER_PRODUCER_KEY_ID: {key_id!r} is not a key of {self.producers_file}"
+            )
+        raise SettingsError(f"RECORDER_PRODUCER_SECRET is required with key {key_id!r}")
+
+    def admission_keys(self, counter: Any = None) -> WatchedProducerKeys:
+        """The producers file every reader of ``api-events`` admits records by, watched
+        for changes (``counter``: reloads by outcome). There is no default: without it
+        nothing could tell one tenant's producer from another's."""
+        from recorder.provenance.keys import WatchedProducerKeys
+
+        if self.producers_file is None:
+            raise SettingsError(
+                "RECORDER_PRODUCERS_FILE is required: the producers, their keys and the "
+                "accounts each may write for (README, Producers); `make run` and the test "
+                "stack write one with a generated key"
+            )
+        try:
+            return WatchedProducerKeys(self.producers_file, counter=counter)
+        except ValueError as exc:
+            raise SettingsError(f"RECORDER_PRODUCERS_FILE: {exc}") from None
 
     def aws_client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any boto3/aioboto3 client of S3, SNS or KMS."""

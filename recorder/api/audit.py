@@ -22,6 +22,7 @@ from prometheus_client import Counter
 from recorder.api.auth import Principal
 from recorder.obs.logging import get_logger
 from recorder.producer.record import Call, Identity, build_record
+from recorder.provenance.signature import Signer
 from recorder.settings import Settings
 
 log = get_logger("recorder.api.audit")
@@ -107,6 +108,7 @@ class AuditLog:
 
     def __init__(self, settings: Settings, producer: Any, counter: Counter) -> None:
         self._topic = settings.topics.api_events
+        self._signer = Signer(settings.producer_key())
         self._producer = producer
         self._counter = counter
         self._pending: set[asyncio.Task[None]] = set()
@@ -133,7 +135,13 @@ class AuditLog:
     async def _send(self, account_id: str, value: bytes, record: Mapping[str, Any]) -> None:
         try:
             await asyncio.wait_for(
-                self._producer.send_and_wait(self._topic, value, key=account_id.encode()), 30
+                self._producer.send_and_wait(
+                    self._topic,
+                    value,
+                    key=account_id.encode(),
+                    headers=self._signer.headers(account_id.encode(), value),
+                ),
+                30,
             )
             self._counter.labels(outcome="sent").inc()
         except Exception as exc:

@@ -46,8 +46,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from recorder.events.codec import decode
-from recorder.events.errors import EventDecodeError
+from recorder.events.errors import EventDecodeError, InvalidEventError
 from recorder.events.windows import Watermark
 from recorder.insights.detector import Detector, InsightEvent, Rule, SeriesKey
 from recorder.insights.streams import (
@@ -63,6 +62,7 @@ from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, freshness
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.provenance import Rejected, admit
 from recorder.retry import OWN_BROKER, retry_async
 from recorder.settings import Settings
 
@@ -138,6 +138,8 @@ class InsightsStage:
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
+        self._producers = s.admission_keys(self.metrics.producer_keys_reloads)
+        self._keys = self._producers.current()
         self._consumer: AIOKafkaConsumer = clients.consumer(
             s, group_id=self.group_id, max_poll_records=POLL_RECORDS
         )
@@ -307,6 +309,7 @@ class InsightsStage:
     # -- reading -----------------------------------------------------------------------
     async def _poll_once(self) -> None:
         batches = await self._pacer.poll()
+        self._keys = self._producers.current()
         async with self._lock:
             coverage = self.coverage()
             for tp, messages in batches.items():
@@ -320,9 +323,11 @@ class InsightsStage:
         calls = late = 0
         for m in messages:
             part.position = m.offset + 1
-            try:
-                record = decode(m.value or b"")
-            except EventDecodeError:
+            try:  # what the router would not route feeds no series either
+                record = admit(self._keys, m.headers, m.key, m.value).record
+            except (Rejected, EventDecodeError, InvalidEventError) as exc:
+                if isinstance(exc, Rejected):
+                    self.metrics.rejected.labels("insights", exc.key_id or "-", exc.kind).inc()
                 continue  # the router dead-letters it; nothing to count here
             keys = series_of(record)
             if not keys:

@@ -21,6 +21,9 @@ log = get_logger("recorder.dlq")
 #: Reasons (the ``reason`` label) of dead letters; bad input but ``PARKING_EXPIRED``.
 UNDECODABLE = "undecodable"
 INVALID = "invalid"
+#: refused by its producer key (recorder.provenance): unsigned, bad signature, an
+#: account the key may not write for
+REJECTED = "rejected"
 BAD_MARKER = "bad-marker"
 PARKING_EXPIRED = "parking-expired"
 

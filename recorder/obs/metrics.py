@@ -38,6 +38,21 @@ class Metrics:
             "Events waiting in the spill-over journal",
             registry=r,
         )
+        # admission of api-events records (recorder.provenance)
+        self.rejected = Counter(
+            "recorder_rejected_records_total",
+            "api-events records refused by their producer key: unsigned, unknown_key, "
+            "revoked_key, bad_signature, key_mismatch, account_not_allowed (key_id '-': "
+            "no known key)",
+            ["stage", "key_id", "reason"],
+            registry=r,
+        )
+        self.producer_keys_reloads = Counter(
+            "recorder_producer_keys_reloads_total",
+            "Producers file re-reads after a change (reloaded, failed: the last good keys stay)",
+            ["outcome"],
+            registry=r,
+        )
         # router
         self.router_events_in = Counter(
             "recorder_router_events_in_total", "Events consumed from api-events", registry=r

@@ -28,6 +28,8 @@ from aiokafka.errors import KafkaError
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.producer.journal import Journal
+from recorder.provenance.keys import ProducerKey
+from recorder.provenance.signature import Signer
 from recorder.settings import Settings, kafka_security_kwargs
 
 log = get_logger("recorder.producer")
@@ -43,6 +45,7 @@ class KafkaEventSink:
         bootstrap_servers: str,
         topic: str = "api-events",
         *,
+        key: ProducerKey | None = None,
         journal_dir: Path = Path(".recorder-journal"),
         buffer_size: int = 10_000,
         send_timeout: float = 5.0,
@@ -50,6 +53,13 @@ class KafkaEventSink:
         metrics: Metrics | None = None,
         kafka_options: Mapping[str, Any] | None = None,
     ) -> None:
+        if key is None:
+            raise TypeError(
+                "KafkaEventSink signs every record it sends: pass key= (the producer key the "
+                "operator issued, recorder.provenance.ProducerKey), or build it with "
+                "KafkaEventSink.from_settings (RECORDER_PRODUCER_KEY_ID/_SECRET)"
+            )
+        self.signer = Signer(key)
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.buffer_size = buffer_size
@@ -71,8 +81,10 @@ class KafkaEventSink:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> KafkaEventSink:
-        """A sink configured like the services: brokers, topic, journal, TLS and SASL."""
+        """A sink configured like the services: brokers, topic, journal, TLS and SASL, and
+        the producer key it signs with."""
         kwargs: dict[str, Any] = {
+            "key": settings.producer_key(),
             "journal_dir": settings.journal_dir,
             "buffer_size": settings.producer_buffer,
             "kafka_options": kafka_security_kwargs(settings),
@@ -268,7 +280,10 @@ class KafkaEventSink:
 
     async def _send(self, producer: AIOKafkaProducer, batch: list[tuple[bytes, bytes]]) -> bool:
         async def send_all() -> None:
-            futures = [await producer.send(self.topic, v, key=k) for k, v in batch]
+            sign = self.signer.headers
+            futures = [
+                await producer.send(self.topic, v, key=k, headers=sign(k, v)) for k, v in batch
+            ]
             await asyncio.gather(*futures)
 
         try:

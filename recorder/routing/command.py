@@ -1,15 +1,22 @@
 """``recorder route``: route CloudTrail records through a trail set, one line each.
 
-    recorder route --trails TRAILS.json [--organizations ORGS.json] [EVENTS.jsonl]
+    recorder route --trails TRAILS.json [--organizations ORGS.json] [--owners OWNERS.json]
+                   [--producers PRODUCERS.json --key-id KEY] [EVENTS.jsonl]
 
 TRAILS.json is a JSON array of trails in DescribeTrails shape, each with optional
 ``IsLogging`` (default true) and ``EventSelectors`` or ``AdvancedEventSelectors``
-(GetEventSelectors shape). ORGS.json maps account ids to organization ids. Each input
-line is one CloudTrail record; each output line is either
+(GetEventSelectors shape). ORGS.json maps account ids to organization ids, OWNERS.json
+bucket names to their owners' account ids (the router's ``RECORDER_BUCKET_OWNERS_FILE``).
+Each input line is one CloudTrail record; each output line is either
 ``{"eventID": ..., "deliveries": [...]}`` or ``{"line": N, "error": ...}``.
 
-Exit status: 0 when every line was a valid record, 1 when some were not, 2 when the
-trails or organizations could not be loaded.
+A line is admitted by the router's own rule (:mod:`recorder.provenance.admission`):
+the guide's rules, what routing needs, and, with ``--producers`` and ``--key-id``,
+the accounts that key may write for, as if the line had come signed with it. (The
+router also checks the signature over the record's bytes; a JSON line has none.)
+
+Exit status: 0 when every line was admitted, 1 when some were not, 2 when the trails,
+organizations, owners or producers could not be loaded.
 """
 
 from __future__ import annotations
@@ -21,7 +28,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from recorder.events import InvalidEventError
+from recorder.provenance import ProducerKeys, Rejected, admit_record
+from recorder.provenance.keys import Producer
 from recorder.routing.engine import RoutingEngine
+from recorder.routing.owners import load_owners_file
 from recorder.selectors import RecordError
 from recorder.trails import Trail, TrailError, check_trail_limit
 from recorder.trails.destination import Destination
@@ -47,6 +58,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='JSON object mapping account ids to organization ids, {"111111111111": "o-..."}',
     )
     parser.add_argument(
+        "--owners",
+        type=Path,
+        metavar="OWNERS.json",
+        help='JSON object mapping bucket names to their owners, {"bucket": "111111111111"}',
+    )
+    parser.add_argument(
+        "--producers",
+        type=Path,
+        metavar="PRODUCERS.json",
+        help="the router's producers file (RECORDER_PRODUCERS_FILE); with --key-id",
+    )
+    parser.add_argument(
+        "--key-id",
+        metavar="KEY",
+        help="judge each line as a record signed with this producer key",
+    )
+    parser.add_argument(
         "events",
         nargs="?",
         type=Path,
@@ -59,19 +87,34 @@ def run(args: argparse.Namespace) -> int:
     try:
         trails = load_trails(_read(args.trails))
         organizations = load_organizations(_read(args.organizations)) if args.organizations else {}
-    except _LoadError as exc:
+        owners = load_owners_file(args.owners) if args.owners else {}
+        signer = _signer(args.producers, args.key_id)
+    except (_LoadError, ValueError) as exc:
         print(f"recorder route: {exc}", file=sys.stderr)
         return 2
-    engine = RoutingEngine.compile(trails, organizations)
+    engine = RoutingEngine.compile(trails, organizations, bucket_owners=owners)
     if args.events is None:
-        return route_lines(engine, sys.stdin, sys.stdout)
+        return route_lines(engine, sys.stdin, sys.stdout, signer)
     try:
         events = args.events.open(encoding="utf-8")
     except OSError as exc:
         print(f"recorder route: cannot read {args.events}: {exc.strerror}", file=sys.stderr)
         return 2
     with events:
-        return route_lines(engine, events, sys.stdout)
+        return route_lines(engine, events, sys.stdout, signer)
+
+
+def _signer(path: Path | None, key_id: str | None) -> tuple[Producer, str] | None:
+    """The producer whose key the lines are judged as signed with."""
+    if path is None and key_id is None:
+        return None
+    if path is None or key_id is None:
+        raise _LoadError("--producers and --key-id go together")
+    keys = ProducerKeys.from_file(path)
+    entry = keys.entry(key_id)
+    if entry is None:
+        raise _LoadError(f"{path}: no key {key_id!r}")
+    return entry.producer, key_id
 
 
 def _read(path: Path) -> str:
@@ -121,9 +164,14 @@ def load_organizations(text: str) -> dict[str, str]:
     return dict(doc)
 
 
-def route_lines(engine: RoutingEngine, lines: Iterable[str], out: IO[str]) -> int:
+def route_lines(
+    engine: RoutingEngine,
+    lines: Iterable[str],
+    out: IO[str],
+    signer: tuple[Producer, str] | None = None,
+) -> int:
     status = 0
-    for result in route_stream(engine, lines):
+    for result in route_stream(engine, lines, signer):
         if "error" in result:
             status = 1
         out.write(json.dumps(result) + "\n")
@@ -131,7 +179,9 @@ def route_lines(engine: RoutingEngine, lines: Iterable[str], out: IO[str]) -> in
     return status
 
 
-def route_stream(engine: RoutingEngine, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+def route_stream(
+    engine: RoutingEngine, lines: Iterable[str], signer: tuple[Producer, str] | None = None
+) -> Iterator[dict[str, Any]]:
     """One result per input line, in order; a bad line never stops the others."""
     for n, line in enumerate(lines, 1):
         try:
@@ -142,15 +192,20 @@ def route_stream(engine: RoutingEngine, lines: Iterable[str]) -> Iterator[dict[s
         if not isinstance(record, dict):
             yield {"line": n, "error": "a record is a JSON object"}
             continue
-        event_id = record.get("eventID")
-        if not isinstance(event_id, str) or not event_id:
-            yield {"line": n, "error": "eventID is missing or not a non-empty string"}
-            continue
         try:
+            producer, key_id = signer if signer is not None else (None, None)
+            key = record.get("recipientAccountId") if producer is not None else None
+            admit_record(
+                record,
+                producer=producer,
+                key_id=key_id,
+                kafka_key=key.encode() if isinstance(key, str) else None,
+            )
             deliveries = engine.route(record)
-        except RecordError as exc:
+        except (Rejected, InvalidEventError, RecordError) as exc:
             yield {"line": n, "error": str(exc)}
             continue
+        event_id = record["eventID"]
         yield {"eventID": event_id, "deliveries": [delivery_json(d) for d in deliveries]}
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from recorder.aws.arn import arn_or_none, partition_for
 from recorder.aws.times import epoch_second
 from recorder.events.regions import delivery_region, is_global_service_event
-from recorder.routing.owners import foreign_owners
+from recorder.routing.owners import BucketOwners, foreign_owners
 from recorder.selectors import Event, RecordError, SelectorIndex, event_from_record
 from recorder.trails import Trail
 from recorder.trails.destination import Destination, kind_of_category
@@ -93,7 +93,7 @@ def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
 
 
 class RoutingEngine:
-    __slots__ = ("_accounts", "_inputs", "_org_of", "_orgs", "trail_count")
+    __slots__ = ("_accounts", "_inputs", "_org_of", "_orgs", "owners", "trail_count")
 
     def __init__(
         self,
@@ -101,11 +101,14 @@ class RoutingEngine:
         orgs: dict[str, _Scope],
         org_of: dict[str, str],
         trail_count: int,
+        owners: BucketOwners | None = None,
     ) -> None:
         self._accounts = accounts
         self._orgs = orgs
         self._org_of = org_of
         self.trail_count = trail_count
+        #: Bucket owners the operator vouches for: the only source of cross-account copies
+        self.owners = owners if owners is not None else BucketOwners()
         # What each scope was compiled from, so the next compile can reuse it.
         self._inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
 
@@ -115,9 +118,13 @@ class RoutingEngine:
         trails: Sequence[Trail],
         organizations: Mapping[str, str] | None = None,
         previous: RoutingEngine | None = None,
+        bucket_owners: Mapping[str, str] | None = None,
     ) -> RoutingEngine:
         """``organizations`` maps account id -> organization id for every account of
         every organization (the organization trail's owner included).
+
+        ``bucket_owners``: the operator's owners file (bucket -> account); with the
+        trails' own buckets it says who owns a bucket (:class:`BucketOwners`).
 
         ``previous``: the engine this one replaces; a scope whose trails are unchanged
         is taken from it rather than compiled again, so a change to one account's
@@ -150,6 +157,7 @@ class RoutingEngine:
             {o: scope("org", o, ts) for o, ts in by_org.items()},
             org_of,
             len(trails),
+            BucketOwners.of(trails, bucket_owners),
         )
         engine._inputs = inputs
         return engine
@@ -219,7 +227,7 @@ class RoutingEngine:
         out: set[Destination] = set()
         when = _EventSecond(record, produced_ms)
         self._collect(event.account_id, event, is_global, region, when, out)
-        for owner, resources in foreign_owners(event).items():
+        for owner, resources in foreign_owners(event, self.owners).items():
             self._collect(owner, event.with_resources(resources), is_global, region, when, out)
         return sorted(out)
 

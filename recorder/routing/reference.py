@@ -13,7 +13,7 @@ from typing import Any
 from recorder.aws.arn import partition_for
 from recorder.events.regions import delivery_region, is_global_service_event
 from recorder.routing.engine import event_second, trail_partition
-from recorder.routing.owners import foreign_owners
+from recorder.routing.owners import BucketOwners, foreign_owners
 from recorder.selectors import event_from_record, trail_matches
 from recorder.trails import Trail
 from recorder.trails.destination import Destination, kind_of_category
@@ -24,15 +24,17 @@ def reference_route(
     organizations: Mapping[str, str],
     record: Mapping[str, Any],
     produced_ms: int | None = None,
+    bucket_owners: Mapping[str, str] | None = None,
 ) -> list[Destination]:
     event = event_from_record(record)
+    owners = BucketOwners.of(trails, bucket_owners)
     is_global = is_global_service_event(record)
     region = delivery_region(event.region, is_global)
     partition = partition_for(event.region)
     # The event is evaluated in the account it occurred in, and in each other account
     # owning an S3 object it touched, with that owner's objects only (line 4826).
     views = [(event.account_id, event)]
-    views += [(o, event.with_resources(rs)) for o, rs in foreign_owners(event).items()]
+    views += [(o, event.with_resources(rs)) for o, rs in foreign_owners(event, owners).items()]
     out: set[Destination] = set()
     for trail in trails:
         if trail.logging_periods:

@@ -6,9 +6,11 @@ at least once and the writer drops repeats of an eventID within a file. Repeats 
 an eventID within a recent window (e.g. the producer replaying its journal after a
 time-out that had in fact succeeded) are dropped here too.
 
-Each event is decoded, validated and rendered to CloudTrail JSON once, whatever the
-number of trails it goes to; a bad record goes to the dead-letter topic with its
-reason and the partition moves on.
+Each event is admitted (:func:`recorder.provenance.admit`: its producer's signature
+over the bytes first, then decoding, the accounts its key may write for, the guide's
+rules) and rendered to CloudTrail JSON once, whatever the number of trails it goes
+to; a record refused on the way goes to the dead-letter topic with its reason (naming
+the producer key, never its secret), is counted per key, and the partition moves on.
 """
 
 from __future__ import annotations
@@ -26,24 +28,24 @@ from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from recorder.events import (
-    EventDecodeError,
-    InvalidEventError,
-    classify,
-    decode,
-    decode_typed,
-    render_record,
-    validate_record,
-)
+from recorder.events import EventDecodeError, InvalidEventError, decode, render_record
 from recorder.kafka import clients
-from recorder.kafka.dlq import INVALID, UNDECODABLE, expect, send_dead_letter
+from recorder.kafka.dlq import INVALID, REJECTED, UNDECODABLE, expect, send_dead_letter
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.provenance import Rejected, admit
+from recorder.provenance.keys import WatchedProducerKeys
+from recorder.provenance.signature import verify
 from recorder.retry import BROKER_LOOP, FailureStreak
-from recorder.routing.owners import reaches_other_accounts
+from recorder.routing.owners import (
+    NO_OWNERS,
+    BucketOwners,
+    reaches_other_accounts,
+    with_known_owners,
+)
 from recorder.routing.produce import BatchedSend, PartitionOf
 from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
@@ -78,6 +80,8 @@ class Router:
     #: StartLogging, a new selector) is routed by the changed trail, however the
     #: registry's own reading is paced.
     fresh: Callable[[], Awaitable[None]] | None = None
+    #: The producers file (RECORDER_PRODUCERS_FILE): who may write for which accounts.
+    producers: WatchedProducerKeys | None = None
 
     def __post_init__(self) -> None:
         if self.transactions is None and not self.settings.router_transactions:
@@ -89,10 +93,12 @@ class Router:
         self.ready = asyncio.Event()
         self._partition_of: PartitionOf | None = None
         self._failures = FailureStreak(BROKER_LOOP)  # batches that failed in a row
-        expect(self.metrics, "router", UNDECODABLE, INVALID)
+        expect(self.metrics, "router", UNDECODABLE, INVALID, REJECTED)
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
+        if self.producers is None:
+            self.producers = s.admission_keys(self.metrics.producer_keys_reloads)
         self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=POLL_RECORDS)
         pauses = Pauses(self._consumer)
         pacer = Pacer(self._consumer, pauses, s.poll_linger, POLL_RECORDS)
@@ -146,10 +152,13 @@ class Router:
     ) -> OrderedDict[str, None]:
         recent: OrderedDict[str, None] = OrderedDict()
         start = max(begin, committed - DEDUPE_WINDOW)
+        assert self.producers is not None
+        keys = self.producers.current()
         async for m in read_range(self.settings, tp, start, committed):
-            try:
+            try:  # only what was admitted was routed: a refused record's id is not taken
+                verify(keys, m.headers, m.key or b"", m.value or b"")
                 event_id = decode(m.value or b"").get("eventID")
-            except EventDecodeError:
+            except (Rejected, EventDecodeError):
                 continue
             if isinstance(event_id, str):
                 recent[event_id] = None
@@ -236,19 +245,22 @@ class Router:
         out = BatchedSend(self._producer, routed_topic, self._partition_of)
         matches: Counter[str] = Counter()
         events_in = 0
+        assert self.producers is not None
+        keys = self.producers.current()
         for tp, messages in batches.items():
             recent = self._recent[tp.partition]
             events_in += len(messages)
             for m in messages:
                 try:
-                    record, typed = decode_typed(m.value or b"")
-                    validate_record(record, typed=typed)
-                    require_routable(record)
-                    _fill_classification(record)
+                    record = admit(keys, m.headers, m.key, m.value).record
                     # the record's Kafka timestamp: when it was produced (StartLogging)
                     deliveries = engine.route(record, m.timestamp)
-                except (EventDecodeError, InvalidEventError, RecordError) as exc:
-                    kind = UNDECODABLE if isinstance(exc, EventDecodeError) else INVALID
+                except (Rejected, EventDecodeError, InvalidEventError, RecordError) as exc:
+                    if isinstance(exc, Rejected):
+                        kind = REJECTED
+                        self.metrics.rejected.labels("router", exc.key_id or "-", exc.kind).inc()
+                    else:
+                        kind = UNDECODABLE if isinstance(exc, EventDecodeError) else INVALID
                     await send_dead_letter(
                         self._dlq_producer,
                         self.settings.topics.dlq,
@@ -273,7 +285,7 @@ class Router:
                     recent.popitem(last=False)
                 if not deliveries:
                     continue
-                values = rendered_for(record, deliveries)
+                values = rendered_for(record, deliveries, engine.owners)
                 event_time = record["eventTime"].encode()
                 for d in deliveries:
                     copy_id = copy_event_id(event_id, record["recipientAccountId"], d.account_id)
@@ -289,44 +301,22 @@ class Router:
         return futures
 
 
-#: What routing and delivery need beyond a valid record (1.0 records have no eventID,
-#: Insights events no eventSource; neither is an API call a trail can select).
-ROUTABLE_FIELDS = ("eventID", "eventSource", "eventName", "recipientAccountId")
-
-
-def require_routable(record: dict[str, Any]) -> None:
-    for name in ROUTABLE_FIELDS:
-        if not isinstance(record.get(name), str) or not record[name]:
-            raise InvalidEventError(name, "is required to route an event")
-
-
-def _fill_classification(record: dict[str, Any]) -> None:
-    """Fill what the producer would have; a category already given wins (as in routing).
-    A network activity event has neither ``readOnly`` nor ``managementEvent`` (AWS's
-    examples; ``managementEvent`` is for API, console and service events only)."""
-    if "readOnly" in record and "managementEvent" in record and "eventCategory" in record:
-        return
-    if record.get("eventCategory") == "NetworkActivity":
-        return
-    c = classify(record["eventSource"], record["eventName"])
-    record.setdefault("readOnly", c.read_only)
-    category = record.get("eventCategory")
-    if category is None and isinstance(record.get("managementEvent"), bool):
-        category = "Management" if record["managementEvent"] else "Data"
-    record.setdefault("eventCategory", category or c.event_category)
-    record.setdefault("managementEvent", record["eventCategory"] == "Management")
-
-
-def rendered_for(record: dict[str, Any], deliveries: Sequence[Destination]) -> dict[str, bytes]:
+def rendered_for(
+    record: dict[str, Any],
+    deliveries: Sequence[Destination],
+    owners: BucketOwners = NO_OWNERS,
+) -> dict[str, bytes]:
     """The JSON each delivery account receives, rendered once per account.
 
-    A cross-account S3 data event reaches the bucket owner's trails too; the owner's
-    copy names the owner as ``recipientAccountId`` (the account that received it) and
-    has its own ``eventID``; every copy of such an action carries one
-    ``sharedEventID`` (:mod:`recorder.routing.shared`).
+    A cross-account S3 data event reaches the bucket owner's trails too (``owners``:
+    the owners the operator vouches for); the owner's copy names the owner as
+    ``recipientAccountId`` (the account that received it) and has its own
+    ``eventID``; every copy of such an action carries one ``sharedEventID``
+    (:mod:`recorder.routing.shared`), and names the bucket's owner in its resources.
     """
     recipient = record["recipientAccountId"]
-    if "sharedEventID" not in record and reaches_other_accounts(record):
+    record = with_known_owners(record, owners)
+    if "sharedEventID" not in record and reaches_other_accounts(record, owners):
         record = {**record, "sharedEventID": shared_event_id(record["eventID"])}
     base = render_record(record)
     out: dict[str, bytes] = {}

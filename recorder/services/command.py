@@ -41,8 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if "api" in wanted:
         from recorder.api.config import ApiConfig
 
-        # Before any connection: the API never starts without credentials.
+        # Before any connection: the API never starts without credentials, and signs
+        # the records it sends (its own calls, PutAuditEvents) with a producer key.
         ApiConfig.from_env().credentials()
+        settings.producer_key()
+    if wanted & {"router", "insights"}:
+        settings.admission_keys()  # readers of api-events admit by the producers file
     configure(settings.log_level)
     with contextlib.suppress(ImportError):
         import uvloop

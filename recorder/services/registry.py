@@ -105,6 +105,7 @@ class TrailRegistry:
 
     def __post_init__(self) -> None:
         self._engine = RoutingEngine.compile([], {})
+        self._bucket_owners = _bucket_owners(self.settings)
         self._mtime: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._pacer: Pacer | None = None
@@ -181,7 +182,11 @@ class TrailRegistry:
         if self.organization is not None:
             merged.update(self.organization.account_map())
         engine = await asyncio.to_thread(
-            RoutingEngine.compile, [*trails, *self._retired.values()], merged, self._engine
+            RoutingEngine.compile,
+            [*trails, *self._retired.values()],
+            merged,
+            self._engine,
+            self._bucket_owners,
         )
         self.trails = TrailIndex(trails)
         self.organizations = merged
@@ -388,3 +393,16 @@ class TrailRegistry:
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""
         return self._topic_state.get(trail_arn)
+
+
+def _bucket_owners(settings: Settings) -> dict[str, str]:
+    """The operator's owners file (RECORDER_BUCKET_OWNERS_FILE), read once at start."""
+    from recorder.routing.owners import load_owners_file
+    from recorder.settings import SettingsError
+
+    if settings.bucket_owners_file is None:
+        return {}
+    try:
+        return load_owners_file(settings.bucket_owners_file)
+    except ValueError as exc:
+        raise SettingsError(f"RECORDER_BUCKET_OWNERS_FILE: {exc}") from None

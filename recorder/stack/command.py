@@ -7,7 +7,12 @@ import json
 from pathlib import Path
 
 from recorder.policies.principal import CLOUDTRAIL_SERVICE
-from recorder.stack.local import LocalStack, read_state, status, stop_from_state
+from recorder.stack.local import (
+    LocalStack,
+    read_state,
+    status,
+    stop_from_state,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from recorder.kafka.topics import ensure_topics
 from recorder.policies.principal import CLOUDTRAIL_SERVICE
+from recorder.provenance.keys import ProducerKey, producers_document
 from recorder.settings import Settings
 from recorder.stack.processes import (
     ServerProcess,
@@ -37,6 +38,28 @@ from recorder.stack.strict import read_record
 
 #: The key recorder's processes sign with on a strict stack (the delivery principal's).
 DELIVERY_KEY = ("AKIDRECORDERDELIVERY", "recorder-delivery-secret")
+
+#: The local stack's producer and key: generated per stack (``make run``, each test
+#: stack), allowed for any account, and never a default anywhere else.
+LOCAL_PRODUCER = "local-development"
+LOCAL_KEY_ID = "local-development-1"
+
+
+def write_local_producers(path: Path) -> ProducerKey:
+    """The stack's producers file with a freshly generated key (kept if it exists)."""
+    from recorder.provenance.keys import ProducerKeys
+
+    if path.exists():
+        found = ProducerKeys.from_file(path).key(LOCAL_KEY_ID)
+        if found is not None:
+            return found
+    key = ProducerKey.generate(LOCAL_KEY_ID)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(producers_document(LOCAL_PRODUCER, ["*"], [key]), indent=2) + "\n")
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return key
 
 
 @dataclass
@@ -78,8 +101,17 @@ class LocalStack:
         """Every request the strict proxy saw, oldest first (empty when not strict)."""
         return read_record(self.wire_path)
 
+    @property
+    def producers_file(self) -> Path:
+        """The stack's producers file: one producer, any account, a generated key."""
+        return self.root.resolve() / "producers.json"
+
+    def producer_key(self) -> ProducerKey:
+        return write_local_producers(self.producers_file)
+
     def environment(self) -> dict[str, str]:
         """The ``RECORDER_*`` variables that point a recorder process at this stack."""
+        self.producer_key()  # the file exists before anything reads it
         key, secret = DELIVERY_KEY if self.strict else ("testing", "testing")
         return {
             "RECORDER_BOOTSTRAP_SERVERS": self.bootstrap_servers,
@@ -95,6 +127,10 @@ class LocalStack:
             "RECORDER_DELIVERY_PRINCIPAL": self.delivery_principal,
             # noida-db cannot rebalance a group whose member was killed
             "RECORDER_GROUP_MEMBERSHIP": "static" if self.broker_kind == "noida" else "dynamic",
+            # the stack's producers file and its generated key: routers admit records
+            # by it, producers and the API sign with the key
+            "RECORDER_PRODUCERS_FILE": str(self.producers_file),
+            "RECORDER_PRODUCER_KEY_ID": LOCAL_KEY_ID,
         }
 
     def settings(self, **overrides: object) -> Settings:
@@ -124,6 +160,7 @@ class LocalStack:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self.producer_key()
         self.moto = moto_server(self.moto_port, self.root / "logs" / "moto.log")
         self.moto.start()
         try:
@@ -171,6 +208,8 @@ class LocalStack:
             "moto_port": self.moto_port,
             "bootstrap_servers": self.bootstrap_servers,
             "aws_endpoint_url": self.aws_endpoint_url,
+            "producers_file": str(self.producers_file),
+            "producer_key_id": LOCAL_KEY_ID,
         }
         self.state_path.write_text(json.dumps(state, indent=2) + "\n")
 

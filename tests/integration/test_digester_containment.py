@@ -155,7 +155,7 @@ def test_one_failing_chain_among_many(
     for a in ACCOUNTS:
         ct[a].create_trail(**trail(a))
         ct[a].start_logging(Name=trail(a)["Name"])
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=work / "journal")
     sending = set(ACCOUNTS)
     n = 0
 

@@ -108,7 +108,7 @@ def test_burst_gives_one_insight_pair_under_cloudtrail_insight(
 ) -> None:
     work, env = pipeline
     insights = RecorderProcess(stack, ["insights"], work / "insights-1", env=env).start()
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     session = boto3.Session(
         region_name=REGION, aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x"
     )

@@ -92,7 +92,7 @@ def chain(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     ct.start_logging(Name=NAME)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=work / "journal")
     n = 0
     deadline = time.monotonic() + 4 * INTERVAL
     killed = False

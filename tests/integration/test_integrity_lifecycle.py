@@ -124,7 +124,7 @@ class Traffic:
     """Events of the trail's account, sent through the producer's Kafka sink."""
 
     def __init__(self, stack: LocalStack, work: Path) -> None:
-        self.sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
+        self.sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=work / "journal")
         self.n = 0
 
     def send(self, seconds: float, per_half_second: int = 5) -> None:

@@ -96,7 +96,7 @@ def test_rolling_restart_of_two_digesters_rotating_the_key(
         ct.create_trail(Name=name, S3BucketName=BUCKET, EnableLogFileValidation=True)
         ct.start_logging(Name=name)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=work / "journal")
     n = 0
 
     def send(seconds: float) -> None:

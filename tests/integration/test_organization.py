@@ -223,7 +223,7 @@ def test_organization_trail_end_to_end(org: Org, tmp_path: Path) -> None:
     _fails_with(org.member_cli("delete-trail", "--name", arn), "TrailNotFoundException")
 
     # events of both members land under the organization's prefix (line 3689)
-    sink = KafkaEventSink(org.stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(org.stack.settings(), journal_dir=tmp_path / "journal")
     for account in (org.member, org.late_member):
         _hooked_s3(org.stack, sink, account).list_buckets()
     assert sink.flush(30)

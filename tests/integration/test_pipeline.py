@@ -84,7 +84,7 @@ def _session(stack: LocalStack, sink: KafkaEventSink, seen: list[dict[str, Any]]
 def test_boto3_call_to_record_in_s3(
     stack: LocalStack, recorder: RecorderProcess, tmp_path: Path
 ) -> None:
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     seen: list[dict[str, Any]] = []
     s3 = _session(stack, sink, seen).client("s3", endpoint_url=stack.aws_endpoint_url)
     s3.create_bucket(Bucket="app-data")
@@ -155,8 +155,8 @@ async def _api_event_ids(stack: LocalStack) -> Counter[str]:
 def test_broker_outage_loses_nothing(
     stack: LocalStack, recorder: RecorderProcess, tmp_path: Path
 ) -> None:
-    sink = KafkaEventSink(
-        stack.bootstrap_servers, journal_dir=tmp_path / "journal", send_timeout=2.0
+    sink = KafkaEventSink.from_settings(
+        stack.settings(), journal_dir=tmp_path / "journal", send_timeout=2.0
     )
     seen: list[dict[str, Any]] = []
     s3 = _session(stack, sink, seen).client("s3", endpoint_url=stack.aws_endpoint_url)

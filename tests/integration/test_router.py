@@ -23,8 +23,10 @@ from aiokafka.partitioner import murmur2
 from recorder.events import encode
 from recorder.kafka import clients
 from recorder.obs.metrics import Metrics
+from recorder.provenance import sign
 from recorder.routing import RoutingEngine
 from recorder.routing.service import Router
+from recorder.settings import Settings
 from recorder.stack.local import LocalStack
 from recorder.trails import Trail
 from tests.integration.helpers import wait_until_async
@@ -129,6 +131,11 @@ async def _committed_to_end(stack: LocalStack, group: str) -> None:
         await watcher.stop()
 
 
+def _signed(s: Settings, value: bytes) -> list[tuple[str, bytes]]:
+    """The headers the producer sink adds: signed with the stack's producer key."""
+    return sign(s.producer_key(), ACCOUNT.encode(), value)
+
+
 @pytest.mark.parametrize("transactions", [True, False], ids=["transactions", "at-least-once"])
 async def test_router_routes_dead_letters_and_drops_repeats(
     stack: LocalStack, transactions: bool
@@ -145,7 +152,9 @@ async def test_router_routes_dead_letters_and_drops_repeats(
         not_avro = b'{"eventVersion": "1.08", "n": %d}' % tag
         invalid = encode(_record(tag + 99, awsRegion="mars-1"))
         for value in (*(encode(r) for r in good), encode(repeat), not_avro, invalid):
-            await producer.send_and_wait(s.topics.api_events, value, key=ACCOUNT.encode())
+            await producer.send_and_wait(
+                s.topics.api_events, value, key=ACCOUNT.encode(), headers=_signed(s, value)
+            )
     finally:
         await producer.stop()
 
@@ -217,7 +226,9 @@ async def test_rolling_upgrade_routes_both_schema_versions_and_dead_letters_noth
     try:
         for i, r in enumerate(records):
             value = encode(r, 1 + i % 2)
-            await producer.send_and_wait(s.topics.api_events, value, key=ACCOUNT.encode())
+            await producer.send_and_wait(
+                s.topics.api_events, value, key=ACCOUNT.encode(), headers=_signed(s, value)
+            )
     finally:
         await producer.stop()
     metrics = Metrics()

@@ -2,10 +2,12 @@
 account B's bucket, guide line 4826) is delivered to both accounts' trails, and both
 copies carry the same ``sharedEventID`` with their own ``eventID`` and
 ``recipientAccountId`` (line 11650). Hooked boto3 client, real broker, router and
-writer processes, moto S3."""
+writer processes, moto S3. Who owns the bucket is the operator's word (the owners
+file), not the producer's."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +64,17 @@ def recorder(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any
             _trail(OWNER, "owners-trail", [f"arn:aws:s3:::{DATA}/"]),  # B: its bucket
         ],
     )
+    owners = work / "owners.json"
+    owners.write_text(json.dumps({DATA: OWNER}))
     proc = RecorderProcess(
         stack,
         ["router", "writer"],
         work,
-        env={"RECORDER_TRAILS_FILE": str(trails), "RECORDER_CUT_INTERVAL": "1"},
+        env={
+            "RECORDER_TRAILS_FILE": str(trails),
+            "RECORDER_CUT_INTERVAL": "1",
+            "RECORDER_BUCKET_OWNERS_FILE": str(owners),
+        },
     ).start()
     yield proc
     proc.stop()
@@ -75,7 +83,7 @@ def recorder(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Any
 def test_both_copies_share_one_event_id(
     stack: LocalStack, recorder: RecorderProcess, tmp_path: Path
 ) -> None:
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     seen: list[dict[str, Any]] = []
     session = boto3.Session(
         region_name="us-east-1", aws_access_key_id="AKIACALLER", aws_secret_access_key="x"
@@ -84,7 +92,6 @@ def test_both_copies_share_one_event_id(
         session,
         sink,
         identity=Identity(account_id=CALLER, access_key_id="AKIACALLER", user_name="alice"),
-        bucket_owners={DATA: OWNER},
     )
     inst.on_record = seen.append
     session.client("s3", endpoint_url=stack.aws_endpoint_url).put_object(
@@ -109,3 +116,6 @@ def test_both_copies_share_one_event_id(
     assert (a["recipientAccountId"], b["recipientAccountId"]) == (CALLER, OWNER)
     assert a["userIdentity"]["accountId"] == b["userIdentity"]["accountId"] == CALLER
     assert a["requestParameters"] == b["requestParameters"]
+    # the bucket's owner, as AWS names it, from the operator's owners file
+    [bucket] = [r for r in b["resources"] if r["type"] == "AWS::S3::Bucket"]
+    assert bucket["accountId"] == OWNER

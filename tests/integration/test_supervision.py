@@ -94,7 +94,7 @@ def test_a_failing_service_is_restarted_while_the_others_deliver(
             "RECORDER_SERVICE_RESTART_BACKOFF_MAX": "2",
         },
     )
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=work / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=work / "journal")
     try:
         with contextlib.suppress(TimeoutError):
             proc.start(wait_ready=5)  # /readyz stays 503 while the API cannot start

@@ -130,7 +130,7 @@ def _find(files: dict[str, list[dict[str, Any]]], pred: Any) -> list[tuple[str, 
 def test_stop_logging_is_the_last_event_of_the_trail(env: Env, tmp_path: Path) -> None:
     stopper = env.trail("stopper", "stopper-logs")
     env.trail("witness", "witness-logs")  # keeps logging: shows the later event was routed
-    sink = KafkaEventSink(env.stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(env.stack.settings(), journal_dir=tmp_path / "journal")
     seen: list[dict[str, Any]] = []
     s3 = _hooked_s3(env.stack, sink, seen)
     s3.list_buckets()  # before StopLogging
@@ -198,7 +198,7 @@ def test_deleted_trail_keeps_its_late_events_and_its_delete_call(env: Env, tmp_p
     env.cli("delete-trail", "--name", "doomed")
     deleted_at = dt.datetime.now(dt.UTC)
     _next_second(deleted_at)
-    sink = KafkaEventSink(env.stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(env.stack.settings(), journal_dir=tmp_path / "journal")
     late, later = str(uuid.uuid4()), str(uuid.uuid4())
     # produced after the deletion, but of before it (a producer's delayed journal)
     sink.emit(ACCOUNT.encode(), encode(_record(late, before_delete)))

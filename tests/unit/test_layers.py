@@ -18,6 +18,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"aws"}),
     # pure models and rules, no I/O of their own
     frozenset({"events", "trails", "policies", "obs", "retry"}),
+    # who may write what: producer keys, signatures, the admission of a record
+    frozenset({"provenance"}),
     frozenset({"settings"}),
     # clients of the outside world, each for one concern
     frozenset({"kafka", "selectors", "producer"}),
@@ -88,4 +90,4 @@ def test_the_check_catches_an_upward_import(
     )
     (fake / "routing" / "ok.py").write_text("from recorder.events import decode\n")
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", fake)
-    assert _violations() == ["recorder/events/bad.py:2: events (layer 1) imports routing (layer 4)"]
+    assert _violations() == ["recorder/events/bad.py:2: events (layer 1) imports routing (layer 5)"]

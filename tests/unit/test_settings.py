@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,28 @@ def test_the_cli_reports_bad_settings_in_one_line(
     assert main(["run", "router"]) == 2
     err = capsys.readouterr().err
     assert err == "recorder: bad settings: RECORDER_CUT_INTERVAL='abc' is not a valid float\n"
+
+
+def test_a_producer_key_comes_from_the_secret_or_the_producers_file(tmp_path: Path) -> None:
+    from recorder.provenance import ProducerKey
+    from recorder.provenance.keys import producers_document
+
+    key = ProducerKey.generate("app-1")
+    assert (
+        Settings(producer_key_id="app-1", producer_secret=key.secret.decode()).producer_key() == key
+    )
+    path = tmp_path / "producers.json"
+    path.write_text(json.dumps(producers_document("app", ["*"], [key])))
+    assert Settings(producer_key_id="app-1", producers_file=path).producer_key() == key
+    with pytest.raises(SettingsError, match="RECORDER_PRODUCER_KEY_ID is required"):
+        Settings().producer_key()
+    with pytest.raises(SettingsError, match="'app-2' is not a key of"):
+        Settings(producer_key_id="app-2", producers_file=path).producer_key()
+    with pytest.raises(SettingsError, match="RECORDER_PRODUCER_SECRET is required"):
+        Settings(producer_key_id="app-1").producer_key()
+    assert key.secret.decode() not in repr(Settings(producer_secret=key.secret.decode()))
+
+
+def test_readers_of_api_events_need_the_producers_file() -> None:
+    with pytest.raises(SettingsError, match="RECORDER_PRODUCERS_FILE is required"):
+        Settings().admission_keys()

@@ -107,7 +107,7 @@ annotations:
 
 {{/* Key names in the chart's own Secret, by entry. */}}
 {{- define "recorder.chartSecretKeys" -}}
-{{- dict "awsAccessKeyId" "aws-access-key-id" "awsSecretAccessKey" "aws-secret-access-key" "apiCredentials" "api-credentials.json" "signingKey" "signing-key.pem" "signingKeyPassword" "signing-key-password" "kafkaSaslPassword" "kafka-sasl-password" | toJson -}}
+{{- dict "awsAccessKeyId" "aws-access-key-id" "awsSecretAccessKey" "aws-secret-access-key" "apiCredentials" "api-credentials.json" "producers" "producers.json" "signingKey" "signing-key.pem" "signingKeyPassword" "signing-key-password" "kafkaSaslPassword" "kafka-sasl-password" | toJson -}}
 {{- end -}}
 
 {{/*
@@ -133,7 +133,7 @@ Call with (dict "root" $ "entry" "signingKey").
 {{- $c := .Values.credentials -}}
 {{- if not $c.existingSecret -}}
 {{- $sasl := and .Values.kafka.sasl.enabled (not .Values.kafka.sasl.existingSecret) .Values.kafka.sasl.password -}}
-{{- if or $c.awsAccessKeyId $c.awsSecretAccessKey $c.apiCredentials $c.signingKey $c.signingKeyPassword $sasl }}true{{ end -}}
+{{- if or $c.awsAccessKeyId $c.awsSecretAccessKey $c.apiCredentials $c.producers $c.signingKey $c.signingKeyPassword $sasl }}true{{ end -}}
 {{- end -}}
 {{- end -}}
 
@@ -179,6 +179,16 @@ Values checks that stop the render with a message naming the value.
 {{- end -}}
 {{- if and .Values.api.enabled (not (include "recorder.secretKey" (dict "root" . "entry" "apiCredentials"))) -}}
 {{- fail "api.enabled needs API credentials: set credentials.apiCredentials (or credentials.existingSecret with credentials.existingSecretKeys.apiCredentials); the API accepts no default key" -}}
+{{- end -}}
+{{- $readers := list -}}
+{{- range $stage := list "router" "insights" "api" -}}
+{{- if (index $.Values $stage).enabled -}}{{- $readers = append $readers $stage -}}{{- end -}}
+{{- end -}}
+{{- if and $readers (not (include "recorder.secretKey" (dict "root" . "entry" "producers"))) -}}
+{{- fail (printf "%s need the producers file: set credentials.producers (or credentials.existingSecret with credentials.existingSecretKeys.producers); routers admit records only from known producer keys, and there is no default key" (join ", " $readers)) -}}
+{{- end -}}
+{{- if and .Values.api.enabled (not .Values.credentials.apiProducerKeyId) -}}
+{{- fail "api.enabled needs credentials.apiProducerKeyId: the key of the producers file the control API signs its records with" -}}
 {{- end -}}
 {{- if not (has (lower .Values.config.logLevel) (list "debug" "info" "warning" "error")) -}}
 {{- fail (printf "config.logLevel must be debug, info, warning or error, got %q" .Values.config.logLevel) -}}

@@ -14,6 +14,9 @@ from recorder.api.audit import AuditLog, Outcome, build
 from recorder.api.auth import Principal
 from recorder.api.protocol import service_model
 from recorder.events import decode, validate_record
+from recorder.provenance import ProducerKey, ProducerKeys
+from recorder.provenance.keys import Producer as KeyHolder
+from recorder.provenance.signature import verify
 from recorder.settings import Settings
 
 ALICE = Principal("AKIDALICE", "111111111111", "alice")
@@ -120,17 +123,22 @@ class Producer:
         self.fail = fail
         self.sent: list[tuple[str, bytes, bytes]] = []
 
-    async def send_and_wait(self, topic: str, value: bytes, key: bytes) -> None:
+    async def send_and_wait(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
         if self.fail:
             raise ConnectionError("broker away")
         self.sent.append((topic, key, value))
+        self.headers = headers
 
 
 @pytest.mark.parametrize("fail", [False, True])
 async def test_audit_log_sends_or_counts(fail: bool) -> None:
     counter = Counter("audit_total", "x", ["outcome"], registry=CollectorRegistry())
     producer = Producer(fail)
-    log = AuditLog(Settings(), producer, counter)
+    api_key = ProducerKey.generate("api-1")
+    settings = Settings(producer_key_id="api-1", producer_secret=api_key.secret.decode())
+    log = AuditLog(settings, producer, counter)
     log.record(outcome("ListTrails", result={"Trails": []}))
     await log.drain()
     await asyncio.sleep(0)
@@ -140,4 +148,7 @@ async def test_audit_log_sends_or_counts(fail: bool) -> None:
         topic, key, value = producer.sent[0]
         assert (topic, key) == ("api-events", b"111111111111")
         assert decode(value)["eventName"] == "ListTrails"
+        # signed with the API's producer key, as every record on api-events
+        keys = ProducerKeys([(KeyHolder("api", frozenset({"*"})), [api_key], [])])
+        assert verify(keys, producer.headers, b"111111111111", value)[1] == "api-1"
         assert counter.labels(outcome="sent")._value.get() == 1

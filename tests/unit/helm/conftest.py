@@ -71,14 +71,20 @@ class Rendered:
         return self.get("ConfigMap", f"{RELEASE}-recorder-config")["data"]
 
 
-#: A minimal credentials file for the control API: the chart refuses to render the
-#: API without one (no default key).
+#: A minimal credentials file for the control API and a producers file with the key
+#: the API signs with: the chart refuses to render without them (no default key).
+PRODUCERS = (
+    '{"producers": [{"name": "recorder-api", "accounts": ["*"], '
+    '"keys": [{"keyId": "api-1", "secret": "0123456789abcdef0123456789abcdef"}]}]}'
+)
 API_CREDENTIALS: dict[str, Any] = {
     "credentials": {
         "apiCredentials": (
             '{"credentials": [{"AccessKeyId": "AKIDEXAMPLE", "SecretAccessKey": "s", '
             '"AccountId": "111111111111"}]}'
-        )
+        ),
+        "producers": PRODUCERS,
+        "apiProducerKeyId": "api-1",
     }
 }
 

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.helm.conftest import CHART, NAMESPACE, RELEASE, STAGES, Helm, Rendered
+from tests.unit.helm.conftest import (
+    API_CREDENTIALS,
+    CHART,
+    NAMESPACE,
+    PRODUCERS,
+    RELEASE,
+    STAGES,
+    Helm,
+    Rendered,
+)
 
 FULL = f"{RELEASE}-recorder"
 SECRETS_DIR = "/etc/recorder/secrets"
@@ -122,9 +131,18 @@ def test_pods_run_non_root_read_only_without_capabilities(default: Rendered, sta
 def test_settings_come_from_the_configmap(default: Rendered, stage: str) -> None:
     container = default.container(stage)
     assert container["envFrom"] == [{"configMapRef": {"name": f"{FULL}-config"}}]
-    # Only the API's credentials are set, so nothing else refers to a Secret.
+    # Only the API's credentials and the producers file are set: the API and the
+    # readers of api-events refer to the Secret, nothing else does.
+    env = [e["name"] for e in container.get("env", [])]
     if stage == "api":
-        assert container["env"][0]["name"] == "RECORDER_API_CREDENTIALS_FILE"
+        assert env == [
+            "RECORDER_API_CREDENTIALS_FILE",
+            "RECORDER_PRODUCERS_FILE",
+            "RECORDER_PRODUCER_KEY_ID",
+        ]
+        assert "credentials" in volumes(default, stage)
+    elif stage in ("router", "insights"):
+        assert env == ["RECORDER_PRODUCERS_FILE"]
         assert "credentials" in volumes(default, stage)
     else:
         assert "env" not in container
@@ -144,11 +162,33 @@ def test_api_without_credentials_stops_the_render_naming_the_value(
     assert "credentials.apiCredentials" in helm.template_error(values, base=False)
 
 
-def test_without_the_api_no_credentials_are_needed(helm: Helm) -> None:
+def test_without_the_api_only_the_producers_file_is_needed(helm: Helm) -> None:
+    producers = helm.values_file({"credentials": {"producers": PRODUCERS}})
     proc = helm.run(
-        "template", "rel", str(CHART), "--set", "api.enabled=false", "--namespace", "ns"
+        "template",
+        "rel",
+        str(CHART),
+        "--set",
+        "api.enabled=false",
+        "-f",
+        str(producers),
+        "--namespace",
+        "ns",
     )
     assert "kind: Deployment" in proc.stdout
+
+
+def test_readers_of_api_events_without_the_producers_file_stop_the_render(helm: Helm) -> None:
+    values = {"credentials": {**API_CREDENTIALS["credentials"], "producers": ""}}
+    error = helm.template_error(values, base=False)
+    assert "router, insights, api need the producers file: set credentials.producers" in error
+    values = {"api": {"enabled": False}, "insights": {"enabled": False}}
+    assert "router need the producers file" in helm.template_error(values, base=False)
+
+
+def test_the_api_needs_the_key_it_signs_with(helm: Helm) -> None:
+    values = {"credentials": {**API_CREDENTIALS["credentials"], "apiProducerKeyId": ""}}
+    assert "credentials.apiProducerKeyId" in helm.template_error(values, base=False)
 
 
 def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -> None:
@@ -588,11 +628,14 @@ def test_existing_secret_is_used_instead_of_the_charts(full: Rendered) -> None:
         )
     api = full.env("api")
     assert api["RECORDER_API_CREDENTIALS_FILE"]["value"] == f"{SECRETS_DIR}/api-credentials.json"
+    assert api["RECORDER_PRODUCERS_FILE"]["value"] == f"{SECRETS_DIR}/producers.json"
+    assert api["RECORDER_PRODUCER_KEY_ID"]["value"] == "api-1"
     assert volumes(full, "api")["credentials"]["secret"] == {
         "secretName": "recorder-credentials",
         "defaultMode": 0o440,
         "items": [
             {"key": "api-credentials.json", "path": "api-credentials.json"},
+            {"key": "producers.json", "path": "producers.json"},
             {"key": "digest.pem", "path": "signing-key.pem"},
         ],
     }
@@ -606,8 +649,11 @@ def test_existing_secret_is_used_instead_of_the_charts(full: Rendered) -> None:
     assert volumes(full, "digester")["credentials"]["secret"]["items"] == [
         {"key": "digest.pem", "path": "signing-key.pem"}
     ]
+    assert volumes(full, "router")["credentials"]["secret"]["items"] == [
+        {"key": "producers.json", "path": "producers.json"}
+    ]
+    assert "credentials" not in volumes(full, "writer")
     for stage in ("router", "writer"):
-        assert "credentials" not in volumes(full, stage)
         assert "RECORDER_SIGNING_KEY_FILE" not in full.env(stage)
 
 
@@ -653,6 +699,7 @@ def test_chart_secret_holds_the_credentials(with_secret: Rendered) -> None:
         "aws-access-key-id": "AKIAEXAMPLE",
         "aws-secret-access-key": "s3cr3t",
         "api-credentials.json": '{"AKIAAPI": "apisecret"}',
+        "producers.json": PRODUCERS,
         "signing-key.pem": PEM,
         "signing-key-password": "pem-pass",
         "kafka-sasl-password": "kafka-pass",
@@ -675,11 +722,11 @@ def test_stages_read_only_the_secrets_they_need(with_secret: Rendered, stage: st
         ]["items"]
     }
     expected = {
-        "api": {"api-credentials.json", "signing-key.pem"},
-        "router": set(),
+        "api": {"api-credentials.json", "producers.json", "signing-key.pem"},
+        "router": {"producers.json"},
         "writer": set(),
         "digester": {"signing-key.pem"},
-        "insights": set(),
+        "insights": {"producers.json"},
     }[stage]
     assert files == expected
     assert ("RECORDER_SIGNING_KEY_FILE" in env) is (stage in {"api", "digester"})

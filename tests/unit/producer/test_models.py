@@ -40,8 +40,8 @@ from recorder.events import conventions as cv
 from recorder.events import decode, encode, validate_record
 from recorder.events.regions import is_global_service_event
 from recorder.producer import Identity, install
+from recorder.provenance.admission import require_routable
 from recorder.routing.engine import RoutingEngine
-from recorder.routing.service import require_routable
 from recorder.trails.model import Trail
 from tests.unit.producer.helpers import RenderingSink
 from tests.unit.producer.model_values import value_for

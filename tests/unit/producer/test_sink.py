@@ -11,8 +11,11 @@ import pytest
 
 from recorder.producer import KafkaEventSink
 from recorder.producer.journal import Journal
+from recorder.provenance import ProducerKey
 from recorder.settings import Settings
 from recorder.stack.processes import free_port
+
+KEY = ProducerKey.generate("unit-test")
 
 
 def test_a_full_buffer_spills_on_the_sinks_thread_not_the_callers(
@@ -29,6 +32,7 @@ def test_a_full_buffer_spills_on_the_sinks_thread_not_the_callers(
     # nothing listens on this port: every event ends in the journal
     sink = KafkaEventSink(
         f"127.0.0.1:{free_port()}",
+        key=KEY,
         journal_dir=tmp_path / "journal",
         buffer_size=5,
         send_timeout=0.5,
@@ -54,6 +58,8 @@ def test_from_settings_takes_the_services_tls_and_sasl(tmp_path: Path) -> None:
         kafka_sasl_username="producer",
         kafka_sasl_password="secret",
         journal_dir=tmp_path / "journal",
+        producer_key_id="unit-test",
+        producer_secret=KEY.secret.decode(),
     )
     sink = KafkaEventSink.from_settings(settings, probe_interval=60)
     try:
@@ -72,7 +78,7 @@ def test_a_failing_broker_is_a_warning_naming_the_journals_size(tmp_path: Path) 
 
     with capture_logs() as logs:
         sink = KafkaEventSink(
-            f"127.0.0.1:{free_port()}", journal_dir=tmp_path / "journal", send_timeout=0.5
+            f"127.0.0.1:{free_port()}", key=KEY, journal_dir=tmp_path / "journal", send_timeout=0.5
         )
         try:
             sink.emit(b"111122223333", b"event")
@@ -102,6 +108,7 @@ def test_an_identity_lookup_that_fails_is_retried_not_dropped(tmp_path: Path) ->
 
     sink = KafkaEventSink(
         f"127.0.0.1:{free_port()}",
+        key=KEY,
         journal_dir=tmp_path / "journal",
         send_timeout=0.2,
         probe_interval=0.1,

@@ -125,6 +125,9 @@ class Scenario:
     trails: list[dict[str, Any]]
     cases: list[Case]
     organizations: dict[str, str] = field(default_factory=dict)
+    #: The operator's owners file: who owns the buckets the records touch. The owner a
+    #: record names is never trusted (a tenant's producer writes it).
+    bucket_owners: dict[str, str] = field(default_factory=dict)
 
 
 READ_ONLY = trail(
@@ -519,6 +522,7 @@ SCENARIOS: list[Scenario] = [
                 [_d(BOB_TRAIL, BOB, "us-east-2")],
             ),
         ],
+        bucket_owners={"owner-bucket": YOU},
     ),
     Scenario(
         "regional trails",

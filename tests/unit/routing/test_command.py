@@ -140,3 +140,31 @@ def test_network_activity_is_routed_to_its_own_folder(tmp_path: Path) -> None:
     assert [(d["trailARN"].rsplit("/", 1)[1], d.get("folder")) for d in line["deliveries"]] == [
         ("network-trail", "CloudTrail-NetworkActivity")
     ]
+
+
+def test_the_routers_rule_for_what_a_producer_key_may_write(tmp_path: Path) -> None:
+    """With --producers and --key-id each line is judged as the router judges a record
+    signed with that key: an account outside the key's is refused, with the router's
+    reason; without them no account is checked."""
+    from recorder.provenance import ProducerKey
+    from recorder.provenance.keys import producers_document
+
+    producers = tmp_path / "producers.json"
+    producers.write_text(
+        json.dumps(producers_document("app", [ACCOUNT], [ProducerKey.generate("app-1")]))
+    )
+    own = record("ec2.amazonaws.com", "RunInstances", "ev-own")
+    other = {**own, "eventID": "ev-other", "recipientAccountId": "999999999999"}
+    stdin = json.dumps(own) + "\n" + json.dumps(other) + "\n"
+    signed = _run(tmp_path, [DEFAULT], stdin, "--producers", str(producers), "--key-id", "app-1")
+    assert signed.returncode == 1
+    first, second = (json.loads(line) for line in signed.stdout.splitlines())
+    assert first["eventID"] == "ev-own" and first["deliveries"]
+    assert second == {
+        "line": 2,
+        "error": "producer key app-1 (producer app) may not write for account 999999999999 "
+        "(recipientAccountId)",
+    }
+    assert _run(tmp_path, [DEFAULT], stdin).returncode == 0
+    missing = _run(tmp_path, [DEFAULT], stdin, "--producers", str(producers), "--key-id", "x")
+    assert missing.returncode == 2 and "no key 'x'" in missing.stderr

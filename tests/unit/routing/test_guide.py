@@ -26,10 +26,17 @@ def _delivery(e: Expected) -> Destination:
 @pytest.mark.parametrize(("scenario", "case"), _CASES)
 def test_engine(scenario: Scenario, case: Case) -> None:
     trails = [Trail.from_api(t) for t in scenario.trails]
-    engine = RoutingEngine.compile(trails, scenario.organizations)
+    engine = RoutingEngine.compile(
+        trails, scenario.organizations, bucket_owners=scenario.bucket_owners
+    )
     expected = [_delivery(e) for e in case.deliveries]
     assert engine.route(case.record) == expected
-    assert reference_route(trails, scenario.organizations, case.record) == expected
+    assert (
+        reference_route(
+            trails, scenario.organizations, case.record, bucket_owners=scenario.bucket_owners
+        )
+        == expected
+    )
 
 
 def _json_delivery(e: Expected) -> dict[str, str]:
@@ -50,6 +57,10 @@ def test_recorder_route_command(scenario: Scenario, tmp_path: Path) -> None:
         orgs = tmp_path / "orgs.json"
         orgs.write_text(json.dumps(scenario.organizations))
         argv[4:4] = ["--organizations", str(orgs)]
+    if scenario.bucket_owners:
+        owners = tmp_path / "owners.json"
+        owners.write_text(json.dumps(scenario.bucket_owners))
+        argv[4:4] = ["--owners", str(owners)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]

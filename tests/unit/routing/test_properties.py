@@ -10,19 +10,39 @@ from hypothesis import strategies as st
 from recorder.routing import RoutingEngine, reference_route
 from recorder.selectors import SelectorIndex, event_from_record, trail_matches
 from recorder.trails import Trail
-from tests.unit.routing.strategies import cloudtrail_record, organizations, trail_docs
+from tests.unit.routing.strategies import (
+    ACCOUNTS,
+    OBJECT_ARNS,
+    cloudtrail_record,
+    organizations,
+    trail_docs,
+)
+
+#: The operator's owners file: some of the buckets the records touch, owned by someone.
+bucket_owners = st.dictionaries(
+    st.sampled_from(sorted({a.split(":::")[1].split("/")[0] for a in OBJECT_ARNS})),
+    st.sampled_from(ACCOUNTS),
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(trail_docs(), organizations, st.lists(cloudtrail_record(), min_size=1, max_size=8))
+@given(
+    trail_docs(),
+    organizations,
+    st.lists(cloudtrail_record(), min_size=1, max_size=8),
+    bucket_owners,
+)
 def test_engine_agrees_with_reference(
-    docs: list[dict[str, Any]], orgs: dict[str, str], records: list[dict[str, Any]]
+    docs: list[dict[str, Any]],
+    orgs: dict[str, str],
+    records: list[dict[str, Any]],
+    owners: dict[str, str],
 ) -> None:
     trails = [Trail.from_api(d) for d in docs]
-    engine = RoutingEngine.compile(trails, orgs)
+    engine = RoutingEngine.compile(trails, orgs, bucket_owners=owners)
     for record in records:
         got = engine.route(record)
-        assert got == reference_route(trails, orgs, record)
+        assert got == reference_route(trails, orgs, record, bucket_owners=owners)
         assert got == sorted(set(got))
         # and again, from the memo
         assert engine.route(record) == got

@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
+from recorder.provenance.admission import fill_classification
 from recorder.routing import RoutingEngine
-from recorder.routing.service import _fill_classification, rendered_for
+from recorder.routing.service import rendered_for
 from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.trails import Trail
 from tests.unit.routing.guide_cases import BOB, OWNER_TRAIL, YOU, _owner_trail, s3_object
@@ -18,11 +19,15 @@ EVENT_ID = "3e6bb9fe-0f4c-4e3b-a5bb-6c9d0a0f2f11"
 BOB_TRAIL_ALL = _owner_trail(BOB, "bobs-trail")
 
 
-def _copies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    _fill_classification(record)
-    engine = RoutingEngine.compile([Trail.from_api(OWNER_TRAIL), Trail.from_api(BOB_TRAIL_ALL)])
+def _copies(record: dict[str, Any], owner: str = YOU) -> dict[str, dict[str, Any]]:
+    fill_classification(record)
+    engine = RoutingEngine.compile(
+        [Trail.from_api(OWNER_TRAIL), Trail.from_api(BOB_TRAIL_ALL)],
+        bucket_owners={"owner-bucket": owner},  # the operator's owners file
+    )
     deliveries = engine.route(record)
-    return {a: orjson.loads(v) for a, v in rendered_for(record, deliveries).items()}
+    rendered = rendered_for(record, deliveries, engine.owners)
+    return {a: orjson.loads(v) for a, v in rendered.items()}
 
 
 def test_put_object_on_another_accounts_bucket_reaches_both_with_one_shared_id() -> None:
@@ -53,7 +58,7 @@ def test_caller_copy_carries_shared_id_even_when_the_owner_has_no_trail() -> Non
     # Bob writes into Carol's bucket; only Bob has a trail. Carol still receives the event
     # in CloudTrail, so Bob's copy is one of two and carries the shared id.
     put = s3_object("PutObject", EVENT_ID, "owner-bucket", "k.txt", "333333333333", account=BOB)
-    copies = _copies(put)
+    copies = _copies(put, owner="333333333333")
     assert set(copies) == {BOB}
     assert copies[BOB]["sharedEventID"] == shared_event_id(EVENT_ID)
 

@@ -1,0 +1,130 @@
+"""The one rule for letting a record in: what the router, the Insights stage and
+``recorder route`` all apply, in this order.
+
+1. The producer's signature over the Kafka key and value bytes
+   (:func:`recorder.provenance.signature.verify`): unsigned, an unknown or revoked
+   key, or a signature that does not match is refused before any decoding.
+2. The bytes decode as an ``ApiEvent`` (``EventDecodeError`` otherwise).
+3. Every account the record names is one its key may write for: the
+   ``recipientAccountId`` (which must also be the Kafka key the signature covers),
+   ``userIdentity.accountId``, and each ``resources[].accountId``. A producer that
+   may write for account A cannot put a record into B's trails, as a recipient, an
+   identity or a resource owner (e.g. from ``ExpectedBucketOwner=B``).
+4. The guide's rules (``validate_record``), what routing needs
+   (:func:`require_routable`), and the classification the producer would have given.
+
+Pure: keys in, a record (or the reason it is refused) out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recorder.events import InvalidEventError, classify, decode_typed, validate_record
+from recorder.provenance.keys import Producer, ProducerKeys, Rejected
+from recorder.provenance.signature import verify
+
+#: What routing and delivery need beyond a valid record (1.0 records have no eventID,
+#: Insights events no eventSource; neither is an API call a trail can select).
+ROUTABLE_FIELDS = ("eventID", "eventSource", "eventName", "recipientAccountId")
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    record: dict[str, Any]
+    key_id: str
+    producer: Producer
+
+
+def admit(
+    keys: ProducerKeys,
+    headers: Sequence[tuple[str, bytes]] | None,
+    kafka_key: bytes | None,
+    value: bytes | None,
+) -> Admitted:
+    """A record read from ``api-events``, admitted; raises :class:`Rejected`,
+    ``EventDecodeError`` or ``InvalidEventError`` with the reason."""
+    key = kafka_key or b""
+    producer, key_id = verify(keys, headers, key, value or b"")
+    record, typed = decode_typed(value or b"")
+    admit_record(record, typed=typed, producer=producer, key_id=key_id, kafka_key=key)
+    return Admitted(record, key_id, producer)
+
+
+def admit_record(
+    record: dict[str, Any],
+    *,
+    typed: bool = False,
+    producer: Producer | None = None,
+    key_id: str | None = None,
+    kafka_key: bytes | None = None,
+) -> None:
+    """Steps 3 and 4 on a decoded record (``recorder route`` starts here, with the key
+    it is told the records are signed with; without one it checks no accounts)."""
+    if producer is not None:
+        check_accounts(record, producer, key_id or "?", kafka_key)
+    validate_record(record, typed=typed)
+    require_routable(record)
+    fill_classification(record)
+
+
+def named_accounts(record: Mapping[str, Any]) -> Iterator[tuple[str, object]]:
+    """(member, value) of every account a record names."""
+    yield "recipientAccountId", record.get("recipientAccountId")
+    identity = record.get("userIdentity")
+    if isinstance(identity, Mapping) and identity.get("accountId") is not None:
+        yield "userIdentity.accountId", identity.get("accountId")
+    resources = record.get("resources")
+    if isinstance(resources, list):
+        for i, r in enumerate(resources):
+            if isinstance(r, Mapping) and r.get("accountId") is not None:
+                yield f"resources[{i}].accountId", r.get("accountId")
+
+
+def check_accounts(
+    record: Mapping[str, Any], producer: Producer, key_id: str, kafka_key: bytes | None
+) -> None:
+    recipient = record.get("recipientAccountId")
+    if kafka_key is not None and isinstance(recipient, str) and kafka_key != recipient.encode():
+        raise Rejected(
+            "key_mismatch",
+            f"producer key {key_id}: the record's Kafka key "
+            f"{kafka_key[:20].decode('utf-8', 'replace')!r} is not its recipientAccountId "
+            f"{recipient[:20]!r}",
+            key_id,
+        )
+    for member, account in named_accounts(record):
+        if account is None:
+            continue  # an absent recipient is the guide's rules' to report
+        if not isinstance(account, str) or not producer.allows(account):
+            raise Rejected(
+                "account_not_allowed",
+                f"producer key {key_id} (producer {producer.name}) may not write for account "
+                f"{str(account)[:20]} ({member})",
+                key_id,
+            )
+
+
+def require_routable(record: dict[str, Any]) -> None:
+    for name in ROUTABLE_FIELDS:
+        if not isinstance(record.get(name), str) or not record[name]:
+            raise InvalidEventError(name, "is required to route an event")
+
+
+def fill_classification(record: dict[str, Any]) -> None:
+    """Fill what the producer would have; a category already given wins (as in routing).
+    A network activity event has neither ``readOnly`` nor ``managementEvent`` (AWS's
+    examples; ``managementEvent`` is for API, console and service events only)."""
+    if "readOnly" in record and "managementEvent" in record and "eventCategory" in record:
+        return
+    if record.get("eventCategory") == "NetworkActivity":
+        return
+    c = classify(record["eventSource"], record["eventName"])
+    record.setdefault("readOnly", c.read_only)
+    category = record.get("eventCategory")
+    if category is None and isinstance(record.get("managementEvent"), bool):
+        category = "Management" if record["managementEvent"] else "Data"
+    record.setdefault("eventCategory", category or c.event_category)
+    record.setdefault("managementEvent", record["eventCategory"] == "Management")
