@@ -125,7 +125,7 @@ def test_summaries_of_every_closed_window_exactly_once_across_a_kill(
     main.start()
     stage = RecorderProcess(stack, ["aggregation"], tmp_path / "agg-1", env=env).start()
     replacement = None
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     try:
         s3 = aws(stack, "s3")
         cloudtrail_bucket(s3, BUCKET, f"arn:aws:s3:::{BUCKET}/AWSLogs/{ACCOUNT}/*")

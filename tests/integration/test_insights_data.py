@@ -92,7 +92,7 @@ def test_a_data_burst_gives_one_pair_and_a_management_burst_none(
     env = {"RECORDER_TRAILS_FILE": str(trails), **ENV}
     proc = RecorderProcess(stack, ["writer", "insights"], tmp_path / "rw", env=env)
     proc.start()
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     try:
         session = boto3.Session(
             region_name=REGION, aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x"

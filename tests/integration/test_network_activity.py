@@ -188,7 +188,7 @@ def test_network_activity_reaches_the_trail_that_selects_it(
         _cli(api, tmp_path, "start-logging", "--name", name)
 
     endpoint = VpcEndpoint(stack.aws_endpoint_url)
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     try:
         session = boto3.Session(
             region_name=REGION, aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x"

@@ -33,6 +33,7 @@ from loadtest.traffic import TrafficMix, account_ids, trail_set
 from loadtest.trails import Delivery, install_trails
 from recorder.events import encode
 from recorder.kafka import clients
+from recorder.provenance.signature import Signer
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from tests.integration.helpers import let_time_pass, let_time_pass_async, wait_until
@@ -136,6 +137,7 @@ class Producing:
 
     async def _produce(self, stack: LocalStack, events: list[dict[str, Any]], rate: float) -> None:
         producer = clients.producer(stack.settings())
+        signer = Signer(stack.producer_key())  # signed as every producer's records
         await producer.start()
         try:
             for i in range(0, len(events), self.CHUNK):
@@ -143,12 +145,13 @@ class Producing:
                 chunk = events[i : i + self.CHUNK]
                 while True:
                     try:
-                        futures = [
-                            await producer.send(
-                                "api-events", encode(e), key=e["recipientAccountId"].encode()
+                        futures = []
+                        for e in chunk:
+                            key, value = e["recipientAccountId"].encode(), encode(e)
+                            headers = signer.headers(key, value)
+                            futures.append(
+                                await producer.send("api-events", value, key=key, headers=headers)
                             )
-                            for e in chunk
-                        ]
                         await asyncio.gather(*futures)
                         break
                     except Exception:

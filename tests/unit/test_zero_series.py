@@ -28,6 +28,7 @@ def test_router_and_writer_show_every_dead_letter_reason_at_zero() -> None:
     assert dead_letter_series(m) == {
         ("router", "undecodable"): 0.0,
         ("router", "invalid"): 0.0,
+        ("router", "rejected"): 0.0,
         ("writer", "undecodable"): 0.0,
         ("writer", "bad-marker"): 0.0,
         ("writer", "parking-expired"): 0.0,
