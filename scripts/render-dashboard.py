@@ -230,9 +230,16 @@ def panels() -> list[dict[str, Any]]:
     )
     p.panel(
         "timeseries",
+        "Records per log file",
+        quantiles("recorder_writer_batch_records"),
+        w=12,
+        description="A cut interval's records per destination; RECORDER_BATCH_MAX_RECORDS cuts early.",
+    )
+    p.panel(
+        "timeseries",
         "Consumer lag by stage",
         [(f"sum by (stage) (recorder_consumer_lag_records{{{S}}})", "{{stage}}")],
-        w=12,
+        w=24,
         description="Records behind the log end (RecorderConsumerLagGrowing).",
     )
 
@@ -450,6 +457,7 @@ def panels() -> list[dict[str, Any]]:
         [
             (rate("recorder_aggregation_events_total", "outcome"), "data events {{outcome}}"),
             (rate("recorder_aggregation_summaries_total"), "aggregated events decided"),
+            (f"sum(recorder_aggregation_open_windows{{{S}}})", "open windows"),
         ],
         w=12,
         unit="ops",
@@ -510,6 +518,10 @@ def panels() -> list[dict[str, Any]]:
             (f"sum(recorder_writer_open_batches{{{S}}})", "open batches"),
             (f"sum(recorder_writer_uncommitted_records{{{S}}})", "uncommitted records"),
             (f"sum(recorder_writer_paused_partitions{{{S}}})", "paused partitions"),
+            (
+                f"sum(increase(recorder_writer_pauses_total{{{S}}}[{RATE}]))",
+                "partitions paused (budget spent)",
+            ),
         ],
         w=12,
     )
