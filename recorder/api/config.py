@@ -19,6 +19,9 @@ Settings, a bad value stops the process at start with the variable's name.
   operations and of all others (guide line 1245); past them ``ThrottlingException``.
 * ``RECORDER_API_MAX_BODY_BYTES`` (default 1 MiB): larger request bodies are refused
   before their signature is checked.
+* ``RECORDER_API_LEASE_SECONDS`` (default 15): how long an account's write lease holds
+  without a release (a crashed replica's is taken over after it); carried in each
+  lease record, so replicas configured differently still decide alike.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class ApiConfig:
     read_rate: Rate = DEFAULT_READ_RATE
     write_rate: Rate = DEFAULT_WRITE_RATE
     max_body_bytes: int = 1024 * 1024
+    lease_seconds: float = 15.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiConfig:
@@ -83,6 +87,7 @@ class ApiConfig:
             max_body_bytes=int(
                 _number(env, "RECORDER_API_MAX_BODY_BYTES", 1024 * 1024, least=1024.0)
             ),
+            lease_seconds=_number(env, "RECORDER_API_LEASE_SECONDS", 15.0, least=1.0),
         )
 
     def rate_limiter(self) -> RateLimiter:

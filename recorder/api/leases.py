@@ -3,109 +3,45 @@
 Every trail write checks the account's current trails (name taken? a sixth trail in
 the region?) and then publishes a whole document. Two replicas doing that at once
 would both pass their checks, or both read-modify-write the same document and lose
-one change. So a write first takes the account's lease, and the lease is decided by
-the log itself, the one thing every replica reads in the same order:
+one change. So a write first takes the account's lease, decided by the log itself
+(:class:`recorder.trails.leases.LeaseTable`, replayed by every reader of ``trails``):
 
-* a replica appends ``lease/<account>`` = ``{"op": "acquire", "id": ...}`` to the
-  single partition of ``trails`` and reads on until it sees its own record;
-* the lease table is a FIFO queue per account, replayed from the log by every
-  replica alike: the first unreleased acquire holds the lease; ``release`` removes
-  an entry; an entry holding the lease longer than :data:`LEASE_MS` (measured in
-  record timestamps, so every replica agrees) is dropped when a later record shows
-  the time has passed (a crashed holder; a waiter appends a ``tick`` to move time);
+* a replica appends ``lease/<account>`` = ``{"op": "acquire", "id": ..., "ms": ...}``
+  and reads on until the table grants it (the first unreleased acquire holds; one
+  held longer than its ``ms`` in log time is dropped once the log shows that time);
 * the holder has read the log up to its grant, which lies after the previous
   holder's release, which lies after that holder's trail record; so it decides on
-  the account's latest state, publishes, waits to read its write back, and releases.
+  the account's latest state, publishes with its lease's *epoch*, waits to read its
+  write back, and releases;
+* every reader of ``trails`` takes a trail record only if its epoch is not below the
+  account's fence (the newest epoch granted before it in the log): a holder paused
+  past its lease, or whose send lands after another replica was granted the lease,
+  is ignored by every reader alike (fencing), and the API answers ``ConflictException``
+  as CloudTrail does when another operation is modifying the resource.
 
-Trail records are therefore only ever written by the account's single writer: the
-compacted topic keeps the latest record per trail, and every such record is one a
-writer decided on the latest state, so compaction can never resurrect a losing
-write (the reason for a lease rather than compare-and-set records, whose losing
-records compaction could leave as a key's last value). Lease records use their own
-keys, ignored by the registry; compaction keeps the last per account, which is all
-a late reader needs (older leases have long expired). A holder gives up (503, the
-client retries) instead of publishing once less than :data:`MARGIN_MS` of its lease
-is left, so a paused holder does not write after its lease could have passed on.
+A holder also gives up (503, the client retries) instead of publishing once less than
+a third of its lease is left in the log's time (:meth:`Leases.log_now_ms`: the
+newest record time read, moved on by the monotonic clock since), which spares a
+write that fencing would refuse; it is never what keeps two writers apart.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from recorder.obs.logging import get_logger
+from recorder.trails.leases import LEASE_MS, PREFIX, Grant, LeaseTable
+
+__all__ = ["LEASE_MS", "PREFIX", "Lease", "LeaseTable", "Leases"]
 
 log = get_logger("recorder.api.leases")
 
-PREFIX = "lease/"
-#: How long a lease holds without a release (record-timestamp milliseconds).
-LEASE_MS = 15_000
-#: A holder publishes only with at least this much of its lease left.
-MARGIN_MS = 5_000
-
-
-@dataclass(slots=True)
-class _Entry:
-    id: str
-    acquired_ms: int
-    granted_ms: int | None = None
-
-
-@dataclass
-class LeaseTable:
-    """The lease queues, replayed from ``lease/`` records in log order (pure)."""
-
-    lease_ms: int = LEASE_MS
-    queues: dict[str, deque[_Entry]] = field(default_factory=dict)
-
-    def apply(self, key: str, value: bytes | None, timestamp_ms: int) -> None:
-        """One record of the ``trails`` topic (any key: every record advances time)."""
-        if key.startswith(PREFIX) and value is not None:
-            account = key[len(PREFIX) :]
-            try:
-                doc: Any = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                doc = None
-            if isinstance(doc, dict):
-                queue = self.queues.setdefault(account, deque())
-                op, lease_id = doc.get("op"), str(doc.get("id", ""))
-                if op == "acquire" and lease_id:
-                    queue.append(_Entry(lease_id, timestamp_ms))
-                elif op == "release":
-                    for entry in list(queue):
-                        if entry.id == lease_id:
-                            queue.remove(entry)
-        self._advance(timestamp_ms)
-
-    def _advance(self, now_ms: int) -> None:
-        for account, queue in self.queues.items():
-            while queue:
-                head = queue[0]
-                if head.granted_ms is None:
-                    head.granted_ms = max(head.acquired_ms, now_ms)
-                if head.granted_ms + self.lease_ms < now_ms:
-                    log.warning("api_lease_expired", account_id=account, lease=head.id)
-                    queue.popleft()
-                    continue
-                break
-        for account in [a for a, q in self.queues.items() if not q]:
-            del self.queues[account]
-
-    def holder(self, account: str) -> str | None:
-        queue = self.queues.get(account)
-        return queue[0].id if queue else None
-
-    def granted_at(self, account: str, lease_id: str) -> int | None:
-        """When ``lease_id`` became the holder (record time), while it holds."""
-        queue = self.queues.get(account)
-        if queue and queue[0].id == lease_id:
-            return queue[0].granted_ms
-        return None
+#: A holder publishes only with at least 1/MARGIN_SHARE of its lease left.
+MARGIN_SHARE = 3
 
 
 Publish = Callable[[str, dict[str, Any]], Any]  # (key, value) -> awaitable offset
@@ -115,41 +51,69 @@ Publish = Callable[[str, dict[str, Any]], Any]  # (key, value) -> awaitable offs
 class Lease:
     account: str
     id: str
-    granted_ms: int
+    grant: Grant
 
-    def deadline_ms(self, lease_ms: int = LEASE_MS, margin_ms: int = MARGIN_MS) -> int:
-        return self.granted_ms + lease_ms - margin_ms
+    @property
+    def epoch(self) -> int:
+        return self.grant.epoch
+
+    def deadline_ms(self) -> int:
+        """The log time after which this holder no longer publishes."""
+        return self.grant.deadline_ms(self.grant.lease_ms // MARGIN_SHARE)
 
 
 class Leases:
     """Take and give back an account's lease through the registry's view of the log."""
 
-    def __init__(self, table: LeaseTable, changed: asyncio.Condition, publish: Publish) -> None:
+    def __init__(
+        self,
+        table: LeaseTable,
+        changed: asyncio.Condition,
+        publish: Publish,
+        position: Callable[[], int],
+        lease_ms: int = LEASE_MS,
+    ) -> None:
         self._table = table
         self._changed = changed
         self._publish = publish
+        self._position = position  # next offset of `trails` the registry will apply
+        self.lease_ms = lease_ms
+        self._seen_log_ms = -1
+        self._seen_at = time.monotonic()
+
+    def log_now_ms(self) -> int:
+        """The log's time now: the newest record time read, plus the monotonic time
+        since it was first seen (one clock: never this host's wall clock)."""
+        if self._table.log_time_ms != self._seen_log_ms:
+            self._seen_log_ms = self._table.log_time_ms
+            self._seen_at = time.monotonic()
+        return self._seen_log_ms + int((time.monotonic() - self._seen_at) * 1000)
 
     async def acquire(self, account: str, lease_id: str, within: float = 30.0) -> Lease:
-        await self._publish(PREFIX + account, {"op": "acquire", "id": lease_id})
+        await self._publish(
+            PREFIX + account, {"op": "acquire", "id": lease_id, "ms": self.lease_ms}
+        )
         loop = asyncio.get_running_loop()
         give_up = loop.time() + within
-        tick_every = self._table.lease_ms / 1000 + 1
+        tick_every = self.lease_ms / 1000 + 1
         while True:
             left = give_up - loop.time()
             if left <= 0:
-                await self.release(Lease(account, lease_id, 0))
+                await self.release(account, lease_id)
                 raise TimeoutError(f"lease of {account} not granted in {within:.0f} s")
             try:
                 async with asyncio.timeout(min(left, tick_every)), self._changed:
-                    await self._changed.wait_for(
-                        lambda: self._table.granted_at(account, lease_id) is not None
-                    )
-                granted = self._table.granted_at(account, lease_id)
-                if granted is not None:
-                    return Lease(account, lease_id, granted)
+                    await self._changed.wait_for(lambda: self._granted(account, lease_id))
+                grant = self._table.grant(account, lease_id)
+                if grant is not None and self._granted(account, lease_id):
+                    return Lease(account, lease_id, grant)
             except TimeoutError:
                 # no record moved log time on: a holder may have died; move it
                 await self._publish(PREFIX + account, {"op": "tick"})
 
-    async def release(self, lease: Lease) -> None:
-        await self._publish(PREFIX + lease.account, {"op": "release", "id": lease.id})
+    def _granted(self, account: str, lease_id: str) -> bool:
+        grant = self._table.grant(account, lease_id)
+        return grant is not None and self._position() > grant.granted_by
+
+    async def release(self, account: str, lease_id: str) -> None:
+        await self._publish(PREFIX + account, {"op": "release", "id": lease_id})

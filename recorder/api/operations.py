@@ -385,7 +385,8 @@ class Operations:
 
     async def delete_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
         found = self._find_home(caller, p["Name"])
-        await self.store.delete(found.trail.trail_arn)
+        # after the call's own record was timed: the trail records its DeleteTrail
+        await self.store.delete(found.trail.trail_arn, now_iso())
         return {}
 
     async def get_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,8 @@ log = get_logger("recorder.api")
 MAX_BODY = 1024 * 1024
 #: The ``outcome`` label of recorder_api_audit_events_total (api.audit).
 AUDIT_OUTCOMES = ("sent", "encode_failed", "send_failed")
+#: Seconds between repairs of stale trail records and removals of retired trails.
+MAINTAIN_EVERY = 30.0
 #: Request bodies larger than this are parsed and validated in a worker thread, so a
 #: list of 100,000 names never holds the event loop (other callers' requests).
 DECODE_IN_THREAD_BYTES = 64 * 1024
@@ -256,6 +258,14 @@ class ApiService:
         self.ready = asyncio.Event()
         self.port = settings.api_port
 
+    async def _maintain(self, store: RegistryStore) -> None:
+        """Repairs and the retired trails' removal (RegistryStore.maintain); a failure
+        is logged and tried again next time, never the API's end."""
+        try:
+            await store.maintain(dt.datetime.now(dt.UTC), self.settings.parking_period)
+        except Exception as exc:
+            log.warning("api_maintenance_failed", error=repr(exc))
+
     async def run(self, stop: asyncio.Event) -> None:
         producer = clients.producer(self.settings, linger_ms=0)
         await producer.start()
@@ -263,8 +273,14 @@ class ApiService:
         runner: web.AppRunner | None = None
         audit = AuditLog(self.settings, producer, self.api_metrics.audit)
         try:
+            store = RegistryStore(
+                self.settings,
+                self.registry,
+                producer,
+                lease_ms=int(self.config.lease_seconds * 1000),
+            )
             operations = Operations(
-                store=RegistryStore(self.settings, self.registry, producer),
+                store=store,
                 checks=checks,
                 status=self.status,
                 public_keys=self.public_keys,
@@ -290,7 +306,10 @@ class ApiService:
                 credentials=len(self.credentials),
             )
             self.ready.set()
-            await stop.wait()
+            while not stop.is_set():
+                await self._maintain(store)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), MAINTAIN_EVERY)
         finally:
             self.ready.clear()
             if runner is not None:

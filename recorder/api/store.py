@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -23,15 +23,22 @@ from typing import Any, Protocol
 import orjson
 from aiokafka.errors import KafkaError
 
-from recorder.api.leases import Lease, Leases, LeaseTable
+from recorder.api.leases import LEASE_MS, Lease, Leases
 from recorder.api.protocol import ApiError
 from recorder.aws.arn import arn_or_none
+from recorder.aws.times import parse_time
+from recorder.obs.logging import get_logger
 from recorder.settings import Settings
 from recorder.trails import Trail, TrailError
 from recorder.trails.document import TrailDocument
+from recorder.trails.errors import answer
 from recorder.trails.index import TrailIndex
+from recorder.trails.leases import EPOCH_HEADER
+from recorder.trails.retired import is_retired, retire
 
 Document = dict[str, Any]
+
+log = get_logger("recorder.api.store")
 
 
 class TrailStore(Protocol):
@@ -69,7 +76,10 @@ class TrailStore(Protocol):
 
     async def put(self, trail_arn: str, document: Document) -> None: ...
 
-    async def delete(self, trail_arn: str) -> None: ...
+    async def delete(self, trail_arn: str, deleted_at: str) -> None:
+        """DeleteTrail at ``deleted_at`` (a CloudTrail time, after the call's own
+        record): gone for the API; its late events still go where it delivered."""
+        ...
 
 
 class _Documents:
@@ -126,49 +136,69 @@ class _Documents:
         return self._documents(self._index().organization_trails())
 
 
-async def publish(settings: Settings, producer: Any, key: str, value: dict[str, Any] | None) -> int:
-    """Write one change to `trails`; returns its offset. ``None`` deletes (tombstone).
+async def publish(
+    settings: Settings,
+    producer: Any,
+    key: str,
+    value: dict[str, Any] | None,
+    epoch: int | None = None,
+) -> int:
+    """Write one change to `trails`; returns its offset. ``None`` deletes (tombstone);
+    ``epoch``: the lease the write is made under (every trail write has one).
 
     The control API is the one writer of trail documents; the registry (in
     ``recorder.services``) only reads them back.
     """
     body = None if value is None else orjson.dumps(value)
-    meta = await producer.send_and_wait(settings.topics.trails, body, key=key.encode(), partition=0)
+    headers = [] if epoch is None else [(EPOCH_HEADER, str(epoch).encode())]
+    meta = await producer.send_and_wait(
+        settings.topics.trails, body, key=key.encode(), partition=0, headers=headers
+    )
     return int(meta.offset)
 
 
 class RegistryStore(_Documents):
     """Trail documents on the ``trails`` topic, read back through the registry."""
 
-    def __init__(self, settings: Settings, registry: Any, producer: Any) -> None:
+    def __init__(
+        self, settings: Settings, registry: Any, producer: Any, *, lease_ms: int = LEASE_MS
+    ) -> None:
         super().__init__(lambda: registry.trails, registry.document)
         self._settings = settings
         self._registry = registry
         self._producer = producer
-        self._table = LeaseTable()
-        registry.record_listeners.append(self._table.apply)
 
         async def publish_lease(key: str, value: dict[str, Any]) -> int:
             return await publish(settings, producer, key, value)
 
-        self._leases = Leases(self._table, registry.changed, publish_lease)
+        self._leases = Leases(
+            registry.leases,
+            registry.changed,
+            publish_lease,
+            lambda: int(registry.position),
+            lease_ms,
+        )
         self._local: dict[str, asyncio.Lock] = {}
         self._held: dict[str, Lease] = {}
 
     @contextlib.asynccontextmanager
     async def exclusive(self, account_id: str) -> AsyncIterator[None]:
-        async with self._local.setdefault(account_id, asyncio.Lock()):
-            try:
-                lease = await self._leases.acquire(account_id, uuid.uuid4().hex)
-            except (KafkaError, TimeoutError) as exc:
-                raise _unavailable("could not take the account's write lease", exc) from exc
-            self._held[account_id] = lease
-            try:
-                yield
-            finally:
-                self._held.pop(account_id, None)
-                with contextlib.suppress(KafkaError, TimeoutError):
-                    await self._leases.release(lease)
+        async with self._local.setdefault(account_id, asyncio.Lock()), self._lease(account_id):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, account_id: str) -> AsyncIterator[Lease]:
+        try:
+            lease = await self._leases.acquire(account_id, uuid.uuid4().hex)
+        except (KafkaError, TimeoutError) as exc:
+            raise _unavailable("could not take the account's write lease", exc) from exc
+        self._held[account_id] = lease
+        try:
+            yield lease
+        finally:
+            self._held.pop(account_id, None)
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await self._leases.release(account_id, lease.id)
 
     def organization_of(self, account_id: str) -> str | None:
         orgs: Mapping[str, str] = self._registry.organizations
@@ -181,18 +211,71 @@ class RegistryStore(_Documents):
     async def put(self, trail_arn: str, document: Document) -> None:
         await self._write(trail_arn, document)
 
-    async def delete(self, trail_arn: str) -> None:
-        await self._write(trail_arn, None)
+    async def delete(self, trail_arn: str, deleted_at: str) -> None:
+        doc = self._registry.document(trail_arn)
+        await self._write(trail_arn, None if doc is None else retire(doc, deleted_at))
 
     async def _write(self, trail_arn: str, document: Document | None) -> None:
         lease = self._held.get(_account(trail_arn))
-        if lease is not None and time.time() * 1000 > lease.deadline_ms():
+        if lease is None:
+            raise RuntimeError("a trail write outside its account's lease")
+        if self._leases.log_now_ms() > lease.deadline_ms():
             raise _unavailable("the account's write lease ran out before the write", None)
         try:
-            offset = await publish(self._settings, self._producer, trail_arn, document)
+            offset = await publish(self._settings, self._producer, trail_arn, document, lease.epoch)
             await self._registry.wait_for_offset(offset)
         except (KafkaError, TimeoutError) as exc:
             raise _unavailable("the trail store did not confirm the change in time", exc) from exc
+        if self._registry.was_fenced(offset):
+            # Another replica was granted the lease before this write landed (this one
+            # was paused, or its send was slow): every reader ignores it. Write the
+            # accepted document again, so compaction never keeps the stale one.
+            with contextlib.suppress(ApiError):
+                await self._repair(trail_arn)
+            raise ApiError(*answer("conflict"))
+
+    async def _repair(self, trail_arn: str) -> None:
+        """Write a key's accepted document again under a lease of its own (after a
+        record of it was ignored as stale), unless a newer accepted record came."""
+        async with self._lease(_account(trail_arn)) as lease:
+            if trail_arn not in self._registry.dangling:
+                return
+            doc = self._registry.document(trail_arn)
+            try:
+                offset = await publish(self._settings, self._producer, trail_arn, doc, lease.epoch)
+                await self._registry.wait_for_offset(offset)
+            except (KafkaError, TimeoutError) as exc:
+                raise _unavailable("could not repair a trail record", exc) from exc
+            log.info("trail_write_repaired", trail_arn=trail_arn, offset=offset)
+
+    async def maintain(self, now: dt.datetime, parking_period: float) -> None:
+        """What any replica does now and then: repair keys whose last record is stale
+        (a replica died before its repair), and tombstone trails retired longer than
+        the parking period (nothing of theirs can still wait for delivery)."""
+        for trail_arn in list(self._registry.dangling):
+            async with self._local.setdefault(_account(trail_arn), asyncio.Lock()):
+                with contextlib.suppress(ApiError):
+                    await self._repair(trail_arn)
+        cutoff = now - dt.timedelta(seconds=parking_period)
+        for trail_arn, deleted in self._registry.retired().items():
+            if parse_time(deleted) > cutoff:
+                continue
+            async with (
+                self._local.setdefault(_account(trail_arn), asyncio.Lock()),
+                self._lease(_account(trail_arn)) as lease,
+            ):
+                doc = self._registry.document(trail_arn)
+                if doc is None or not is_retired(doc):
+                    continue  # created again meanwhile
+                try:
+                    offset = await publish(
+                        self._settings, self._producer, trail_arn, None, lease.epoch
+                    )
+                    await self._registry.wait_for_offset(offset)
+                except (KafkaError, TimeoutError) as exc:
+                    log.warning("retired_trail_not_removed", trail_arn=trail_arn, error=repr(exc))
+                    continue
+                log.info("retired_trail_removed", trail_arn=trail_arn, deleted=deleted)
 
 
 def _account(trail_arn: str) -> str:
@@ -247,7 +330,7 @@ class MemoryStore(_Documents):
                 self._trails.put(Trail.from_api(document))
             self.writes += 1
 
-    async def delete(self, trail_arn: str) -> None:
+    async def delete(self, trail_arn: str, deleted_at: str = "") -> None:
         async with self._lock:
             self.docs.pop(trail_arn, None)
             self._trails.remove(trail_arn)

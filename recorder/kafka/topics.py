@@ -34,8 +34,15 @@ def topic_specs(settings: Settings, replication_factor: int = 1) -> list[NewTopi
         NewTopic(t.api_events, n, rf, topic_configs=dict(durable)),
         NewTopic(t.routed, n, rf, topic_configs=dict(durable)),
         NewTopic(t.delivered, n, rf, topic_configs=dict(durable)),
-        # Key = trail ARN; the latest value per trail is the registry's state.
-        NewTopic(t.trails, 1, rf, topic_configs={**COMPACT, **durable}),
+        # Key = trail ARN; the latest value per trail is the registry's state. The
+        # brokers stamp its records (LogAppendTime): the API's write leases run on one
+        # clock, whatever the replicas' clocks say.
+        NewTopic(
+            t.trails,
+            1,
+            rf,
+            topic_configs={**COMPACT, **durable, "message.timestamp.type": "LogAppendTime"},
+        ),
         NewTopic(t.dlq, 1, rf, topic_configs=dict(durable)),
         # Key = destination; partition = the routed partition the batch came from.
         # Batches of a failing destination, parked until it works again: one record

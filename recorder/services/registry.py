@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,9 @@ from recorder.routing import RoutingEngine
 from recorder.settings import Settings
 from recorder.trails import Trail
 from recorder.trails.index import TrailIndex
-from recorder.trails.logging_state import stopped
+from recorder.trails.leases import LeaseTable, epoch_of
 from recorder.trails.organizations import Organization
+from recorder.trails.retired import DELETED_AT, is_retired, retire, retired_trail
 
 log = get_logger("recorder.registry")
 #: Keys of the control API's per-account write leases on `trails` (recorder.api.leases).
@@ -58,8 +59,17 @@ LEASE_PREFIX = "lease/"
 ORGANIZATION_PREFIX = "organization/"
 READ_RECORDS = 5000
 
-#: Deleted trails kept for the routing of their late events (see TrailRegistry._retire).
+#: Trails deleted by a bare tombstone (before retired records) kept in memory for the
+#: routing of their late events (see TrailRegistry._retire).
 RETIRED_MAX = 10_000
+#: Recent stale records remembered for their writers (TrailRegistry.was_fenced).
+FENCED_KEPT = 10_000
+
+
+def _account_of(key: str) -> str:
+    """The account of a trail ARN key ("" for other keys)."""
+    parts = key.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
 
 
 def _parse(changed: dict[str, dict[str, Any] | None]) -> dict[str, Trail | None]:
@@ -117,9 +127,16 @@ class TrailRegistry:
         self.position = 0  # next offset of `trails` to read
         self._wanted = 0  # someone waits until the position reaches this: no pacing
         self._changed = asyncio.Condition()
-        #: (key, value, timestamp ms) of every `trails` record in order, for the
-        #: control API's per-account leases (recorder.api.leases)
-        self.record_listeners: list[Callable[[str, bytes | None, int], None]] = []
+        #: The control API's per-account write leases and their fences, replayed from
+        #: the `trails` records in order (recorder.trails.leases).
+        self.leases = LeaseTable()
+        #: Offsets of recent records ignored as stale (the writer learns its outcome).
+        self.fenced: OrderedDict[int, str] = OrderedDict()
+        #: Keys whose last record was ignored as stale: the control API writes their
+        #: accepted document again (recorder.api.store), so compaction cannot keep the
+        #: stale one in its place.
+        self.dangling: dict[str, int] = {}
+        self._deleted_at: dict[str, str] = {}
 
     @property
     def changed(self) -> asyncio.Condition:
@@ -316,13 +333,9 @@ class TrailRegistry:
         if not messages:
             return
         await self._apply(messages)
-        # Listeners (the API's write leases) hear of the batch only once its trails are
-        # applied, with no await until the position moves: a lease granted by this
-        # batch is then never acted on before the previous holder's write is visible.
-        for m in messages:
-            for listener in self.record_listeners:
-                listener((m.key or b"").decode(), m.value, int(m.timestamp))
-        # Only now: a reader waiting for this offset sees the engine that includes it.
+        # Only now: a reader waiting for this offset sees the engine that includes it,
+        # and a lease this batch granted is acted on (recorder.api.leases waits for the
+        # position to pass the granting record) with every earlier write applied.
         self.position = messages[-1].offset + 1
         async with self._changed:
             self._changed.notify_all()
@@ -330,25 +343,49 @@ class TrailRegistry:
     async def _apply(self, messages: list[Any]) -> None:
         """Apply a batch of `trails` records (in offset order): the trails they change
         are parsed off the event loop, and routing is compiled for their accounts; a
-        batch of lease records changes nothing here."""
+        batch of lease records changes nothing here.
+
+        Every record moves the lease table (:class:`~recorder.trails.leases.LeaseTable`)
+        on, and a trail record is taken only if its lease epoch is not below its
+        account's fence at that point: a stale writer's record is ignored here as in
+        every other reader of the log."""
         changed: dict[str, dict[str, Any] | None] = {}
         organizations = False
         for m in messages:
             arn = (m.key or b"").decode()
+            timestamp = int(m.timestamp)
             if arn.startswith(LEASE_PREFIX):
+                self.leases.apply(arn, m.value, timestamp, m.offset)
                 continue  # the control API's write leases, not trails
+            epoch = epoch_of(m.headers)
+            if not self.leases.admits(_account_of(arn), epoch, timestamp, m.offset):
+                self._fence(arn, m.offset, epoch)
+                continue
+            self.dangling.pop(arn, None)
             if arn.startswith(ORGANIZATION_PREFIX):
                 organizations = True
             if m.value is None:
-                self._retire(arn, self._topic_state.pop(arn, None), m.timestamp)
+                old = self._topic_state.pop(arn, None)
+                if old is not None and is_retired(old):
+                    self._retired.remove(arn)  # its parking period is over
+                    self._deleted_at.pop(arn, None)
+                else:
+                    self._retire(arn, old, timestamp)  # deleted before retired records
+                changed[arn] = None
+                continue
+            try:
+                doc = orjson.loads(m.value)
+            except orjson.JSONDecodeError:
+                log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
+                continue
+            self._topic_state[arn] = doc
+            if isinstance(doc, dict) and is_retired(doc):
+                self._retire_document(arn, doc)
                 changed[arn] = None
             else:
-                try:
-                    self._topic_state[arn] = changed[arn] = orjson.loads(m.value)
-                except orjson.JSONDecodeError:
-                    log.error("trails_topic_bad_value", trail_arn=arn, offset=m.offset)
-                    continue
                 self._retired.remove(arn)
+                self._deleted_at.pop(arn, None)
+                changed[arn] = doc
         if not changed:
             return
         parsed = await asyncio.to_thread(_parse, changed)
@@ -368,19 +405,44 @@ class TrailRegistry:
         else:
             await self._update(parsed)
 
+    def _fence(self, key: str, offset: int, epoch: int | None) -> None:
+        """A trail record written under a lease another writer's grant has passed."""
+        self.fenced[offset] = key
+        while len(self.fenced) > FENCED_KEPT:
+            self.fenced.popitem(last=False)
+        self.dangling[key] = offset
+        log.warning(
+            "trail_write_fenced",
+            trail_arn=key,
+            offset=offset,
+            epoch=epoch,
+            fence=self.leases.fences.get(_account_of(key)),
+        )
+
+    def was_fenced(self, offset: int) -> bool:
+        """Whether the record at ``offset`` (applied already) was ignored as stale."""
+        return offset in self.fenced
+
+    def _retire_document(self, arn: str, doc: dict[str, Any]) -> None:
+        """A retired trail's record (DeleteTrail): kept for routing and delivery of its
+        late events until the API tombstones it after the parking period."""
+        try:
+            trail = retired_trail(doc)
+        except Exception as exc:
+            log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
+            return
+        self._retired.put(trail)
+        self._deleted_at[arn] = str(doc[DELETED_AT])
+
     def _retire(self, arn: str, doc: dict[str, Any] | None, timestamp_ms: int) -> None:
-        """A deleted trail stops logging at its deletion (the tombstone's time); it is
-        kept for routing while events of before then may still arrive, at most
-        ``RETIRED_MAX`` of them, the oldest deletions forgotten first."""
+        """A trail deleted by a tombstone (before DeleteTrail wrote retired records)
+        stops logging at its deletion (the tombstone's time); it is kept in memory for
+        the routing of events of before then, at most ``RETIRED_MAX`` of them."""
         if doc is None or arn.startswith(ORGANIZATION_PREFIX):
             return
         deleted = format_millis(from_epoch_ms(timestamp_ms))
-        periods = doc.get("LoggingPeriods")
-        if periods is None and doc.get("IsLogging") and doc.get("StartLoggingTime"):
-            periods = [{"StartLoggingTime": doc["StartLoggingTime"]}]
-        final = {**doc, "IsLogging": False, "LoggingPeriods": stopped(periods, deleted)}
         try:
-            trail = Trail.from_api(final)
+            trail = retired_trail(retire(doc, deleted))
         except Exception as exc:
             log.error("trails_topic_invalid_trail", trail_arn=arn, error=str(exc))
             return
@@ -389,6 +451,10 @@ class TrailRegistry:
             while len(self._retired) > RETIRED_MAX:
                 self._retired.remove(next(iter(self._retired)))
         log.info("trail_retired", trail_arn=arn, deleted=deleted)
+
+    def retired(self) -> dict[str, str]:
+        """Trails retired by DeleteTrail: ARN -> when they were deleted."""
+        return dict(self._deleted_at)
 
     def document(self, trail_arn: str) -> dict[str, Any] | None:
         """The stored JSON of a trail (what the control API publishes)."""

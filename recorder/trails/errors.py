@@ -101,6 +101,16 @@ ANSWERS: dict[str, Answer] = {
         "1 validation error detected: Value at 'resourceIdList' failed to satisfy "
         "constraint: Member must have length less than or equal to {limit}",
     ),
+    # model: ConflictException (UpdateTrail, CreateTrail, DeleteTrail, StartLogging,
+    # PutEventSelectors, AddTags list it): another writer's change came first
+    "conflict": Answer(
+        "ConflictException",
+        "This exception is thrown when the specified resource is not ready for an "
+        "operation. This can occur when you try to run an operation on a resource before "
+        "CloudTrail has time to fully load the resource, or because another operation is "
+        "modifying the resource. If this exception occurs, wait a few minutes, and then "
+        "try the operation again.",
+    ),
     # -- destinations ----------------------------------------------------------------------
     # moto (check_bucket_exists)
     "bucket_missing": Answer("S3BucketDoesNotExistException", "S3 bucket {bucket} does not exist!"),

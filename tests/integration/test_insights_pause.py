@@ -11,7 +11,7 @@ back: the held-back calls fill their own intervals, each counted once (the batch
 flight at the pause is sent again from the journal), none late, and no Insights event
 is decided.
 
-Time-scaled: 1-second intervals and a pause of 20 of them stand for minutes and a
+Time-scaled: 1-second intervals and a pause of 15 of them stand for minutes and a
 90-second pause (`bench/tenants.py` and the README give the unscaled setting); the
 lateness (6 s) exceeds the time the stage takes to see the broker gone (twice the
 poll linger plus 3 s), as a minute does in production.
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STEADY = 5  # calls a second
-PAUSE = 20  # seconds (intervals)
+PAUSE = 15  # seconds (intervals)
 ENV = {
     "RECORDER_INSIGHTS_BUCKET_SECONDS": "1",
     "RECORDER_INSIGHTS_BASELINE_WINDOW": "8",
@@ -95,7 +95,7 @@ def test_broker_pause_in_steady_traffic_gives_no_insights_event(
     broker = stack.broker.pid
     paused = False
     try:
-        made = _pace(sns, 18)  # learning (8 intervals) after the stage's grace
+        made = _pace(sns, 16)  # learning (8 intervals) after the stage's grace
         wait_for(
             lambda: insights.metric("recorder_insights_calls_total") >= made - 2 * STEADY,
             30,
@@ -106,14 +106,14 @@ def test_broker_pause_in_steady_traffic_gives_no_insights_event(
         made += _pace(sns, PAUSE)
         os.killpg(broker, signal.SIGCONT)
         paused = False
-        made += _pace(sns, 20)  # the grace, the lateness, and steady intervals after
+        made += _pace(sns, 16)  # the grace, the lateness, and steady intervals after
         assert sink.flush(60)
         wait_for(
             lambda: insights.metric("recorder_insights_calls_total") >= made,
             60,
             what=f"every call counted ({made} made)",
         )
-        let_time_pass(8, "the last intervals close (lateness 6 s)")
+        let_time_pass(7, "the last intervals close (lateness 6 s)")
         assert insights.metric("recorder_insights_calls_total") == made  # each once
         assert insights.metric("recorder_insights_late_calls_total") == 0
         assert insights.metric("recorder_insights_events_total") == 0
