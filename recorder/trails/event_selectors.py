@@ -23,6 +23,20 @@ S3_OBJECT = "AWS::S3::Object"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 #: The data resource types of the guide (line 4712).
 DATA_RESOURCE_TYPES: frozenset[str] = frozenset({S3_OBJECT, LAMBDA_FUNCTION})
+#: What an advanced event selector's ``resources.type`` also takes: the data event types
+#: CloudTrail logs for other services (CloudTrail User Guide, Logging data events, the
+#: data event types table; the hook classifies their calls as data events by
+#: recorder.events.conventions.DATA_EVENTS).
+ADVANCED_DATA_RESOURCE_TYPES: frozenset[str] = DATA_RESOURCE_TYPES | frozenset(
+    {
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::Stream",
+        "AWS::EC2::Snapshot",
+        "AWS::SageMaker::FeatureGroup",
+        "AWS::S3Outposts::Object",
+        "AWS::CloudTrail::Channel",
+    }
+)
 
 READ_WRITE_TYPES: frozenset[str] = frozenset({"All", "ReadOnly", "WriteOnly", "None"})
 #: "In this release, you can exclude events only from the event source kms.amazonaws.com."
@@ -299,7 +313,7 @@ def _parse_field_selector(raw: object) -> FieldSelector:
         raise _fail(f"Value {value} for eventCategory is invalid.")
     if field == "readOnly" and value not in ("true", "false"):
         raise _fail(f"Value {value} for readOnly is invalid.")
-    if field == "resources.type" and value not in DATA_RESOURCE_TYPES:
+    if field == "resources.type" and value not in ADVANCED_DATA_RESOURCE_TYPES:
         raise _fail(f"Value {value} for resources.type is invalid.")
     return FieldSelector(
         field,
