@@ -165,6 +165,16 @@ EVENT_NAMES: Mapping[str, Rule[Mapping[str, str]]] = {
             "DeleteFunction": "DeleteFunction20150331",
             "DeleteFunctionConcurrency": "DeleteFunctionConcurrency20171031",
             "GetAlias": "GetAlias20150331",
+            # "For example the, GetFunction action appears as GetFunction20150331v2"; the
+            # other reads as records of real accounts name them (detection rules' data)
+            "GetFunction": "GetFunction20150331v2",
+            "GetFunctionConfiguration": "GetFunctionConfiguration20150331v2",
+            "GetPolicy": "GetPolicy20150331v2",
+            "ListFunctions": "ListFunctions20150331",
+            "ListVersionsByFunction": "ListVersionsByFunction20150331",
+            "ListAliases": "ListAliases20150331",
+            "ListEventSourceMappings": "ListEventSourceMappings20150331",
+            "ListTags": "ListTags20170331",
             "PublishLayerVersion": "PublishLayerVersion20181031",
             "PublishVersion": "PublishVersion20150331",
             "PutFunctionConcurrency": "PutFunctionConcurrency20171031",
@@ -336,6 +346,11 @@ READ_ONLY_PREFIXES: Mapping[str, Rule[tuple[str, ...]]] = {
         "Amazon Rekognition Developer Guide, Logging Amazon Rekognition API calls "
         "(logging-using-cloudtrail.html). Records: DetectLabels readOnly true",
     ),
+    "rds.amazonaws.com": Rule(
+        ("Download",),
+        "Amazon RDS: DownloadDBLogFilePortion reads a log file (records of real accounts in "
+        "detection rules' test data: readOnly true)",
+    ),
     "textract.amazonaws.com": Rule(
         ("Analyze", "Detect"),
         "Amazon Textract Developer Guide, Logging Amazon Textract API calls "
@@ -410,9 +425,10 @@ NEVER_LOGGED: Mapping[str, Rule[Mapping[str, frozenset[str]]]] = {
         "expression attributes, never their values",
     ),
     "iam.amazonaws.com": Rule(
-        {"*": frozenset({"AuthenticationCode1", "AuthenticationCode2"})},
+        {"*": frozenset({"AuthenticationCode1", "AuthenticationCode2", "SecretAccessKey"})},
         "CloudTrail User Guide, AWS console sign-in events (EnableMFADevice example): the "
-        "serial number and user, never the one-time codes",
+        "serial number and user, never the one-time codes; CreateAccessKey's answer without "
+        "its secret key (records of real accounts: detection rules' test data)",
     ),
     "glue.amazonaws.com": Rule(
         {"*": frozenset({"ConnectionProperties"})},
@@ -459,7 +475,8 @@ DYNAMODB_TRANSACTIONS = Rule(
 )
 
 #: Calls refused for want of permission that CloudTrail logs without their request
-#: (``requestParameters: null``), by event source: the refused error codes.
+#: (``requestParameters: null``) and under the action's own name (Lambda's refused
+#: GetFunction, not GetFunction20150331v2), by event source: the refused error codes.
 DENIED_WITHOUT_REQUEST: Mapping[str, Rule[frozenset[str]]] = {
     LAMBDA_SOURCE: Rule(
         frozenset({"AccessDenied", "AccessDeniedException"}),
@@ -930,6 +947,12 @@ def member_names(event_source: str, event_name: str) -> Mapping[str, str]:
 def logs_denied_request(event_source: str, error_code: str) -> bool:
     rule = DENIED_WITHOUT_REQUEST.get(event_source)
     return rule is None or error_code not in rule.value
+
+
+def denied_event_name(event_source: str, error_code: str, operation: str, name: str) -> str:
+    """The eventName of a call refused with ``error_code``: the action's own name where
+    the service logs a refused call as its IAM action (``DENIED_WITHOUT_REQUEST``)."""
+    return name if logs_denied_request(event_source, error_code) else operation
 
 
 def additional_event_data(event_source: str, event_name: str) -> object | None:

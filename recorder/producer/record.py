@@ -194,6 +194,9 @@ def build_record(
         error = call.parsed.get("Error", {}) if isinstance(call.parsed, Mapping) else {}
         record["errorCode"] = str(error.get("Code") or f"HTTP{call.status_code}")
         record["errorMessage"] = str(error.get("Message") or "")
+        record["eventName"] = cv.denied_event_name(
+            source, record["errorCode"], call.operation, name
+        )
     request = render(dict(call.params), call.input_shape, style) or {}
     if s3:
         request.update(_s3_request(call))
