@@ -502,6 +502,18 @@ EC2_ID_LISTS = Rule(
     "RunInstances groupSet (KMS Developer Guide, ct-ec2two)",
 )
 
+#: EC2's request lists of structures written under a set name, by the query name
+#: botocore gives the list; a request's tag list is a plain list of {key, value}.
+EC2_STRUCTURE_SETS = Rule(
+    {
+        "TagSpecification": "tagSpecificationSet",
+        "NetworkInterface": "networkInterfaceSet",
+        "Tag": "tags",
+    },
+    "Records of RunInstances from the EC2 console in detection rules' test data "
+    "(panther-analysis, aws_ec2_*): tagSpecificationSet.items[].tags[], networkInterfaceSet",
+)
+
 #: EC2 requests whose members CloudTrail writes inside one item of a set, by event
 #: name: (set name, the members it holds).
 EC2_ITEM_SETS = Rule(
@@ -509,11 +521,11 @@ EC2_ITEM_SETS = Rule(
     "AWS KMS Developer Guide, How Amazon EBS uses AWS KMS (ct-ec2two): RunInstances "
     "instancesSet.items[{imageId, minCount, maxCount}]",
 )
-#: EC2 writes each list member of a nested request structure, given or not, the
-#: empty ones as ``{}`` (an ``ipPermissions`` item always has ``groups``, ``ipRanges``,
-#: ``ipv6Ranges`` and ``prefixListIds``).
+#: Request structures whose every list member EC2 writes, given or not, the empty ones
+#: as ``{}`` (an ``ipPermissions`` item always has ``groups``, ``ipRanges``,
+#: ``ipv6Ranges`` and ``prefixListIds``; a network interface's item does not).
 EC2_EMPTY_LISTS = Rule(
-    True,
+    frozenset({"IpPermission"}),
     "AWS Knowledge Center, How do I use CloudTrail to see if a security group or resource "
     "was changed in my AWS account? (repost.aws/knowledge-center/cloudtrail-event-history-"
     "changed): AuthorizeSecurityGroupIngress example",

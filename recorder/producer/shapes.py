@@ -106,6 +106,11 @@ def member_name(key: str, member: Shape | None, style: Style, *, top: bool = Tru
         listed = ec2_id_list(member)
         if listed is not None:
             return listed[0]
+        if member.type_name == "list":
+            query = member.serialization.get("name") or ""
+            named = cv.EC2_STRUCTURE_SETS.value.get(query[:1].upper() + query[1:])
+            if named is not None:
+                return named
     return _name(key, member, style, top)
 
 
@@ -184,7 +189,7 @@ def elements(
         item = getattr(shape, "member", None)
         items = [elements(v, item, style, top=False) for v in value]
         items = [i for i in items if i is not _OMIT]
-        if style.ec2:
+        if style.ec2 and not (style.request and getattr(item, "name", None) == "Tag"):
             return {"items": items} if items else {}
         return items
     if isinstance(value, bytes | bytearray):
@@ -234,7 +239,7 @@ def _structure(value: Mapping[str, Any], shape: Shape | None, style: Style, top:
     if style.ec2 and style.request:
         if top and style.item_set is not None:
             _ec2_item_set(out, value, members, style)
-        elif not top and cv.EC2_EMPTY_LISTS.value:
+        elif not top and shape is not None and shape.name in cv.EC2_EMPTY_LISTS.value:
             for k, member in members.items():
                 if member.type_name == "list" and k not in value and k not in style.omit:
                     out.setdefault(member_name(k, member, style, top=False), {})
