@@ -299,6 +299,22 @@ def panels() -> list[dict[str, Any]]:
     )
     p.panel(
         "timeseries",
+        "Records refused by producer key",
+        [
+            (
+                f"sum by (key_id, reason) "
+                f"(increase(recorder_rejected_records_total{{{S}}}[{RATE}]))",
+                "{{key_id}} {{reason}}",
+            ),
+            (
+                f"sum by (outcome) (increase(recorder_producer_keys_reloads_total{{{S}}}[{RATE}]))",
+                "producers file {{outcome}}",
+            ),
+        ],
+        w=12,
+    )
+    p.panel(
+        "timeseries",
         "Grant checks by outcome",
         [
             (

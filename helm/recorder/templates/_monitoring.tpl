@@ -1,9 +1,12 @@
 {{/*
 The alert rules: the one source of the PrometheusRule (prometheusrule.yaml), of the
 plain rules file in a ConfigMap (monitoring-rules-configmap.yaml) and of
-monitoring/prometheus/recorder.rules.yml (scripts/render-rules.py renders it with
-this template). docs/runbook.md has one section per alert; promtool unit tests in
-monitoring/prometheus/tests cover every alert.
+monitoring/recorder.rules.yml (scripts/render-rules.py renders it with this
+template). docs/runbook.md has one section per alert; the promtool unit tests in
+monitoring/recorder.rules.test.yml cover every alert, annotations included. After a
+change: scripts/render-rules.py, then scripts/install-prometheus.sh and
+.tools/promtool test rules monitoring/recorder.rules.test.yml (the unit tests skip
+without promtool; make test requires it).
 */}}
 
 {{/* Whether an "auto" | true | false switch is on. Call with (dict "root" $ "value" .Values.x). */}}
@@ -104,6 +107,21 @@ runbook_url: {{ printf "%s#%s" .root.Values.monitoring.runbookUrl (lower .alert)
         summary: {{`"{{ $value | humanize }} control-API calls were not recorded in the tenants' trails ({{ $labels.outcome }})"`}}
         description: {{`"The control API answered calls whose own records (the management events CloudTrail writes for CreateTrail, GetTrailStatus, ...) could not be {{ if eq $labels.outcome \"encode_failed\" }}built{{ else }}sent to api-events{{ end }}: those calls are missing from the callers' trails. The log event api_audit_{{ if eq $labels.outcome \"encode_failed\" }}encode{{ else }}send{{ end }}_failed names each call."`}}
         {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderApiCallsNotRecorded") | nindent 8 }}
+    - alert: RecorderProducerRecordsRejected
+      expr: |-
+        sum by (namespace, stage, key_id, reason) (
+          increase(recorder_rejected_records_total{ {{- $s -}} }[{{ $a.deadLetterWindow }}])
+        ) > 0
+        or
+        sum by (namespace, stage, key_id, reason) (
+          recorder_rejected_records_total{ {{- $s -}} }
+          unless recorder_rejected_records_total{ {{- $s -}} } offset {{ $a.deadLetterWindow }}
+        ) > 0
+      {{- include "recorder.monitoring.labels" (dict "root" $ "severity" "warning") | nindent 6 }}
+      annotations:
+        summary: {{`"The {{ $labels.stage }} refused {{ $value | humanize }} records of producer key {{ $labels.key_id }} ({{ $labels.reason }})"`}}
+        description: {{`"Records on api-events failed the producer check ({{ $labels.reason }}) for key {{ $labels.key_id }} (- when no known key signed them) and went to the dead-letter topic: their events are in no trail. A producer runs with a revoked, unknown or wrong key, writes for accounts its key may not write for, or someone writes to api-events without a key."`}}
+        {{- include "recorder.monitoring.runbook" (dict "root" $ "alert" "RecorderProducerRecordsRejected") | nindent 8 }}
     - alert: RecorderGrantChecksFailing
       expr: |-
         sum by (namespace, resource, outcome) (
