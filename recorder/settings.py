@@ -228,9 +228,17 @@ class Settings(_Base):
     signing_key_rotate_every: float = 20 * 86400.0
     signing_key_lifetime: float = 30 * 86400.0
     signing_key_reload: float = 60.0
-    # After StopLogging/DeleteTrail/validation off, how long the final digest waits
-    # for log files still holding earlier events (>= cut interval + delivery time).
+    # After StopLogging/DeleteTrail/validation off, the final digest is written once
+    # the writers' cut watermarks (recorder.kafka.watermarks) show every log file that
+    # can hold an event from before the stop delivered; this is the most it waits
+    # when they do not (a writer down, a routed partition with no writer).
     digest_final_wait: float = 600.0
+    # Events stamped in the stop's second but produced up to this long after it are
+    # still waited for; later ones reach a backfill digest.
+    digest_final_slack: float = 2.0
+    # How often routers and writers publish their progress marks (a record per
+    # partition each time, never one per event).
+    watermark_interval: float = 1.0
     # A digest write that fails this many times in a row parks its chain (the
     # other chains go on); a parked chain is retried every digest_park_retry s.
     digest_max_attempts: int = 5
@@ -323,6 +331,14 @@ class Settings(_Base):
         if self.digest_final_wait < 0:
             problems.append(
                 f"RECORDER_DIGEST_FINAL_WAIT must be >= 0, got {self.digest_final_wait}"
+            )
+        if self.digest_final_slack < 0:
+            problems.append(
+                f"RECORDER_DIGEST_FINAL_SLACK must be >= 0, got {self.digest_final_slack}"
+            )
+        if not 0 < self.watermark_interval <= 60:
+            problems.append(
+                f"RECORDER_WATERMARK_INTERVAL must be 0-60 seconds, got {self.watermark_interval}"
             )
         if self.digest_max_attempts < 1 or self.digest_park_retry <= 0:
             problems.append("RECORDER_DIGEST_MAX_ATTEMPTS must be >= 1, _PARK_RETRY > 0")

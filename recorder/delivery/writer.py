@@ -36,6 +36,7 @@ from recorder.kafka.dlq import BAD_MARKER, UNDECODABLE, expect, send_dead_letter
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import BUDGET, Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
+from recorder.kafka.watermarks import WATERMARK_HEADER, Mark, RoutedProgress
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.obs.progress import Progress
@@ -76,6 +77,9 @@ class Writer:
         self._batchers: dict[TopicPartition, PartitionBatcher] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._seen: dict[TopicPartition, SeenWindow] = {}
+        self._marks: dict[TopicPartition, RoutedProgress] = {}  # routers' marks, per partition
+        self._cut_marks: dict[int, int] = {}  # the last cut marks published
+        self._next_mark = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._cutting = asyncio.Lock()  # held while cut markers are being produced
         self._stopping = False
@@ -163,6 +167,7 @@ class Writer:
             await self._request_cuts(time.monotonic(), interval)
             await self._budget()
             await self._commit()
+            await self._publish_cut_marks()
             self._check_progress()
             if time.monotonic() - last_lag > 1.0:
                 last_lag = time.monotonic()
@@ -249,6 +254,7 @@ class Writer:
             start = r.start
             self._committed[tp] = start
             self._seen[tp] = await self._recall_seen(tp, max(r.begin, start - DEDUPE_WINDOW), start)
+            self._marks[tp] = RoutedProgress()
             self._batchers[tp] = PartitionBatcher(
                 tp.partition,
                 start,
@@ -273,6 +279,7 @@ class Writer:
         self._pauses.release(BUDGET, partitions)
         for tp in partitions:
             self._seen.pop(tp, None)
+            self._marks.pop(tp, None)
             self._batchers.pop(tp, None)
             self._committed.pop(tp, None)
             log.info("partition_revoked", partition=tp.partition)
@@ -290,6 +297,9 @@ class Writer:
             for m in messages:
                 if _header(m.headers, MARKER_HEADER) is not None:
                     await self._on_marker(tp, batcher, m)
+                    continue
+                if _header(m.headers, WATERMARK_HEADER) is not None:
+                    self._on_router_mark(tp, batcher, m)
                     continue
                 try:
                     key = m.key or b""
@@ -330,6 +340,48 @@ class Writer:
             task = asyncio.create_task(self._deliver(tp, batcher, batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _on_router_mark(self, tp: TopicPartition, batcher: PartitionBatcher, m: Any) -> None:
+        batcher.skip(m.offset)
+        try:
+            mark = Mark.from_bytes(m.value or b"")
+        except ValueError as exc:
+            log.warning("bad_watermark", partition=tp.partition, offset=m.offset, error=str(exc))
+            return
+        self._marks.setdefault(tp, RoutedProgress()).on_mark(m.offset, mark)
+
+    async def _publish_cut_marks(self) -> None:
+        """Every ``watermark_interval``: into each ``delivered`` partition, until when the
+        routed records of each owned partition are all in delivered (or parked) files.
+        Sent after those files' manifests were acknowledged, so a digester reads a
+        mark only after the manifests it vouches for (recorder.kafka.watermarks)."""
+        now = time.monotonic()
+        if now < self._next_mark:
+            return
+        self._next_mark = now + self.settings.watermark_interval
+        times: dict[int, int] = {}
+        for tp, batcher in self._batchers.items():
+            progress = self._marks.get(tp)
+            cut_until = progress.cut(batcher.committable()) if progress else None
+            if cut_until is not None:
+                times[tp.partition] = cut_until
+        if not times or times == self._cut_marks:
+            return
+        topic = self.settings.topics.delivered
+        routed = len(self._consumer.partitions_for_topic(self.settings.topics.routed) or ())
+        mark = Mark(times, max(routed, max(times) + 1)).to_bytes()
+        try:
+            futures = [
+                await self._producer.send(
+                    topic, mark, partition=p, headers=[(WATERMARK_HEADER, b"1")]
+                )
+                for p in sorted(await self._producer.partitions_for(topic))
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            log.warning("cut_mark_failed", error=repr(exc))
+            return
+        self._cut_marks = times
 
     async def _dead_letter(self, tp: TopicPartition, m: Any, reason: str, kind: str) -> None:
         await send_dead_letter(

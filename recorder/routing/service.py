@@ -34,6 +34,7 @@ from recorder.kafka.dlq import INVALID, REJECTED, UNDECODABLE, expect, send_dead
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, read_range, resume
+from recorder.kafka.watermarks import WATERMARK_HEADER, Mark, SourceProgress
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.provenance import Rejected, admit
@@ -94,6 +95,8 @@ class Router:
         self._partition_of: PartitionOf | None = None
         self._failures = FailureStreak(BROKER_LOOP)  # batches that failed in a row
         expect(self.metrics, "router", UNDECODABLE, INVALID, REJECTED)
+        self._progress: dict[int, SourceProgress] = {}  # owned partition -> routed until
+        self._next_mark = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -119,6 +122,7 @@ class Router:
                 batches = await pacer.poll()
                 if batches:
                     await self._process(batches)
+                await self._publish_marks()
                 if time.monotonic() - last_lag > 1.0:
                     last_lag = time.monotonic()
                     await record_lag(self._consumer, self.metrics, "router")
@@ -134,6 +138,7 @@ class Router:
         after the partition moved here from another router is still recognised."""
         for tp, r in (await resume(self._consumer, partitions, self.settings)).items():
             self._recent[tp.partition] = await self._recall_recent(tp, r.begin, r.start)
+            self._progress[tp.partition] = SourceProgress()
             log.info("partition_assigned", partition=tp.partition, start=r.start, end=r.end)
 
     async def commit(self) -> None:
@@ -145,6 +150,7 @@ class Router:
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._recent.pop(tp.partition, None)
+            self._progress.pop(tp.partition, None)
             log.info("partition_revoked", partition=tp.partition)
 
     async def _recall_recent(
@@ -166,6 +172,45 @@ class Router:
             recent.popitem(last=False)
         log.info("router_recalled_event_ids", partition=tp.partition, ids=len(recent))
         return recent
+
+    async def _publish_marks(self) -> None:
+        """Every ``watermark_interval``: a :class:`~recorder.kafka.watermarks.Mark` in each
+        ``routed`` partition saying until when each owned ``api-events`` partition is
+        routed. Sent between batches, after the routed records it vouches for were
+        acknowledged (and committed), from the plain producer (outside transactions)."""
+        now = time.monotonic()
+        if now < self._next_mark or not self._progress:
+            return
+        self._next_mark = now + self.settings.watermark_interval
+        source_topic = self.settings.topics.api_events
+        times: dict[int, int] = {}
+        for partition, progress in list(self._progress.items()):
+            tp = TopicPartition(source_topic, partition)
+            try:
+                progress.sample(
+                    self._consumer.highwater(tp), self._consumer.last_poll_timestamp(tp)
+                )
+                position = await self._consumer.position(tp)
+            except (IllegalStateError, AssertionError, KafkaError):
+                continue  # no longer assigned
+            routed_until = progress.routed(position)
+            if routed_until is not None:
+                times[partition] = routed_until
+        if not times:
+            return
+        routed_topic = self.settings.topics.routed
+        sources = len(self._consumer.partitions_for_topic(source_topic) or ())
+        mark = Mark(times, max(sources, max(times) + 1)).to_bytes()
+        try:
+            futures = [
+                await self._dlq_producer.send(
+                    routed_topic, mark, partition=p, headers=[(WATERMARK_HEADER, b"1")]
+                )
+                for p in sorted(await self._dlq_producer.partitions_for(routed_topic))
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            log.warning("watermark_failed", error=repr(exc))  # the next one says as much
 
     async def _start_producer(self) -> Any:
         s = self.settings

@@ -176,7 +176,8 @@ async def consume_all(stack: LocalStack, topic: str) -> list[bytes]:
     out: list[bytes] = []
     try:
         while batch := await consumer.getmany(timeout_ms=1500):
-            out += [m.value for msgs in batch.values() for m in msgs]
+            # manifests only: no window markers or watermarks (those carry headers)
+            out += [m.value for msgs in batch.values() for m in msgs if not m.headers]
     finally:
         await consumer.stop()
     return out
