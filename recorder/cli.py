@@ -27,6 +27,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "recorder.integrity.command",
         "validate log files and digests, like validate-logs",
     ),
+    "prove": (
+        "recorder.integrity.prove",
+        "an inclusion proof for a log file or digest, from its trail's Merkle log",
+    ),
+    "verify": (
+        "recorder.integrity.verify",
+        "check a proof offline, or audit a trail's Merkle log, with only its public key",
+    ),
     "demo": ("recorder.demo", "make demo API calls with the producer hook installed"),
     "policy": (
         "recorder.api.policy",

@@ -11,6 +11,7 @@ from recorder.integrity.chain import (
     ChainState,
     DigestArtifact,
     StaleWindowError,
+    next_backfill,
     next_digest,
     state_from_digest,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "digest_folder",
     "digest_key",
     "encrypted_data_key",
+    "next_backfill",
     "next_digest",
     "state_from_digest",
     "string_to_sign",

@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from recorder.integrity.digest import HOUR, DigestWindow, PreviousDigest, build_digest
@@ -21,6 +21,7 @@ from recorder.integrity.manifest import LogFileManifest
 from recorder.integrity.naming import digest_chain, digest_key, is_chain_digest_key
 from recorder.integrity.signing import SIGNATURE_ALGORITHM, Signer, string_to_sign
 from recorder.integrity.times import format_time, parse_time
+from recorder.integrity.tlog import LogState
 from recorder.policies.requests import object_put_params
 from recorder.trails.destination import Destination
 
@@ -45,6 +46,13 @@ class ChainState:
     #: Set by a final digest (its end time): the chain ended with StopLogging,
     #: DeleteTrail or validation turned off; no digest follows until it restarts.
     ended: str | None = None
+    #: The last backfill digest: the link the next one records (a chain of its own).
+    backfill: PreviousDigest | None = None
+    #: The ``delivered`` offset of the marker that closed the last digest (the
+    #: chain's fence: files read after it that belong before it are late).
+    offset: int | None = None
+    #: The chain's Merkle log after the last digest (None: to be read from S3).
+    log: LogState | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,16 +60,23 @@ class ChainState:
             "previous": self.previous.to_json() if self.previous else None,
             "prefix": self.prefix,
             "ended": self.ended,
+            "backfill": self.backfill.to_json() if self.backfill else None,
+            "offset": self.offset,
+            "log": self.log.to_json() if self.log else None,
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ChainState:
-        previous = doc.get("previous")
+        previous, backfill, offset = doc.get("previous"), doc.get("backfill"), doc.get("offset")
+        log = doc.get("log")
         return cls(
             digest_chain(Destination.from_json(doc)),
             PreviousDigest.from_json(previous) if previous else None,
             doc.get("prefix") or None,
             doc.get("ended") or None,
+            PreviousDigest.from_json(backfill) if backfill else None,
+            None if offset is None else int(offset),
+            LogState.from_json(log) if log else None,
         )
 
     def next_window(self, period: dt.timedelta = HOUR) -> DigestWindow | None:
@@ -120,6 +135,7 @@ def next_digest(
     bucket: str,
     prefix: str | None = None,
     final: bool = False,
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[DigestArtifact, ChainState]:
     """Build and sign the chain's digest for ``window`` and return the state after it.
 
@@ -140,7 +156,9 @@ def next_digest(
         )
     key = digest_key(state.chain, prefix, window.end)
     signing_key = signer.key_for(window.end)
-    body = build_digest(state.chain, window, bucket, key, signing_key.fingerprint, previous, files)
+    body = build_digest(
+        state.chain, window, bucket, key, signing_key.fingerprint, previous, files, extra
+    )
     sha256 = hashlib.sha256(body).hexdigest()
     to_sign = string_to_sign(
         format_time(window.end), bucket, key, sha256, previous.signature if previous else None
@@ -156,8 +174,60 @@ def next_digest(
     end = format_time(window.end)
     link = PreviousDigest(bucket, key, sha256, signature, end)
     if final:
-        return artifact, ChainState(state.chain, None, prefix, ended=end)
-    return artifact, ChainState(state.chain, link, prefix)
+        return artifact, replace(state, previous=None, prefix=prefix, ended=end)
+    return artifact, replace(state, previous=link, prefix=prefix, ended=None)
+
+
+def next_backfill(
+    state: ChainState,
+    window: DigestWindow,
+    files: Iterable[LogFileManifest],
+    signer: Signer,
+    *,
+    bucket: str,
+    generated: dt.datetime,
+    prefix: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[DigestArtifact, ChainState]:
+    """A backfill digest: the log files delivered after the digest of their window.
+
+    In AWS's form: the key of a digest ending at ``window.end`` with the suffix
+    ``_backfill.json.gz``, the S3 metadata ``backfill-generation-timestamp`` (when
+    it was made), signed like any digest, by the key valid when it was made (which
+    validate-logs looks up around that time), and chained to the chain's previous
+    backfill digest, apart from the hourly chain. Same arguments, same bytes.
+    """
+    if signer.region != state.chain.region:
+        raise ValueError(f"{signer.region} keys cannot sign digests for {state.chain.region}")
+    previous = state.backfill
+    if previous is not None and window.end <= parse_time(previous.end_time):
+        raise StaleWindowError(
+            f"backfill window ending {format_time(window.end)} is not after the previous "
+            f"backfill digest's end {previous.end_time}"
+        )
+    key = digest_key(state.chain, prefix, window.end, backfill=True)
+    signing_key = signer.key_for(generated)
+    body = build_digest(
+        state.chain, window, bucket, key, signing_key.fingerprint, previous, files, extra
+    )
+    sha256 = hashlib.sha256(body).hexdigest()
+    to_sign = string_to_sign(
+        format_time(window.end), bucket, key, sha256, previous.signature if previous else None
+    )
+    signature = signing_key.sign(to_sign).hex()
+    artifact = DigestArtifact(
+        bucket=bucket,
+        key=key,
+        body=body,
+        gz=gzip.compress(body, mtime=0),
+        metadata={
+            "signature": signature,
+            "signature-algorithm": SIGNATURE_ALGORITHM,
+            "backfill-generation-timestamp": format_time(generated),
+        },
+    )
+    link = PreviousDigest(bucket, key, sha256, signature, format_time(window.end))
+    return artifact, replace(state, backfill=link)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +250,7 @@ def after_conflict(
     stored_metadata: Mapping[str, str],
     *,
     final: bool,
+    backfill: bool = False,
 ) -> Conflict:
     """The digest's key already holds an object: never write a second, different one.
 
@@ -201,10 +272,12 @@ def after_conflict(
     unlisted = tuple(f for f in files if (f.bucket, f.key) not in listed)
     link = adopted.previous
     assert link is not None  # state_from_digest always links to the digest it read
-    if final:
-        state = ChainState(ours.chain, None, ours.prefix, ended=link.end_time)
+    if backfill:
+        state = replace(ours, backfill=link)
+    elif final:
+        state = replace(ours, previous=None, ended=link.end_time)
     else:
-        state = ChainState(ours.chain, link, ours.prefix)
+        state = replace(ours, previous=link, ended=None)
     return Conflict(state, False, unlisted)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,11 +133,14 @@ def build_digest(
     fingerprint: str,
     previous: PreviousDigest | None,
     files: Iterable[LogFileManifest],
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The uncompressed digest bytes (what is hashed and signed).
 
     ``previous`` None makes a starting digest (all previous* fields null). No
-    files makes an 'empty' digest: ``logFiles`` [] and null event times.
+    files makes an 'empty' digest: ``logFiles`` [] and null event times. ``extra``
+    fields follow the guide's (validate-logs reads only the fields it knows; the
+    signature covers every byte).
     """
     entries = log_file_entries(chain, files)
     newest = [e["newestEventTime"] for e in entries if e["newestEventTime"]]
@@ -159,6 +162,10 @@ def build_digest(
         "previousDigestSignature": previous.signature if previous else None,
         "logFiles": entries,
     }
+    for name, value in (extra or {}).items():
+        if name in doc:
+            raise ValueError(f"{name} is a digest field of the guide's")
+        doc[name] = value
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -18,13 +18,21 @@ Rings stored by older versions (``rings/<region>.bin``, ``public/<region>.json``
 are read as well.
 
 A new key is persisted before it signs anything: a digest whose key was lost could
-never be verified. A region's ring is made when the digester starts (or first
+never be verified.
+
+Each region also has one Ed25519 *log key* that signs the checkpoints of the Merkle
+logs (``recorder.integrity.tlog``): ``tlog/<region>.bin`` (sealed the same way) and
+``public/tlog/<region>.pub`` (the raw public key, base64). It is made once, with a
+conditional put, so two digesters that make it at the same moment agree on the one
+stored. With ``RECORDER_SIGNING_KEY_FILE`` it is derived from that key (HKDF-SHA256
+over its private DER): no second secret to hand out. A region's ring is made when the digester starts (or first
 meets the region), not when the first digest is due, and its first key is
 backdated (``FIRST_KEY_BACKDATE``) so the window that is closing has a key.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import time
@@ -32,8 +40,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from recorder.integrity.envelope import encrypted_data_key
+from recorder.integrity.envelope import encrypted_data_key, open_sealed, seal
 from recorder.integrity.signing import KeyRing, PublicKey, SigningKey
 from recorder.obs.logging import get_logger
 from recorder.settings import Settings
@@ -41,6 +52,7 @@ from recorder.settings import Settings
 log = get_logger("recorder.keystore")
 
 _FOREVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+_LOG_KEY_PURPOSE = "merkle-log-checkpoint-key"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -74,6 +86,7 @@ class KeyStore:
     _loaded_at: dict[str, float] = field(default_factory=dict)
     _seen: dict[str, set[str]] = field(default_factory=dict)  # region -> object keys read
     _pem_key: SigningKey | None = None
+    _log_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         path = self.settings.signing_key_file
@@ -162,6 +175,68 @@ class KeyStore:
             (k for k in found.values() if k.overlaps(start, end)),
             key=lambda k: (k.validity_start, k.fingerprint),
         )
+
+    async def log_key(self, region: str) -> Ed25519PrivateKey:
+        """The region's Ed25519 key that signs Merkle log checkpoints."""
+        key = self._log_keys.get(region)
+        if key is not None:
+            return key
+        if self._pem_key is not None:
+            der = self._pem_key.private_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            seed = HKDF(hashes.SHA256(), 32, b"recorder tlog", region.encode()).derive(der)
+            key = Ed25519PrivateKey.from_private_bytes(seed)
+        else:
+            key = await self._stored_log_key(region)
+        self._log_keys[region] = key
+        return key
+
+    async def log_public_key(self, region: str) -> bytes:
+        key = await self.log_key(region)
+        return key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    async def _stored_log_key(self, region: str) -> Ed25519PrivateKey:
+        assert self.kms is not None, "a KMS client is needed to keep the log key"
+        name = f"tlog/{region}.bin"
+        blob = await self._get(name)
+        if blob is None:
+            new = Ed25519PrivateKey.generate()
+            raw = new.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+            dk = await self.kms.generate_data_key(
+                KeyId=self.settings.keys_kms_key_id, KeySpec="AES_256"
+            )
+            sealed = seal(raw, dk["Plaintext"], dk["CiphertextBlob"], _LOG_KEY_PURPOSE)
+            try:
+                await self.s3.put_object(Bucket=self.bucket, Key=name, Body=sealed, IfNoneMatch="*")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+                    raise
+                log.info("log_key_made_elsewhere", region=region)  # theirs is the one
+            else:
+                public = new.public_key().public_bytes(
+                    serialization.Encoding.Raw, serialization.PublicFormat.Raw
+                )
+                await self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=f"public/tlog/{region}.pub",
+                    Body=base64.b64encode(public) + b"\n",
+                    ContentType="text/plain",
+                )
+                log.info("log_key_made", region=region)
+            blob = await self._get(name)
+            if blob is None:
+                raise RuntimeError(f"the log key of {region} was stored and is gone")
+        plain = (await self.kms.decrypt(CiphertextBlob=encrypted_data_key(blob)))["Plaintext"]
+        return Ed25519PrivateKey.from_private_bytes(open_sealed(blob, plain, _LOG_KEY_PURPOSE))
 
     # -- storage ------------------------------------------------------------------------
     async def _list(self, prefix: str) -> list[str]:

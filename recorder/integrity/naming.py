@@ -53,11 +53,17 @@ def digest_folder(chain: Destination, prefix: str | None) -> str:
     return prefixed(prefix, folder)
 
 
-def digest_key(chain: Destination, prefix: str | None, end_time: dt.datetime) -> str:
+def digest_key(
+    chain: Destination, prefix: str | None, end_time: dt.datetime, *, backfill: bool = False
+) -> str:
+    """A digest's key; a backfill digest's ends ``_backfill.json.gz`` (the guide's note
+    on backfill digest files; validate-logs lists them apart and walks them as a chain
+    of their own)."""
     end = utc(end_time)
     name = (
         f"{chain.account_id}_CloudTrail-Digest_{chain.region}_{chain.trail_name}_"
-        f"{chain.home_region}_{format_key_time(end)}.json.gz"
+        f"{chain.home_region}_{format_key_time(end)}"
+        f"{_BACKFILL_SUFFIX if backfill else '.json.gz'}"
     )
     return f"{digest_folder(chain, prefix)}/{end:%Y/%m/%d}/{name}"
 

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aioboto3
@@ -32,27 +32,38 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recorder.integrity import tlog
 from recorder.integrity.chain import (
     ChainState,
     DigestArtifact,
     StaleWindowError,
     after_conflict,
+    next_backfill,
     next_digest,
 )
-from recorder.integrity.closing import MARKER_HEADER, ClosedWindow, PartitionWindows, WindowMarker
+from recorder.integrity.closing import (
+    MARKER_HEADER,
+    ClosedWindow,
+    Fence,
+    PartitionWindows,
+    WindowMarker,
+)
 from recorder.integrity.keystore import KeyStore
+from recorder.integrity.logs import MerkleLogs, Plan, checkpoint, grown
 from recorder.integrity.manifest import LogFileManifest
+from recorder.integrity.naming import digest_key
 from recorder.integrity.signing import NoSigningKeyError
-from recorder.integrity.times import format_time
+from recorder.integrity.times import format_time, parse_time
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener, commit_committable, resume
+from recorder.kafka.watermarks import CutMarks, Mark, is_watermark
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.retry import classify, retry_delay
 from recorder.settings import Settings
-from recorder.trails.destination import Destination
+from recorder.trails.destination import EVENTS, KINDS, Destination
 
 log = get_logger("recorder.digester")
 
@@ -115,8 +126,9 @@ class Digester:
         """Per-run state: a restarted run (supervision) begins from the committed offsets."""
         self._windows: dict[TopicPartition, PartitionWindows] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._retry: dict[Destination, _Retry] = {}
-        self._ended: dict[str, dt.datetime] = {}  # trail ARN -> when seen ended
+        self._retry: dict[tuple[Destination, bool], _Retry] = {}  # (chain, backfill)
+        self._ended: dict[str, dt.datetime] = {}  # trail ARN -> when it ended
+        self._cut_marks: dict[TopicPartition, CutMarks] = {}  # writers' marks, per partition
         self._registry_version = -1
         self._regions: set[str] = set()
         self.ready.clear()
@@ -129,6 +141,7 @@ class Digester:
         async with session.client("s3", **kw) as s3, session.client("kms", **kw) as kms:
             self._s3 = s3
             self.keys = KeyStore(s, s3, kms)
+            self._logs = MerkleLogs(s3, self.metrics)
             await self.keys.ensure_storage()
             self._producer = clients.producer(s, enable_idempotence=True)
             await self._producer.start()
@@ -252,23 +265,27 @@ class Digester:
                 interval=self.interval,
                 grace=self.grace,
                 final_wait=self.final_wait,
+                slack=dt.timedelta(seconds=self.settings.digest_final_slack),
             )
             self._windows[tp] = windows
-            now = dt.datetime.now(dt.UTC)
+            self._cut_marks[tp] = CutMarks()
             for i, chain in enumerate(self._here.get(tp.partition, ())):
                 if i % 1000 == 999:
                     await asyncio.sleep(0)  # heartbeats run on this loop too
                 state = self.states.get(chain)
-                if chain.trail_arn in self._ended:
-                    windows.end(chain, self._ended[chain.trail_arn], state)
-                elif self._trail_ended(chain.trail_arn):
-                    windows.end(chain, now, state)
+                if self._trail_ended(chain.trail_arn):
+                    at = self._ended.setdefault(chain.trail_arn, self._end_time(chain.trail_arn))
+                    if state is None or state.ended is None or state.previous is not None:
+                        windows.end(chain, at, state)  # its final digest is still to come
+                else:
+                    windows.resume(chain, self._start_time(chain.trail_arn), state)
                 windows.track(chain, state)
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._windows.pop(tp, None)
             self._committed.pop(tp, None)
+            self._cut_marks.pop(tp, None)
         gone = {tp.partition for tp in partitions}
         for chain in [c for c, r in self._retry.items() if r.windows.partition in gone]:
             del self._retry[chain]
@@ -313,6 +330,9 @@ class Digester:
             if windows is None:
                 continue
             for m in messages:
+                if is_watermark(m.headers):
+                    self._on_cut_mark(tp, windows, m)
+                    continue
                 is_marker = any(k == MARKER_HEADER for k, _ in m.headers or ())
                 try:
                     if is_marker:
@@ -334,28 +354,87 @@ class Digester:
                         await self._write(windows, closed)
                         if self._windows.get(tp) is not windows:
                             break  # revoked while the digest was written: no longer ours
-                elif self._accepts(windows, manifest):
-                    if manifest.chain.region not in self._regions:
-                        await self._prepare_keys(manifest.chain.region)
-                    windows.add(m.offset, manifest)
-                    if self._trail_ended(manifest.chain.trail_arn):
-                        chain = manifest.chain
-                        at = self._ended.setdefault(chain.trail_arn, dt.datetime.now(dt.UTC))
+                elif self._accepts(windows, m.offset, manifest):
+                    chain = manifest.chain
+                    if chain.region not in self._regions:
+                        await self._prepare_keys(chain.region)
+                    if not windows.add(m.offset, manifest, self.states.get(chain)):
+                        continue  # listed already (its manifest published again)
+                    if self._trail_ended(chain.trail_arn):
+                        at = self._ended.setdefault(
+                            chain.trail_arn, self._end_time(chain.trail_arn)
+                        )
                         windows.end(chain, at, self.states.get(chain))
                 else:
                     windows.skip(m.offset)
+
+    def _on_cut_mark(self, tp: TopicPartition, windows: PartitionWindows, m: Any) -> None:
+        """A writer's cut mark: chains whose final digest waited for it may be ready."""
+        windows.skip(m.offset)
+        try:
+            mark = Mark.from_bytes(m.value or b"")
+        except ValueError as exc:
+            log.warning("bad_watermark", partition=tp.partition, offset=m.offset, error=str(exc))
+            return
+        marks = self._cut_marks.setdefault(tp, CutMarks())
+        marks.on_mark(mark)
+        if not marks.times:
+            return
+
+        def of_chain(chain: Destination) -> int:
+            parts = self._routed_partitions(chain, marks.routed_count)
+            return min(marks.times.get(p, -1) for p in parts)
+
+        now = dt.datetime.now(dt.UTC)
+        for chain in windows.watermark(max(marks.times.values()), of_chain, self.states):
+            stop = self._ended.get(chain.trail_arn)
+            if stop is not None:
+                log.info(
+                    "final_digest_ready",
+                    trail_arn=chain.trail_arn,
+                    region=chain.region,
+                    stopped=format_time(stop),
+                    waited=round((now - stop).total_seconds(), 1),
+                )
+
+    def _routed_partitions(self, chain: Destination, count: int) -> tuple[int, ...]:
+        """The ``routed`` partitions the chain's files come from: its destinations' of
+        every kind (events, Insights, network activity, aggregated)."""
+        everything = list(range(count))
+        return tuple(
+            int(self._partitioner(replace(chain, kind=kind).key(), everything, everything))
+            for kind in (EVENTS, *sorted(KINDS))
+        )
+
+    def _end_time(self, trail_arn: str) -> dt.datetime:
+        """When the trail stopped logging (its last logging period's end), or now (a
+        deleted trail, validation turned off)."""
+        trail = self.registry.get(trail_arn)
+        periods = getattr(trail, "logging_periods", ()) if trail is not None else ()
+        if trail is not None and not trail.is_logging and periods and periods[-1].stop:
+            return dt.datetime.fromtimestamp(periods[-1].stop / 1000, dt.UTC)
+        return dt.datetime.now(dt.UTC)
+
+    def _start_time(self, trail_arn: str) -> dt.datetime:
+        """When the trail started logging this time (its open logging period), or now."""
+        trail = self.registry.get(trail_arn)
+        periods = getattr(trail, "logging_periods", ()) if trail is not None else ()
+        if periods and periods[-1].stop is None:
+            return dt.datetime.fromtimestamp(periods[-1].start / 1000, dt.UTC)
+        return dt.datetime.now(dt.UTC)
 
     def _trail_ended(self, trail_arn: str) -> bool:
         trail = self.registry.get(trail_arn)
         return trail is None or not trail.is_logging or not trail.log_file_validation_enabled
 
-    def _accepts(self, windows: PartitionWindows, manifest: LogFileManifest) -> bool:
+    def _accepts(self, windows: PartitionWindows, offset: int, manifest: LogFileManifest) -> bool:
         """Whether a delivered log file belongs in a digest.
 
         A trail with validation on: yes. A trail that ended (stopped, deleted,
         validation off): yes while its chain still waits for its final digest (files
-        cut after the stop hold events from before it); no once the final digest is
-        written, so no digest covers a stopped period; no for a trail that never
+        cut after the stop hold events from before it); once the final digest is
+        written, only a file holding events from before the end (in a backfill
+        digest), so no digest covers a stopped period; no for a trail that never
         had validation on.
         """
         chain = manifest.chain
@@ -367,10 +446,13 @@ class Digester:
             return True  # the chain's final digest is still to come
         if state is None and trail is None:
             return True  # deleted before its first digest: the final one lists it
+        fence = Fence.of(state)
+        if fence is not None and fence.misses(offset, manifest):
+            return True  # events from before the end: a backfill digest lists it
         if state is not None and state.ended is not None:
             self.metrics.digester_late_files.inc()
             log.warning(
-                "log_file_after_final_digest",
+                "log_file_in_no_digest",
                 trail_arn=chain.trail_arn,
                 key=manifest.key,
                 final_digest_end=state.ended,
@@ -383,19 +465,19 @@ class Digester:
         if version == self._registry_version:
             return
         self._registry_version = version
-        now = dt.datetime.now(dt.UTC)
         known = {c.trail_arn for c in self.states}
         for windows in self._windows.values():
             known.update(c.trail_arn for c in windows.chain_ids())
-        ended = {arn for arn in known if self._trail_ended(arn)}
+        ended = {arn: self._ended.get(arn) or self._end_time(arn) for arn in known}
+        ended = {arn: at for arn, at in ended.items() if self._trail_ended(arn)}
         for tp, windows in self._windows.items():
             for chain in {*self._here.get(tp.partition, ()), *windows.chain_ids()}:
                 state = self.states.get(chain)
                 if chain.trail_arn in ended:
-                    windows.end(chain, self._ended.get(chain.trail_arn, now), state)
+                    windows.end(chain, ended[chain.trail_arn], state)
                 elif chain.trail_arn in self._ended:
-                    windows.resume(chain, state)
-        self._ended = {arn: self._ended.get(arn, now) for arn in ended}
+                    windows.resume(chain, self._start_time(chain.trail_arn), state)
+        self._ended = ended
 
     # -- closing windows --------------------------------------------------------------
     async def _close_due(self) -> None:
@@ -412,7 +494,9 @@ class Digester:
                     )
                 except KafkaError as exc:
                     log.warning("digest_marker_failed", error=repr(exc))
-                    windows.cancel(marker.chain, self.states.get(marker.chain))
+                    windows.cancel(
+                        marker.chain, self.states.get(marker.chain), marker.kind == "backfill"
+                    )
 
     async def _write(self, windows: PartitionWindows, closed: ClosedWindow) -> None:
         """One attempt at a digest; a failure schedules a retry and never waits here."""
@@ -421,7 +505,7 @@ class Digester:
 
     async def _write_locked(self, windows: PartitionWindows, closed: ClosedWindow) -> None:
         chain = closed.chain
-        retry = self._retry.pop(chain, None)
+        retry = self._retry.pop((chain, closed.backfill), None)
         attempts = (retry.attempts if retry else 0) + 1
         try:
             written = await self._write_once(closed)
@@ -445,7 +529,9 @@ class Digester:
                 if parked
                 else retry_delay(attempts, base=0.2, cap=self.settings.digest_park_retry)
             )
-            self._retry[chain] = _Retry(windows, closed, attempts, time.monotonic() + delay, parked)
+            self._retry[(chain, closed.backfill)] = _Retry(
+                windows, closed, attempts, time.monotonic() + delay, parked
+            )
             self._count_parked()
             log.warning(
                 "digest_chain_parked" if parked else "digest_put_failed_retrying",
@@ -461,7 +547,11 @@ class Digester:
         windows.written(closed, self.states.get(chain))
         if written is None:
             return
-        self.metrics.digester_digests.labels("written").inc()
+        key, unlisted = written
+        if unlisted:
+            windows.late_files(chain, unlisted, closed.offset)
+            windows.track(chain, self.states.get(chain))
+        self.metrics.digester_digests.labels("backfill" if closed.backfill else "written").inc()
         st = self._status(chain.trail_arn)
         st.latest_digest_delivery_time = format_time(dt.datetime.now(dt.UTC))
         st.latest_digest_delivery_error = None
@@ -470,64 +560,111 @@ class Digester:
             trail_arn=chain.trail_arn,
             account_id=chain.account_id,
             region=chain.region,
-            key=written,
+            key=key,
             files=len(closed.files),
             final=closed.final,
+            backfill=closed.backfill,
             start=format_time(closed.window.start),
             end=format_time(closed.window.end),
             attempts=attempts,
         )
 
-    async def _write_once(self, closed: ClosedWindow) -> str | None:
-        """Sign, put, record the new state; the digest's key, or None when skipped."""
+    async def _write_once(
+        self, closed: ClosedWindow
+    ) -> tuple[str, tuple[LogFileManifest, ...]] | None:
+        """Sign, put, record the new state: the digest's key and the files it was to list
+        that the digest found at its key does not (for a backfill digest), or None when
+        skipped."""
         chain = closed.chain
         state = self.states.get(chain) or ChainState(chain)
         target = self.registry.target(chain.trail_arn)
         # A deleted trail's final digest goes where the chain's digests went.
-        bucket = target.bucket if target else (state.previous.bucket if state.previous else None)
+        last = state.previous or state.backfill
+        bucket = target.bucket if target else (last.bucket if last else None)
         prefix = target.prefix if target else state.prefix
         if bucket is None and closed.files:
             bucket = closed.files[0].bucket  # deleted before its first digest
         if bucket is None:
             log.warning("digest_skipped_unknown_trail", trail_arn=chain.trail_arn)
             return None
-        signer = await self.keys.signer(chain.region, dt.datetime.now(dt.UTC))
+        now = dt.datetime.now(dt.UTC)
+        signer = await self.keys.signer(chain.region, now)
+        log_key = await self.keys.log_key(chain.region)
+        public = await self.keys.log_public_key(chain.region)
+        before = await self._logs.begin(state.log, tlog.origin(bucket, chain, prefix), public)
+        key = digest_key(chain, prefix, closed.window.end, backfill=closed.backfill)
+        files = tlog.file_entries(closed.files, key)
+        inner = grown(before, files) if before is not None else None
+        extra = {tlog.CHECKPOINT_FIELD: checkpoint(inner, log_key)} if inner else None
         try:
-            artifact, new_state = next_digest(
-                state,
-                closed.window,
-                closed.files,
-                signer,
-                bucket=bucket,
-                prefix=prefix,
-                final=closed.final,
-            )
+            if closed.backfill:
+                artifact, new_state = next_backfill(
+                    state,
+                    closed.window,
+                    closed.files,
+                    signer,
+                    bucket=bucket,
+                    prefix=prefix,
+                    generated=parse_time(closed.generated) if closed.generated else now,
+                    extra=extra,
+                )
+            else:
+                artifact, new_state = next_digest(
+                    state,
+                    closed.window,
+                    closed.files,
+                    signer,
+                    bucket=bucket,
+                    prefix=prefix,
+                    final=closed.final,
+                    extra=extra,
+                )
+                new_state = replace(new_state, offset=closed.offset)
         except StaleWindowError:
             return None  # written before a crash; the state already links past it
+        plan = None
+        if before is not None and inner is not None and extra is not None:
+            entry = tlog.digest_entry(bucket, artifact.key, artifact.sha256, artifact.signature)
+            after = grown(inner, [entry])
+            outer = checkpoint(after, log_key)
+            plan = Plan(before, (*files, entry), extra[tlog.CHECKPOINT_FIELD], after, outer)
+            new_state = replace(new_state, log=after)
+        unlisted: tuple[LogFileManifest, ...] = ()
         try:
             await self._s3.put_object(**artifact.put_object_kwargs())
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in PRECONDITION_FAILED:
                 raise
-            new_state = await self._after_conflict(artifact, new_state, closed)
+            same, new_state, unlisted = await self._after_conflict(artifact, new_state, closed)
+            if not same:
+                plan = None  # the log grows by the digest that is there, not by ours
+        if plan is not None:
+            await self._logs.store(plan)
         await self._save_state(new_state)
-        return artifact.key
+        return artifact.key, unlisted
 
     async def _after_conflict(
         self, artifact: DigestArtifact, ours: ChainState, closed: ClosedWindow
-    ) -> ChainState:
-        """The digest's key exists: read what is there and continue from it."""
+    ) -> tuple[bool, ChainState, tuple[LogFileManifest, ...]]:
+        """The digest's key exists: read what is there and continue from it (same:
+        it is ours, a replay)."""
         obj = await self._s3.get_object(Bucket=artifact.bucket, Key=artifact.key)
         body = await obj["Body"].read()
         try:
             conflict = after_conflict(
-                artifact, ours, closed.files, body, obj.get("Metadata", {}), final=closed.final
+                artifact,
+                ours,
+                closed.files,
+                body,
+                obj.get("Metadata", {}),
+                final=closed.final,
+                backfill=closed.backfill,
             )
         except ValueError as exc:
             raise DigestKeyTaken(str(exc)) from None
         if conflict.same:
             log.info("digest_already_written", trail_arn=closed.chain.trail_arn, key=artifact.key)
-            return conflict.state
+            return True, conflict.state, ()
         self.metrics.digester_conflicts.inc()
         log.warning(
             "digest_written_by_another",
@@ -536,7 +673,13 @@ class Digester:
             key=artifact.key,
             unlisted=[f.key for f in conflict.unlisted],
         )
-        return conflict.state
+        # The other digester saved the chain's state with its log: take it if it is
+        # there already; else the log is read back from S3 at the next digest.
+        await self._load_states()
+        theirs = self.states.get(closed.chain)
+        if theirs is not None and not _older(theirs, conflict.state):
+            return False, theirs, conflict.unlisted
+        return False, replace(conflict.state, log=None), conflict.unlisted
 
     async def _retry_due(self) -> None:
         if not self._retry:
@@ -569,6 +712,10 @@ class Digester:
         record then precedes the next owner's read of ``digest-state``), and commit."""
         async with self._writing:
             await self._commit()
+
+
+def _ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
 
 
 def _older(state: ChainState, known: ChainState | None) -> bool:

@@ -293,9 +293,17 @@ class Metrics:
             "written yet (retried or parked); 0 when none waits",
             registry=r,
         )
+        self.digester_tlog_failures = Counter(
+            "recorder_digester_tlog_failures_total",
+            "Merkle log writes given up (unavailable: its stored tiles cannot be read back; "
+            "tile_conflict: a tile of different bytes is stored)",
+            ["reason"],
+            registry=r,
+        )
         self.digester_late_files = Counter(
             "recorder_digester_late_log_files_total",
-            "Log files delivered after their chain's final digest (in no digest)",
+            "Log files in no digest: delivered after their chain's final digest holding "
+            "only events from after it (a trail stopped, deleted or without validation)",
             registry=r,
         )
         # supervision

@@ -19,8 +19,8 @@ from recorder.integrity import (
     next_digest,
     state_from_digest,
 )
-from recorder.integrity.chain import after_conflict
-from tests.unit.integrity.fakes import BUCKET, T0, Chain, hourly_chain
+from recorder.integrity.chain import after_conflict, next_backfill
+from tests.unit.integrity.fakes import BUCKET, T0, Chain, aws_cli, hourly_chain, ours, request
 
 
 def test_every_digest_passes_the_cli_validator(ring: KeyRing) -> None:
@@ -183,3 +183,60 @@ def test_an_object_that_is_no_digest_of_the_chain_is_never_adopted(ring: KeyRing
     ours, state = next_digest(c.state, window, [], ring, bucket=BUCKET)
     with pytest.raises(ValueError, match="has been moved from its original location"):
         after_conflict(ours, state, [], gzip.compress(b'{"x": 1}'), {}, final=False)
+
+
+def test_backfill_digests_are_in_awss_form_and_the_cli_validates_them(
+    ring: KeyRing, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Files delivered after their hour's digest: two backfill digests, chained to each
+    other apart from the hourly chain, keys ending ``_backfill.json.gz``, metadata
+    ``backfill-generation-timestamp``; awscli's validate-logs counts both valid."""
+    c = hourly_chain(ring)
+    assert c.state is not None
+    late = [
+        c.log_file(T0 + dt.timedelta(minutes=40), 2),
+        c.log_file(T0 + dt.timedelta(minutes=41), 1),
+    ]
+    generated = T0 + dt.timedelta(hours=3, minutes=30)
+    first_window = DigestWindow(T0 + dt.timedelta(minutes=40), T0 + dt.timedelta(minutes=42))
+    b1, state = next_backfill(c.state, first_window, late, ring, bucket=BUCKET, generated=generated)
+    assert b1.key.endswith(
+        "_CloudTrail-Digest_us-east-2_my-trail_us-east-2_20240501T104200Z_backfill.json.gz"
+    )
+    assert b1.metadata["backfill-generation-timestamp"] == "2024-05-01T13:30:00Z"
+    assert b1.put_object_kwargs()["IfNoneMatch"] == "*"
+    assert state.previous == c.state.previous  # the hourly chain is untouched
+    assert state.backfill is not None and state.backfill.key == b1.key
+    c.s3.put(b1.bucket, b1.key, b1.gz, b1.metadata)
+    later = c.log_file(T0 + dt.timedelta(hours=2, minutes=5), 1)
+    b2, state = next_backfill(
+        state,
+        DigestWindow(T0 + dt.timedelta(hours=2, minutes=5), T0 + dt.timedelta(hours=2, minutes=6)),
+        [later],
+        ring,
+        bucket=BUCKET,
+        generated=generated + dt.timedelta(minutes=20),
+    )
+    assert json.loads(b2.body)["previousDigestS3Object"] == b1.key
+    assert json.loads(b2.body)["previousDigestSignature"] == b1.signature
+    c.s3.put(b2.bucket, b2.key, b2.gz, b2.metadata)
+    result = aws_cli(c, request(c), capsys)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "2/2 backfill digest files valid" in result.stdout
+    assert "4/4 digest files valid" in result.stdout
+    assert "8/8 log files valid" in result.stdout  # 5 hourly + 3 backfilled
+    assert "INVALID" not in result.stdout + result.stderr
+    assert result.stderr == ""  # no gap between the two backfill digests
+    mine = ours(c, request(c))  # recorder validate says the same, line for line
+    assert (mine.exit_code, mine.stdout, mine.stderr) == (0, result.stdout, result.stderr)
+    # a backfill window that does not follow the last one is stale
+    with pytest.raises(StaleWindowError):
+        next_backfill(state, first_window, late, ring, bucket=BUCKET, generated=generated)
+    # and a backfill digest without its metadata is invalid to the CLI
+    c.s3.put(
+        b2.bucket, b2.key, b2.gz, {k: v for k, v in b2.metadata.items() if "backfill" not in k}
+    )
+    broken = aws_cli(c, request(c), capsys)
+    assert (
+        f"(backfill) Digest file\ts3://{BUCKET}/{b2.key}\tINVALID: invalid format" in broken.stderr
+    )
