@@ -19,7 +19,7 @@ from typing import Any
 
 import aioboto3
 import orjson
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from recorder.delivery.batcher import MARKER_HEADER, Batch, CutMarker, PartitionBatcher, Routed
@@ -98,7 +98,10 @@ class Writer:
         self._consumer = clients.consumer(s, group_id=self.group_id, max_poll_records=POLL_RECORDS)
         self._pauses = Pauses(self._consumer)
         self._pacer = Pacer(self._consumer, self._pauses, s.poll_linger, POLL_RECORDS)
-        self._producer = await self._start_producer()
+        # Idempotent where the broker has it. Without it (tansu) a retried send may write
+        # a marker twice; the repeat names records the first one already took, so it cuts
+        # nothing and replays decide the same.
+        self._producer = await clients.started_producer(s, "writer")
         session = aioboto3.Session()
         config = aws_config(s)
         regional = RegionalClients(s, config)
@@ -142,22 +145,6 @@ class Writer:
                     await self._consumer.stop()
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
-
-    async def _start_producer(self) -> AIOKafkaProducer:
-        """Idempotent where the broker has it. Without it (tansu) a retried send may
-        write a marker twice; the repeat names records the first one already took, so
-        it cuts nothing and replays decide the same."""
-        producer = clients.producer(self.settings, enable_idempotence=True)
-        try:
-            await asyncio.wait_for(producer.start(), 15)
-            return producer
-        except (KafkaError, TimeoutError) as exc:
-            with contextlib.suppress(Exception):
-                await producer.stop()
-            log.warning("writer_idempotence_unavailable", error=repr(exc))
-        producer = clients.producer(self.settings)
-        await producer.start()
-        return producer
 
     async def _loop(self, stop: asyncio.Event) -> None:
         interval = self.settings.cut_interval

@@ -19,6 +19,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from recorder.integrity.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from recorder.integrity.naming import digest_key_time, is_backfill_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ def audit(
     Returns the findings and counts of what was checked.
     """
     findings: list[Finding] = []
-    counts = {"entries": len(entries), "logs": 0, "digests": 0, "checkpoints": 0}
+    counts = {"entries": len(entries), "logs": 0, "digests": 0, "checkpoints": 0, "pending": 0}
     try:
         cp = tlog.open_note(note, public, origin)
     except tlog.CheckpointError as exc:
@@ -240,6 +242,11 @@ def audit(
             findings.append(Finding(url, f"signature doesn't match entry {i} of the log"))
         findings += _digest_against_log(url, i, stored, hashes, files_of, public, origin)
     seen_elsewhere = set(elsewhere)
+    newest = max(
+        (_key_time(d["s3Object"]) for d in docs if d["type"] == "digest"),
+        default=None,
+        key=lambda t: t or "",
+    )
     for bucket, key in listed:
         if (bucket, key) in where_of or (bucket, key) in seen_elsewhere:
             continue
@@ -256,9 +263,33 @@ def audit(
                     f"{d['s3Object']}, delivered in the window of {d['digestS3Object']}",
                 )
             )
+        elif _pending(key, newest):
+            counts["pending"] += 1  # delivered after the log's newest digest: not in it yet
         else:
             findings.append(Finding(url, "not in the log (no entry names it or its content)"))
     return findings, counts
+
+
+_LOG_TIME = re.compile(r"_(\d{8}T\d{4})Z_[^_/]+\.json\.gz$")
+
+
+def _key_time(key: str) -> str | None:
+    """``YYYYMMDDTHHMMSS`` of a digest key's end time (a log file's key: to the minute)."""
+    if is_backfill_key(key) or "/CloudTrail-Digest/" in key:
+        return digest_key_time(key)[:-1]
+    m = _LOG_TIME.search(key)
+    return None if m is None else m.group(1) + "00"
+
+
+def _pending(key: str, newest: str | None) -> bool:
+    """An object newer than the log's newest digest is not in the log yet (a log file's
+    key has minutes only: one in the newest digest's minute may be either)."""
+    when = _key_time(key)
+    if when is None or newest is None:
+        return newest is None
+    if "/CloudTrail-Digest/" in key:
+        return when > newest
+    return when[:-2] >= newest[:-2]
 
 
 def _digest_against_log(

@@ -265,7 +265,7 @@ class PartitionWindows:
             chain.due_at = None
             return
         end = start + self.interval
-        if chain.ended_at is not None and end > chain.ended_at:
+        if chain.ended_at is not None and end >= _second(chain.ended_at):
             # No regular digest reaches into the stopped period: the final one is next.
             closes, needs = chain.ended_at, self._final_mark(chain.ended_at)
         else:
@@ -547,12 +547,12 @@ class PartitionWindows:
             return None
         end = start + self.interval
         ended_at = chain.ended_at
-        if ended_at is not None and end > ended_at:
+        if ended_at is not None and end >= _second(ended_at):
             if chain.cut_until < self._final_mark(ended_at) and now < ended_at + self.final_wait:
                 return None  # an early wake-up: the final is due later
             # It ends when the chain ended, and lists the files that hold events up to
             # the stop (cut after it too): all the chain has, unless the trail logs again.
-            end = max(start + SECOND, ended_at)
+            end = max(start + SECOND, _second(ended_at))
             until = format_time(ended_at) if chain.resumed_at is not None else None
             kind: Kind = "final"
         elif now < end + self.grace or (chain.cut_until < _ms(end) and now < end + self.final_wait):
@@ -564,7 +564,9 @@ class PartitionWindows:
         window = DigestWindow(start, end)
         return WindowMarker(chain_id, window, first, last, kind == "final", kind, until)
 
-    def cancel(self, chain_id: Destination, state: ChainState | None, backfill: bool) -> None:
+    def cancel(
+        self, chain_id: Destination, state: ChainState | None, backfill: bool = False
+    ) -> None:
         chain = self._chains.get(chain_id)
         if chain is not None:
             if backfill:
@@ -584,6 +586,12 @@ class PartitionWindows:
                 self.position,
             ]
         )
+
+
+def _second(t: dt.datetime) -> dt.datetime:
+    """The second a time falls in: a digest's times have whole seconds, and a window
+    ending in the stop's second ends at the stop (it is the final one)."""
+    return t.replace(microsecond=0)
 
 
 def _ms(t: dt.datetime) -> int:

@@ -22,7 +22,7 @@ never be verified.
 
 Each region also has one Ed25519 *log key* that signs the checkpoints of the Merkle
 logs (``recorder.integrity.tlog``): ``tlog/<region>.bin`` (sealed the same way) and
-``public/tlog/<region>.pub`` (the raw public key, base64). It is made once, with a
+``tlog/<region>.pub`` (the raw public key, base64; outside ``public/``, which ListPublicKeys reads). It is made once, with a
 conditional put, so two digesters that make it at the same moment agree on the one
 stored. With ``RECORDER_SIGNING_KEY_FILE`` it is derived from that key (HKDF-SHA256
 over its private DER): no second secret to hand out. A region's ring is made when the digester starts (or first
@@ -227,7 +227,7 @@ class KeyStore:
                 )
                 await self.s3.put_object(
                     Bucket=self.bucket,
-                    Key=f"public/tlog/{region}.pub",
+                    Key=f"tlog/{region}.pub",
                     Body=base64.b64encode(public) + b"\n",
                     ContentType="text/plain",
                 )

@@ -143,8 +143,7 @@ class Digester:
             self.keys = KeyStore(s, s3, kms)
             self._logs = MerkleLogs(s3, self.metrics)
             await self.keys.ensure_storage()
-            self._producer = clients.producer(s, enable_idempotence=True)
-            await self._producer.start()
+            self._producer = await clients.started_producer(s, "digester")
             try:
                 self.states.clear()
                 self._here = {}
@@ -280,12 +279,20 @@ class Digester:
                 else:
                     windows.resume(chain, self._start_time(chain.trail_arn), state)
                 windows.track(chain, state)
+            log.info(
+                "partition_assigned",
+                partition=tp.partition,
+                start=r.start,
+                end=r.end,
+                chains=len(self._here.get(tp.partition, ())),
+            )
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._windows.pop(tp, None)
             self._committed.pop(tp, None)
             self._cut_marks.pop(tp, None)
+            log.info("partition_revoked", partition=tp.partition)
         gone = {tp.partition for tp in partitions}
         for chain in [c for c, r in self._retry.items() if r.windows.partition in gone]:
             del self._retry[chain]

@@ -14,7 +14,7 @@ Two forms:
   moved or copied into another window). Each problem is one line naming it.
 
 ``KEY`` is the region's Ed25519 log key, base64 or as a note verifier key
-(``s3://<keys bucket>/public/tlog/<region>.pub``); take it from a source you trust.
+(``s3://<keys bucket>/tlog/<region>.pub``); take it from a source you trust.
 Exit status: 0 verified, 1 a problem found, 255 the command could not run.
 """
 
@@ -142,7 +142,8 @@ def _audit(args: argparse.Namespace, public: bytes) -> int:
         print(str(f), file=sys.stderr)
     print(
         f"Merkle log s3://{origin}: {counts['entries']} entries, {counts['logs']} log files "
-        f"and {counts['digests']} digests checked, {counts['checkpoints']} kept checkpoints"
+        f"and {counts['digests']} digests checked, {counts['checkpoints']} kept checkpoints, "
+        f"{counts['pending']} objects newer than its last digest (not in it yet)"
     )
     print(f"{len(findings)} problem{'s' if len(findings) != 1 else ''} found")
     return 1 if findings else 0

@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from recorder.kafka.pacing import HANDOVER, Pauses
 from recorder.obs.logging import get_logger
@@ -25,6 +26,23 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     }
     kwargs.update(overrides)
     return AIOKafkaProducer(**kwargs)
+
+
+async def started_producer(settings: Settings, stage: str) -> AIOKafkaProducer:
+    """A started producer, idempotent where the broker has it. Without it (tansu) a
+    retried send may write a record twice; the markers stages write are idempotent
+    in effect (a repeat names what the first one took), so they work either way."""
+    idempotent = producer(settings, enable_idempotence=True)
+    try:
+        await asyncio.wait_for(idempotent.start(), 15)
+        return idempotent
+    except (KafkaError, TimeoutError) as exc:
+        with contextlib.suppress(Exception):
+            await idempotent.stop()
+        log.warning("idempotence_unavailable", stage=stage, error=repr(exc))
+    plain = producer(settings)
+    await plain.start()
+    return plain
 
 
 def consumer(settings: Settings, *topics: str, group_id: str, **overrides: Any) -> AIOKafkaConsumer:

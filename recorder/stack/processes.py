@@ -182,10 +182,11 @@ def tansu_broker(port: int, log_path: Path) -> ServerProcess:
 
 
 def moto_server(port: int, log_path: Path) -> ServerProcess:
-    """S3, SNS, SQS and KMS on one loopback port."""
+    """S3, SNS, SQS and KMS on one loopback port; S3's conditional puts atomic, as in
+    AWS (``recorder.stack.motoserve``)."""
     return ServerProcess(
         "moto",
-        [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "recorder.stack.motoserve", "-H", "127.0.0.1", "-p", str(port)],
         port,
         log_path,
     )

@@ -84,6 +84,8 @@ def routed_request_ids(stack: LocalStack, trail_arn: str, wanted: str, timeout: 
                 batch = await consumer.getmany(timeout_ms=100)
                 for msgs in batch.values():
                     for m in msgs:
+                        if m.key is None:
+                            continue  # a router's progress mark (recorder.kafka.watermarks)
                         if Destination.from_key(m.key).trail_arn == trail_arn and m.value:
                             record = orjson.loads(m.value)
                             seen.add(str(record.get("requestID")))

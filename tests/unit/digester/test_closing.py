@@ -402,3 +402,15 @@ def test_a_window_closes_when_its_own_partitions_are_cut_past_its_end_or_at_most
     assert w2.due(T0 + HOUR + dt.timedelta(minutes=9), states) == []
     (late,) = w2.due(T0 + HOUR + dt.timedelta(minutes=10), states)  # the upper bound
     assert late.window.end == T0 + HOUR
+
+
+def test_a_window_ending_in_the_stops_second_is_the_final_one() -> None:
+    """Digest times have whole seconds: a stop 100 ms after a window's end makes that
+    window the final digest, ending at the stop's second, not a 1-second final after it."""
+    w = windows()
+    states = {CHAIN: state_ending(T0)}
+    w.track(CHAIN, states[CHAIN])
+    stopped = T0 + HOUR + dt.timedelta(milliseconds=100)
+    w.end(CHAIN, stopped, states[CHAIN])
+    (m,) = w.due(stopped + GRACE, states)
+    assert (m.final, m.window.start, m.window.end) == (True, T0, T0 + HOUR)
