@@ -19,7 +19,7 @@ from typing import Any
 from recorder.integrity.digest import HOUR, DigestWindow, PreviousDigest, build_digest
 from recorder.integrity.manifest import LogFileManifest
 from recorder.integrity.naming import digest_chain, digest_key, is_chain_digest_key
-from recorder.integrity.signing import SIGNATURE_ALGORITHM, Signer, string_to_sign
+from recorder.integrity.signing import SIGNATURE_ALGORITHM, Signer, SigningKey, string_to_sign
 from recorder.integrity.times import format_time, parse_time
 from recorder.integrity.tlog import LogState
 from recorder.policies.requests import object_put_params
@@ -155,24 +155,11 @@ def next_digest(
             f"the previous digest's end {previous.end_time}"
         )
     key = digest_key(state.chain, prefix, window.end)
-    signing_key = signer.key_for(window.end)
-    body = build_digest(
-        state.chain, window, bucket, key, signing_key.fingerprint, previous, files, extra
-    )
-    sha256 = hashlib.sha256(body).hexdigest()
-    to_sign = string_to_sign(
-        format_time(window.end), bucket, key, sha256, previous.signature if previous else None
-    )
-    signature = signing_key.sign(to_sign).hex()
-    artifact = DigestArtifact(
-        bucket=bucket,
-        key=key,
-        body=body,
-        gz=gzip.compress(body, mtime=0),  # no mtime, no name: replays give the same object
-        metadata={"signature": signature, "signature-algorithm": SIGNATURE_ALGORITHM},
+    artifact = _signed(
+        state.chain, window, bucket, key, signer.key_for(window.end), previous, files, extra, {}
     )
     end = format_time(window.end)
-    link = PreviousDigest(bucket, key, sha256, signature, end)
+    link = PreviousDigest(bucket, key, artifact.sha256, artifact.signature, end)
     if final:
         return artifact, replace(state, previous=None, prefix=prefix, ended=end)
     return artifact, replace(state, previous=link, prefix=prefix, ended=None)
@@ -206,28 +193,54 @@ def next_backfill(
             f"backfill digest's end {previous.end_time}"
         )
     key = digest_key(state.chain, prefix, window.end, backfill=True)
-    signing_key = signer.key_for(generated)
-    body = build_digest(
-        state.chain, window, bucket, key, signing_key.fingerprint, previous, files, extra
+    metadata = {"backfill-generation-timestamp": format_time(generated)}
+    artifact = _signed(
+        state.chain,
+        window,
+        bucket,
+        key,
+        signer.key_for(generated),
+        previous,
+        files,
+        extra,
+        metadata,
     )
-    sha256 = hashlib.sha256(body).hexdigest()
+    link = PreviousDigest(bucket, key, artifact.sha256, artifact.signature, format_time(window.end))
+    return artifact, replace(state, backfill=link)
+
+
+def _signed(
+    chain: Destination,
+    window: DigestWindow,
+    bucket: str,
+    key: str,
+    signing_key: SigningKey,
+    previous: PreviousDigest | None,
+    files: Iterable[LogFileManifest],
+    extra: Mapping[str, Any] | None,
+    metadata: Mapping[str, str],
+) -> DigestArtifact:
+    """The digest object: its bytes, gzip without mtime or name (replays give the same
+    object), and the signature validate-logs checks in its metadata."""
+    body = build_digest(chain, window, bucket, key, signing_key.fingerprint, previous, files, extra)
     to_sign = string_to_sign(
-        format_time(window.end), bucket, key, sha256, previous.signature if previous else None
+        format_time(window.end),
+        bucket,
+        key,
+        hashlib.sha256(body).hexdigest(),
+        previous.signature if previous else None,
     )
-    signature = signing_key.sign(to_sign).hex()
-    artifact = DigestArtifact(
+    return DigestArtifact(
         bucket=bucket,
         key=key,
         body=body,
         gz=gzip.compress(body, mtime=0),
         metadata={
-            "signature": signature,
+            "signature": signing_key.sign(to_sign).hex(),
             "signature-algorithm": SIGNATURE_ALGORITHM,
-            "backfill-generation-timestamp": format_time(generated),
+            **metadata,
         },
     )
-    link = PreviousDigest(bucket, key, sha256, signature, format_time(window.end))
-    return artifact, replace(state, backfill=link)
 
 
 @dataclass(frozen=True, slots=True)

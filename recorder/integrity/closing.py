@@ -285,8 +285,7 @@ class PartitionWindows:
         if closed and chain.started_at is None and not chain.files:
             return  # its final digest is written; nothing began since
         if chain.ended_at is None:
-            chain.ended_at = at
-            chain.started_at = None
+            chain.ended_at = at  # a chain StartLogging began keeps its start
             self.track(chain_id, state)
         elif chain.resumed_at is not None and chain.ended_again_at is None:
             chain.ended_again_at = at  # stopped again before the first final was written

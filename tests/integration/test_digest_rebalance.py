@@ -195,6 +195,8 @@ def test_chains_move_between_digesters_and_stay_valid(tansu: LocalStack, tmp_pat
         )
         wait_until(every_file_listed, 90, interval=2, message="every log file in a digest")
         let_time_pass(INTERVAL, "one more window: nothing is listed twice later")
+        # (validate-logs' own calls to the control API are recorded too: new files after)
+        files = log_keys(s3)
         validate_all(tansu, trails, begin, api_port)
     finally:
         for p in procs:
@@ -216,7 +218,7 @@ def test_chains_move_between_digesters_and_stay_valid(tansu: LocalStack, tmp_pat
     assert versions and set(versions.values()) == {1}, versions.most_common(3)
     # every log file in exactly one digest (hourly or backfill)
     listed = Counter(f["s3Object"] for d in digests(s3) for f in d["logFiles"])
-    assert set(listed) == log_keys(s3)
+    assert files <= set(listed), sorted(files - set(listed))[:3]
     assert set(listed.values()) == {1}, [k for k, n in listed.items() if n > 1][:3]
 
 

@@ -414,3 +414,18 @@ def test_a_window_ending_in_the_stops_second_is_the_final_one() -> None:
     w.end(CHAIN, stopped, states[CHAIN])
     (m,) = w.due(stopped + GRACE, states)
     assert (m.final, m.window.start, m.window.end) == (True, T0, T0 + HOUR)
+
+
+def test_a_chain_started_by_start_logging_keeps_its_start_when_it_ends_again() -> None:
+    w = windows(final_wait=dt.timedelta(minutes=10))
+    stop = T0 + dt.timedelta(minutes=20)
+    ended = ChainState(CHAIN, None, ended=iso(stop), offset=2)
+    w.track(CHAIN, ended)
+    start = stop + dt.timedelta(seconds=20)
+    w.resume(CHAIN, start, ended)
+    w.add(3, manifest("first", start + dt.timedelta(seconds=7)), ended)
+    stop2 = start + dt.timedelta(seconds=17)
+    w.end(CHAIN, stop2, ended)
+    marks(w, stop2 + dt.timedelta(seconds=5), {CHAIN: ended})
+    (f,) = w.due(stop2 + dt.timedelta(seconds=5), {CHAIN: ended})
+    assert (f.final, f.window.start, f.window.end, f.first_offset) == (True, start, stop2, 3)
