@@ -11,9 +11,10 @@ statements are the guide's, word for word. With an IAM principal (the writer's r
 on AWS) the same statements name the role, and one more lets it read the policy
 (``s3:GetBucketPolicy``, ``sns:GetTopicAttributes``, ``kms:GetKeyPolicy``): AWS's
 CloudTrail reads a policy as the service, recorder as its principal, and in another
-account that read needs a grant too; a bucket's also lets it read back digests
-(``s3:GetObject`` on ``.../CloudTrail-Digest/*``), which the digester does when a
-digest's key is taken.
+account that read needs a grant too; a bucket's also lets it read back digests and
+Merkle log tiles (``s3:GetObject`` on ``.../CloudTrail-Digest/*`` and
+``.../CloudTrail-Tlog/*``), which the digester does when a digest's key is taken and
+when a chain's log is continued from S3.
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ def _digest_read_back(principal: Principal, objects: str | list[str]) -> list[di
             "Effect": "Allow",
             "Principal": _element(principal),
             "Action": "s3:GetObject",
-            "Resource": [p.removesuffix("*") + "*CloudTrail-Digest/*" for p in patterns],
+            # digests, and the Merkle logs' tiles and checkpoints (read back to continue)
+            "Resource": [
+                p.removesuffix("*") + f"*{folder}/*"
+                for p in patterns
+                for folder in ("CloudTrail-Digest", "CloudTrail-Tlog")
+            ],
         }
     ]
 

@@ -217,7 +217,8 @@ def test_an_iam_principals_policy_lets_it_read_the_policy_and_the_services_does_
     by_sid = {st["Sid"]: st for st in role_doc["Statement"]}
     assert by_sid["RecorderDigestReadBack"]["Action"] == "s3:GetObject"
     assert by_sid["RecorderDigestReadBack"]["Resource"] == [
-        "arn:aws:s3:::logs/*CloudTrail-Digest/*"
+        "arn:aws:s3:::logs/*CloudTrail-Digest/*",
+        "arn:aws:s3:::logs/*CloudTrail-Tlog/*",
     ]
     read_back = Request("s3:GetObject", f"arn:aws:s3:::logs/AWSLogs/{TENANT}/CloudTrail-Digest/d")
     doc = json.dumps(role_doc)
