@@ -518,7 +518,15 @@ async def test_past_the_buffer_budget_the_writer_cuts_early_and_pauses(stack: Lo
             message="all but the budget's worth, long before the cut interval",
             task=task,
         )
-        assert metric(writer, "recorder_writer_buffered_bytes") <= 1024 * 1024
+        # The budget is checked after each poll, so one poll may take the buffer past
+        # it until the cut it triggers is delivered (seen on a loaded machine: 1.01 MiB
+        # at the moment of the check); what holds is that the writer brings it back.
+        await wait_until_async(
+            lambda: metric(writer, "recorder_writer_buffered_bytes") <= 1024 * 1024,
+            60,
+            message="the buffer back under the 1 MiB budget",
+            task=task,
+        )
         assert metric(writer, "recorder_writer_pauses_total") > 0
     finally:
         await producer.stop()
