@@ -334,6 +334,11 @@ READ_ONLY: Mapping[str, Rule[frozenset[str]]] = {
         frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot"}),
         IAM_STS_PAGE,
     ),
+    "bedrock.amazonaws.com": Rule(
+        frozenset({"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"}),
+        "Amazon Bedrock User Guide, Monitor Amazon Bedrock API calls using CloudTrail "
+        "(logging-using-cloudtrail.html): InvokeModel, a read-only management event",
+    ),
 }
 READ_ONLY_PREFIXES: Mapping[str, Rule[tuple[str, ...]]] = {
     "comprehend.amazonaws.com": Rule(

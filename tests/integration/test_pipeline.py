@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -108,7 +109,14 @@ def test_boto3_call_to_record_in_s3(
     assert record["eventSource"] == "s3.amazonaws.com"
     assert record["eventName"] == "PutObject"
     assert record["awsRegion"] == "us-east-1"
-    assert record["requestParameters"] == {"bucketName": "app-data", "key": "reports/q3.csv"}
+    # the S3 User Guide's form: the bucket and key, and the host the call went to
+    host = urlsplit(stack.aws_endpoint_url).hostname
+    assert record["requestParameters"] == {
+        "bucketName": "app-data",
+        "key": "reports/q3.csv",
+        "host": [host],
+    }
+    assert record["additionalEventData"]["SignatureVersion"] == "SigV4"
     assert record["userIdentity"]["accessKeyId"] == "AKIAIOSFODNN7EXAMPLE"
     assert record["userIdentity"]["accountId"] == ACCOUNT
     assert record["recipientAccountId"] == ACCOUNT
