@@ -5,9 +5,13 @@ BIN    := $(VENV)/bin
 STACK  ?= .stack
 KAFKA_PORT ?= 29092
 MOTO_PORT  ?= 5000
+API_PORT   ?= 8080
+METRICS_PORT ?= 9464
 
 export RECORDER_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
 export RECORDER_AWS_ENDPOINT_URL  ?= http://127.0.0.1:$(MOTO_PORT)
+export RECORDER_API_PORT ?= $(API_PORT)
+export RECORDER_METRICS_PORT ?= $(METRICS_PORT)
 # moto takes any credentials; real AWS uses the default credential chain instead
 export RECORDER_AWS_ACCESS_KEY_ID ?= testing
 export RECORDER_AWS_SECRET_ACCESS_KEY ?= testing
@@ -38,15 +42,17 @@ install: $(BIN)/.installed
 DEMO_TRAILS_FILE ?=
 run: install
 	@$(MAKE) --no-print-directory stop >/dev/null 2>&1 || true
-	$(BIN)/recorder stack up --root $(STACK) --kafka-port $(KAFKA_PORT) --moto-port $(MOTO_PORT)
-	$(BIN)/recorder demo setup $(if $(DEMO_TRAILS_FILE),--trails-file $(DEMO_TRAILS_FILE))
+	$(BIN)/recorder stack up --root $(STACK) --kafka-port $(KAFKA_PORT) --moto-port $(MOTO_PORT) \
+	  --api-port $(API_PORT) --metrics-port $(METRICS_PORT)
+	$(BIN)/recorder demo setup --stack $(STACK) $(if $(DEMO_TRAILS_FILE),--trails-file $(DEMO_TRAILS_FILE))
 	$(if $(DEMO_TRAILS_FILE),RECORDER_TRAILS_FILE=$(DEMO_TRAILS_FILE)) RECORDER_CUT_INTERVAL=5 \
 	  RECORDER_API_LOCAL_DEVELOPMENT=true \
 	  RECORDER_INSIGHTS_BUCKET_SECONDS=2 RECORDER_INSIGHTS_BASELINE_WINDOW=10 RECORDER_INSIGHTS_THRESHOLD=6 RECORDER_INSIGHTS_LATENESS=2 RECORDER_INSIGHTS_GRACE=4 \
 	  setsid nohup $(BIN)/recorder run all > $(STACK)/logs/recorder.log 2>&1 & echo $$! > $(STACK)/recorder.pid
-	$(if $(DEMO_TRAILS_FILE),,$(BIN)/recorder demo trail)
-	$(BIN)/recorder demo traffic
-	@echo "recorder is running (logs: $(STACK)/logs/recorder.log, metrics: http://127.0.0.1:9464/metrics); 'make stop' stops it all"
+	$(if $(DEMO_TRAILS_FILE),,$(BIN)/recorder demo trail --stack $(STACK))
+	$(BIN)/recorder demo traffic --stack $(STACK)
+	@echo "recorder is running (logs: $(STACK)/logs/recorder.log, metrics: http://127.0.0.1:$(METRICS_PORT)/metrics); 'make stop' stops it all"
+	@echo "in any shell: .venv/bin/recorder demo insights (it finds this stack in $(STACK)/stack.json)"
 
 stop:
 	-@if [ -f $(STACK)/recorder.pid ]; then kill -TERM -$$(cat $(STACK)/recorder.pid) 2>/dev/null; \

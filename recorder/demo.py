@@ -16,13 +16,15 @@ import argparse
 import contextlib
 import gzip
 import json
+import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from recorder.policies import guide
 from recorder.retry import Backoff, retry_sync
-from recorder.settings import Settings
+from recorder.settings import Settings, stack_environment
 from recorder.trails import trail_arn
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -43,6 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--api-url", default=None, help="trail: the control API's URL")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait")
+    parser.add_argument(
+        "--stack",
+        type=Path,
+        default=Path(".stack"),
+        help="the local stack `make run` started (its stack.json), used when no "
+        "RECORDER_BOOTSTRAP_SERVERS is set",
+    )
+
+
+def demo_settings(stack: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``RECORDER_*`` variables; in a shell that has none (a new
+    terminal after ``make run``), those of the local stack running in ``stack``."""
+    env = dict(os.environ if environ is None else environ)
+    if "RECORDER_BOOTSTRAP_SERVERS" not in env:
+        found = stack_environment(stack)
+        if found is not None:
+            print(f"using the local stack in {stack} (its stack.json)", file=sys.stderr)
+            env = {**found, **env}
+    return Settings.from_env(env)
 
 
 def trail_document() -> list[dict[str, object]]:
@@ -134,12 +155,12 @@ def create_trail(settings: Settings, url: str, timeout: float) -> int:
     return 0
 
 
-def traffic(settings: Settings, timeout: float) -> int:
+def traffic(settings: Settings, timeout: float, journal_dir: Path) -> int:
     import boto3
 
     from recorder.producer import Identity, KafkaEventSink, install
 
-    sink = KafkaEventSink.from_settings(settings, journal_dir=Path(".stack/journal"))
+    sink = KafkaEventSink.from_settings(settings, journal_dir=journal_dir)
     session = boto3.Session(
         **{k: v for k, v in settings.aws_client_kwargs().items() if k != "endpoint_url"}
     )
@@ -184,7 +205,8 @@ def traffic(settings: Settings, timeout: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = demo_settings(args.stack)
+    journal = args.stack / "journal"
     if args.action == "setup":
         setup(settings, args.trails_file)
         return 0
@@ -195,6 +217,12 @@ def run(args: argparse.Namespace) -> int:
 
         url = api_url(settings, args.api_url)
         return run_demo(
-            settings, url, account=ACCOUNT, region=REGION, trail=TRAIL_NAME, bucket=LOG_BUCKET
+            settings,
+            url,
+            account=ACCOUNT,
+            region=REGION,
+            trail=TRAIL_NAME,
+            bucket=LOG_BUCKET,
+            journal_dir=journal,
         )
-    return traffic(settings, args.timeout)
+    return traffic(settings, args.timeout, journal)

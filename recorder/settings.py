@@ -489,6 +489,27 @@ class Settings(_Base):
         return kwargs
 
 
+#: The state file ``recorder stack up --root ROOT`` writes in ROOT (``make run``:
+#: ``.stack/stack.json``); its ``environment`` member holds the stack's variables.
+STACK_STATE = "stack.json"
+
+
+def stack_environment(root: Path) -> dict[str, str] | None:
+    """The ``RECORDER_*`` variables of the local stack started in ``root``, from its
+    state file (``None`` if there is none): what a command in a shell where nothing is
+    exported (a new terminal after ``make run``) reaches the stack with."""
+    import json
+
+    try:
+        state = json.loads((root / STACK_STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    env = state.get("environment") if isinstance(state, dict) else None
+    if not isinstance(env, dict):
+        return None
+    return {str(k): str(v) for k, v in env.items()}
+
+
 class _EnvironSource(EnvSettingsSource):
     """pydantic-settings' environment source over a given mapping instead of os.environ.
 

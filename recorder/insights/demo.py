@@ -27,7 +27,14 @@ BUCKET_SECONDS, WINDOW, LATENESS = 2, 10, 2
 
 
 def run_demo(
-    settings: Settings, url: str, *, account: str, region: str, trail: str, bucket: str
+    settings: Settings,
+    url: str,
+    *,
+    account: str,
+    region: str,
+    trail: str,
+    bucket: str,
+    journal_dir: Path = Path(".stack/journal"),
 ) -> int:
     import boto3
 
@@ -46,7 +53,7 @@ def run_demo(
     print(
         f"Insights on for {trail}: {ct.get_insight_selectors(TrailName=trail)['InsightSelectors']}"
     )
-    sink = KafkaEventSink.from_settings(settings, journal_dir=Path(".stack/journal"))
+    sink = KafkaEventSink.from_settings(settings, journal_dir=journal_dir)
     session = boto3.Session(
         **{k: v for k, v in settings.aws_client_kwargs().items() if k != "endpoint_url"}
     )

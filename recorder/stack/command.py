@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", choices=["noida", "tansu"], default="noida")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
+        "--api-port", type=int, default=None, help="the stack's recorder's control API port"
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="the stack's recorder's metrics port"
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="S3/SNS/KMS refuse what the resources' policies do not allow, as AWS does",
@@ -48,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             partitions=args.partitions,
             strict=args.strict,
             delivery_principal=args.delivery_principal,
+            api_port=args.api_port,
+            metrics_port=args.metrics_port,
         )
         stack.start()
         # The servers keep running after this command exits; `down` stops them.

@@ -21,7 +21,7 @@ from pathlib import Path
 from recorder.kafka.topics import ensure_topics
 from recorder.policies.principal import CLOUDTRAIL_SERVICE
 from recorder.provenance.keys import ProducerKey, producers_document
-from recorder.settings import Settings
+from recorder.settings import STACK_STATE, Settings
 from recorder.stack.processes import (
     ServerProcess,
     StackError,
@@ -72,6 +72,10 @@ class LocalStack:
     strict: bool = False
     delivery_principal: str = CLOUDTRAIL_SERVICE
     proxy_port: int = 0  # strict: the proxy's port (0: a free one)
+    #: The ports the stack's own recorder serves on (``make run``): written to the state
+    #: file with the rest of the environment, so commands in a new shell find them.
+    api_port: int | None = None
+    metrics_port: int | None = None
     broker: ServerProcess | None = field(default=None, init=False)
     moto: ServerProcess | None = field(default=None, init=False)
     proxy: ServerProcess | None = field(default=None, init=False)
@@ -131,6 +135,8 @@ class LocalStack:
             # by it, producers and the API sign with the key
             "RECORDER_PRODUCERS_FILE": str(self.producers_file),
             "RECORDER_PRODUCER_KEY_ID": LOCAL_KEY_ID,
+            **({"RECORDER_API_PORT": str(self.api_port)} if self.api_port else {}),
+            **({"RECORDER_METRICS_PORT": str(self.metrics_port)} if self.metrics_port else {}),
         }
 
     def settings(self, **overrides: object) -> Settings:
@@ -193,7 +199,7 @@ class LocalStack:
     # -- state file, so `recorder stack down` finds what `up` started ------------
     @property
     def state_path(self) -> Path:
-        return self.root / "stack.json"
+        return self.root / STACK_STATE
 
     def _write_state(self) -> None:
         state = {
@@ -210,12 +216,14 @@ class LocalStack:
             "aws_endpoint_url": self.aws_endpoint_url,
             "producers_file": str(self.producers_file),
             "producer_key_id": LOCAL_KEY_ID,
+            # what a command in a new shell needs to reach this stack (stack_environment)
+            "environment": self.environment(),
         }
         self.state_path.write_text(json.dumps(state, indent=2) + "\n")
 
 
 def read_state(root: Path) -> dict[str, object] | None:
-    path = root / "stack.json"
+    path = root / STACK_STATE
     if not path.exists():
         return None
     return json.loads(path.read_text())  # type: ignore[no-any-return]
@@ -236,7 +244,7 @@ def stop_from_state(root: Path) -> list[str]:
                 quiesce(argv)
             stop_group(pid)
             stopped.append(f"{name} (pid {pid})")
-    (root / "stack.json").unlink(missing_ok=True)
+    (root / STACK_STATE).unlink(missing_ok=True)
     return stopped
 
 
@@ -245,7 +253,7 @@ def status(root: Path) -> dict[str, object]:
     kafka_port = int(state.get("kafka_port", 0) or 0)  # type: ignore[call-overload]
     moto_port = int(state.get("moto_port", 0) or 0)  # type: ignore[call-overload]
     return {
-        "state_file": str(root / "stack.json") if state else None,
+        "state_file": str(root / STACK_STATE) if state else None,
         "broker_up": bool(kafka_port) and port_open("127.0.0.1", kafka_port),
         "moto_up": bool(moto_port) and port_open("127.0.0.1", moto_port),
         **state,

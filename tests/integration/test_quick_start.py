@@ -1,10 +1,13 @@
-"""The quick start's trail goes through the control API (issue 12, item 8).
+"""The quick start as the README gives it: `make run`, then its commands in a new shell.
 
-What `make run` does, on the test stack: `recorder demo setup` makes the bucket and
-topic with the guide's policies, `recorder run all` serves the API with the
-local-development key, `recorder demo trail` creates the demo trail with boto3 and
-prints `aws cloudtrail` commands; the printed describe-trails command, run with the
-real `aws` CLI, shows the trail, and get-trail-status says it is logging.
+`make run` (on free ports, in a stack directory of the test's own; everything else as
+a user runs it) starts the local stack and the recorder, makes the demo trail through
+the control API (issue 12, item 8: boto3, SigV4) and prints the `aws cloudtrail`
+commands that show it, makes demo traffic and prints the first log file. Then, in a
+new shell (no `RECORDER_*`, no AWS variable exported, only PATH and HOME): the printed
+`describe-trails` / `get-trail-status` commands, with the real `aws` CLI, show the
+trail logging; and `.venv/bin/recorder demo insights` finds the stack by itself
+(`.stack/stack.json`, issue 27 item 7) and prints one Start and one End.
 """
 
 from __future__ import annotations
@@ -18,50 +21,56 @@ from pathlib import Path
 
 import pytest
 
-from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
-from tests.integration.helpers import RecorderProcess
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
 AWS_CLI = str(Path(sys.executable).with_name("aws"))
+RECORDER = str(Path(sys.executable).with_name("recorder"))
 
 
-def test_demo_trail_is_made_through_the_api_and_visible_to_the_aws_cli(
-    stack: LocalStack, tmp_path: Path
-) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        **stack.environment(),
-        "RECORDER_API_PORT": str(port),
+def test_make_run_then_the_readme_commands_in_a_new_shell(tmp_path: Path) -> None:
+    stack = tmp_path / ".stack"
+    make = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(ROOT),
+        f"STACK={stack}",
+        f"KAFKA_PORT={free_port()}",
+        f"MOTO_PORT={free_port()}",
+        f"API_PORT={free_port()}",
+        f"METRICS_PORT={free_port()}",
+    ]
+    user = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDER_", "AWS_"))}
+    new_shell = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
     }
-    demo = [sys.executable, "-m", "recorder.cli", "demo"]
-    subprocess.run([*demo, "setup"], env=env, check=True, timeout=120)
-    proc = RecorderProcess(stack, ["all"], tmp_path, env={"RECORDER_API_PORT": str(port)}).start()
     try:
-        out = subprocess.run(
-            [*demo, "trail"], env=env, check=True, timeout=120, capture_output=True, text=True
-        ).stdout
-        commands = [line.strip() for line in out.splitlines() if " aws cloudtrail " in line]
+        run = subprocess.run([*make, "run"], env=user, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "log file: s3://recorder-demo-logs/" in run.stdout
+        commands = [line.strip() for line in run.stdout.splitlines() if " aws cloudtrail " in line]
         assert [c.split(" aws cloudtrail ")[1].split()[0] for c in commands] == [
             "describe-trails",
             "get-trail-status",
         ]
-        cli_env = {
-            **os.environ,
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-            "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        }
         answers = []
         for command in commands:
             words = shlex.split(command)
             assignments = dict(w.split("=", 1) for w in words if "=" in w and w[0].isupper())
             rest = [w for w in words if "=" not in w or not w[0].isupper()]
             assert rest[0] == "aws"
-            argv = [AWS_CLI, *rest[1:]]
             done = subprocess.run(
-                argv, env={**cli_env, **assignments}, capture_output=True, text=True, timeout=60
+                [AWS_CLI, *rest[1:]],
+                env={**new_shell, **assignments},
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert done.returncode == 0, done.stderr
             answers.append(json.loads(done.stdout))
@@ -73,5 +82,22 @@ def test_demo_trail_is_made_through_the_api_and_visible_to_the_aws_cli(
         )
         assert trail["SnsTopicName"] == "recorder-demo-notices"
         assert answers[1]["IsLogging"] is True
+
+        demo = subprocess.run(
+            [RECORDER, "demo", "insights"],
+            cwd=tmp_path,  # where .stack is, as in the repository after make run
+            env=new_shell,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+        assert "using the local stack in .stack" in demo.stderr
+        states = [
+            json.loads(line.split(":", 1)[1].strip().rstrip(","))
+            for line in demo.stdout.splitlines()
+            if line.strip().startswith('"state":')
+        ]
+        assert states == ["Start", "End"], demo.stdout[-3000:]
     finally:
-        proc.stop()
+        subprocess.run([*make, "stop"], env=user, capture_output=True, timeout=120)
