@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -52,6 +53,15 @@ def _empty_is_none(value: Any) -> Any:
 
 
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
+
+
+def default_journal_dir() -> Path:
+    """The producer journal's root when none is set: absolute and per user, never the
+    working directory (``$XDG_STATE_HOME/recorder/journal``, else
+    ``~/.local/state/recorder/journal``)."""
+    state = os.environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
+    return (base / "recorder" / "journal").resolve()
 
 
 class _Base(BaseSettings):
@@ -186,9 +196,18 @@ class Settings(_Base):
     # Records AWS wrote that `python -m recorder.fidelity` and the fidelity tests replay
     # through the hook (unset: shared/fidelity/corpus.jsonl beside the checkout).
     fidelity_corpus: OptionalPath = None
-    # Producer journal (spill-over when Kafka is unreachable).
-    journal_dir: Path = Path(".recorder-journal")
+    # Producer journal (spill-over when Kafka or STS is unreachable): each process
+    # writes its own directory under this root (absolute; a relative value is taken
+    # from the working directory at start), and adopts those of processes that are gone.
+    journal_dir: Annotated[Path, AfterValidator(lambda p: p.resolve())] = Field(
+        default_factory=lambda: default_journal_dir()
+    )
+    # Events a producer holds in memory while Kafka is slow, and as many again while
+    # their callers' identities are looked up; the rest waits on disk.
     producer_buffer: int = 10_000
+    # How long a record waits for its caller's identity (STS) before it is sent with
+    # what is known of the caller (its access key id and the account that key is of).
+    producer_identity_wait: float = 3600.0
     # Producer credentials (recorder.provenance). Readers of api-events (router,
     # Insights) admit records by the producers file: each producer's keys and the
     # accounts it may write for; required, no default. A producer signs with its key:
@@ -304,6 +323,10 @@ class Settings(_Base):
             problems.append(f"RECORDER_STALL_TIMEOUT must be > 0, got {self.stall_timeout}")
         if not 0 <= self.poll_linger <= 5:
             problems.append(f"RECORDER_POLL_LINGER must be 0-5 seconds, got {self.poll_linger}")
+        if self.producer_identity_wait < 0:
+            problems.append(
+                f"RECORDER_PRODUCER_IDENTITY_WAIT must be >= 0, got {self.producer_identity_wait}"
+            )
         if self.producer_buffer < 1:
             problems.append(f"RECORDER_PRODUCER_BUFFER must be >= 1, got {self.producer_buffer}")
         from recorder.events.schema import BY_VERSION  # the published schema versions

@@ -33,6 +33,16 @@ class Metrics:
         self.producer_buffer_fill = Gauge(
             "recorder_producer_buffer_fill", "Events waiting in the in-memory buffer", registry=r
         )
+        self.producer_awaiting_identity = Gauge(
+            "recorder_producer_awaiting_identity",
+            "Records waiting for their caller's identity (an STS lookup), in memory and journal",
+            registry=r,
+        )
+        self.producer_sink_restarts = Counter(
+            "recorder_producer_sink_restarts_total",
+            "Times the producer sink's thread failed and was started again",
+            registry=r,
+        )
         self.producer_journal_records = Gauge(
             "recorder_producer_journal_records",
             "Events waiting in the spill-over journal",

@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 
 from recorder.events import encode
 from recorder.obs.logging import get_logger
-from recorder.producer.identity import Credentials, IdentityResolver, StaticIdentity
+from recorder.producer.awaiting import Pending, placeholder, stamp, with_identity
+from recorder.producer.identity import (
+    Credentials,
+    IdentityResolver,
+    LookupResolver,
+    StaticIdentity,
+)
 from recorder.producer.network import network_activity_record, vpc_endpoint_id
 from recorder.producer.record import Call, Identity, build_record
 from recorder.producer.scope import LambdaScope
@@ -159,17 +165,42 @@ class Installation:
             log.exception("producer_hook_failed", hook="after-call")
 
     # -- the sink's thread ---------------------------------------------------------------
-    def render(self, capture: Capture) -> tuple[bytes, bytes]:
-        """Build, mask and encode the record of ``capture``: (Kafka key, value).
+    def identity_of(self, capture: Capture) -> Identity | None:
+        """Who made the call, if known now (the resolver never blocks)."""
+        return self.resolver.resolve(capture.credentials, capture.region)
 
-        Raises what the identity resolver raises (the sink retries later); any other
-        error is the record's own and is counted by the sink.
-        """
-        identity = self.resolver(capture.credentials)
+    def render(self, capture: Capture, identity: Identity | None = None) -> tuple[bytes, bytes]:
+        """Build, mask and encode the record of ``capture``: (Kafka key, value). Without
+        ``identity``, the resolver's answer now (LookupError when it has none yet)."""
+        if identity is None:
+            identity = self.identity_of(capture)
+            if identity is None:
+                raise LookupError("the caller's identity is not known yet")
         record = self.record(capture, identity)
+        if identity.type == "Unknown":  # known by its key only: no ARN or name made up
+            record["userIdentity"] = with_identity(record["userIdentity"], identity)
         if self.on_record is not None:
             self.on_record(record)
         return record["recipientAccountId"].encode(), encode(record, self.schema_version)
+
+    def prerender(self, capture: Capture) -> Pending:
+        """The record of a call whose caller is not known yet: built now (nothing of the
+        caller's is kept), with a placeholder account to be stamped by :func:`finish`."""
+        account = placeholder()
+        creds = capture.credentials
+        if creds is None:
+            raise LookupError("the call was not signed: no credentials to resolve")
+        record = self.record(capture, Identity(account_id=account, access_key_id=creds.access_key))
+        return Pending(
+            record,
+            account,
+            creds.fingerprint(),
+            creds.access_key,
+            capture.region,
+            self.schema_version,
+            capture.time,
+            self,
+        )
 
     def record(self, capture: Capture, identity: Identity) -> dict[str, Any]:
         model = capture.model
@@ -249,15 +280,48 @@ class NetworkActivity:
     def errors(self, value: int) -> None:
         self.installation.errors = value
 
-    def render(self, capture: Capture) -> tuple[bytes, bytes]:
+    @property
+    def resolver(self) -> IdentityResolver:
+        return self.installation.resolver
+
+    def identity_of(self, capture: Capture) -> Identity | None:
+        return self.installation.identity_of(capture)
+
+    def render(self, capture: Capture, identity: Identity | None = None) -> tuple[bytes, bytes]:
         inst = self.installation
-        api = inst.record(capture, inst.resolver(capture.credentials))
+        if identity is None:
+            identity = inst.identity_of(capture)
+            if identity is None:
+                raise LookupError("the caller's identity is not known yet")
+        api = inst.record(capture, identity)
         if "vpcEndpointId" not in api:  # "vpce-" in the URL, but not an endpoint's name
             raise ValueError(f"not a VPC endpoint: {urlsplit(capture.url).hostname}")
+        if identity.type == "Unknown":
+            api["userIdentity"] = with_identity(api["userIdentity"], identity)
         record = network_activity_record(api, str(uuid.uuid4()))
         if inst.on_record is not None:
             inst.on_record(record)
         return record["recipientAccountId"].encode(), encode(record, inst.schema_version)
+
+    def prerender(self, capture: Capture) -> Pending:
+        """The caller's record, waiting; the endpoint owner's is derived from it by
+        :func:`finish` once the caller is known."""
+        pending = self.installation.prerender(capture)
+        if "vpcEndpointId" not in pending.record:
+            raise ValueError(f"not a VPC endpoint: {urlsplit(capture.url).hostname}")
+        pending.derive, pending.event_id = "network", str(uuid.uuid4())
+        return pending
+
+
+def finish(pending: Pending, identity: Identity) -> tuple[bytes, bytes]:
+    """A waiting record with its caller's identity, encoded: (Kafka key, value)."""
+    record = stamp(pending.record, pending.placeholder, identity)
+    if pending.derive == "network":
+        record = network_activity_record(record, str(pending.event_id))
+    installation = pending.installation
+    if installation is not None and installation.on_record is not None:
+        installation.on_record(record)
+    return record["recipientAccountId"].encode(), encode(record, pending.schema_version)
 
 
 def _note_request(capture: Capture, params: Mapping[str, Any], request_signer: Any) -> Any:
@@ -289,7 +353,9 @@ def install(
     session or client.
 
     Whose calls they are must be said: a fixed ``identity``, or a ``resolver`` that
-    derives it from the signing credentials (``CallerIdentityResolver`` asks STS).
+    derives it from the signing credentials (``CallerIdentityResolver`` asks STS; any
+    ``(credentials) -> Identity`` callable is run the same way, off the sink's thread,
+    once per credential set).
     Without either, events would be attributed to no one in particular, so it is an
     error. Clients created from a session after ``install`` inherit the hooks; a client
     created before must be installed on directly. ``schema_version``: the ApiEvent
@@ -312,7 +378,7 @@ def install(
         schema_version = Settings.from_env().event_schema_version
     inst = Installation(
         sink=sink,
-        resolver=resolver if resolver is not None else StaticIdentity(identity),  # type: ignore[arg-type]
+        resolver=_resolver(resolver) if resolver is not None else StaticIdentity(identity),  # type: ignore[arg-type]
         bucket_owners=dict(bucket_owners or {}),
         vpc_endpoint_owners=dict(vpc_endpoint_owners or {}),
         scope=LambdaScope.from_environ(os.environ),
@@ -321,6 +387,15 @@ def install(
     )
     inst.attach(_emitter_of(target))
     return inst
+
+
+def _resolver(given: Any) -> IdentityResolver:
+    """A resolver, or a plain ``(credentials) -> Identity`` function made into one."""
+    if callable(getattr(given, "resolve", None)):
+        return given  # type: ignore[no-any-return]
+    if not callable(given):
+        raise TypeError(f"resolver= must be a resolver or a function, not {type(given).__name__}")
+    return LookupResolver(lambda credentials, region: given(credentials))
 
 
 def _is_aio(emitter: Any) -> bool:

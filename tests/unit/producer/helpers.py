@@ -3,6 +3,7 @@ thread does (the same ``Installation.render``), and keeps the encoded records.""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from recorder.events import decode
@@ -20,10 +21,16 @@ class RenderingSink:
         self.queued.append((installation, capture))
 
     def records(self) -> list[dict[str, Any]]:
-        """Render what is queued (like the sink's thread) and decode every record so far."""
+        """Render what is queued (like the sink's thread: the identity as the resolver
+        answers it, which may be after a lookup) and decode every record so far."""
         for first, second in self.queued:
-            self.encoded.append(
-                (first, second) if isinstance(first, bytes) else first.render(second)
-            )
+            if isinstance(first, bytes):
+                self.encoded.append((first, second))
+                continue
+            deadline = time.monotonic() + 10
+            while (identity := first.identity_of(second)) is None:
+                assert time.monotonic() < deadline, "the resolver never answered"
+                time.sleep(0.005)
+            self.encoded.append(first.render(second, identity))
         self.queued.clear()
         return [decode(v) for _, v in self.encoded]

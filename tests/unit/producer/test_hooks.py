@@ -254,12 +254,14 @@ async def test_the_same_hook_on_an_aiobotocore_client() -> None:
 
 
 def test_caller_identity_is_looked_up_once_per_credential_set_and_the_cache_is_bounded() -> None:
+    import time
+
     from recorder.producer.identity import CallerIdentityResolver
 
     class Counting(CallerIdentityResolver):
         asked: list[str] = []
 
-        def _get_caller_identity(self, credentials: Credentials) -> dict:
+        def _get_caller_identity(self, credentials: Credentials, region: str, url: str) -> dict:
             self.asked.append(credentials.access_key)
             return {
                 "Arn": f"arn:aws:iam::111122223333:user/{credentials.access_key}",
@@ -268,15 +270,23 @@ def test_caller_identity_is_looked_up_once_per_credential_set_and_the_cache_is_b
             }
 
     resolver = Counting(cache_size=2)
+
+    def resolve(c: Credentials) -> Identity:
+        deadline = time.monotonic() + 5
+        while (found := resolver.resolve(c, "us-east-1")) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        return found
+
     a, b, c = (Credentials(k, "s", None) for k in ("A1", "B2", "C3"))
-    assert resolver(a).user_name == "A1"
-    resolver(a)
-    resolver(b)
+    assert resolve(a).user_name == "A1"
+    resolve(a)
+    resolve(b)
     assert resolver.asked == ["A1", "B2"] and resolver.lookups == 2
-    resolver(a)  # most recent now; B2 is the oldest
-    resolver(c)  # evicts B2
-    resolver(a)
-    resolver(b)
+    resolve(a)  # most recent now; B2 is the oldest
+    resolve(c)  # evicts B2
+    resolve(a)
+    resolve(b)
     assert resolver.asked == ["A1", "B2", "C3", "B2"]
     with pytest.raises(LookupError):
-        resolver(None)
+        resolver.resolve(None, None)
