@@ -245,12 +245,13 @@ class LookupResolver:
         os.register_at_fork(after_in_child=lambda: (r := ref()) is not None and r._reset(fork=True))
 
     def _reset(self, *, fork: bool = False) -> None:
-        """Fresh locks and threads (a forked child has neither); the cache is kept."""
+        """Fresh locks and threads: a forked child has no threads, and a lock a thread of
+        the parent held at the fork stays held in the child. The cache is kept."""
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         if fork:
             for entry in self._cache.values():
-                entry.in_flight = False
+                entry.in_flight = False  # the parent's lookup is not the child's
         else:
             self._cache: OrderedDict[Credentials, _Entry] = OrderedDict()
 
@@ -368,7 +369,13 @@ class CallerIdentityResolver(LookupResolver):
         self.read_timeout = read_timeout
         self.now = now
         self._session: Any = None
-        self._session_pid = 0
+        self._session_lock = threading.Lock()
+
+    def _reset(self, *, fork: bool = False) -> None:
+        super()._reset(fork=fork)
+        # botocore's session and our lock over it: the parent's lookup thread may have
+        # held the lock at the fork; the child makes its own session
+        self._session = None
         self._session_lock = threading.Lock()
 
     def endpoint(self, client_region: str | None) -> tuple[str, str]:
@@ -393,9 +400,8 @@ class CallerIdentityResolver(LookupResolver):
         from botocore.config import Config
 
         with self._session_lock:  # making clients from one session is not thread-safe
-            if self._session is None or self._session_pid != os.getpid():
+            if self._session is None:
                 self._session = botocore.session.Session()
-                self._session_pid = os.getpid()
             client = self._session.create_client(
                 "sts",
                 region_name=region,
