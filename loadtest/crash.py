@@ -41,6 +41,7 @@ from loadtest.traffic import TrafficMix, account_ids, trail_set
 from loadtest.trails import install_trails, log_bucket, notice_topic, trail_key
 from recorder.events import encode
 from recorder.kafka import clients
+from recorder.provenance.signature import Signer
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port, port_open, stop_group
 
@@ -87,6 +88,8 @@ async def produce(stack: LocalStack, events: list[dict[str, Any]], rate: float) 
     repeats this creates are what the router's eventID window must drop."""
     producer = None
     chunk = 500
+    signer = Signer(stack.settings().producer_key())  # signed like every producer's
+    records = [(e["recipientAccountId"].encode(), encode(e)) for e in events]
     try:
         for i in range(0, len(events), chunk):
             while True:
@@ -95,10 +98,8 @@ async def produce(stack: LocalStack, events: list[dict[str, Any]], rate: float) 
                         producer = clients.producer(stack.settings(), enable_idempotence=True)
                         await producer.start()
                     futures = [
-                        await producer.send(
-                            "api-events", encode(e), key=e["recipientAccountId"].encode()
-                        )
-                        for e in events[i : i + chunk]
+                        await producer.send("api-events", v, key=k, headers=signer.headers(k, v))
+                        for k, v in records[i : i + chunk]
                     ]
                     await asyncio.gather(*futures)
                     break

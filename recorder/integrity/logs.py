@@ -6,7 +6,9 @@ digest then carries, appends the digest itself and signs the log's newest checkp
 with ``If-None-Match: *`` (immutable: a replay finds the same bytes; different bytes
 are another writer's, reported and left alone) and the ``checkpoint`` object, which
 only ever moves forward. What appending needs beside the chain state (the partial
-tiles) is kept in memory and read back from S3 when a chain moves here.
+tiles) is kept in memory and read back from S3 when a chain moves here. Every put
+carries what the guide's bucket policy demands of any object under ``AWSLogs/`` (the
+bucket owner's ACL, SSE-S3): a bucket that enforces that policy refuses anything less.
 
 A log that cannot be continued from S3 (its tiles deleted) stops being written: its
 chain's digests are never held up for it; ``recorder_digester_tlog_failures_total``
@@ -28,6 +30,7 @@ from recorder.integrity.merkle import leaf_hash
 from recorder.integrity.tlog import Checkpoint, Frontier, LogState
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
+from recorder.policies.requests import object_put_params
 
 log = get_logger("recorder.digester")
 
@@ -145,6 +148,7 @@ class MerkleLogs:
                 Body=body,
                 ContentType="application/octet-stream",
                 IfNoneMatch="*",
+                **object_put_params(),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in PRECONDITION_FAILED:
@@ -174,6 +178,7 @@ class MerkleLogs:
                     Key=key,
                     Body=note.encode(),
                     ContentType="text/plain; charset=utf-8",
+                    **object_put_params(),
                     **condition,
                 )
                 return

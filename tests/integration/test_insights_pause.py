@@ -85,7 +85,7 @@ def test_broker_pause_in_steady_traffic_gives_no_insights_event(
     )
     env = {"RECORDER_TRAILS_FILE": str(trails), **ENV}
     insights = RecorderProcess(stack, ["insights"], tmp_path / "insights", env=env).start()
-    sink = KafkaEventSink(stack.bootstrap_servers, journal_dir=tmp_path / "journal")
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=tmp_path / "journal")
     session = boto3.Session(
         region_name=REGION, aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x"
     )

@@ -100,7 +100,12 @@ def test_deleted_trails_late_events_reach_its_bucket_after_compaction_and_restar
         ct.create_trail(Name="retired", S3BucketName=BUCKET, S3KeyPrefix="last")
         ct.start_logging(Name="retired")
         # a producer that cannot reach the broker: the call's record waits in its journal
-        away = KafkaEventSink(f"127.0.0.1:{free_port()}", journal_dir=journal, send_timeout=1.0)
+        away = KafkaEventSink(
+            f"127.0.0.1:{free_port()}",
+            key=stack.producer_key(),
+            journal_dir=journal,
+            send_timeout=1.0,
+        )
         install(session, away, identity=Identity(account_id=ALICE, user_name="Alice"))
         sns = session.client("sns", region_name=REGION, endpoint_url=stack.aws_endpoint_url)
         sns.create_topic(Name="made-before-the-delete")
@@ -108,7 +113,10 @@ def test_deleted_trails_late_events_reach_its_bucket_after_compaction_and_restar
         away.close(timeout=1)
         time.sleep(1.1)  # the deletion is at least a second after the call
         ct.delete_trail(Name="retired")
-        time.sleep(0.2)  # past the segment time: the next write starts a new segment
+        # into the next second (an event in the deletion's second counts as before it,
+        # recorder.trails.logging_state) and past the segment time: the next write
+        # starts a new segment
+        time.sleep(1.2 - time.time() % 1.0)
         ct.create_trail(Name="another", S3BucketName=BUCKET)  # and the old one is cleaned
     finally:
         first.stop()
@@ -120,7 +128,7 @@ def test_deleted_trails_late_events_reach_its_bucket_after_compaction_and_restar
 
     wait_for(compacted, 60, interval=2, what="trails compacted to the retired record")
     second = RecorderProcess(stack, services, tmp_path / "second", env=env).start()
-    back = KafkaEventSink(stack.bootstrap_servers, journal_dir=journal)
+    back = KafkaEventSink(stack.bootstrap_servers, key=stack.producer_key(), journal_dir=journal)
     try:
 
         def delivered() -> list[tuple[str, str]]:
