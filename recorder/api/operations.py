@@ -387,6 +387,9 @@ class Operations:
         found = self._find_home(caller, p["Name"])
         # after the call's own record was timed: the trail records its DeleteTrail
         await self.store.delete(found.trail.trail_arn, now_iso())
+        forget = getattr(self.status, "forget", None)
+        if forget is not None:  # its GetTrailStatus keys on trail-status go too
+            forget(found.trail.trail_arn)
         return {}
 
     async def get_trail(self, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:

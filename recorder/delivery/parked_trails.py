@@ -29,7 +29,7 @@ def parked_trails(indexes: Iterable[ParkedIndex]) -> list[ParkedTrail]:
         for lane in index.lanes.values():
             if not lane.entries:
                 continue
-            since = min(e.parked_at for e in lane.entries)
+            since = lane.entries[0].parked_at  # parked in offset order: the oldest
             key = (lane.destination.trail_arn, lane.kind)
             known = oldest.get(key)
             if known is None or since < known.since:

@@ -17,6 +17,7 @@ parked events are delivered in order once it works again.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ from recorder.delivery.target import DeliveryTarget
 from recorder.trails.destination import Destination
 
 PARKED_HEADER = "recorder-parked"
-FILE, NOTICE, DONE = "file", "notice", "done"
+FILE, NOTICE, DONE, INDEX = "file", "notice", "done", "index"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,33 +213,63 @@ class Lane:
 
 
 class ParkedIndex:
-    """The parked entries of one ``routed-retry`` partition."""
+    """The parked entries of one ``routed-retry`` partition.
+
+    Every lookup is by key or off a heap: an entry done (by offset), the committable
+    offset (the oldest entry still parked), the lanes due for a retry and the gauges
+    cost O(log n) or O(1), not a scan of everything parked. :meth:`snapshot` is the
+    whole index as a small record (offsets, times, errors; never the events): written
+    to the partition as a checkpoint, it lets a new owner rebuild the index from the
+    checkpoint on, instead of reading every record since the oldest parked one.
+    """
 
     def __init__(self, start: int) -> None:
         self.position = start  # next offset after everything read or written
         self.lanes: dict[tuple[Destination, str], Lane] = {}
+        self._where: dict[int, tuple[Destination, str]] = {}  # live entry -> its lane
+        self._offsets: list[int] = []  # heap of entry offsets (lazily pruned)
+        self._times: list[tuple[float, int]] = []  # heap of (parked_at, offset)
+        self._due: list[tuple[float, int, tuple[Destination, str]]] = []
+        self._seq = 0
+        self._events = 0
+        self.changes = 0  # bumped on every add/done: whether a new checkpoint is worth it
 
     def add(
         self, dest: Destination, kind: str, offset: int, parked_at: float, events: int, error: str
     ) -> None:
-        lane = self.lanes.get((dest, kind))
+        key = (dest, kind)
+        lane = self.lanes.get(key)
         if lane is None:
-            lane = self.lanes[(dest, kind)] = Lane(dest, kind, last_error=error)
+            lane = self.lanes[key] = Lane(dest, kind, last_error=error)
+        if offset in self._where:
+            return  # read again (a checkpoint's entries, then their records)
         lane.entries.append(Entry(offset, parked_at, events))
+        self._where[offset] = key
+        heapq.heappush(self._offsets, offset)
+        heapq.heappush(self._times, (parked_at, offset))
+        self._events += events
         self.position = max(self.position, offset + 1)
+        self.schedule(lane, lane.next_at)
+        self.changes += 1
 
     def done(self, offset: int) -> None:
         """An entry delivered or dead-lettered (at any position of its lane)."""
         self.position = max(self.position, offset + 1)
-        for key, lane in list(self.lanes.items()):
-            for e in lane.entries:
-                if e.offset == offset:
-                    lane.entries.remove(e)
-                    lane.attempts = 0
-                    lane.next_at = 0.0
-                    if not lane.entries and not lane.busy:
-                        del self.lanes[key]
-                    return
+        key = self._where.pop(offset, None)
+        if key is None:
+            return
+        self.changes += 1
+        lane = self.lanes[key]
+        if lane.entries and lane.entries[0].offset == offset:
+            entry = lane.entries.popleft()
+        else:  # rare: an entry behind the head
+            entry = next(e for e in lane.entries if e.offset == offset)
+            lane.entries.remove(entry)
+        self._events -= entry.events
+        lane.attempts = 0
+        self.schedule(lane, 0.0)
+        if not lane.entries and not lane.busy:
+            del self.lanes[key]
 
     def seen(self, offset: int) -> None:
         self.position = max(self.position, offset + 1)
@@ -247,25 +278,82 @@ class ParkedIndex:
         lane = self.lanes.get((dest, kind))
         return lane is not None and bool(lane.entries)
 
+    def schedule(self, lane: Lane, at: float) -> None:
+        """The lane's next retry is due at ``at`` (monotonic seconds)."""
+        lane.next_at = at
+        self._seq += 1
+        heapq.heappush(self._due, (at, self._seq, (lane.destination, lane.kind)))
+
     def due(self, now: float) -> list[Lane]:
-        return [
-            lane
-            for lane in self.lanes.values()
-            if lane.entries and not lane.busy and lane.next_at <= now
-        ]
+        """Lanes whose retry is due and not under way (each once)."""
+        out: dict[tuple[Destination, str], Lane] = {}
+        later = []
+        while self._due and self._due[0][0] <= now:
+            at, seq, key = heapq.heappop(self._due)
+            lane = self.lanes.get(key)
+            if lane is None or not lane.entries or key in out:
+                continue
+            if lane.next_at > now:  # rescheduled later: its newer heap entry stands
+                continue
+            if lane.busy:
+                later.append((at, seq, key))  # look again once it is done
+                continue
+            out[key] = lane
+        for item in later:
+            heapq.heappush(self._due, item)
+        if len(self._due) > 4 * len(self.lanes) + 64:  # stale schedule entries
+            self._due = [(lane.next_at, 0, k) for k, lane in self.lanes.items()]
+            heapq.heapify(self._due)
+        return list(out.values())
 
     def committable(self) -> int:
         """Everything before it is delivered or dead-lettered."""
-        heads = [lane.entries[0].offset for lane in self.lanes.values() if lane.entries]
-        return min([*heads, self.position])
+        while self._offsets and self._offsets[0] not in self._where:
+            heapq.heappop(self._offsets)
+        return min(self._offsets[0], self.position) if self._offsets else self.position
 
     # -- what the metrics show ---------------------------------------------------------
     def destinations(self) -> set[Destination]:
         return {lane.destination for lane in self.lanes.values() if lane.entries}
 
     def events(self) -> int:
-        return sum(e.events for lane in self.lanes.values() for e in lane.entries)
+        return self._events
 
     def oldest(self) -> float | None:
-        times = [e.parked_at for lane in self.lanes.values() for e in lane.entries]
-        return min(times) if times else None
+        while self._times and self._times[0][1] not in self._where:
+            heapq.heappop(self._times)
+        return self._times[0][0] if self._times else None
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    # -- checkpoints -------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """The index as one record (see the class doc)."""
+        return orjson.dumps(
+            {
+                "position": self.position,
+                "lanes": [
+                    {
+                        "key": lane.destination.key().decode(),
+                        "kind": lane.kind,
+                        "error": lane.last_error,
+                        "entries": [[e.offset, e.parked_at, e.events] for e in lane.entries],
+                    }
+                    for lane in self.lanes.values()
+                    if lane.entries
+                ],
+            }
+        )
+
+    def restore(self, raw: bytes, at: int) -> None:
+        """Take a checkpoint read at offset ``at``: the index as it was there."""
+        doc = orjson.loads(raw)
+        fresh = ParkedIndex(max(int(doc["position"]), at + 1))
+        for lane in doc["lanes"]:
+            dest = Destination.from_key(str(lane["key"]).encode())
+            for offset, parked_at, events in lane["entries"]:
+                fresh.add(dest, str(lane["kind"]), int(offset), float(parked_at), int(events), "")
+            fresh.lanes[(dest, str(lane["kind"]))].last_error = str(lane["error"])
+        fresh.position = max(fresh.position, at + 1)
+        self.__dict__.update(fresh.__dict__)

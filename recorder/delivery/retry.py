@@ -28,6 +28,7 @@ from recorder.delivery.parked_trails import ages, parked_trails
 from recorder.delivery.parking import (
     DONE,
     FILE,
+    INDEX,
     NOTICE,
     PARKED_HEADER,
     Lane,
@@ -37,6 +38,7 @@ from recorder.delivery.parking import (
     done_offset,
     done_record,
 )
+from recorder.delivery.slots import FairSlots
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
 from recorder.kafka.dlq import PARKING_EXPIRED, expect, send_dead_letter
@@ -51,6 +53,8 @@ log = get_logger("recorder.writer")
 
 #: Parked batches retried at once (each may wait for botocore's retries).
 RETRY_CONCURRENCY = 4
+#: Seconds between checkpoints of a partition's parked index (when it changed).
+CHECKPOINT_EVERY = 30.0
 
 
 def _header(headers: Any, name: str) -> bytes | None:
@@ -73,7 +77,14 @@ class ParkingLot:
         self._index: dict[int, ParkedIndex] = {}
         self._committed: dict[int, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._retries = asyncio.Semaphore(RETRY_CONCURRENCY)
+        # one parked trail's retries (each may wait out botocore's) hold at most their
+        # share of the retry slots while other trails' wait
+        self._retries = FairSlots(RETRY_CONCURRENCY)
+        # park, done and checkpoint records of a partition are sent one at a time, each
+        # learned by the index before the next: a checkpoint then holds every entry
+        # parked before its offset
+        self._writing = asyncio.Lock()
+        self._checkpoints: dict[int, tuple[int, int, float]] = {}  # offset, changes, time
         self._reading = asyncio.Lock()
         self.retry_file: Callable[[ParkedFile], Awaitable[None]] = _no_retry
         self.retry_notice: Callable[[ParkedNotice], Awaitable[None]] = _no_retry
@@ -96,7 +107,7 @@ class ParkingLot:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.commit()
+        await self.commit(handing_over=True)
         for c in (self._offsets, self._reader):
             with contextlib.suppress(Exception):
                 await c.stop()
@@ -123,6 +134,8 @@ class ParkingLot:
                 self._learn(index, m)
             self._index[p] = index
             self._committed[p] = start
+            # everything before start is done or in the index: commit no further back
+            self._checkpoints[p] = (start, index.changes, time.monotonic())
             log.info(
                 "parked_index_rebuilt",
                 partition=p,
@@ -144,6 +157,8 @@ class ParkingLot:
                 index.add(n.destination, NOTICE, m.offset, n.parked_at, 0, n.error)
             elif kind == DONE:
                 index.done(done_offset(m.value or b""))
+            elif kind == INDEX:
+                index.restore(m.value or b"", m.offset)
             index.seen(m.offset)
         except (ValueError, KeyError, TypeError) as exc:
             log.error("parked_record_unreadable", offset=m.offset, error=repr(exc))
@@ -153,6 +168,7 @@ class ParkingLot:
         for p in partitions:
             self._index.pop(p, None)
             self._committed.pop(p, None)
+            self._checkpoints.pop(p, None)
         self._own([self._tp(p) for p in sorted(self._index)])
 
     def _own(self, tps: list[TopicPartition]) -> None:
@@ -165,10 +181,20 @@ class ParkingLot:
             if tps:
                 consumer.pause(*tps)
 
-    async def commit(self) -> None:
+    async def commit(self, *, handing_over: bool = False) -> None:
+        """Commit each partition at its oldest entry still parked, or at its last
+        checkpoint if that is later: a new owner then reads the checkpoint and what
+        came after it, not every record since the oldest parked one (30 days).
+        ``handing_over``: partitions move (or the writer stops): checkpoint first."""
+        if handing_over:
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await self._checkpoint(time.monotonic(), force=True)
         offsets = {}
         for p, index in self._index.items():
             c = index.committable()
+            checkpoint = self._checkpoints.get(p)
+            if checkpoint is not None:
+                c = max(c, checkpoint[0])
             if c > self._committed.get(p, -1):
                 offsets[self._tp(p)] = OffsetAndMetadata(c, "")
         if not offsets:
@@ -236,23 +262,24 @@ class ParkingLot:
         failure: Failure,
         events: int,
     ) -> None:
-        meta = await send_until_taken(
-            self._producer,
-            self.topic,
-            value,
-            what="park",
-            key=dest.key(),
-            partition=partition,
-            headers=[(PARKED_HEADER, kind.encode())],
-        )
-        index = self._index_of(partition)
-        new = not index.parked(dest, kind)
-        index.add(dest, kind, meta.offset, time.time(), events, failure.code)
+        async with self._writing:
+            meta = await send_until_taken(
+                self._producer,
+                self.topic,
+                value,
+                what="park",
+                key=dest.key(),
+                partition=partition,
+                headers=[(PARKED_HEADER, kind.encode())],
+            )
+            index = self._index_of(partition)
+            new = not index.parked(dest, kind)
+            index.add(dest, kind, meta.offset, time.time(), events, failure.code)
         lane = index.lanes[(dest, kind)]
         lane.last_error = failure.code
         if new and not lane.busy:
             lane.attempts = 1
-            lane.next_at = time.monotonic() + self._delay(1)
+            index.schedule(lane, time.monotonic() + self._delay(1))
         self.metrics.writer_parked.labels(kind, failure.kind).inc()
         self.finished += 1
 
@@ -272,6 +299,7 @@ class ParkingLot:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
             self._gauges()
+            await self._checkpoint(time.monotonic())
             await self.commit()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
@@ -295,18 +323,19 @@ class ParkingLot:
     async def _drain_lane(self, partition: int, index: ParkedIndex, lane: Lane) -> None:
         """Deliver the lane's entries oldest first until one fails or none are left."""
         try:
-            async with self._retries, self.lock(lane.destination):
+            trail = lane.destination.trail_arn
+            async with self._retries.take(trail), self.lock(lane.destination):
                 while lane.entries and self._index.get(partition) is index:
                     entry = lane.entries[0]
                     ok = await self._attempt(partition, index, lane, entry.offset)
                     if not ok:
                         lane.attempts += 1
-                        lane.next_at = time.monotonic() + self._delay(lane.attempts)
+                        index.schedule(lane, time.monotonic() + self._delay(lane.attempts))
                         return
         except Exception as exc:  # a retry must never end the writer
             log.error("parked_retry_failed", error=repr(exc), exc_info=exc)
             lane.attempts += 1
-            lane.next_at = time.monotonic() + self._delay(lane.attempts)
+            index.schedule(lane, time.monotonic() + self._delay(lane.attempts))
         finally:
             lane.busy = False
             if not lane.entries:
@@ -391,15 +420,42 @@ class ParkingLot:
         return None
 
     async def _done(self, partition: int, index: ParkedIndex, offset: int) -> None:
-        meta = await send_until_taken(
-            self._producer,
-            self.topic,
-            done_record(offset),
-            what="park_done",
-            key=b"done",
-            partition=partition,
-            headers=[(PARKED_HEADER, DONE.encode())],
-        )
-        index.done(offset)
-        index.seen(meta.offset)
+        async with self._writing:
+            meta = await send_until_taken(
+                self._producer,
+                self.topic,
+                done_record(offset),
+                what="park_done",
+                key=b"done",
+                partition=partition,
+                headers=[(PARKED_HEADER, DONE.encode())],
+            )
+            index.done(offset)
+            index.seen(meta.offset)
         self.finished += 1
+
+    async def _checkpoint(self, now: float, *, force: bool = False) -> None:
+        """Write each partition's index as a checkpoint record when entries are parked
+        behind the log's end and it changed since the last one (at most every
+        ``CHECKPOINT_EVERY`` seconds; ``force``: before partitions move)."""
+        for p, index in list(self._index.items()):
+            last = self._checkpoints.get(p)
+            if not len(index) or index.committable() >= index.position:
+                continue
+            if last is not None and (
+                last[1] == index.changes or (not force and now - last[2] < CHECKPOINT_EVERY)
+            ):
+                continue
+            async with self._writing:
+                meta = await send_until_taken(
+                    self._producer,
+                    self.topic,
+                    index.snapshot(),
+                    what="park_index",
+                    key=b"index",
+                    partition=p,
+                    headers=[(PARKED_HEADER, INDEX.encode())],
+                )
+                index.seen(meta.offset)
+                self._checkpoints[p] = (meta.offset, index.changes, now)
+            log.info("parked_index_checkpoint", partition=p, offset=meta.offset, entries=len(index))

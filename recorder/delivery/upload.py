@@ -31,6 +31,7 @@ from recorder.delivery.naming import log_file_key
 from recorder.delivery.notices import DeliveryFailed, Notifier, manifest, send_until_taken
 from recorder.delivery.parking import ParkedFile, ParkedNotice
 from recorder.delivery.retry import ParkingLot
+from recorder.delivery.slots import FairSlots
 from recorder.delivery.status import DeliveryStatus
 from recorder.delivery.target import DeliveryTarget, TargetLookup
 from recorder.obs.logging import get_logger
@@ -98,7 +99,9 @@ class Deliveries:
         self.producer = producer
         self.parking = parking
         self.grants = grants
-        self._slots = asyncio.Semaphore(max_concurrent_puts)
+        # per bucket a fair share of the puts at once: a bucket whose puts hang (until
+        # botocore's time-outs) holds at most its share, never another's only slot
+        self._slots = FairSlots(max_concurrent_puts)
         self._locks: dict[Destination, tuple[asyncio.Lock, int]] = {}
         self._last_known: dict[str, DeliveryTarget] = {}
         parking.retry_file = self.deliver_parked
@@ -157,7 +160,7 @@ class Deliveries:
                 return
             try:
                 await self.grants.check_delivery(dest, target)  # before taking a slot
-                async with self._slots:
+                async with self._slots.take(target.bucket):
                     key, log_file = await self._build(batch, target)
                     await self.put(target, key, log_file.gz, dest)
             except DeliveryFailed as exc:

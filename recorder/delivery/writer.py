@@ -234,6 +234,10 @@ class Writer:
         log.info("writer_drained", idle=all(b.idle() for b in self._batchers.values()))
 
     # -- partitions --------------------------------------------------------------------
+    def seat(self) -> int | None:
+        """The lowest partition of ``routed`` this writer owns (its status keys' name)."""
+        return min((tp.partition for tp in self._batchers), default=None)
+
     async def assign(self, partitions: list[TopicPartition]) -> None:
         s = self.settings
         await self.parking.assign([tp.partition for tp in partitions])
@@ -435,4 +439,4 @@ class Writer:
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=HANDOVER_WAIT)
             await self._commit()
-            await self.parking.commit()
+            await self.parking.commit(handing_over=True)

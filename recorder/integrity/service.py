@@ -706,6 +706,11 @@ class Digester:
         late = (dt.datetime.now(dt.UTC) - min(ends)).total_seconds() if ends else 0.0
         self.metrics.digester_undelivered_age.set(max(0.0, late))
 
+    def seat(self) -> int | None:
+        """The lowest partition of ``delivered`` this digester owns (its status keys'
+        name on ``trail-status``)."""
+        return min((tp.partition for tp in self._windows), default=None)
+
     def _status(self, trail_arn: str) -> DigestStatus:
         return self.status.setdefault(trail_arn, DigestStatus())
 

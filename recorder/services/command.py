@@ -92,11 +92,17 @@ async def run_services(
     from recorder.services.status import CombinedStatus, StatusPublisher, TopicStatus
 
     local_status: list[Any] = []
+
+    def exists(trail_arn: str) -> bool:  # deleted: its status keys are tombstoned
+        return registry.get(trail_arn) is not None
+
     if "writer" in wanted:
         from recorder.delivery.writer import Writer
 
         writer = Writer(settings, registry.target, metrics)
-        delivery_status = StatusPublisher(settings, "delivery", writer.status)
+        delivery_status = StatusPublisher(
+            settings, "delivery", writer.status, seat=writer.seat, exists=exists
+        )
         local_status.append(writer.status)
         services |= {"writer": writer, "delivery-status": delivery_status}
         runners |= {
@@ -107,7 +113,9 @@ async def run_services(
         from recorder.integrity.service import Digester
 
         digester = Digester(settings, registry, metrics)
-        digest_status = StatusPublisher(settings, "digest", digester.status)
+        digest_status = StatusPublisher(
+            settings, "digest", digester.status, seat=digester.seat, exists=exists
+        )
         local_status.append(digester.status)
         services |= {"digester": digester, "digest-status": digest_status}
         runners |= {

@@ -127,11 +127,45 @@ def test_due_lanes_skip_busy_and_scheduled_ones() -> None:
     index = ParkedIndex(0)
     index.add(DEST, FILE, 0, 1.0, 1, "e")
     index.add(OTHER, FILE, 1, 1.0, 1, "e")
-    index.lanes[(DEST, FILE)].next_at = 50.0
+    index.schedule(index.lanes[(DEST, FILE)], 50.0)
     assert [lane.destination for lane in index.due(10.0)] == [OTHER]
     index.lanes[(OTHER, FILE)].busy = True
     assert index.due(10.0) == []
     assert [lane.destination for lane in index.due(60.0)] == [DEST]
+
+
+def test_a_checkpoint_holds_the_index_and_a_new_owner_reads_on_from_it() -> None:
+    """What is parked, in one record: the new owner of the partition loads it and
+    applies only what came after it, instead of every record since the oldest parked."""
+    index = ParkedIndex(100)
+    index.add(DEST, FILE, 100, 1.0, 3, "NoSuchBucket")
+    index.add(OTHER, FILE, 101, 2.0, 2, "SlowDown")
+    index.add(DEST, FILE, 102, 3.0, 4, "NoSuchBucket")
+    index.done(101)
+    index.seen(103)
+    checkpoint = index.snapshot()
+    new_owner = ParkedIndex(104)
+    new_owner.restore(checkpoint, 104)  # read at the committed offset: the checkpoint
+    new_owner.add(DEST, NOTICE, 105, 4.0, 0, "NotFound")  # then the tail
+    new_owner.done(100)
+    assert [e.offset for e in new_owner.lanes[(DEST, FILE)].entries] == [102]
+    assert new_owner.lanes[(DEST, FILE)].last_error == "NoSuchBucket"
+    assert new_owner.events() == 4 and new_owner.oldest() == 3.0
+    assert new_owner.committable() == 102 and new_owner.position == 106
+    assert not new_owner.parked(OTHER)
+
+
+def test_done_and_commit_do_not_scan_what_is_parked() -> None:
+    """Thirty days of a broken destination's batches (one each five minutes), done
+    oldest first: each done and each committable is a lookup, not a scan."""
+    index = ParkedIndex(0)
+    n = 8640
+    for i in range(n):
+        index.add(DEST, FILE, i, float(i), 1, "NoSuchBucket")
+    for i in range(n):
+        assert index.committable() == i
+        index.done(i)
+    assert index.committable() == n and index.events() == 0 and len(index) == 0
 
 
 def test_sns_client_region_comes_from_the_topic_arn() -> None:

@@ -97,3 +97,45 @@ def test_in_process_status_wins_but_never_moves_a_time_back() -> None:
         "LatestDeliveryTime": "2026-11-25T06:09:00Z",
         "LatestDeliveryError": "NoSuchBucket",
     }
+
+
+def test_keys_are_named_by_seat_and_a_moved_seat_or_a_deleted_trail_is_tombstoned() -> None:
+    other = ARN.replace("trail/t", "trail/u")
+    statuses = {ARN: Delivery("2026-11-25T06:00:00Z"), other: Delivery("2026-11-25T06:01:00Z")}
+    seat: list[int | None] = [2]
+    alive = {ARN, other}
+    pub = StatusPublisher(
+        Settings(), "delivery", statuses, seat=lambda: seat[0], exists=alive.__contains__
+    )
+    first = pub.plan(0.0)
+    assert sorted(k for k, _ in first) == [
+        f"delivery|{ARN}|p2".encode(),
+        f"delivery|{other}|p2".encode(),
+    ]
+    assert pub.plan(1.0) == []  # nothing changed, no heartbeat due: no record at all
+    seat[0] = 0  # a rebalance gave this writer partition 0 as well
+    moved = dict(pub.plan(2.0))
+    assert moved[f"delivery|{ARN}|p2".encode()] is None  # the old seat's keys go
+    assert moved[f"delivery|{ARN}|p0".encode()] is not None
+    alive.discard(other)  # DeleteTrail
+    assert pub.plan(3.0) == [(f"delivery|{other}|p0".encode(), None)]
+    assert other not in statuses
+    seat[0] = None  # no partition left: nothing is published, what was is removed
+    assert pub.plan(4.0) == [(f"delivery|{ARN}|p0".encode(), None)]
+
+
+def test_the_api_drops_an_older_releases_quiet_pod_keys_and_forgets_a_deleted_trail() -> None:
+    view = TopicStatus(Settings(), stale_after=180)
+    now = time.time()
+    old_pod = f"delivery|{ARN}|writer-7c9f".encode()
+    view.apply(old_pod, orjson.dumps({"LatestDeliveryTime": "t", "publishedAt": now - 600}), now)
+    seat = f"delivery|{ARN}|p1".encode()
+    view.apply(seat, orjson.dumps({"LatestDeliveryTime": "t", "publishedAt": now - 600}), now)
+    assert view.keys() == 1 and view._tombstones == [old_pod]
+    fresh_pod = f"digest|{ARN}|digester-1".encode()
+    view.apply(fresh_pod, orjson.dumps({"LatestDigestDeliveryTime": "t", "publishedAt": now}))
+    view.sweep(now + 300)  # it went quiet since
+    assert view.keys() == 1 and view._tombstones == [old_pod, fresh_pod]
+    view.forget(ARN)
+    assert view.keys() == 0 and view._tombstones[-1] == seat
+    assert view.status(ARN, "us-east-1") == {}
