@@ -27,8 +27,6 @@ from recorder.settings import Settings
 
 log = get_logger("recorder.api.audit")
 
-EVENT_SOURCE_PREFIX = "cloudtrail"
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -60,7 +58,7 @@ def build(outcome: Outcome) -> dict[str, Any]:
     parsed["ResponseMetadata"] = {"RequestId": outcome.request_id}
     model = outcome.operation.service_model
     call = Call(
-        service_prefix=EVENT_SOURCE_PREFIX,
+        service_prefix=model.endpoint_prefix,  # cloudtrail, cloudtrail-data
         operation=outcome.operation.name,
         region=outcome.region,
         params=outcome.params,
@@ -131,6 +129,17 @@ class AuditLog:
         task = asyncio.create_task(self._send(outcome.principal.account_id, value, record))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def send_now(self, account_id: str, value: bytes) -> None:
+        """Send one record keyed by ``account_id``, signed with the API's producer key,
+        and wait for the broker (PutAuditEvents answers only for what Kafka holds)."""
+        key = account_id.encode()
+        await asyncio.wait_for(
+            self._producer.send_and_wait(
+                self._topic, value, key=key, headers=self._signer.headers(key, value)
+            ),
+            30,
+        )
 
     async def _send(self, account_id: str, value: bytes, record: Mapping[str, Any]) -> None:
         try:

@@ -78,11 +78,12 @@ class Principal:
     def identity_arn(self) -> str:
         return self.arn or f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
 
-    def allows(self, operation: str) -> bool:
-        """Whether the allow-list (if any) names ``operation``, IAM-style wildcards."""
+    def allows(self, operation: str, service: str = "cloudtrail") -> bool:
+        """Whether the allow-list (if any) names ``service:operation``, IAM-style
+        wildcards (an action without a service is CloudTrail's)."""
         if self.actions is None:
             return True
-        wanted = f"cloudtrail:{operation}".lower()
+        wanted = f"{service}:{operation}".lower()
         return any(fnmatch.fnmatchcase(wanted, _qualified(a)) for a in self.actions)
 
 

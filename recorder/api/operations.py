@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from recorder.api import channels
 from recorder.api.auth import Principal
 from recorder.api.checks import ResourceChecks
 from recorder.api.event_configuration import get_event_configuration, put_event_configuration
@@ -62,11 +63,13 @@ _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$", re.UNICODE)
 READ_ONLY = frozenset(
     {
         "DescribeTrails",
+        "GetChannel",
         "GetEventConfiguration",
         "GetEventSelectors",
         "GetInsightSelectors",
         "GetTrail",
         "GetTrailStatus",
+        "ListChannels",
         "ListPublicKeys",
         "ListTags",
         "ListTrails",
@@ -100,6 +103,8 @@ class Operations:
     public_keys: PublicKeySource = field(default_factory=NoPublicKeys)
     rules: Rules = field(default_factory=TrailRules)
     list_page_size: int = 50
+    #: GetChannel's IngestionStatus per channel ARN (the PutAuditEvents of this replica).
+    ingestion: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.handlers: dict[str, Handler] = {
@@ -122,6 +127,12 @@ class Operations:
             "RemoveTags": self.remove_tags,
             "ListTags": self.list_tags,
             "ListPublicKeys": self.list_public_keys,
+            "CreateChannel": lambda c, p: channels.create_channel(self.store, c, p),
+            "GetChannel": lambda c, p: channels.get_channel(self.store, c, p, self.ingestion),
+            "ListChannels": lambda c, p: channels.list_channels(
+                self.store, c, p, self.list_page_size
+            ),
+            "DeleteChannel": lambda c, p: channels.delete_channel(self.store, c, p),
         }
 
     async def dispatch(

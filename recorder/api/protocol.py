@@ -28,6 +28,9 @@ from recorder.api.model_additions import extended
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 SERVICE_NAME = "cloudtrail"
+#: CloudTrail Data (``PutAuditEvents``): REST-JSON, ``POST /PutAuditEvents?channelArn=``.
+DATA_SERVICE_NAME = "cloudtrail-data"
+DATA_CONTENT_TYPE = "application/json"
 
 
 class ApiError(Exception):
@@ -53,6 +56,24 @@ def service_model() -> ServiceModel:
     return ServiceModel(extended(raw), service_name=SERVICE_NAME)
 
 
+@functools.cache
+def data_service_model() -> ServiceModel:
+    """botocore's model of CloudTrail Data (``PutAuditEvents``)."""
+    loader = get_session().get_component("data_loader")
+    raw = loader.load_service_model(DATA_SERVICE_NAME, "service-2")
+    return ServiceModel(raw, service_name=DATA_SERVICE_NAME)
+
+
+def data_operation(path: str) -> OperationModel | None:
+    """The CloudTrail Data operation a REST path names (``/PutAuditEvents``), if any."""
+    model = data_service_model()
+    for name in model.operation_names:
+        operation = model.operation_model(name)
+        if operation.http.get("requestUri", "").split("?")[0] == path:
+            return operation
+    return None
+
+
 def target_prefix() -> str:
     return str(service_model().metadata["targetPrefix"])
 
@@ -75,7 +96,9 @@ def parse_target(header: str | None) -> OperationModel:
     return service_model().operation_model(name)
 
 
-def decode_input(operation: OperationModel, body: bytes) -> dict[str, Any]:
+def decode_input(
+    operation: OperationModel, body: bytes, query: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Parse and validate a request body against the operation's input shape.
 
     JSON that is not an object is a ``SerializationException`` (what AWS JSON
@@ -96,6 +119,14 @@ def decode_input(operation: OperationModel, body: bytes) -> dict[str, Any]:
     if shape is None:
         return {}
     params = _from_wire(raw, shape)
+    # REST-JSON members bound to the query string (CloudTrail Data's channelArn): taken
+    # from there only, never from the body.
+    for name, member in shape.members.items():  # type: ignore[attr-defined]
+        if member.serialization.get("location") == "querystring":
+            params.pop(name, None)
+            value = (query or {}).get(member.serialization.get("name", name))
+            if value is not None:
+                params[name] = value
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
         lines = report.generate_report().splitlines()

@@ -26,11 +26,16 @@ from recorder.api.audit import AuditLog, Outcome
 from recorder.api.auth import CredentialStore, Principal, verify
 from recorder.api.checks import AwsResourceChecks
 from recorder.api.config import ApiConfig
+from recorder.api.data_plane import AuditEventsIngest
 from recorder.api.limits import READ, WRITE, RateLimiter
 from recorder.api.operations import READ_ONLY, Caller, Operations
 from recorder.api.protocol import (
     CONTENT_TYPE,
+    DATA_CONTENT_TYPE,
+    DATA_SERVICE_NAME,
+    SERVICE_NAME,
     ApiError,
+    data_operation,
     decode_input,
     encode_output,
     error_body,
@@ -108,6 +113,8 @@ class Api:
     max_body: int = MAX_BODY
     #: The partition whose regions are served (None: every partition's).
     partition: str | None = None
+    #: CloudTrail Data's PutAuditEvents (None: not served).
+    ingest: AuditEventsIngest | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body)
@@ -137,6 +144,7 @@ class Api:
                 ) from None
             if request.method != "POST":
                 raise ApiError("UnknownOperationException", "Only POST requests are supported")
+            data_op = data_operation(request.path) if self.ingest is not None else None
             now = self.clock() if self.clock else None
             verified = verify(
                 self.credentials,
@@ -145,21 +153,26 @@ class Api:
                 headers=list(request.headers.items()),
                 body=body,
                 now=now,
+                service=DATA_SERVICE_NAME if data_op is not None else SERVICE_NAME,
                 partition=self.partition,
             )
             principal, region = verified.principal, verified.region
             structlog.contextvars.bind_contextvars(account_id=principal.account_id, region=region)
-            operation = parse_target(request.headers.get("X-Amz-Target"))
-            authorize(principal, operation.name, region)
+            operation = data_op or parse_target(request.headers.get("X-Amz-Target"))
+            authorize(principal, operation.name, region, operation.service_model.signing_name)
             if self.limiter is not None:
                 kind = READ if operation.name in READ_ONLY else WRITE
                 self.limiter.check(principal.account_id, region, kind, time.monotonic())
+            query = dict(request.query)
             if len(body) > DECODE_IN_THREAD_BYTES:  # botocore's validation: ~6 µs a value
-                params = await asyncio.to_thread(decode_input, operation, body)
+                params = await asyncio.to_thread(decode_input, operation, body, query)
             else:
-                params = decode_input(operation, body)
+                params = decode_input(operation, body, query)
             caller = Caller(principal, region, request_id)
-            result = await self.operations.dispatch(operation.name, caller, params)
+            if data_op is not None and self.ingest is not None:
+                result = await self.ingest.put_audit_events(caller, params, len(body))
+            else:
+                result = await self.operations.dispatch(operation.name, caller, params)
             payload = encode_output(operation, result)
             log.info(
                 "api_call",
@@ -188,7 +201,12 @@ class Api:
                 message=error.message,
                 trail=_trail_of(params, None),
             )
-        response.content_type = CONTENT_TYPE
+        if operation is not None and operation.service_model.protocol == "rest-json":
+            response.content_type = DATA_CONTENT_TYPE
+            if error is not None:  # how REST-JSON clients read the code first
+                response.headers["x-amzn-ErrorType"] = error.code
+        else:
+            response.content_type = CONTENT_TYPE
         response.headers["x-amzn-RequestId"] = request_id
         self.metrics.requests.labels(
             operation=name, code=error.code if error else "OK", status=str(response.status)
@@ -214,15 +232,17 @@ class Api:
         return response
 
 
-def authorize(principal: Principal, operation: str, region: str) -> None:
+def authorize(
+    principal: Principal, operation: str, region: str, service: str = "cloudtrail"
+) -> None:
     """AccessDeniedException unless the principal's allow-list names the action."""
-    if not principal.allows(operation):
+    if not principal.allows(operation, service):
         raise ApiError(
             "AccessDeniedException",
             f"User: {principal.identity_arn} is not authorized to perform: "
-            f"cloudtrail:{operation} on resource: {trail_arn(region, principal.account_id, '*')} "
+            f"{service}:{operation} on resource: {trail_arn(region, principal.account_id, '*')} "
             "because no identity-based policy allows "
-            f"the cloudtrail:{operation} action",
+            f"the {service}:{operation} action",
         )
 
 
@@ -279,12 +299,14 @@ class ApiService:
                 producer,
                 lease_ms=int(self.config.lease_seconds * 1000),
             )
+            ingest = AuditEventsIngest(store, audit.send_now)
             operations = Operations(
                 store=store,
                 checks=checks,
                 status=self.status,
                 public_keys=self.public_keys,
                 list_page_size=self.config.list_page_size,
+                ingestion=ingest.status,
             )
             api = Api(
                 operations,
@@ -294,6 +316,7 @@ class ApiService:
                 limiter=self.config.rate_limiter(),
                 max_body=self.config.max_body_bytes,
                 partition=partition_for(self.settings.aws_region),
+                ingest=ingest,
             )
             runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
             await runner.setup()

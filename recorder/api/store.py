@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 
 from recorder.api.leases import LEASE_MS, Lease, Leases
 from recorder.api.protocol import ApiError
-from recorder.aws.arn import arn_or_none
+from recorder.aws.arn import arn_or_none, is_channel_arn
 from recorder.aws.times import parse_time
 from recorder.obs.logging import get_logger
 from recorder.settings import Settings
@@ -79,6 +79,16 @@ class TrailStore(Protocol):
     async def delete(self, trail_arn: str, deleted_at: str) -> None:
         """DeleteTrail at ``deleted_at`` (a CloudTrail time, after the call's own
         record): gone for the API; its late events still go where it delivered."""
+        ...
+
+    def channel(self, channel_arn: str) -> Document | None:
+        """A CloudTrail Lake channel's document (CreateChannel), by its ARN."""
+        ...
+
+    def account_channels(self, account_id: str) -> list[Document]: ...
+
+    async def put_channel(self, channel_arn: str, document: Document | None) -> None:
+        """Write (``None``: delete) a channel, inside the account's :meth:`exclusive`."""
         ...
 
 
@@ -211,6 +221,20 @@ class RegistryStore(_Documents):
     async def put(self, trail_arn: str, document: Document) -> None:
         await self._write(trail_arn, document)
 
+    def channel(self, channel_arn: str) -> Document | None:
+        found: Document | None = self._registry.channels.get(channel_arn)
+        return found
+
+    def account_channels(self, account_id: str) -> list[Document]:
+        return [
+            doc
+            for arn, doc in sorted(self._registry.channels.items())
+            if _account(arn) == account_id
+        ]
+
+    async def put_channel(self, channel_arn: str, document: Document | None) -> None:
+        await self._write(channel_arn, document)
+
     async def delete(self, trail_arn: str, deleted_at: str) -> None:
         doc = self._registry.document(trail_arn)
         await self._write(trail_arn, None if doc is None else retire(doc, deleted_at))
@@ -240,7 +264,11 @@ class RegistryStore(_Documents):
         async with self._lease(_account(trail_arn)) as lease:
             if trail_arn not in self._registry.dangling:
                 return
-            doc = self._registry.document(trail_arn)
+            doc = (
+                self._registry.channels.get(trail_arn)
+                if is_channel_arn(trail_arn)
+                else self._registry.document(trail_arn)
+            )
             try:
                 offset = await publish(self._settings, self._producer, trail_arn, doc, lease.epoch)
                 await self._registry.wait_for_offset(offset)
@@ -303,6 +331,7 @@ class MemoryStore(_Documents):
         super().__init__(lambda: self._trails, self.docs.get)
         self.organizations = dict(organizations or {})
         self.management = dict(management or {})  # org id -> management account
+        self.channels: dict[str, Document] = {}
         self.writes = 0
         self._lock = asyncio.Lock()
         self._accounts: dict[str, asyncio.Lock] = {}
@@ -334,4 +363,18 @@ class MemoryStore(_Documents):
         async with self._lock:
             self.docs.pop(trail_arn, None)
             self._trails.remove(trail_arn)
+            self.writes += 1
+
+    def channel(self, channel_arn: str) -> Document | None:
+        return self.channels.get(channel_arn)
+
+    def account_channels(self, account_id: str) -> list[Document]:
+        return [d for a, d in sorted(self.channels.items()) if a.split(":")[4] == account_id]
+
+    async def put_channel(self, channel_arn: str, document: Document | None) -> None:
+        async with self._lock:
+            if document is None:
+                self.channels.pop(channel_arn, None)
+            else:
+                self.channels[channel_arn] = document
             self.writes += 1

@@ -252,6 +252,18 @@ def is_trail_arn(value: object) -> bool:
     return True
 
 
+def is_channel_arn(value: str) -> bool:
+    """A CloudTrail channel's ARN (``arn:...:cloudtrail:<region>:<account>:channel/<id>``):
+    channels and trails share the ``trails`` topic, keyed by their ARNs."""
+    parts = value.split(":", 5)
+    return (
+        len(parts) == 6
+        and parts[0] == "arn"
+        and parts[2] == "cloudtrail"
+        and parts[5].startswith("channel/")
+    )
+
+
 def is_log_group_arn(value: object) -> bool:
     """``arn:<partition>:logs:<region>:<account>:log-group:<name>[:*]`` (CloudWatchLogsLogGroupArn)."""
     arn = _arn_of(value, "logs", _ANY_REGION)

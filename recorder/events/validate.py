@@ -15,6 +15,9 @@ examples bear it out, since the "Optional: False" labels alone would reject half
 * Insights events (``eventType`` ``AwsCloudTrailInsight``): ``insightDetails`` and
   ``sharedEventID`` ("Optional: False" under "Insights Event Record Fields", line 11681)
   instead of the caller's members, which they do not have (lines 954, 11362).
+* Events from outside AWS (``eventCategory`` ``ActivityAuditLog``, PutAuditEvents):
+  ``userIdentity``, ``eventSource``, ``eventName`` (the CloudTrail Lake integrations
+  event schema; ``sourceIPAddress`` is optional there).
 * Not ``recipientAccountId``: "Optional: True" (line 11641), absent at line 12066.
 
 Any optional member may be JSON null. Members the guide does not name are allowed.
@@ -42,6 +45,10 @@ _ALWAYS = ("eventTime", "awsRegion")
 _SINCE = (("eventID", (1, 1), "1.01"), ("eventType", (1, 2), "1.02"))
 _CALLER = ("userIdentity", "eventSource", "eventName", "sourceIPAddress")
 _INSIGHT = ("insightDetails", "sharedEventID")
+#: Events from outside AWS (PutAuditEvents): the integrations event schema requires
+#: no ``sourceIPAddress`` of them.
+ACTIVITY_AUDIT_LOG = "ActivityAuditLog"
+_ACTIVITY = ("userIdentity", "eventSource", "eventName")
 _NOT_EMPTY = ("eventSource", "eventName", "eventID")
 
 
@@ -67,6 +74,10 @@ def validate_record(
     if get("eventType") == INSIGHT:
         for name in _INSIGHT:
             _require(record, name, "in Insights events")
+    elif get("eventCategory") == ACTIVITY_AUDIT_LOG:
+        for name in _ACTIVITY:
+            if get(name) is None:
+                _require(record, name, "in events from outside AWS")
     else:
         for name in _CALLER:
             if get(name) is None:

@@ -119,8 +119,8 @@ def fill_classification(record: dict[str, Any]) -> None:
     examples; ``managementEvent`` is for API, console and service events only)."""
     if "readOnly" in record and "managementEvent" in record and "eventCategory" in record:
         return
-    if record.get("eventCategory") == "NetworkActivity":
-        return
+    if record.get("eventCategory") in ("NetworkActivity", "ActivityAuditLog"):
+        return  # neither has readOnly or managementEvent (AWS's schemas)
     c = classify(record["eventSource"], record["eventName"])
     record.setdefault("readOnly", c.read_only)
     category = record.get("eventCategory")

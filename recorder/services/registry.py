@@ -38,6 +38,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from recorder.aws.arn import is_channel_arn
 from recorder.aws.times import format_millis, from_epoch_ms
 from recorder.delivery.target import DeliveryTarget
 from recorder.kafka import clients
@@ -130,6 +131,9 @@ class TrailRegistry:
         #: The control API's per-account write leases and their fences, replayed from
         #: the `trails` records in order (recorder.trails.leases).
         self.leases = LeaseTable()
+        #: CloudTrail Lake channels (CreateChannel), by channel ARN: stored on `trails`
+        #: under their ARN like trails, written under the same account leases.
+        self.channels: dict[str, dict[str, Any]] = {}
         #: Offsets of recent records ignored as stale (the writer learns its outcome).
         self.fenced: OrderedDict[int, str] = OrderedDict()
         #: Keys whose last record was ignored as stale: the control API writes their
@@ -362,6 +366,9 @@ class TrailRegistry:
                 self._fence(arn, m.offset, epoch)
                 continue
             self.dangling.pop(arn, None)
+            if is_channel_arn(arn):
+                self._apply_channel(arn, m.value, m.offset)
+                continue
             if arn.startswith(ORGANIZATION_PREFIX):
                 organizations = True
             if m.value is None:
@@ -404,6 +411,18 @@ class TrailRegistry:
             await self.replace(list(trails.values()), orgs)
         else:
             await self._update(parsed)
+
+    def _apply_channel(self, arn: str, value: bytes | None, offset: int) -> None:
+        if value is None:
+            self.channels.pop(arn, None)
+            return
+        try:
+            doc = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            log.error("trails_topic_bad_value", channel_arn=arn, offset=offset)
+            return
+        if isinstance(doc, dict):
+            self.channels[arn] = doc
 
     def _fence(self, key: str, offset: int, epoch: int | None) -> None:
         """A trail record written under a lease another writer's grant has passed."""

@@ -55,6 +55,10 @@ _LAMBDA_FUNCTION = re.compile(
     r"[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9$_-]{1,128})?"
 )
 
+#: ``eventCategory`` of events from outside AWS (the CloudTrail Lake integrations
+#: event schema: "For non-AWS events, the value is ActivityAuditLog").
+ACTIVITY_AUDIT_LOG = "ActivityAuditLog"
+
 _OPERATORS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
 #: The fields a trail's advanced selectors may use, per eventCategory (CloudTrail API
 #: reference, AdvancedFieldSelector; the event-data-store-only fields are not here).
@@ -84,6 +88,10 @@ CATEGORY_FIELDS: Mapping[str, frozenset[str]] = {
             "userIdentity.arn",
         }
     ),
+    # Events of your own applications (PutAuditEvents through a Custom channel): on AWS
+    # they reach event data stores only; recorder has none, so a trail opts in to them
+    # with this category, as an event data store for integrations selects them.
+    ACTIVITY_AUDIT_LOG: frozenset({"eventCategory", "eventSource", "eventName"}),
 }
 ADVANCED_FIELDS: frozenset[str] = frozenset().union(*CATEGORY_FIELDS.values())
 _EQUALS_ONLY = frozenset({"eventCategory", "readOnly", "resources.type"})

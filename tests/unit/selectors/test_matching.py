@@ -298,3 +298,39 @@ def test_record_fields_and_classification() -> None:
                 "recipientAccountId": "123456789012",
             }
         )
+
+
+def test_events_from_outside_aws_reach_only_trails_that_select_them() -> None:
+    """PutAuditEvents' records (eventCategory ActivityAuditLog): a trail opts in with an
+    advanced selector of that category, by eventSource or eventName if it likes; no
+    management or data selector takes them."""
+    audit = event_from_record(
+        {
+            "eventSource": "orders.example.com",
+            "eventName": "PlaceOrder",
+            "awsRegion": "us-east-2",
+            "recipientAccountId": "123456789012",
+            "eventCategory": "ActivityAuditLog",
+        }
+    )
+    assert audit.category == "ActivityAuditLog"
+    every = _advanced({"Field": "eventCategory", "Equals": ["ActivityAuditLog"]})
+    orders = _advanced(
+        {"Field": "eventCategory", "Equals": ["ActivityAuditLog"]},
+        {"Field": "eventSource", "Equals": ["orders.example.com"]},
+    )
+    billing = _advanced(
+        {"Field": "eventCategory", "Equals": ["ActivityAuditLog"]},
+        {"Field": "eventName", "StartsWith": ["Refund"]},
+    )
+    assert _both(every, audit) is True
+    assert _both(orders, audit) is True
+    assert _both(billing, audit) is False
+    management = _trail(EventSelectors=[{"ReadWriteType": "All"}])
+    assert _both(management, audit) is False
+    assert _both(_basic_s3("arn:aws:s3"), audit) is False
+    with pytest.raises(Exception, match="readOnly is invalid for eventCategory ActivityAuditLog"):
+        _advanced(
+            {"Field": "eventCategory", "Equals": ["ActivityAuditLog"]},
+            {"Field": "readOnly", "Equals": ["true"]},
+        )
