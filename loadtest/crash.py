@@ -15,6 +15,13 @@ once the chaos ends. Then it reads every object back from S3
 and checks each expected (eventID, trail, account, region) - what the pure routing
 engine says - is present exactly once, and that nothing unexpected is there.
 Prints a JSON report; exit status 0 only for 0 lost, 0 duplicated, 0 unexpected.
+
+``--via hook`` drives the real producer path instead of writing records to Kafka: an
+application process (``loadtest.hooked``) makes ``--events`` real boto3 calls to moto
+through recorder's hook, its identity looked up on the local stack's STS (credentials
+from ``AssumeRole`` into the first account), its sink signing, journaling through the
+broker restart and replaying; what must be delivered is what the pure engine says of
+the records the hook made.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import asyncio
 import contextlib
 import gzip
 import json
+import os
 import random
 import subprocess
 import sys
@@ -44,6 +52,10 @@ from recorder.kafka import clients
 from recorder.provenance.signature import Signer
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port, port_open, stop_group
+
+#: The bucket the hooked application's S3 data calls name (the trail set's data
+#: selectors log writes to it).
+HOOKED_BUCKET = "shared-bucket"
 
 
 @dataclass
@@ -116,6 +128,48 @@ async def produce(stack: LocalStack, events: list[dict[str, Any]], rate: float) 
             await producer.stop()
 
 
+async def hooked_traffic(
+    stack: LocalStack, work: Path, s3: Any, account: str, calls: int, rate: float
+) -> None:
+    """``loadtest.hooked`` as the application: ``calls`` boto3 calls through the hook in
+    ``account`` (AssumeRole on moto's STS), at ``rate`` calls/s at most."""
+    sts = boto3.client("sts", **stack.settings().aws_client_kwargs())
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/app", RoleSessionName="app")
+    creds_file = work / "hooked-credentials.json"
+    creds_file.write_text(
+        json.dumps({k: str(v) for k, v in creds["Credentials"].items() if k != "Expiration"})
+    )
+    s3.create_bucket(Bucket=HOOKED_BUCKET)
+    app = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "loadtest.hooked",
+        "--calls",
+        str(calls),
+        "--seconds",
+        str(calls / rate),
+        "--credentials",
+        str(creds_file),
+        "--sts-url",
+        stack.aws_endpoint_url,
+        "--s3-url",
+        stack.aws_endpoint_url,
+        "--bucket",
+        HOOKED_BUCKET,
+        "--journal",
+        str(work / "hooked-journal"),
+        "--records",
+        str(work / "hooked.jsonl"),
+        env={**os.environ, **stack.environment()},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert app.stdout is not None
+    async for line in app.stdout:
+        print(f"  application: {line.decode().strip()}", file=sys.stderr)
+    if await app.wait() != 0:
+        raise RuntimeError("the hooked application did not send every record")
+
+
 def run(
     stack: LocalStack,
     work: Path,
@@ -128,6 +182,7 @@ def run(
     timeout: float = 600.0,
     broker_restart: bool = True,
     broken_destination: bool = True,
+    via: str = "kafka",
 ) -> Report:
     rng = random.Random(seed)
     started = time.monotonic()
@@ -187,12 +242,16 @@ def run(
         "router": RecorderProcess(stack, ["router"], work, env=env).start(),
         "writer": RecorderProcess(stack, ["writer"], work, env=env).start(),
     }
-    mix = TrafficMix(accounts, seed=seed)
-    evts = [mix.event() for _ in range(events)]
-    expected = trails.expected_all(evts)
+    if via == "hook":
+        traffic = hooked_traffic(stack, work, s3, accounts[0], events, rate)
+        evts: list[dict[str, Any]] = []
+    else:
+        mix = TrafficMix(accounts, seed=seed)
+        evts = [mix.event() for _ in range(events)]
+        traffic = produce(stack, evts, rate)
 
     async def chaos() -> tuple[int, int]:
-        producing = asyncio.create_task(produce(stack, evts, rate))
+        producing = asyncio.create_task(traffic)
         done_kills = restarts = 0
         restart_at = kills // 2 if broker_restart else -1
         for k in range(kills):
@@ -213,6 +272,9 @@ def run(
 
     try:
         done_kills, restarts = asyncio.run(chaos())
+        if via == "hook":
+            evts = [json.loads(line) for line in (work / "hooked.jsonl").read_text().splitlines()]
+        expected = trails.expected_all(evts)
         if broken:
             print(f"  repairing the broken destination: bucket {broken}", file=sys.stderr)
             log_bucket(s3, broken)
@@ -266,6 +328,12 @@ def main() -> int:
     ap.add_argument("--s3-error-rate", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument(
+        "--via",
+        choices=["kafka", "hook"],
+        default="kafka",
+        help="kafka: records written to api-events; hook: real boto3 calls through the hook",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stack = LocalStack(Path(tmp) / "stack", kafka_port=free_port(), moto_port=free_port())
@@ -280,6 +348,7 @@ def main() -> int:
                 s3_error_rate=args.s3_error_rate,
                 rate=args.rate,
                 timeout=args.timeout,
+                via=args.via,
             )
         finally:
             stack.stop()
