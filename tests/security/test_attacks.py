@@ -15,9 +15,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from recorder.stack.local import LocalStack
@@ -39,6 +43,7 @@ from tests.security.common import (
     BOB_SECRET,
     CAROL_KEY,
     CAROL_SECRET,
+    REGION,
     cloudtrail,
     registry,
     send,
@@ -188,6 +193,31 @@ def test_a_signature_over_unsigned_payload_is_refused(env: Env, untouched: None)
     assert (out.status, out.body["__type"]) == (400, "InvalidSignatureException")
     # the same call with its payload signed is answered
     assert send(signed(env.port, "GetTrail", body, ALICE_KEY, ALICE_SECRET)).status == 200
+
+
+def test_put_audit_events_over_unsigned_payload_is_refused(env: Env, untouched: None) -> None:
+    """The same for the ingest call (CloudTrail Data's PutAuditEvents, signed for
+    ``cloudtrail-data``): the answer is the signature's, before any channel is read;
+    the call with its payload signed reaches the channel lookup."""
+    channel = f"arn:aws:cloudtrail:{REGION}:{ALICE}:channel/00000000-0000-0000-0000-000000000000"
+    events = [{"id": "e1", "eventData": json.dumps({"eventName": "x"})}]
+    body = json.dumps({"auditEvents": events}).encode()
+
+    def put(unsigned_payload: bool) -> AWSRequest:
+        headers = {"Content-Type": "application/json"}
+        if unsigned_payload:
+            headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+        url = f"http://127.0.0.1:{env.port}/PutAuditEvents?channelArn={quote(channel, safe='')}"
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(Credentials(ALICE_KEY, ALICE_SECRET), "cloudtrail-data", REGION).add_auth(request)
+        return request
+
+    out = send(put(unsigned_payload=True))
+    assert (out.status, out.body["__type"]) == (400, "InvalidSignatureException")
+    out = send(put(unsigned_payload=True), body=json.dumps({"auditEvents": events * 2}).encode())
+    assert (out.status, out.body["__type"]) == (400, "InvalidSignatureException")
+    out = send(put(unsigned_payload=False))
+    assert (out.status, out.body["__type"]) == (400, "ChannelNotFound")
 
 
 def test_replayed_create_trail_makes_no_second_trail(env: Env, untouched: None) -> None:
