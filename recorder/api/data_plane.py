@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Counter
+
 from recorder.api import ingest
 from recorder.api.channels import resolve
 from recorder.api.protocol import ApiError
@@ -40,6 +42,8 @@ Send = Callable[[str, bytes], Awaitable[None]]
 class AuditEventsIngest:
     store: TrailStore
     send: Send
+    #: recorder_api_audit_events_ingested_total{outcome} (None: not counted).
+    counter: Counter | None = None
     #: Per channel ARN, GetChannel's IngestionStatus (this replica's calls).
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -86,6 +90,11 @@ class AuditEventsIngest:
                     results[i].id, "InternalFailure", "The event could not be stored; try again."
                 )
         self._note(channel, results, now)
+        if self.counter is not None:
+            for r in results:
+                self.counter.labels(
+                    outcome="successful" if isinstance(r, ingest.Accepted) else r.code
+                ).inc()
         answer = ingest.answer(results)
         log.info(
             "audit_events_put",

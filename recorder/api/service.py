@@ -69,6 +69,7 @@ class ApiMetrics:
     requests: Counter
     latency: Histogram
     audit: Counter
+    ingested: Counter
 
     @classmethod
     def on(cls, metrics: Metrics) -> ApiMetrics:
@@ -90,6 +91,12 @@ class ApiMetrics:
             audit=Counter(
                 "recorder_api_audit_events_total",
                 "Records of control-API calls sent to api-events, by outcome",
+                ["outcome"],
+                registry=r,
+            ),
+            ingested=Counter(
+                "recorder_api_audit_events_ingested_total",
+                "PutAuditEvents' events by outcome: successful, or the failed entry's errorCode",
                 ["outcome"],
                 registry=r,
             ),
@@ -299,7 +306,7 @@ class ApiService:
                 producer,
                 lease_ms=int(self.config.lease_seconds * 1000),
             )
-            ingest = AuditEventsIngest(store, audit.send_now)
+            ingest = AuditEventsIngest(store, audit.send_now, self.api_metrics.ingested)
             operations = Operations(
                 store=store,
                 checks=checks,

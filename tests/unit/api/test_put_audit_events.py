@@ -52,6 +52,11 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.sent = sent
         self.fail_sends = False
+        self.metrics: ApiMetrics | None = None
+
+    def ingested(self, outcome: str) -> float:
+        assert self.metrics is not None
+        return float(self.metrics.ingested.labels(outcome=outcome)._value.get())
 
     def client(self, service: str, key: str = "AKA", secret: str = "sa") -> Any:
         return boto3.client(
@@ -78,14 +83,16 @@ async def server() -> AsyncIterator[Server]:
             raise TimeoutError("broker away")
         sent.append((account, value))
 
-    data = AuditEventsIngest(store, send)
+    metrics = ApiMetrics.on(Metrics())
+    data = AuditEventsIngest(store, send, metrics.ingested)
     ops = Operations(store=store, checks=FakeChecks(), ingestion=data.status)
-    api = Api(ops, CREDS, ApiMetrics.on(Metrics()), ingest=data)
+    api = Api(ops, CREDS, metrics, ingest=data)
     runner = web.AppRunner(api.app())
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     srv = Server(port, sent)
+    srv.metrics = metrics
     try:
         yield srv
     finally:
@@ -255,6 +262,8 @@ async def test_each_event_is_judged_on_its_own(server: Server) -> None:
     # an identity claiming B keeps only the schema's members: no account but A's
     assert records[1]["userIdentity"] == {"type": "u", "principalId": "p"}
     assert {r["recipientAccountId"] for r in records} == {A}
+    counted = {c: server.ingested(c) for c in ("successful", "InvalidChecksum", "InvalidRecipient")}
+    assert counted == {"successful": 3, "InvalidChecksum": 1, "InvalidRecipient": 1}
 
 
 async def test_a_failed_send_is_that_events_internal_failure(server: Server) -> None:
