@@ -27,7 +27,10 @@ class RecorderProcess:
     proc: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0
 
-    def start(self, wait_ready: float = 60.0) -> RecorderProcess:
+    def start(self, wait_ready: float | None = 60.0) -> RecorderProcess:
+        """Spawn it and wait until it is ready (``wait_ready`` None: do not wait; poll
+        :meth:`ready`). A process that does not get ready is killed before the error is
+        raised: a failed start never leaves a recorder running."""
         self.metrics_port = free_port()
         env = {
             **os.environ,
@@ -54,15 +57,18 @@ class RecorderProcess:
             start_new_session=True,
         )
         log.close()
+        if wait_ready is None:
+            return self
         deadline = time.monotonic() + wait_ready
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"recorder exited {self.proc.returncode}: {self.log_text()[-3000:]}"
-                )
+                code = self.proc.returncode
+                self.kill()  # whatever it left in its group
+                raise RuntimeError(f"recorder exited {code}: {self.log_text()[-3000:]}")
             if self.ready():
                 return self
             time.sleep(0.1)
+        self.kill()
         raise TimeoutError(f"recorder not ready: {self.log_text()[-3000:]}")
 
     def ready(self) -> bool:

@@ -14,10 +14,19 @@ to) and the summaries just decided as one record on the compacted
 restores that state, sends the recorded summaries again (their eventIDs are derived,
 so the writer keeps one copy) and reads on from the recorded offset.
 
-Windows close by event time: ``aggregation_lateness`` after their end, by the newest
-eventTime read while the stage is behind its partition's end (or does not know it yet,
-right after an assignment), by the wall clock when it is caught up (a quiet trail's last
-window still closes).
+Windows close by event time, on the routers' marks (:mod:`recorder.kafka.watermarks`):
+a mark read in a ``routed`` partition vouches that every event appended to
+``api-events`` before its time has been routed, and precedes it. A window closes once
+the marks of its partition pass its end by ``aggregation_lateness`` (what a producer
+may take between an event's time and its append: batching, a short outage journaled).
+Neither the wall clock nor the newest eventTime read may decide it: both close a
+window while its events can still be on their way (a loaded router, a replacement
+stage reading its partition again), which makes those events late and the summary
+short. Routers mark idle partitions too, so a quiet trail's last window still closes;
+while no router runs, windows wait, as the events do.
+
+The trail's templates are read from the registry as it is when a batch is read (as the
+router routes): an event made after PutEventConfiguration returned is counted.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from recorder.aggregation.summary import Aggregator, Call, is_data_event
 from recorder.aws.times import parse_seconds
@@ -37,6 +47,7 @@ from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
 from recorder.kafka.partitions import OwnerListener
+from recorder.kafka.watermarks import Mark, RoutedUntil, is_watermark
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.retry import OWN_BROKER, retry_async
@@ -47,13 +58,14 @@ log = get_logger("recorder.aggregation")
 
 GROUP_ID = "recorder-aggregation"
 POLL_RECORDS = 5000
+STATE_LOAD_TIMEOUT = 60.0  # seconds to read aggregation-state to its end at an assignment
 
 
 @dataclass
 class _Partition:
     aggregator: Aggregator
     position: int  # next offset of routed to read
-    newest: float = 0.0  # newest eventTime counted (epoch seconds)
+    routed: RoutedUntil = field(default_factory=RoutedUntil)  # the router marks read
 
 
 @dataclass
@@ -85,8 +97,7 @@ class AggregationStage:
                 self._consumer, s, s.topics.routed, OwnerListener(self), self._pauses
             )
             if static is not None:
-                await self.assign(static)
-            self.ready.set()
+                await self.assign(static)  # dynamic: ready at the group's first assignment
             log.info(
                 "aggregation_started",
                 window_seconds=self.window,
@@ -95,7 +106,7 @@ class AggregationStage:
             last_lag = 0.0
             while not stop.is_set():
                 await self._poll_once()
-                await self._close_due(time.time())
+                await self._close_due()
                 if time.monotonic() - last_lag > 1.0:
                     last_lag = time.monotonic()
                     await record_lag(self._consumer, self.metrics, "aggregation")
@@ -111,7 +122,8 @@ class AggregationStage:
         """Restore each partition's windows from its last state record, send again the
         summaries that record decided, and read on from its offset. A partition with no
         state starts at the log end (like turning aggregation on: no history), and records
-        that start at once."""
+        that start at once. Ready once the first assignment is done: a stage that is
+        ready has taken its partitions' starting points."""
         async with self._lock:
             saved = await self._load_states({tp.partition for tp in partitions})
             ends = await self._consumer.end_offsets(partitions)
@@ -127,7 +139,7 @@ class AggregationStage:
                     part = _Partition(
                         Aggregator.restore(self.window, doc["aggregator"]),
                         int(doc["offset"]),
-                        float(doc.get("newest", 0.0)),
+                        RoutedUntil.from_json(doc.get("routed")),
                     )
                     replay = [
                         (Destination.from_key(e["key"].encode()), e["record"])
@@ -144,6 +156,7 @@ class AggregationStage:
                     restored=doc is not None,
                     resent=len(replay),
                 )
+        self.ready.set()
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
@@ -166,19 +179,19 @@ class AggregationStage:
             await reader.seek_to_beginning(tp)
             end = (await reader.end_offsets([tp]))[tp]
             position = 0
-            while position < end:
-                batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
-                messages = batch.get(tp, [])
-                if not messages:
-                    break
-                for m in messages:
-                    position = m.offset + 1
-                    partition = _partition_of_key(m.key, self.settings.topics.routed)
-                    if partition in wanted:
-                        if m.value is None:
-                            out.pop(partition, None)
-                        else:
-                            out[partition] = orjson.loads(m.value)
+            # to the end, however slow the broker: a state read short would restore an
+            # older state, or none (and start at the log end, losing what came since)
+            async with asyncio.timeout(STATE_LOAD_TIMEOUT):
+                while position < end:
+                    batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
+                    for m in batch.get(tp, []):
+                        position = m.offset + 1
+                        partition = _partition_of_key(m.key, self.settings.topics.routed)
+                        if partition in wanted:
+                            if m.value is None:
+                                out.pop(partition, None)
+                            else:
+                                out[partition] = orjson.loads(m.value)
         finally:
             await reader.stop()
         return out
@@ -186,21 +199,42 @@ class AggregationStage:
     # -- reading -----------------------------------------------------------------------
     async def _poll_once(self) -> None:
         batches = await self._pacer.poll()
+        if not batches:
+            return
+        await self._fresh_registry()
         async with self._lock:
             for tp, messages in batches.items():
                 part = self._parts.get(tp)
                 if part is not None:
-                    self._observe(part, messages)
+                    self._observe(tp, part, messages)
+
+    async def _fresh_registry(self) -> None:
+        fresh = getattr(self.registry, "fresh", None)
+        if fresh is None:
+            return
+        try:
+            await fresh()
+        except (TimeoutError, KafkaError) as exc:
+            # count by the trails known now rather than stop counting every trail
+            log.warning("aggregation_registry_stale", error=repr(exc))
 
     def _templates(self, dest: Destination) -> tuple[str, ...]:
         trail = self.registry.trails.get(dest.trail_arn)
         return () if trail is None else tuple(trail.aggregation_templates)
 
-    def _observe(self, part: _Partition, messages: list[Any]) -> None:
+    def _observe(self, tp: TopicPartition, part: _Partition, messages: list[Any]) -> None:
         outcomes = {"counted": 0, "duplicate": 0, "late": 0}
         wanted: dict[bytes, bool] = {}
         for m in messages:
             part.position = m.offset + 1
+            if is_watermark(m.headers):
+                try:
+                    part.routed.on_mark(Mark.from_bytes(m.value or b""))
+                except ValueError as exc:
+                    log.warning(
+                        "bad_watermark", partition=tp.partition, offset=m.offset, error=str(exc)
+                    )
+                continue
             key = m.key or b""
             aggregate = wanted.get(key)
             if aggregate is None:
@@ -224,27 +258,26 @@ class AggregationStage:
                 key, epoch, str(record.get("eventID") or ""), Call.of(record)
             )
             outcomes[outcome] += 1
-            if outcome == "counted":
-                part.newest = max(part.newest, epoch)
         for outcome, n in outcomes.items():
             if n:
                 self.metrics.aggregation_events.labels(outcome).inc(n)
+        if outcomes["late"]:
+            log.warning(
+                "aggregation_events_late",
+                partition=tp.partition,
+                events=outcomes["late"],
+                closed_through=part.aggregator.closed_through,
+            )
 
     # -- deciding ----------------------------------------------------------------------
-    async def _close_due(self, now: float) -> None:
+    async def _close_due(self) -> None:
         async with self._lock:
             for tp, part in list(self._parts.items()):
                 agg = part.aggregator
-                if not agg.windows:
-                    continue
-                limit = now - self.settings.aggregation_lateness
-                high = self._consumer.highwater(tp)
-                # the wall clock only once caught up: before the first fetch after an
-                # assignment the end is unknown, and the events to re-read after a
-                # restore belong to windows still open (closing them would make those
-                # events late and their summaries short)
-                if high is None or part.position < high:
-                    limit = min(limit, part.newest - self.settings.aggregation_lateness)
+                routed_until = part.routed.until()
+                if not agg.windows or routed_until is None:
+                    continue  # nothing open, or no mark yet for every api-events partition
+                limit = routed_until / 1000 - self.settings.aggregation_lateness
                 if agg.window_of(limit) - self.window < min(s for _, s in agg.windows):
                     continue  # no open window has ended long enough ago
                 decided = agg.close_through(limit, self._templates)
@@ -260,7 +293,7 @@ class AggregationStage:
     ) -> None:
         doc = {
             "offset": part.position,
-            "newest": part.newest,
+            "routed": part.routed.to_json(),
             "aggregator": part.aggregator.snapshot(),
             "events": [{"key": d.key().decode(), "record": r} for d, r in decided],
         }

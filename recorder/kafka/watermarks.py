@@ -17,6 +17,9 @@ that a mark is always read *after* everything it vouches for:
   is in a log file whose manifest precedes the mark.
 * The digester reads the cut marks of the ``routed`` partitions its chain's
   destinations hash to, and writes the final digest once they pass the stop.
+* The aggregation stage reads the router marks of each ``routed`` partition too: a
+  window of event time is complete once they pass its end (and the lateness that
+  covers a producer's own delay before ``api-events``).
 
 Marks carry wall-clock times in epoch milliseconds. They cost a record per partition
 per :attr:`~recorder.settings.Settings.watermark_interval`, never one per event.
@@ -98,23 +101,53 @@ class SourceProgress:
 
 
 @dataclass
-class RoutedProgress:
-    """A writer's view of one ``routed`` partition: the router marks read in it, and
-    which of them every routed record before has been delivered for."""
+class RoutedUntil:
+    """The router marks read so far in one ``routed`` partition, combined: every event
+    appended to ``api-events`` before :meth:`until` precedes the last mark read. Each
+    router marks only the ``api-events`` partitions it owns; the least time over all of
+    them counts, and nothing until every one has a mark."""
 
     sources: dict[int, int] = field(default_factory=dict)  # api-events partition -> ms
     source_count: int = 0
-    pending: deque[tuple[int, int]] = field(default_factory=deque)  # (offset, ms)
-    cut_until: int | None = None
 
-    def on_mark(self, offset: int, mark: Mark) -> None:
+    def on_mark(self, mark: Mark) -> None:
         self.source_count = mark.count
         for p, t in mark.times.items():
             if t > self.sources.get(p, -1):
                 self.sources[p] = t
-        if len(self.sources) < self.source_count:
+
+    def until(self) -> int | None:
+        """Epoch ms, or None while some ``api-events`` partition has no mark yet."""
+        if self.source_count < 1 or any(p not in self.sources for p in range(self.source_count)):
+            return None
+        return min(self.sources[p] for p in range(self.source_count))
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.source_count, "t": {str(p): t for p, t in self.sources.items()}}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, object] | None) -> RoutedUntil:
+        if not doc:
+            return cls()
+        times = doc.get("t")
+        sources = {int(p): int(t) for p, t in times.items()} if isinstance(times, dict) else {}
+        return cls(sources, int(str(doc.get("n") or 0)))
+
+
+@dataclass
+class RoutedProgress:
+    """A writer's view of one ``routed`` partition: the router marks read in it, and
+    which of them every routed record before has been delivered for."""
+
+    routed: RoutedUntil = field(default_factory=RoutedUntil)
+    pending: deque[tuple[int, int]] = field(default_factory=deque)  # (offset, ms)
+    cut_until: int | None = None
+
+    def on_mark(self, offset: int, mark: Mark) -> None:
+        self.routed.on_mark(mark)
+        least = self.routed.until()
+        if least is None:
             return  # some api-events partition has no router mark yet
-        least = min(self.sources[p] for p in range(self.source_count) if p in self.sources)
         if not self.pending or least > self.pending[-1][1]:
             self.pending.append((offset, least))
 

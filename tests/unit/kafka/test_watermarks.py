@@ -9,6 +9,7 @@ from recorder.kafka.watermarks import (
     CutMarks,
     Mark,
     RoutedProgress,
+    RoutedUntil,
     SourceProgress,
     is_watermark,
 )
@@ -59,3 +60,19 @@ def test_the_digester_waits_for_every_partition_of_the_chain() -> None:
     assert marks.passed([0, 1], 5_000)
     assert not marks.passed([0, 1], 6_000)
     assert not marks.passed([2], 0)  # no mark at all for partition 2
+
+
+def test_routed_until_is_the_least_mark_once_every_api_events_partition_has_one() -> None:
+    r = RoutedUntil()
+    assert r.until() is None
+    r.on_mark(Mark({0: 5_000}, 3))  # one router owns partition 0
+    r.on_mark(Mark({2: 7_000}, 3))  # another owns 2; nobody has marked 1 yet
+    assert r.until() is None
+    r.on_mark(Mark({1: 6_000, 2: 6_500}, 3))  # an older mark for 2 does not move it back
+    assert r.sources == {0: 5_000, 1: 6_000, 2: 7_000}
+    assert r.until() == 5_000
+    r.on_mark(Mark({0: 9_000}, 3))
+    assert r.until() == 6_000
+    # a restarted stage resumes from the marks its state recorded
+    assert RoutedUntil.from_json(r.to_json()) == r
+    assert RoutedUntil.from_json(None) == RoutedUntil() and RoutedUntil().until() is None
