@@ -3,7 +3,7 @@ The stages, in the order their resources are rendered. Each is one Deployment
 running `recorder run <stage>`, configured by the values key of the same name.
 */}}
 {{- define "recorder.stages" -}}
-{{- list "api" "router" "writer" "digester" "insights" | toJson -}}
+{{- list "api" "router" "writer" "digester" "insights" "aggregation" | toJson -}}
 {{- end -}}
 
 {{/* Chart name, overridable by nameOverride. */}}
@@ -12,18 +12,18 @@ running `recorder run <stage>`, configured by the values key of the same name.
 {{- end -}}
 
 {{/*
-Fully qualified app name, at most 63 - len("-digester-metrics") characters so
+Fully qualified app name, at most 63 - len("-aggregation-metrics") characters so
 that every derived name stays a valid DNS label.
 */}}
 {{- define "recorder.fullname" -}}
 {{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 46 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | trunc 43 | trimSuffix "-" -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
 {{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 46 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 43 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 46 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 43 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

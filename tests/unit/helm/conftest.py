@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "helm" / "recorder"
 RELEASE = "rel"
 NAMESPACE = "audit"
-STAGES = ("api", "router", "writer", "digester", "insights")
+STAGES = ("api", "router", "writer", "digester", "insights", "aggregation")
 _values_files = itertools.count()
 
 

@@ -62,9 +62,9 @@ def test_default_render_has_the_expected_objects(default: Rendered) -> None:
         "ServiceAccount": 1,
         "ConfigMap": 1,
         "Secret": 1,  # the API credentials every install sets (conftest.API_CREDENTIALS)
-        "Deployment": 5,
-        "Service": 6,
-        "PodDisruptionBudget": 5,
+        "Deployment": 6,
+        "Service": 7,
+        "PodDisruptionBudget": 6,
     }
     assert sorted(default.names("Service")) == sorted(
         [f"Service/{FULL}-api"] + [f"Service/{FULL}-{s}-metrics" for s in STAGES]
@@ -86,7 +86,14 @@ def test_each_stage_runs_its_own_command_from_one_image(default: Rendered, stage
 
 def test_replica_counts(default: Rendered) -> None:
     replicas = {s: default.deployment(s)["spec"]["replicas"] for s in STAGES}
-    assert replicas == {"api": 2, "router": 2, "writer": 2, "digester": 1, "insights": 1}
+    assert replicas == {
+        "api": 2,
+        "router": 2,
+        "writer": 2,
+        "digester": 1,
+        "insights": 1,
+        "aggregation": 1,
+    }
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -204,6 +211,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_TOPIC_TRAIL_STATUS": "trail-status",
         "RECORDER_TOPIC_INSIGHTS_STATE": "insights-state",
         "RECORDER_TOPIC_ROUTED_RETRY": "routed-retry",
+        "RECORDER_TOPIC_AGGREGATION_STATE": "aggregation-state",
         "RECORDER_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
         "RECORDER_AWS_REGION": "us-east-1",
         "RECORDER_AWS_ENDPOINT_URL": "",
@@ -217,6 +225,8 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_INSIGHTS_THRESHOLD": "4",
         "RECORDER_INSIGHTS_LATENESS": "60",
         "RECORDER_INSIGHTS_GRACE": "60",
+        "RECORDER_AGGREGATION_WINDOW_SECONDS": "300",
+        "RECORDER_AGGREGATION_LATENESS": "60",
         "RECORDER_PARKING_PERIOD": "2592000",
         "RECORDER_WRITER_BUFFER_BYTES": "268435456",
         "RECORDER_KEYS_BUCKET": "recorder-digest-keys",
@@ -243,7 +253,14 @@ def test_writer_gets_time_to_flush_on_sigterm(default: Rendered) -> None:
         s: default.deployment(s)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         for s in STAGES
     }
-    assert grace == {"api": 30, "router": 30, "writer": 120, "digester": 60, "insights": 30}
+    assert grace == {
+        "api": 30,
+        "router": 30,
+        "writer": 120,
+        "digester": 60,
+        "insights": 30,
+        "aggregation": 30,
+    }
     # The writer drains open batches within max(10, cut_interval / 10) seconds, then puts to S3.
     assert grace["writer"] >= 2 * max(10, 300 / 10)
 
@@ -408,9 +425,9 @@ def test_full_render_objects(full: Rendered) -> None:
     assert full.kinds() == {
         "ServiceAccount": 1,
         "ConfigMap": 1,
-        "Deployment": 5,
-        "Service": 6,
-        "PodDisruptionBudget": 5,
+        "Deployment": 6,
+        "Service": 7,
+        "PodDisruptionBudget": 6,
         "HorizontalPodAutoscaler": 2,
         "ServiceMonitor": 1,
     }  # no Secret: credentials.existingSecret is used instead
@@ -727,6 +744,7 @@ def test_stages_read_only_the_secrets_they_need(with_secret: Rendered, stage: st
         "writer": set(),
         "digester": {"signing-key.pem"},
         "insights": {"producers.json"},
+        "aggregation": set(),  # it reads routed: what the routers admitted
     }[stage]
     assert files == expected
     assert ("RECORDER_SIGNING_KEY_FILE" in env) is (stage in {"api", "digester"})
@@ -753,7 +771,12 @@ def test_pods_roll_when_the_charts_secret_changes(with_secret: Rendered, render:
 
 def test_a_disabled_stage_renders_nothing(render: Any) -> None:
     rendered = render(
-        {"api": {"enabled": False}, "digester": {"enabled": False}, "insights": {"enabled": False}}
+        {
+            "api": {"enabled": False},
+            "digester": {"enabled": False},
+            "insights": {"enabled": False},
+            "aggregation": {"enabled": False},
+        }
     )
     assert sorted(rendered.names("Deployment")) == [
         f"Deployment/{FULL}-router",

@@ -75,7 +75,10 @@ def test_prometheus_rule_configmap_and_file_hold_the_same_rules(render: Any) -> 
     plain = yaml.safe_load(rendered.get("ConfigMap", f"{FULL}-rules")["data"]["recorder.rules.yml"])
     assert rule["spec"] == {"groups": plain["groups"]}
     # the file differs only by its selector
-    release = f'namespace="{NAMESPACE}",job=~"{FULL}-(api|router|writer|digester|insights)-metrics"'
+    release = (
+        f'namespace="{NAMESPACE}",'
+        f'job=~"{FULL}-(api|router|writer|digester|insights|aggregation)-metrics"'
+    )
     as_file = json.loads(
         json.dumps(plain["groups"]).replace(json.dumps(release)[1:-1], 'job=\\"recorder\\"')
     )
