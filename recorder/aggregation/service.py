@@ -124,6 +124,9 @@ class AggregationStage:
         state starts at the log end (like turning aggregation on: no history), and records
         that start at once. Ready once the first assignment is done: a stage that is
         ready has taken its partitions' starting points."""
+        if not partitions:  # a group with more members than partitions: none here
+            self.ready.set()
+            return
         async with self._lock:
             saved = await self._load_states({tp.partition for tp in partitions})
             ends = await self._consumer.end_offsets(partitions)
