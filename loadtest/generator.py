@@ -54,6 +54,10 @@ class PlainSink:
     def emit(self, key: bytes, value: bytes) -> None:
         self._queue.put((key, value))
 
+    def pending(self) -> int:
+        """Records emitted and not yet taken by the sending thread."""
+        return self._queue.qsize()
+
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)

@@ -20,7 +20,8 @@ itself:
 Prints the figures (offered and kept series, state records and their largest size,
 the restart's restore time). The integration test runs it scaled down
 (``tests/integration/test_insights_scale.py``); the full size is the default here.
-Intervals are scaled to 2 s (lateness 3 s) so a run takes seconds, not minutes.
+Intervals are scaled to 2 s (lateness 10 s, the test's 3 s) so a run takes seconds,
+not minutes.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ ENV = {
     "RECORDER_INSIGHTS_BUCKET_SECONDS": "2",
     "RECORDER_INSIGHTS_BASELINE_WINDOW": "8",
     "RECORDER_INSIGHTS_THRESHOLD": "8",
-    "RECORDER_INSIGHTS_LATENESS": "3",
     "RECORDER_INSIGHTS_GRACE": "2",
 }
 
@@ -66,7 +66,7 @@ class Outcome:
     kept_accounts: tuple[str, ...]  # the accounts those records belong to
     largest_record_bytes: int
     restored_series: int  # what the restarted stage read back
-    restore_seconds: float  # the second process: start until ready
+    restore_seconds: float  # the second process: start until every partition restored
     series_after_restart: int  # the stage's gauge once it counted on
     insights_events: float  # both runs
     late_calls: float
@@ -125,6 +125,8 @@ def _send_calls(stack: LocalStack, ids: list[str], apis: int) -> int:
         for api in range(apis):
             sink.emit(account.encode(), encode(_call(account, api, n)))
             n += 1
+            while sink.pending() > 1000:  # stamped when sent, as a hook's calls are
+                time.sleep(0.01)
     sink.close(timeout=600)
     return n
 
@@ -182,12 +184,19 @@ def run(
     insights_on: int,
     series: int,
     progress: Callable[[str], None] = lambda _: None,
+    lateness: float = 3.0,
 ) -> Outcome:
+    """``lateness``: RECORDER_INSIGHTS_LATENESS; more than a send of the calls may lag
+    behind their eventTime on a loaded machine (the full size: 10 s)."""
     ids = account_ids(accounts)
     apis = max(1, series // accounts)
     trails = workdir / "trails.json"
     trails.write_text(json.dumps(_trails(ids, insights_on)))
-    env = {"RECORDER_TRAILS_FILE": str(trails), **ENV}
+    env = {
+        "RECORDER_TRAILS_FILE": str(trails),
+        "RECORDER_INSIGHTS_LATENESS": str(lateness),
+        **ENV,
+    }
     kept = insights_on * apis
     stage = RecorderProcess(stack, ["insights"], workdir / "first", env=env).start()
     try:
@@ -215,6 +224,11 @@ def run(
     t0 = time.monotonic()
     again = RecorderProcess(stack, ["insights"], workdir / "second", env=env).start(wait_ready=600)
     try:
+        _wait(  # a dynamic group assigns after the stage is ready
+            lambda: again.log_text().count('"insights_partition_assigned"') >= stack.partitions,
+            120,
+            "every partition of api-events assigned",
+        )
         restore = time.monotonic() - t0
         restored = _restored(again.log_text())
         # more calls of every series: counted on, closed, the gauge shows them all
@@ -254,6 +268,7 @@ def main() -> int:
     ap.add_argument("--accounts", type=int, default=1000)
     ap.add_argument("--insights-on", type=int, default=100)
     ap.add_argument("--series", type=int, default=100_000)
+    ap.add_argument("--lateness", type=float, default=10.0)
     ap.add_argument("--broker", default="noida", choices=["noida", "tansu"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="insights-scale-") as tmp:
@@ -272,6 +287,7 @@ def main() -> int:
                 args.insights_on,
                 args.series,
                 progress=lambda s: print(s, file=sys.stderr, flush=True),
+                lateness=args.lateness,
             )
         finally:
             stack.stop()
