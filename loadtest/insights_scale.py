@@ -27,7 +27,6 @@ not minutes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import tempfile
@@ -37,13 +36,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import TopicPartition
-
 from loadtest.generator import PlainSink
 from loadtest.procs import RecorderProcess
+from loadtest.topicview import live_records
 from loadtest.traffic import account_ids
 from recorder.events import encode
-from recorder.kafka import clients
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 
@@ -131,31 +128,6 @@ def _send_calls(stack: LocalStack, ids: list[str], apis: int) -> int:
     return n
 
 
-async def _state(stack: LocalStack) -> dict[bytes, bytes]:
-    """The live records of ``insights-state`` (the last of each key, tombstones gone)."""
-    settings = stack.settings()
-    topic = settings.topics.insights_state
-    reader = clients.consumer(settings, group_id=None)
-    await reader.start()
-    last: dict[bytes, bytes | None] = {}
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic))]
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        for tp in tps:
-            position = 0
-            while position < ends[tp]:
-                batch = await reader.getmany(tp, timeout_ms=2000, max_records=5000)
-                for m in batch.get(tp, []):
-                    position = m.offset + 1
-                    if m.key is not None:
-                        last[m.key] = m.value
-    finally:
-        await reader.stop()
-    return {k: v for k, v in last.items() if v is not None}
-
-
 def _series_records(state: dict[bytes, bytes]) -> dict[bytes, bytes]:
     return {k: v for k, v in state.items() if b"|s|" in k}
 
@@ -198,6 +170,7 @@ def run(
         **ENV,
     }
     kept = insights_on * apis
+    state_topic = stack.settings().topics.insights_state
     stage = RecorderProcess(stack, ["insights"], workdir / "first", env=env).start()
     try:
         progress(f"sending {accounts * apis:,} calls ({apis} APIs x {accounts} accounts)")
@@ -210,7 +183,7 @@ def run(
         )
         # the interval closes by event time: its series records are written then
         _wait(
-            lambda: len(_series_records(asyncio.run(_state(stack)))) >= kept,
+            lambda: len(_series_records(live_records(stack, state_topic))) >= kept,
             300,
             f"{kept} series records on insights-state",
         )
@@ -218,7 +191,7 @@ def run(
         late = stage.metric("recorder_insights_late_calls_total")
     finally:
         stage.kill()  # a crash, not a handover: what the closes wrote must be enough
-    records = _series_records(asyncio.run(_state(stack)))
+    records = _series_records(live_records(stack, state_topic))
     kept_accounts = {json.loads(k.split(b"|", 2)[2])[0] for k in records}
     progress(f"{len(records):,} series records of {len(kept_accounts)} accounts; restarting")
     t0 = time.monotonic()

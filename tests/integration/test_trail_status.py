@@ -6,11 +6,14 @@ the bucket is back, the held batch is delivered and the error clears."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loadtest.topicview import live_records
 from recorder.stack.local import LocalStack
 from tests.integration.helpers import (
     RecorderProcess,
@@ -78,6 +81,35 @@ def test_delivery_error_reaches_get_trail_status_across_processes(
         )
         ids = delivered()
         assert all(ids.count(i) == 1 for i in held)
+
+        # issue 27 item 2: the status key names the writer's seat (the lowest partition
+        # of routed it owns), not its pod: a deploy (a new process on the same
+        # partitions) writes the same key again instead of adding one per trail
+        def keys() -> set[bytes]:
+            return {k for k in live_records(stack, "trail-status") if arn.encode() in k}
+
+        seat_key = f"delivery|{arn}|p0".encode()  # the one writer owns every partition
+        assert keys() == {seat_key}
+        pipeline.stop()
+        deployed_at = time.time()
+        pipeline = RecorderProcess(stack, ["router", "writer"], tmp_path / "deploy").start()
+        before = len(delivered())
+        status()  # recorded, delivered by the new writer: its status is published
+        wait_for(lambda: len(delivered()) > before, timeout=30, what="a delivery after the deploy")
+
+        def published_at() -> float:
+            value = live_records(stack, "trail-status").get(seat_key)
+            return float(json.loads(value)["publishedAt"]) if value else 0.0
+
+        wait_for(
+            lambda: published_at() > deployed_at,
+            timeout=15,
+            what="the new writer's status under the same key",
+        )
+        assert keys() == {seat_key}
+        # DeleteTrail: the trail's status keys are tombstoned
+        ct.delete_trail(Name=arn)
+        wait_for(lambda: not keys(), timeout=30, what="the deleted trail's status keys gone")
     finally:
         pipeline.kill()
         api.kill()
