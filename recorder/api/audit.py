@@ -130,9 +130,10 @@ class AuditLog:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def send_now(self, account_id: str, value: bytes) -> None:
-        """Send one record keyed by ``account_id``, signed with the API's producer key,
-        and wait for the broker (PutAuditEvents answers only for what Kafka holds)."""
+    async def send_now(self, account_id: str, value: bytes, record: Mapping[str, Any]) -> None:
+        """Send one encoded record (``record`` decoded) keyed by ``account_id``, signed
+        with the API's producer key, and wait for the broker: the one way the API sends
+        records, its own and PutAuditEvents' (which answers only for what Kafka holds)."""
         key = account_id.encode()
         await asyncio.wait_for(
             self._producer.send_and_wait(
@@ -143,15 +144,7 @@ class AuditLog:
 
     async def _send(self, account_id: str, value: bytes, record: Mapping[str, Any]) -> None:
         try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    self._topic,
-                    value,
-                    key=account_id.encode(),
-                    headers=self._signer.headers(account_id.encode(), value),
-                ),
-                30,
-            )
+            await self.send_now(account_id, value, record)
             self._counter.labels(outcome="sent").inc()
         except Exception as exc:
             self._counter.labels(outcome="send_failed").inc()

@@ -34,8 +34,9 @@ from recorder.provenance.admission import admit_record
 
 log = get_logger("recorder.api.data_plane")
 
-#: Sends one encoded record keyed by its account; raises on failure.
-Send = Callable[[str, bytes], Awaitable[None]]
+#: Sends one encoded record (and the record it encodes) keyed by its account; raises
+#: on failure (``AuditLog.send_now``).
+Send = Callable[[str, bytes, Mapping[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -55,7 +56,7 @@ class AuditEventsIngest:
         channel = self._channel(caller, params["channelArn"])
         now = dt.datetime.now(dt.UTC)
         results: list[ingest.Accepted | ingest.Failed] = []
-        encoded: list[tuple[int, bytes]] = []
+        encoded: list[tuple[int, bytes, dict[str, Any]]] = []
         for event in events:
             result = ingest.to_record(
                 event,
@@ -72,13 +73,13 @@ class AuditEventsIngest:
                 except InvalidEventError as exc:
                     result = ingest.Failed(result.id, "InvalidData", str(exc)[:1024])
                 else:
-                    encoded.append((len(results), value))
+                    encoded.append((len(results), value, result.record))
             results.append(result)
         sent = await asyncio.gather(
-            *(self.send(caller.account_id, value) for _, value in encoded),
+            *(self.send(caller.account_id, value, record) for _, value, record in encoded),
             return_exceptions=True,
         )
-        for (i, _), outcome in zip(encoded, sent, strict=True):
+        for (i, _, _), outcome in zip(encoded, sent, strict=True):
             if isinstance(outcome, BaseException):
                 log.warning(
                     "audit_event_send_failed",

@@ -78,7 +78,7 @@ async def server() -> AsyncIterator[Server]:
     sent: list[tuple[str, bytes]] = []
     srv: Server
 
-    async def send(account: str, value: bytes) -> None:
+    async def send(account: str, value: bytes, record: Any) -> None:
         if srv.fail_sends:
             raise TimeoutError("broker away")
         sent.append((account, value))
