@@ -7,16 +7,16 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from recorder.api.auth import Principal
 from recorder.api.operations import MAX_LIST_TAGS_RESOURCES, Caller, Operations
 from recorder.api.protocol import ApiError
-from recorder.api.service import Api, ApiMetrics
 from recorder.api.store import MemoryStore
-from recorder.obs.metrics import Metrics
-from recorder.stack.processes import free_port
+from tests.unit.api import test_service
 from tests.unit.api.doubles import FakeChecks
+from tests.unit.api.test_service import Server
+
+server = test_service.server  # the API on a real port (a fixture)
 
 ALICE, BOB = "111111111111", "222222222222"
 
@@ -93,33 +93,22 @@ async def test_list_tags_takes_at_most_20_arns() -> None:
     assert "less than or equal to 20" in info.value.message
 
 
-async def test_over_http_a_100000_name_request_leaves_the_loop_to_other_accounts() -> None:
+async def test_over_http_a_100000_name_request_leaves_the_loop_to_other_accounts(
+    server: Server,
+) -> None:
     """Through boto3 and the real pipeline (signature, a 1 MiB body parsed in a worker
     thread, lookups in slices): another account's GetTrailStatus calls are answered
     while the long DescribeTrails is under way."""
-    from tests.unit.api.test_service import CREDS, Server
-
-    metrics = Metrics()
-    ops = Operations(store=MemoryStore(), checks=FakeChecks())
-    api = Api(ops, CREDS, ApiMetrics.on(metrics))
-    runner = web.AppRunner(api.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    server = Server(api, port, metrics)
-    try:
-        alice, bob = server.client(), server.client("AKB", "sb")
-        await asyncio.to_thread(alice.create_trail, Name="audit", S3BucketName="my-bucket")
-        await asyncio.to_thread(bob.create_trail, Name="other", S3BucketName="my-bucket")
-        names = [f"n{i:05d}" for i in range(100_000)]  # a 1 MiB body holds them
-        names[-1] = "audit"
-        big = asyncio.create_task(asyncio.to_thread(alice.describe_trails, trailNameList=names))
-        answered = 0
-        while not big.done():
-            status = await asyncio.to_thread(bob.get_trail_status, Name="other")
-            assert status["IsLogging"] is False
-            answered += 1
-        assert answered >= 2  # at least one call began and ended within the long one
-        assert [t["Name"] for t in (await big)["trailList"]] == ["audit"]
-    finally:
-        await runner.cleanup()
+    alice, bob = server.client(), server.client("AKB", "sb")
+    await asyncio.to_thread(alice.create_trail, Name="audit", S3BucketName="my-bucket")
+    await asyncio.to_thread(bob.create_trail, Name="other", S3BucketName="my-bucket")
+    names = [f"n{i:05d}" for i in range(100_000)]  # a 1 MiB body holds them
+    names[-1] = "audit"
+    big = asyncio.create_task(asyncio.to_thread(alice.describe_trails, trailNameList=names))
+    answered = 0
+    while not big.done():
+        status = await asyncio.to_thread(bob.get_trail_status, Name="other")
+        assert status["IsLogging"] is False
+        answered += 1
+    assert answered >= 2  # at least one call began and ended within the long one
+    assert [t["Name"] for t in (await big)["trailList"]] == ["audit"]
