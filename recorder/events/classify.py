@@ -9,6 +9,7 @@ the conventions table's (:mod:`recorder.events.conventions`), so both sides agre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from recorder.events.conventions import (
     LAMBDA_DATA_OPERATIONS,
@@ -38,6 +39,7 @@ class Classification:
     event_category: str  # "Management" or "Data"
 
 
+@lru_cache(maxsize=4096)  # the router classifies every record that comes without it
 def classify(event_source: str, event_name: str) -> Classification:
     data = is_data_event(event_source, event_name)
     return Classification(

@@ -20,6 +20,7 @@ from typing import Any
 
 from recorder.events.errors import EventDecodeError, InvalidEventError
 from recorder.events.reader import Truncated, reader_for
+from recorder.events.routing_fields import route_header
 from recorder.events.schema import BY_FINGERPRINT, BY_VERSION, CURRENT, PUBLISHED, Published
 from recorder.events.writer import writer_for
 
@@ -38,9 +39,23 @@ def schema_version(version: int | None) -> Published:
     return found
 
 
-def encode(record: dict[str, Any], version: int | None = None) -> bytes:
+class Encoded(bytes):
+    """The bytes of one encoded record, carrying beside them (``route``) the
+    ``recorder-route`` header of its routing fields
+    (:mod:`recorder.events.routing_fields`).
+
+    Whatever sends the value signs it (:class:`recorder.provenance.signature.Signer`),
+    and the signature then covers the header too and sends it; a value that lost it
+    (a copy, a slice, bytes read back from a journal) is still a whole record, signed
+    and sent without the header, which the router then decodes to route.
+    """
+
+    route: bytes
+
+
+def encode(record: dict[str, Any], version: int | None = None) -> Encoded:
     """Frame one CloudTrail record (the ``json.loads`` form of one ``Records`` element)
-    in schema ``version`` (default: the current one).
+    in schema ``version`` (default: the current one), with its routing fields' header.
 
     Raises ``InvalidEventError`` only when the record cannot be carried at all: a missing
     ``eventVersion``/``eventTime``/``awsRegion``, or a value that is not JSON.
@@ -51,7 +66,9 @@ def encode(record: dict[str, Any], version: int | None = None) -> bytes:
     out = bytearray(MAGIC)
     out += schema.fingerprint
     writer_for(schema.version)(record, out, "")
-    return bytes(out)
+    encoded = Encoded(out)
+    encoded.route = route_header(record)  # after the writer: the record is carriable
+    return encoded
 
 
 def _describe(prefix: bytes) -> str:

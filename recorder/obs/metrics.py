@@ -70,6 +70,11 @@ class Metrics:
         self.router_deliveries_out = Counter(
             "recorder_router_deliveries_out_total", "Routed records produced", registry=r
         )
+        self.router_unselected = Counter(
+            "recorder_router_unselected_total",
+            "Events no trail selects: decided on their routing fields, never decoded",
+            registry=r,
+        )
         # per trail, capped: trail ARNs come from tenants (obs.cardinality)
         self.router_matches = CappedLabels(
             Counter(

@@ -10,10 +10,13 @@ bucket names to their owners' account ids (the router's ``RECORDER_BUCKET_OWNERS
 Each input line is one CloudTrail record; each output line is either
 ``{"eventID": ..., "deliveries": [...]}`` or ``{"line": N, "error": ...}``.
 
-A line is admitted by the router's own rule (:mod:`recorder.provenance.admission`):
-the guide's rules, what routing needs, and, with ``--producers`` and ``--key-id``,
-the accounts that key may write for, as if the line had come signed with it. (The
-router also checks the signature over the record's bytes; a JSON line has none.)
+A line is admitted and routed by the router's own rule (:mod:`recorder.routing.rule`):
+routed by its routing fields (what routing needs, and, with ``--producers`` and
+``--key-id``, the accounts that key may write for, as if the line had come signed
+with it), then, when some trail selects it, admitted whole (the guide's rules). As in
+the router, a record no trail selects is not checked further: its answer is no
+deliveries. (The router also checks the signature over the record's bytes; a JSON
+line has none.)
 
 Exit status: 0 when every line was admitted, 1 when some were not, 2 when the trails,
 organizations, owners or producers could not be loaded.
@@ -29,10 +32,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from recorder.events import InvalidEventError
-from recorder.provenance import ProducerKeys, Rejected, admit_record
+from recorder.provenance import ProducerKeys, Rejected
+from recorder.provenance.admission import Routable, admit_fields
 from recorder.provenance.keys import Producer
 from recorder.routing.engine import RoutingEngine
 from recorder.routing.owners import load_owners_file
+from recorder.routing.rule import decide
 from recorder.selectors import RecordError
 from recorder.trails import Trail, TrailError, check_trail_limit
 from recorder.trails.destination import Destination
@@ -195,17 +200,15 @@ def route_stream(
         try:
             producer, key_id = signer if signer is not None else (None, None)
             key = record.get("recipientAccountId") if producer is not None else None
-            admit_record(
-                record,
-                producer=producer,
-                key_id=key_id,
-                kafka_key=key.encode() if isinstance(key, str) else None,
+            routable = Routable.of_record(
+                record, producer, key_id, key.encode() if isinstance(key, str) else None
             )
-            deliveries = engine.route(record)
+            admit_fields(routable)
+            deliveries = decide(engine, routable)
         except (Rejected, InvalidEventError, RecordError) as exc:
             yield {"line": n, "error": str(exc)}
             continue
-        event_id = record["eventID"]
+        event_id = routable.fields["eventID"]
         yield {"eventID": event_id, "deliveries": [delivery_json(d) for d in deliveries]}
 
 

@@ -6,11 +6,14 @@ at least once and the writer drops repeats of an eventID within a file. Repeats 
 an eventID within a recent window (e.g. the producer replaying its journal after a
 time-out that had in fact succeeded) are dropped here too.
 
-Each event is admitted (:func:`recorder.provenance.admit`: its producer's signature
-over the bytes first, then decoding, the accounts its key may write for, the guide's
-rules) and rendered to CloudTrail JSON once, whatever the number of trails it goes
-to; a record refused on the way goes to the dead-letter topic with its reason (naming
-the producer key, never its secret), is counted per key, and the partition moves on.
+Each event is admitted (:mod:`recorder.provenance.admission`: its producer's
+signature over the bytes first, then the accounts its key may write for) and routed by
+its routing fields (:func:`recorder.routing.rule.decide`: the signed ``recorder-route``
+header, so an event no trail selects is never decoded); an event some trail selects
+is decoded, checked against its header and the guide's rules, and rendered to
+CloudTrail JSON once, whatever the number of trails it goes to. A record refused on
+the way goes to the dead-letter topic with its reason (naming the producer key, never
+its secret), is counted per key, and the partition moves on.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,7 +31,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from recorder.events import EventDecodeError, InvalidEventError, decode, render_record
+from recorder.events import EventDecodeError, InvalidEventError, render_record
 from recorder.kafka import clients
 from recorder.kafka.dlq import INVALID, REJECTED, UNDECODABLE, expect, send_dead_letter
 from recorder.kafka.lag import record_lag
@@ -37,9 +40,9 @@ from recorder.kafka.partitions import OwnerListener, read_range, resume
 from recorder.kafka.watermarks import WATERMARK_HEADER, Mark, SourceProgress
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
-from recorder.provenance import Rejected, admit
+from recorder.provenance import Rejected
+from recorder.provenance.admission import admit_routing
 from recorder.provenance.keys import WatchedProducerKeys
-from recorder.provenance.signature import verify
 from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.routing.owners import (
     NO_OWNERS,
@@ -48,6 +51,7 @@ from recorder.routing.owners import (
     with_known_owners,
 )
 from recorder.routing.produce import BatchedSend, PartitionOf
+from recorder.routing.rule import decide
 from recorder.routing.shared import copy_event_id, shared_event_id
 from recorder.selectors import RecordError
 from recorder.settings import Settings
@@ -64,8 +68,10 @@ ROUTED_BATCH_BYTES = 1024 * 1024
 
 
 class Engine(Protocol):
+    owners: BucketOwners
+
     def route(
-        self, record: dict[str, Any], produced_ms: int | None = None
+        self, record: Mapping[str, Any], produced_ms: int | None = None
     ) -> Sequence[Destination]: ...
 
 
@@ -162,9 +168,8 @@ class Router:
         keys = self.producers.current()
         async for m in read_range(self.settings, tp, start, committed):
             try:  # only what was admitted was routed: a refused record's id is not taken
-                verify(keys, m.headers, m.key or b"", m.value or b"")
-                event_id = decode(m.value or b"").get("eventID")
-            except (Rejected, EventDecodeError):
+                event_id = admit_routing(keys, m.headers, m.key, m.value).fields.get("eventID")
+            except (Rejected, EventDecodeError, InvalidEventError):
                 continue
             if isinstance(event_id, str):
                 recent[event_id] = None
@@ -289,7 +294,7 @@ class Router:
             self._partition_of = PartitionOf(count)
         out = BatchedSend(self._producer, routed_topic, self._partition_of)
         matches: Counter[str] = Counter()
-        events_in = 0
+        events_in = unselected = 0
         assert self.producers is not None
         keys = self.producers.current()
         for tp, messages in batches.items():
@@ -297,9 +302,9 @@ class Router:
             events_in += len(messages)
             for m in messages:
                 try:
-                    record = admit(keys, m.headers, m.key, m.value).record
+                    routable = admit_routing(keys, m.headers, m.key, m.value)
                     # the record's Kafka timestamp: when it was produced (StartLogging)
-                    deliveries = engine.route(record, m.timestamp)
+                    deliveries = decide(engine, routable, m.timestamp)
                 except (Rejected, EventDecodeError, InvalidEventError, RecordError) as exc:
                     if isinstance(exc, Rejected):
                         kind = REJECTED
@@ -320,7 +325,7 @@ class Router:
                         value=m.value,
                     )
                     continue
-                event_id = record["eventID"]
+                event_id = routable.fields["eventID"]
                 if event_id in recent:
                     self.metrics.router_duplicates.inc()
                     continue
@@ -329,7 +334,10 @@ class Router:
                 if len(recent) > DEDUPE_WINDOW:
                     recent.popitem(last=False)
                 if not deliveries:
+                    unselected += 1
                     continue
+                record = routable.record
+                assert record is not None  # decide admitted the body of a selected event
                 values = rendered_for(record, deliveries, engine.owners)
                 event_time = record["eventTime"].encode()
                 for d in deliveries:
@@ -340,6 +348,7 @@ class Router:
         futures = await out.flush()
         # Counted per batch, not per delivery: a labelled lookup per record is costly.
         self.metrics.router_events_in.inc(events_in)
+        self.metrics.router_unselected.inc(unselected)
         self.metrics.router_deliveries_out.inc(out.records)
         for trail_arn, n in matches.items():
             self.metrics.router_matches.labels(trail_arn).inc(n)

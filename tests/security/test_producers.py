@@ -5,8 +5,12 @@ Producer ``app-a`` may write for account A only; its key ``app-a-2`` is current 
 writer it sends A's honest calls and five forgeries: (a) a record for account B,
 (b) A's S3 call naming B as the bucket owner (``ExpectedBucketOwner=B``), (c) a
 record without a signature, (d) a record signed with the revoked key, (e) a record
-whose signature does not match its bytes. B's trail receives none of them; each is
-dead-lettered with a reason naming the key (never a secret) and counted per key; A's
+whose signature does not match its bytes. Two more, signed with the current key, have
+a route header (the routing fields the router decides on, issue 29) that is not their
+body's: (f) the header is A's own ListBuckets call, the body B's IAM call; (g) the
+header is an A call no trail selects, the body a call B's trail would take. B's trail
+receives none of them; (a)-(f) are dead-lettered with a reason naming the key (never
+a secret) and counted per key, (g) is never decoded and reaches no trail; A's
 honest records are delivered once. An honest call of A on a bucket B's trail logs to
 (B owns it: it is B's trail's own bucket) reaches B too, as in CloudTrail, with the
 owner taken from the trails, not from the record.
@@ -19,6 +23,7 @@ import base64
 import contextlib
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +34,12 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from recorder.events import decode
+from recorder.events import decode, encode
+from recorder.events.routing_fields import route_header
 from recorder.kafka import clients
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.provenance import ProducerKey
+from recorder.provenance.signature import Signer
 from recorder.stack.local import LocalStack
 from tests.integration.helpers import (
     RecorderProcess,
@@ -166,7 +173,7 @@ def _event_ids(stack: LocalStack, bucket: str) -> list[str]:
 def test_no_producer_writes_into_another_accounts_trail(env: Env) -> None:
     stack = env.stack
     honest: list[dict[str, Any]] = []
-    forged: dict[str, list[dict[str, Any]]] = {k: [] for k in "abcde"}
+    forged: dict[str, list[dict[str, Any]]] = {k: [] for k in "abcdefg"}
     sink = KafkaEventSink(stack.bootstrap_servers, key=CURRENT, journal_dir=env.work / "j-a")
     a = _s3(stack, sink, A, honest)
     a.list_buckets()
@@ -186,12 +193,38 @@ def test_no_producer_writes_into_another_accounts_trail(env: Env) -> None:
     _s3(stack, rendering, A, forged["c"]).list_buckets()
     rendering.records()
     [(key, value)] = rendering.encoded
+    value = bytes(value)  # (c) is sent bare: no signature, no route header
+    # (f), (g): signed with the current key, a route header that is not the body's
+    [listing] = forged["c"]
+    invoke = {
+        **listing,
+        "eventID": str(uuid.uuid4()),
+        "eventSource": "lambda.amazonaws.com",
+        "eventName": "Invoke",
+        "eventCategory": "Data",
+        "managementEvent": False,
+    }  # a data event A's trail does not select
+    as_b = {
+        "recipientAccountId": B,
+        "userIdentity": {**listing["userIdentity"], "accountId": B},
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateUser",
+        "readOnly": False,
+    }
+    forged["f"] = [{**listing, **as_b, "eventID": str(uuid.uuid4())}]
+    forged["g"] = [{**listing, **as_b, "eventID": str(uuid.uuid4())}]
+    rerouted = [(listing, forged["f"][0]), (invoke, forged["g"][0])]
 
     async def unsigned() -> None:
         producer = clients.producer(stack.settings())
         await producer.start()
         try:
             await producer.send_and_wait("api-events", value, key=key)
+            signer = Signer(CURRENT)
+            for header, body in rerouted:
+                v = bytes(encode(body))
+                headers = signer.headers(key, v, route_header(header))
+                await producer.send_and_wait("api-events", v, key=key, headers=headers)
         finally:
             await producer.stop()
 
@@ -203,8 +236,9 @@ def test_no_producer_writes_into_another_accounts_trail(env: Env) -> None:
         assert other.flush(30)
         other.close()
 
+    nowhere = forged.pop("g")[0]["eventID"]
     wanted = {r["eventID"]: name for name, rs in forged.items() for r in rs}
-    assert len(wanted) == 5
+    assert len(wanted) == 6
     letters = wait_until(
         lambda: (d := _dead_letters(stack)).keys() >= wanted.keys() and d,
         90,
@@ -219,6 +253,8 @@ def test_no_producer_writes_into_another_accounts_trail(env: Env) -> None:
         "c": "unsigned record: no recorder-key-id and recorder-signature headers",
         "d": "producer key app-a-1 (producer app-a) is revoked",
         "e": "the signature does not match the record for producer key app-a-2 (producer app-a)",
+        "f": "producer key app-a-2 (producer app-a): the recorder-route header does not match "
+        "the record it signs (eventSource)",
     }
     for letter in letters.values():
         assert CURRENT.secret.decode() not in json.dumps(letter)
@@ -228,6 +264,7 @@ def test_no_producer_writes_into_another_accounts_trail(env: Env) -> None:
         ("-", "unsigned"): 1,
         ("app-a-1", "revoked_key"): 1,
         ("app-a-2", "bad_signature"): 1,
+        ("app-a-2", "route_mismatch"): 1,
     }
 
     # A's honest records: delivered to A's trail once; B's trail has only A's call on
@@ -246,3 +283,6 @@ def test_no_producer_writes_into_another_accounts_trail(env: Env) -> None:
     assert b_copy["sharedEventID"] and b_copy["userIdentity"]["accountId"] == A
     assert not set(wanted) & set(_event_ids(stack, "b-logs"))
     assert sorted(_event_ids(stack, "a-logs")) == expected_a  # once each
+    # (g): routed by its header to no trail, so never decoded: in no bucket, no letter
+    assert nowhere not in _event_ids(stack, "b-logs") + _event_ids(stack, "a-logs")
+    assert nowhere not in _dead_letters(stack)
