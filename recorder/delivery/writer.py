@@ -285,34 +285,46 @@ class Writer:
             batcher = self._batchers.get(tp)
             if batcher is None:
                 continue
+            seen = self._seen.get(tp)
+            if seen is None:
+                seen = self._seen[tp] = SeenWindow(DEDUPE_WINDOW)
             for m in messages:
-                if _header(m.headers, MARKER_HEADER) is not None:
+                # one pass over the headers: a routed record's, or a control record's
+                event_time = event_id = control = None
+                for name, header in m.headers or ():
+                    if name == "eventTime":
+                        event_time = header
+                    elif name == "eventID":
+                        event_id = header
+                    elif name == MARKER_HEADER or (name == WATERMARK_HEADER and control is None):
+                        control = name
+                if control == MARKER_HEADER:
                     await self._on_marker(tp, batcher, m)
                     continue
-                if _header(m.headers, WATERMARK_HEADER) is not None:
+                if control is not None:
                     self._on_router_mark(tp, batcher, m)
                     continue
+                key = m.key or b""
                 try:
-                    key = m.key or b""
                     dest = destinations.get(key) or destinations.setdefault(
                         key, Destination.from_key(key)
                     )
-                    event_time = (_header(m.headers, "eventTime") or b"").decode()
-                    event_id = (_header(m.headers, "eventID") or b"").decode()
+                    routed = Routed(
+                        m.value,
+                        event_time.decode() if event_time else "",
+                        event_id.decode() if event_id else "",
+                    )
                     if not m.value or m.value[:1] != b"{":
                         raise ValueError("routed value is not a rendered CloudTrail record")
                 except (ValueError, UnicodeDecodeError) as exc:
                     await self._dead_letter(tp, m, str(exc), UNDECODABLE)
                     batcher.skip(m.offset)
                     continue
-                seen = self._seen.get(tp)
-                if seen is None:
-                    seen = self._seen[tp] = SeenWindow(DEDUPE_WINDOW)
-                if event_id and not seen.add((m.key or b"", event_id.encode())):
+                if event_id and not seen.add((key, event_id)):
                     batcher.skip(m.offset)  # routed twice: already in this or an earlier file
                     self.metrics.writer_duplicates.inc()
                     continue
-                batcher.add(m.offset, dest, Routed(m.value, event_time, event_id), now)
+                batcher.add(m.offset, dest, routed, now)
                 records_in += 1
         self.metrics.writer_records_in.inc(records_in)
         self.metrics.writer_open_batches.set(
