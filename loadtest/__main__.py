@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--generators",
         type=int,
         default=0,
-        help="traffic processes (0: one per 700 events/s, up to 4)",
+        help="traffic processes (0: one per 4,000 events/s, up to 4)",
     )
     ap.add_argument(
         "--find-capacity",

@@ -310,6 +310,9 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         held = sum(v.value for v in shared.held) if repaired else 0
         return sum(v.value for v in shared.expected) + held
 
+    waited = time.monotonic() + 120  # generators encode their records first
+    while not all(r.value for r in shared.ready) and time.monotonic() < waited:
+        time.sleep(0.05)
     t0 = time.time()
     delivered.latencies = Latencies(t0)
     delivered.start()

@@ -44,7 +44,7 @@ class Options:
     processes: int = 1  # routers, and as many writers
     membership: str = ""  # static|dynamic; empty: what the broker supports
     generators: int = 0  # 0: as many as the rate needs
-    per_generator: float = 700.0  # events/s one generator is given at most
+    per_generator: float = 4000.0  # events/s one generator is given at most
     plan: capacity.Plan | None = None  # --find-capacity
     floor_events: int = 0  # > 0: measure the broker's floor first
     idle_seconds: float = 0.0  # > 0: each process's idle CPU before traffic
@@ -193,6 +193,7 @@ def run(opts: Options, work: Path) -> Outcome:
             shared.sent.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
             shared.expected.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
             shared.held.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
+            shared.ready.append(ctx.Value("q", 0, lock=False))  # type: ignore[arg-type]
         shared.burst_sent = ctx.Value("q", 0, lock=False)  # type: ignore[assignment]
         for i in range(count):
             cfg = generator.GeneratorConfig(

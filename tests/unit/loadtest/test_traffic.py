@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from loadtest.generator import owed
+from loadtest.generator import owed, template
 from loadtest.harness import assignment_settled, static_partitions
-from loadtest.traffic import TrafficMix, account_ids, emitted_at, timed_event_id
+from loadtest.traffic import TrafficMix, account_ids, emitted_at, timed_event_id, trail_set
+from recorder.events import decode, encode
+from recorder.routing import RoutingEngine
+from recorder.trails import Trail
 
 
 def test_event_id_is_a_version_7_uuid_carrying_the_emit_time() -> None:
@@ -46,3 +49,25 @@ def test_a_group_has_settled_when_every_member_has_partitions_covering_all() -> 
     assert not assignment_settled({"router-0": {"0", "1", "2", "3"}, "router-1": set()}, 4)
     assert not assignment_settled({"router-0": {"0"}, "router-1": {"2", "3"}}, 4)
     assert not assignment_settled({}, 4)
+
+
+def test_a_stamped_template_is_the_event_encoded_with_its_own_id_and_time() -> None:
+    """Generators send pre-encoded events: stamping a template's bytes gives exactly
+    what encoding the same record with that eventID and eventTime gives, body and
+    route header, so the router reads (and the signature covers) the real event."""
+    accounts = account_ids(10)
+    engine = RoutingEngine.compile([Trail.from_api(t) for t in trail_set(accounts, 20)])
+    mix = TrafficMix(accounts, seed=3)
+    for _ in range(300):
+        event = mix.event(1_764_560_000.0)
+        t = template(event, engine)
+        later = 1_764_563_723.25
+        own = {**event, "eventID": timed_event_id(later), "eventTime": "2025-12-01T04:35:23Z"}
+        value, route = t.stamped(own["eventID"].encode(), own["eventTime"].encode())
+        expected = encode(own)
+        assert (value, route) == (bytes(expected), expected.route)
+        assert decode(value) == own
+        assert t.deliveries == tuple(
+            (d.trail_arn, d.account_id, d.region) for d in engine.route(own)
+        )
+        assert t.key == own["recipientAccountId"].encode()
