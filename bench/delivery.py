@@ -8,7 +8,8 @@ spread over D destinations, then measures, with this process pinned to one core 
 broker and moto run beside it):
 
 * floor  - aiokafka consume + orjson (parse and serialise) + gzip of the same
-           records into files of the writer's batch size; no S3.
+           records into files of the writer's batch size, with the writer's own
+           compressor (``recorder.delivery.logfile.compress``: ISA-L); no S3.
 * writer - the real writer service: cut markers, log files (gzip), S3 put (moto over
            HTTP), manifests, commits; timed until every record is in a delivered file.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gzip
 import os
 import pstats
 import sys
@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadtest.trails import log_bucket
+from recorder.delivery.logfile import compress
 from recorder.delivery.target import DeliveryTarget
 from recorder.delivery.writer import Writer
 from recorder.kafka import clients
@@ -140,7 +141,7 @@ async def floor(stack: LocalStack, n: int, batch: int) -> Rate:
                     seen += 1
             for key, recs in list(pending.items()):
                 if len(recs) >= batch or seen >= n:
-                    gzip.compress(orjson.dumps({"Records": recs}), mtime=0)
+                    compress(orjson.dumps({"Records": recs}))
                     del pending[key]
     finally:
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
