@@ -26,7 +26,7 @@ export RECORDER_GROUP_MEMBERSHIP ?= static
 export RECORDER_PRODUCERS_FILE ?= $(abspath $(STACK))/producers.json
 export RECORDER_PRODUCER_KEY_ID ?= local-development-1
 
-.PHONY: install run stop test unit lint fmt bench clean helm prometheus
+.PHONY: install run stop test unit lint fmt bench acceptance clean helm prometheus
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,12 @@ bench: install
 	$(BIN)/python bench/hook.py
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/registry.py
+
+## Throughput acceptance figures (issue 29), about 10 minutes on a quiet machine:
+## router/floor, writer/floor, loadtest.scale 4 vs 1 process on both brokers,
+## --find-capacity beside the broker floor; output in loadtest/reports/acceptance-*/
+acceptance: install
+	PYTHON=$(BIN)/python bench/acceptance.sh
 
 clean: stop
 	rm -rf $(STACK) .pytest_cache .ruff_cache .hypothesis
