@@ -11,7 +11,7 @@ its RSS is its own:
            HTTP port, called through boto3, one client per account used. The trails
            are created through ``CreateTrail`` itself. Latencies are client-side,
            p50/p99 over ``--samples`` calls from accounts taken at random:
-           DescribeTrails with 1,000 names (the caller's own names and the ARNs of
+           DescribeTrails with 1,000 distinct names (the caller's own names and the ARNs of
            other accounts' trails, each a lookup), GetTrailStatus, CreateTrail (new
            trails in another region). RSS after all of it.
 * router - the trail registry as the router (and writer) holds it: every trail parsed
@@ -131,6 +131,13 @@ async def run_api(accounts: int, trails: int, samples: int, huge: int) -> dict[s
     rng = random.Random(27)
     callers = rng.sample(ids, min(len(ids), 20))
     arns = [f"arn:aws:cloudtrail:{REGION}:{a}:trail/trail{t}" for a in ids for t in range(trails)]
+    # 1,000 distinct names at every size: a small shape adds ARNs of trails that
+    # do not exist (each still a lookup), so every shape looks up as many names
+    missing = [
+        f"arn:aws:cloudtrail:{REGION}:{account(k % accounts)}:trail/gone{k}"
+        for k in range(max(0, NAMES_PER_CALL - len(arns)))
+    ]
+    pool = arns + missing
 
     def timed(fn: Any, **kw: Any) -> tuple[float, Any]:
         t0 = time.perf_counter()
@@ -144,7 +151,7 @@ async def run_api(accounts: int, trails: int, samples: int, huge: int) -> dict[s
         for i in range(samples):
             a = rng.choice(callers)
             own = [f"trail{t}" for t in range(trails)]
-            names = own + rng.choices(arns, k=NAMES_PER_CALL - len(own))
+            names = own + rng.sample(pool, NAMES_PER_CALL - len(own))
             took, got = timed(client(a).describe_trails, trailNameList=names)
             assert {t["Name"] for t in got["trailList"]} >= set(own)
             out["describe"].append(took)

@@ -202,6 +202,12 @@ class Operations:
                 ) from None
             # by ARN, a trail is found from any region (API reference, DescribeTrails);
             # writes then answer InvalidHomeRegionException outside its home region
+            if arn.account_id != caller.account_id:
+                # another account's trail: decided on the index (no document read for
+                # the many a long DescribeTrails can name that the caller cannot see)
+                indexed = self.store.indexed(name_or_arn)
+                if indexed is None or not self._applies_to(indexed, caller):
+                    return None
             found = self.store.trail(name_or_arn)
             if found is None:
                 return None

@@ -56,6 +56,10 @@ class TrailStore(Protocol):
         """The trail with this ARN, whatever its Region."""
         ...
 
+    def indexed(self, trail_arn: str) -> Trail | None:
+        """The trail with this ARN as the index holds it (no document read)."""
+        ...
+
     def account_trails(self, account_id: str) -> list[TrailDocument]:
         """The account's own trails, in every Region."""
         ...
@@ -111,6 +115,11 @@ class _Documents:
             found = self.trail(arn)
             if found is not None:
                 yield found
+
+    def indexed(self, trail_arn: str) -> Trail | None:
+        """The trail as the index holds it, without reading its document (whether a
+        caller may see it at all is decided on this)."""
+        return self._index().get(trail_arn)
 
     def trail(self, trail_arn: str) -> TrailDocument | None:
         index = self._index()
