@@ -121,7 +121,12 @@ def app(args: argparse.Namespace) -> int:
         if (i + 1) % max(1, args.calls // 20) == 0:
             print(f"progress {i + 1}", flush=True)
     deadline = time.monotonic() + 30
-    while sink._queue.qsize() and time.monotonic() < deadline:  # every call taken in
+
+    def taken_in() -> bool:
+        """Every call waits in memory or in the journal (none in the sink's hands)."""
+        return sink.awaiting.held + sink.awaiting.journal.records >= args.calls
+
+    while not (sink._queue.qsize() == 0 and taken_in()) and time.monotonic() < deadline:
         time.sleep(0.05)
     state = {
         "waiting_in_memory": sink.awaiting.held,
