@@ -1,7 +1,7 @@
 """Many tenants on one control API and one router (issue 27 acceptance).
 
     python bench/tenants.py [--shapes 100x1,10000x1,1000x5] [--samples 200]
-                            [--huge 100000] [--cpu 1]
+                            [--huge 100000] [--cpu 1] [--repeat 3]
 
 Each shape ``AxT`` (A accounts with T trails each) runs in a process of its own, so
 its RSS is its own:
@@ -23,7 +23,8 @@ another account calls GetTrailStatus in a loop: how long the big request took, a
 slowest GetTrailStatus answered meanwhile.
 
 The first shape is the baseline; every later figure is printed beside it with the
-ratio. The store is the in-memory one (the same index as the Kafka-backed store; a
+ratio. The shapes run ``--repeat`` times, interleaved, each figure the median of its
+runs (the load of a shared machine drifts between runs). The store is the in-memory one (the same index as the Kafka-backed store; a
 CreateTrail through Kafka adds the broker's round trips, not the lookups measured
 here).
 """
@@ -292,6 +293,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--huge", type=int, default=100_000, help="0: no huge request")
     ap.add_argument("--cpu", type=int, default=1, help="core to pin each run to")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of every shape (median)")
     ap.add_argument("--one", choices=["api", "router"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     shapes = args.shapes.split(",")
@@ -304,13 +306,25 @@ def main() -> int:
             out = asyncio.run(run_router(a, t))
         print(json.dumps(out))
         return 0
-    figures: dict[str, dict[str, Any]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in shapes}
     biggest = max(shapes, key=lambda s: (int(_trails(s).replace(",", "")), s))
-    for shape in shapes:
-        print(f"shape {shape}: api ...", file=sys.stderr, flush=True)
-        figures[shape] = child("api", shape, args, args.huge if shape == biggest else 0)
-        print(f"shape {shape}: router ...", file=sys.stderr, flush=True)
-        figures[shape] |= child("router", shape, args, 0)
+    for r in range(args.repeat):  # interleaved: a shared machine's load drifts
+        for shape in shapes:
+            print(f"run {r + 1}/{args.repeat}, shape {shape}: api ...", file=sys.stderr, flush=True)
+            huge = args.huge if shape == biggest and r == 0 else 0
+            got = child("api", shape, args, huge)
+            print(
+                f"run {r + 1}/{args.repeat}, shape {shape}: router ...", file=sys.stderr, flush=True
+            )
+            runs[shape].append(got | child("router", shape, args, 0))
+    # each figure the median of its runs; the huge request's, from the run that made it
+    figures = {
+        s: {
+            **rs[0],
+            **{k: statistics.median(r[k] for r in rs) for k in rs[0] if k in dict(ROWS).values()},
+        }
+        for s, rs in runs.items()
+    }
     base = shapes[0]
     width = 36
     head = f"{'':{width}}" + "".join(f"{s + ' (' + _trails(s) + ' trails)':>24}" for s in shapes)
