@@ -451,8 +451,11 @@ class Digester:
         state = self.states.get(chain)
         if (state is not None and state.previous is not None) or windows.has_files(chain):
             return True  # the chain's final digest is still to come
-        if state is None and trail is None:
-            return True  # deleted before its first digest: the final one lists it
+        if state is None and (trail is None or trail.log_file_validation_enabled):
+            # ended (deleted, or stopped with validation on) before its chain's first
+            # digest or file was read: the chain starts with this file and its final
+            # digest lists it (a trail delivers only events from while it logged)
+            return True
         fence = Fence.of(state)
         if fence is not None and fence.misses(offset, manifest):
             return True  # events from before the end: a backfill digest lists it

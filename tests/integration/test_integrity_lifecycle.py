@@ -32,6 +32,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from recorder.events import encode
@@ -514,3 +515,74 @@ def test_two_consecutive_deleted_digests_are_reported(ctx: dict[str, Any]) -> No
         assert f"s3://{BUCKET}/{gone['digestS3Object']}\tINVALID: not found (digest, entry" in (
             audit.stderr
         )
+
+
+BRIEF, BRIEF_BUCKET = "brief-trail", "brief-logs"
+
+
+def test_a_trail_stopped_before_its_first_file_is_read_has_it_in_its_final_digest(
+    ctx: dict[str, Any],
+) -> None:
+    """Started and stopped within one cut interval: the trail's only log file is cut,
+    and read by the digester, after the stop, when the chain has no state and no file
+    yet. The chain starts and ends with it: a final digest lists it (it was in none)."""
+    stack = ctx["stack"]
+    s3 = aws(stack, "s3")
+    cloudtrail_bucket(s3, BRIEF_BUCKET)
+    ct = boto3.client(
+        "cloudtrail",
+        endpoint_url=ctx["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    arn = ct.create_trail(Name=BRIEF, S3BucketName=BRIEF_BUCKET, EnableLogFileValidation=True)[
+        "TrailARN"
+    ]
+    begun = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    ct.start_logging(Name=BRIEF)
+    ctx["traffic"].send(1)
+    ct.stop_logging(Name=BRIEF)
+    stopped = dt.datetime.now(dt.UTC)
+
+    def files() -> list[str]:
+        listing = s3.list_objects_v2(Bucket=BRIEF_BUCKET, Prefix=f"AWSLogs/{ACCOUNT}/CloudTrail/")
+        return [o["Key"] for o in listing.get("Contents", [])]
+
+    def brief_digests() -> list[dict[str, Any]]:
+        prefix = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/"
+        listing = s3.list_objects_v2(Bucket=BRIEF_BUCKET, Prefix=prefix)
+        return [
+            json.loads(
+                gzip.decompress(s3.get_object(Bucket=BRIEF_BUCKET, Key=o["Key"])["Body"].read())
+            )
+            for o in listing.get("Contents", [])
+        ]
+
+    delivered = wait_for(files, 30, what="the brief trail's log file")
+    first_cut = min(s3.head_object(Bucket=BRIEF_BUCKET, Key=k)["LastModified"] for k in delivered)
+    assert first_cut >= stopped.replace(microsecond=0), "a file was cut before the stop"
+    final = wait_for(
+        lambda: [
+            d for d in brief_digests() if set(files()) <= {f["s3Object"] for f in d["logFiles"]}
+        ],
+        60,
+        what="a final digest listing the brief trail's files",
+    )
+    assert len(brief_digests()) == 1 and final[0]["previousDigestSignature"] is None
+    result = subprocess.run(
+        [
+            aws_cli(), "cloudtrail", "validate-logs", "--trail-arn", arn,
+            "--start-time", begun.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "--endpoint-url", ctx["endpoint"],
+        ],
+        env=cli_env(stack),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    print(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1/1 digest files valid" in result.stdout
+    n = len(files())
+    assert f"{n}/{n} log files valid" in result.stdout
