@@ -9,6 +9,7 @@ import asyncio
 from aiokafka import TopicPartition
 
 from recorder.kafka import clients
+from recorder.kafka.partitions import read_range
 from recorder.stack.local import LocalStack
 
 
@@ -16,23 +17,16 @@ async def live_records_async(stack: LocalStack, topic: str) -> dict[bytes, bytes
     settings = stack.settings()
     reader = clients.consumer(settings, group_id=None)
     await reader.start()
-    last: dict[bytes, bytes | None] = {}
     try:
         await reader.topics()  # the cluster's metadata, this topic's partitions with it
-        tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        for tp in tps:
-            position = 0
-            while position < ends[tp]:
-                batch = await reader.getmany(tp, timeout_ms=2000, max_records=5000)
-                for m in batch.get(tp, []):
-                    position = m.offset + 1
-                    if m.key is not None:
-                        last[m.key] = m.value
+        partitions = sorted(reader.partitions_for_topic(topic) or ())
     finally:
         await reader.stop()
+    last: dict[bytes, bytes | None] = {}
+    for p in partitions:
+        async for m in read_range(settings, TopicPartition(topic, p)):
+            if m.key is not None:
+                last[m.key] = m.value
     return {k: v for k, v in last.items() if v is not None}
 
 

@@ -46,7 +46,7 @@ from recorder.aws.times import parse_seconds
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
-from recorder.kafka.partitions import OwnerListener
+from recorder.kafka.partitions import OwnerListener, read_range
 from recorder.kafka.watermarks import Mark, RoutedUntil, is_watermark
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -172,31 +172,19 @@ class AggregationStage:
                 await self._save(tp, part, [])
 
     async def _load_states(self, wanted: set[int]) -> dict[int, dict[str, Any]]:
-        topic = self.settings.topics.aggregation_state
-        reader = clients.consumer(self.settings, group_id=None)
-        await reader.start()
+        """The saved state of these ``routed`` partitions: all of ``aggregation-state``
+        is read (:func:`read_range`, to its end however slow the broker: a state read
+        short would restore an older state, or none, and start at the log end, losing
+        what came since)."""
+        tp = TopicPartition(self.settings.topics.aggregation_state, 0)
         out: dict[int, dict[str, Any]] = {}
-        try:
-            tp = TopicPartition(topic, 0)
-            reader.assign([tp])
-            await reader.seek_to_beginning(tp)
-            end = (await reader.end_offsets([tp]))[tp]
-            position = 0
-            # to the end, however slow the broker: a state read short would restore an
-            # older state, or none (and start at the log end, losing what came since)
-            async with asyncio.timeout(STATE_LOAD_TIMEOUT):
-                while position < end:
-                    batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
-                    for m in batch.get(tp, []):
-                        position = m.offset + 1
-                        partition = _partition_of_key(m.key, self.settings.topics.routed)
-                        if partition in wanted:
-                            if m.value is None:
-                                out.pop(partition, None)
-                            else:
-                                out[partition] = orjson.loads(m.value)
-        finally:
-            await reader.stop()
+        async for m in read_range(self.settings, tp, give_up_after=STATE_LOAD_TIMEOUT):
+            partition = _partition_of_key(m.key, self.settings.topics.routed)
+            if partition in wanted:
+                if m.value is None:
+                    out.pop(partition, None)
+                else:
+                    out[partition] = orjson.loads(m.value)
         return out
 
     # -- reading -----------------------------------------------------------------------

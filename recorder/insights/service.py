@@ -59,7 +59,7 @@ from recorder.insights.streams import (
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
-from recorder.kafka.partitions import OwnerListener, freshness
+from recorder.kafka.partitions import OwnerListener, freshness, read_range
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.provenance import Rejected, admit
@@ -265,29 +265,11 @@ class InsightsStage:
         count = await self._state_partitions()
         wanted = {f"{tp.topic}:{tp.partition}".encode(): tp for tp in partitions}
         last: dict[bytes, bytes | None] = {}
-        reader = clients.consumer(self.settings, group_id=None)
-        await reader.start()
-        try:
-            state_tps = sorted(
-                {TopicPartition(topic, tp.partition % count) for tp in partitions},
-                key=lambda t: t.partition,
-            )
-            reader.assign(state_tps)
-            await reader.seek_to_beginning(*state_tps)
-            ends = await reader.end_offsets(state_tps)
-            for stp in state_tps:
-                position = 0
-                while position < ends[stp]:
-                    batch = await reader.getmany(stp, timeout_ms=1000, max_records=5000)
-                    messages = batch.get(stp, [])
-                    if not messages:
-                        break
-                    for m in messages:
-                        position = m.offset + 1
-                        if m.key and m.key.split(b"|", 1)[0] in wanted:
-                            last[m.key] = m.value
-        finally:
-            await reader.stop()
+        for state_partition in sorted({tp.partition % count for tp in partitions}):
+            stp = TopicPartition(topic, state_partition)
+            async for m in read_range(self.settings, stp):
+                if m.key and m.key.split(b"|", 1)[0] in wanted:
+                    last[m.key] = m.value
         out = {tp: _Saved() for tp in partitions}
         for key, value in last.items():
             if value is None:

@@ -57,7 +57,7 @@ from recorder.integrity.times import format_time, parse_time
 from recorder.kafka import clients
 from recorder.kafka.lag import record_lag
 from recorder.kafka.pacing import Pacer, Pauses
-from recorder.kafka.partitions import OwnerListener, commit_committable, resume
+from recorder.kafka.partitions import OwnerListener, commit_committable, read_range, resume
 from recorder.kafka.watermarks import CutMarks, Mark, is_watermark
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
@@ -207,34 +207,17 @@ class Digester:
         (the chains that move here). A record never takes a chain back to an older
         digest than the one known here (a late write of an owner that lost the chain).
         """
-        consumer = clients.consumer(self.settings, group_id=None)
-        await consumer.start()
+        tp = TopicPartition(self.settings.topics.digest_state, 0)
         read = 0
-        try:
-            tp = TopicPartition(self.settings.topics.digest_state, 0)
-            consumer.assign([tp])
-            begin = (await consumer.beginning_offsets([tp]))[tp]
-            end = (await consumer.end_offsets([tp]))[tp]
-            position = max(self._state_position, begin)
-            if position > end:  # the topic was recreated: read it again
-                position = begin
-            consumer.seek(tp, position)
-            while position < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                if not batch.get(tp):
-                    break  # nothing more comes (a fetch that returns nothing)
-                for m in batch[tp]:
-                    position = m.offset + 1
-                    if m.value is not None:
-                        state = ChainState.from_json(orjson.loads(m.value))
-                        if not _older(state, self.states.get(state.chain)):
-                            self._set_state(state)
-                        read += 1
-                    if read % 1000 == 999:
-                        await asyncio.sleep(0)  # heartbeats run on this loop too
-            self._state_position = position
-        finally:
-            await consumer.stop()
+        async for m in read_range(self.settings, tp, self._state_position):
+            self._state_position = m.offset + 1
+            if m.value is not None:
+                state = ChainState.from_json(orjson.loads(m.value))
+                if not _older(state, self.states.get(state.chain)):
+                    self._set_state(state)
+                read += 1
+            if read % 1000 == 999:
+                await asyncio.sleep(0)  # heartbeats run on this loop too
         log.info("digest_chains_loaded", chains=len(self.states), read=read)
 
     async def _save_state(self, state: ChainState) -> None:

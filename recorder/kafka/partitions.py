@@ -7,6 +7,7 @@ range of a partition back at start (the eventID window, the dedupe window).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -130,23 +131,54 @@ async def commit_committable(
         committed[tp] = om.offset
 
 
+#: How long :func:`read_range` keeps asking a slow broker before it gives up.
+READ_RANGE_TIMEOUT = 60.0
+
+
 async def read_range(
-    settings: Settings, tp: TopicPartition, start: int, end: int
+    settings: Settings,
+    tp: TopicPartition,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    give_up_after: float = READ_RANGE_TIMEOUT,
 ) -> AsyncIterator[Any]:
-    """The records of ``tp`` with offsets in ``[start, end)``, with a private reader."""
-    if start >= end:
-        return
+    """The records of ``tp`` with offsets in ``[start, end)``, with a private reader
+    (``end`` None: to the log end as it is now; ``start`` None, or before the log
+    start: from the log start; past the log end, which only an older log can have
+    given, the topic having been recreated: from the log start too).
+
+    All of them, however slow the broker: what is rebuilt from the range (a parked
+    index, the recent event IDs, a stage's saved state) would otherwise be silently
+    older than the log. A fetch that returns nothing is asked again, the reader's
+    position passing offsets that hold no record (compacted away, transaction
+    markers); after ``give_up_after`` seconds it raises TimeoutError, so the caller fails
+    loudly instead of going on with part of the range."""
     reader = clients.consumer(settings, group_id=None)
     await reader.start()
     try:
         reader.assign([tp])
+        first = (await reader.beginning_offsets([tp]))[tp]
+        last = (await reader.end_offsets([tp]))[tp]
+        if start is None or not first <= start <= last:
+            start = first
+        if end is None:
+            end = last
+        if start >= end:
+            return
         reader.seek(tp, start)
         position = start
+        deadline = asyncio.get_running_loop().time() + give_up_after
         while position < end:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    f"{tp.topic}[{tp.partition}]: read to {position} of [{start}, {end}) "
+                    f"in {give_up_after:g} s"
+                )
             batch = await reader.getmany(tp, timeout_ms=1000, max_records=5000)
             messages = batch.get(tp, [])
             if not messages:
-                return
+                position = max(position, await reader.position(tp))
             for m in messages:
                 position = m.offset + 1
                 if m.offset >= end:

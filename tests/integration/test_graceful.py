@@ -21,6 +21,7 @@ from loadtest.crash import produce, read_all
 from loadtest.traffic import TrafficMix, account_ids, trail_set
 from loadtest.trails import install_trails
 from recorder.kafka import clients
+from recorder.kafka.partitions import read_range
 from recorder.kafka.watermarks import is_watermark
 from recorder.stack.local import LocalStack
 from tests.integration.helpers import RecorderProcess, holds_for, wait_for
@@ -44,20 +45,11 @@ async def committed_and_needed(
         committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
     finally:
         await consumer.stop()
-    reader = clients.consumer(stack.settings(), group_id=None, enable_auto_commit=False)
-    await reader.start()
     needed = dict.fromkeys(committed, 0)
-    try:
-        reader.assign(tps)
-        for tp in tps:
-            reader.seek(tp, 0)
-        while any([await reader.position(tp) < ends[tp] for tp in tps]):
-            for tp, msgs in (await reader.getmany(timeout_ms=500)).items():
-                for m in msgs:
-                    if m.offset < ends[tp] and not is_watermark(m.headers):
-                        needed[tp.partition] = m.offset + 1
-    finally:
-        await reader.stop()
+    for tp in tps:
+        async for m in read_range(stack.settings(), tp, 0, ends[tp]):
+            if not is_watermark(m.headers):
+                needed[tp.partition] = m.offset + 1
     return committed, needed
 
 

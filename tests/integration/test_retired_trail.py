@@ -19,9 +19,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from recorder.kafka.partitions import read_range
 from recorder.producer import Identity, KafkaEventSink, install
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
@@ -57,25 +58,8 @@ async def _create_topic(stack: LocalStack) -> None:
 
 
 async def _records_of(stack: LocalStack, key: str) -> list[bytes | None]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap_servers)
-    await consumer.start()
-    try:
-        tp = TopicPartition(TOPIC, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        out, position = [], 0
-        while position < end:
-            batch = await consumer.getmany(tp, timeout_ms=2000)
-            if not batch:
-                break
-            for m in batch.get(tp, []):
-                position = m.offset + 1
-                if m.key == key.encode():
-                    out.append(m.value)
-        return out
-    finally:
-        await consumer.stop()
+    records = read_range(stack.settings(), TopicPartition(TOPIC, 0))
+    return [m.value async for m in records if m.key == key.encode()]
 
 
 def test_deleted_trails_late_events_reach_its_bucket_after_compaction_and_restart(
