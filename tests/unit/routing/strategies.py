@@ -249,3 +249,10 @@ def cloudtrail_record(draw: st.DrawFn) -> dict[str, Any]:
         host = draw(st.sampled_from(["sts.amazonaws.com", f"sts.{r['awsRegion']}.amazonaws.com"]))
         r["tlsDetails"] = {"clientProvidedHostHeader": host}
     return r
+
+
+#: The operator's owners file: some of the buckets the records touch, owned by someone.
+bucket_owners = st.dictionaries(
+    st.sampled_from(sorted({a.split(":::")[1].split("/")[0] for a in OBJECT_ARNS})),
+    st.sampled_from(ACCOUNTS),
+)

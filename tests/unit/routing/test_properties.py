@@ -11,17 +11,10 @@ from recorder.routing import RoutingEngine, reference_route
 from recorder.selectors import SelectorIndex, event_from_record, trail_matches
 from recorder.trails import Trail
 from tests.unit.routing.strategies import (
-    ACCOUNTS,
-    OBJECT_ARNS,
+    bucket_owners,
     cloudtrail_record,
     organizations,
     trail_docs,
-)
-
-#: The operator's owners file: some of the buckets the records touch, owned by someone.
-bucket_owners = st.dictionaries(
-    st.sampled_from(sorted({a.split(":::")[1].split("/")[0] for a in OBJECT_ARNS})),
-    st.sampled_from(ACCOUNTS),
 )
 
 

@@ -21,17 +21,12 @@ from recorder.selectors import RecordError
 from recorder.trails import Trail
 from tests.unit.events.test_properties import api_events, json_values, text
 from tests.unit.routing.strategies import (
-    ACCOUNTS,
-    OBJECT_ARNS,
+    bucket_owners,
     cloudtrail_record,
     organizations,
     trail_docs,
 )
 
-bucket_owners = st.dictionaries(
-    st.sampled_from(sorted({a.split(":::")[1].split("/")[0] for a in OBJECT_ARNS})),
-    st.sampled_from(ACCOUNTS),
-)
 #: Members routing never reads, with values that would matter if it did.
 noise = st.dictionaries(
     st.sampled_from(
