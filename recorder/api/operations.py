@@ -145,6 +145,7 @@ class Operations:
                 f"{operation} is not supported by this CloudTrail endpoint",
             )
         if operation in READ_ONLY:
+            await self.store.fresh()  # what another replica wrote before this call
             return await handler(caller, params)
         # One writer per account at a time, across replicas (the store's lease): the
         # checks a write makes (name taken, 5 per region) and its publish are atomic.

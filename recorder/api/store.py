@@ -40,6 +40,10 @@ Document = dict[str, Any]
 
 log = get_logger("recorder.api.store")
 
+#: How long a read waits for the ``trails`` log's end before it answers from what
+#: this replica has applied (seconds).
+READ_FRESH_WITHIN = 5.0
+
 
 class TrailStore(Protocol):
     """The trail documents every account has, and the one way to change them.
@@ -73,6 +77,11 @@ class TrailStore(Protocol):
     def organization_of(self, account_id: str) -> str | None: ...
 
     def management_account_of(self, org_id: str) -> str | None: ...
+
+    async def fresh(self) -> None:
+        """Wait until every change published before this call, by any replica, is
+        applied here: a read then sees every write that returned before it began."""
+        ...
 
     def exclusive(self, account_id: str) -> AbstractAsyncContextManager[None]:
         """Hold the account's write lock (every replica) for a check-then-write."""
@@ -199,6 +208,21 @@ class RegistryStore(_Documents):
         )
         self._local: dict[str, asyncio.Lock] = {}
         self._held: dict[str, Lease] = {}
+
+    async def fresh(self) -> None:
+        # A write through another replica returns once that replica has applied it;
+        # this one follows the topic on its own, a moment behind under load. One
+        # ListOffsets request when up to date. With the broker unreachable, the read
+        # answers from what is applied (writes fail then too) and says so in the log.
+        try:
+            async with asyncio.timeout(READ_FRESH_WITHIN):
+                await self._registry.fresh(within=READ_FRESH_WITHIN)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning(
+                "api_read_not_fresh",
+                position=int(self._registry.position),
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     @contextlib.asynccontextmanager
     async def exclusive(self, account_id: str) -> AsyncIterator[None]:
@@ -344,6 +368,9 @@ class MemoryStore(_Documents):
         self.writes = 0
         self._lock = asyncio.Lock()
         self._accounts: dict[str, asyncio.Lock] = {}
+
+    async def fresh(self) -> None:
+        return  # one process: every write is applied before it returns
 
     @contextlib.asynccontextmanager
     async def exclusive(self, account_id: str) -> AsyncIterator[None]:

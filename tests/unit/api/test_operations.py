@@ -401,3 +401,43 @@ async def test_delivery_status_source_reads_the_writer_shape(ops: Operations) ->
     assert status["LatestNotificationError"] == "AuthorizationError"
     assert "LatestDeliveryError" not in status
     assert status["LatestNotificationAttemptTime"] == ""
+
+
+class LaggingReplica(MemoryStore):
+    """Another replica's view of ``source``: it applies the writes made through the
+    source only when asked to be fresh, as a replica that follows the ``trails`` log
+    on its own and is a moment behind."""
+
+    def __init__(self, source: MemoryStore) -> None:
+        super().__init__()
+        self.source = source
+        self.refreshed = 0
+
+    async def fresh(self) -> None:
+        self.refreshed += 1
+        for arn in set(self.docs) - set(self.source.docs):
+            await self.delete(arn)
+        for arn, doc in self.source.docs.items():
+            if self.docs.get(arn) is not doc:
+                await self.put(arn, doc)
+
+
+async def test_every_read_first_catches_up_with_what_other_replicas_wrote() -> None:
+    written = MemoryStore()
+    writer = Operations(store=written, checks=FakeChecks(), list_page_size=3)
+    replica = LaggingReplica(written)
+    reader = Operations(store=replica, checks=FakeChecks(), list_page_size=3)
+    arn = (await call(writer, "CreateTrail", Name="seen", S3BucketName="my-bucket"))["TrailARN"]
+    assert (await call(reader, "GetTrail", Name=arn))["Trail"]["TrailARN"] == arn
+    await call(writer, "StartLogging", Name=arn)
+    assert (await call(reader, "GetTrailStatus", Name=arn))["IsLogging"] is True
+    await call(writer, "AddTags", ResourceId=arn, TagsList=[{"Key": "k", "Value": "v"}])
+    tags = await call(reader, "ListTags", ResourceIdList=[arn])
+    assert tags["ResourceTagList"][0]["TagsList"] == [{"Key": "k", "Value": "v"}]
+    await call(writer, "DeleteTrail", Name=arn)
+    assert (await call(reader, "DescribeTrails"))["trailList"] == []
+    assert await code(reader, "GetTrailStatus", Name=arn) == "TrailNotFoundException"
+    assert replica.refreshed == 5
+    # a write takes the account's lease instead (it waits for the log up to the lease)
+    await call(reader, "CreateTrail", Name="own", S3BucketName="my-bucket")
+    assert replica.refreshed == 5
