@@ -62,6 +62,7 @@ class Routable:
     from_header: bool = False  # the fields are the producer's route header's
     given: dict[str, Any] | None = None  # a record given whole rather than as bytes
     record: dict[str, Any] | None = None  # the admitted body
+    fields_admitted: bool = False  # admit_fields passed: accounts and routability
 
     @classmethod
     def of_record(
@@ -126,6 +127,7 @@ def admit_fields(routable: Routable) -> None:
     except (Rejected, InvalidEventError):
         admit_body(routable)
         raise
+    routable.fields_admitted = True
 
 
 def admit_body(routable: Routable) -> dict[str, Any]:
@@ -146,13 +148,20 @@ def admit_body(routable: Routable) -> dict[str, Any]:
             f"header does not match the record it signs ({member})",
             routable.key_id,
         )
-    admit_record(
-        record,
-        typed=typed,
-        producer=routable.producer,
-        key_id=routable.key_id,
-        kafka_key=routable.kafka_key,
-    )
+    if routable.from_header and routable.fields_admitted:
+        # The body's routing fields are the header's, which passed step 3 and the
+        # routability check (admit_fields): both read nothing else, so only the
+        # guide's rules and the classification are left to the body.
+        validate_record(record, typed=typed)
+        fill_classification(record)
+    else:
+        admit_record(
+            record,
+            typed=typed,
+            producer=routable.producer,
+            key_id=routable.key_id,
+            kafka_key=routable.kafka_key,
+        )
     routable.record = record
     return record
 
@@ -199,6 +208,8 @@ def check_accounts(
             f"{recipient[:20]!r}",
             key_id,
         )
+    if _accounts_allowed(record, producer):
+        return
     for member, account in named_accounts(record):
         if account is None:
             continue  # an absent recipient is the guide's rules' to report
@@ -209,6 +220,34 @@ def check_accounts(
                 f"{str(account)[:20]} ({member})",
                 key_id,
             )
+
+
+def _accounts_allowed(record: Mapping[str, Any], producer: Producer) -> bool:
+    """Whether every account :func:`named_accounts` gives is one ``producer`` may write
+    for: the check of every record admitted, without the generator (False: let
+    ``named_accounts`` find and name the first that is not)."""
+    allows = producer.allows
+    account = record.get("recipientAccountId")
+    if account is not None and not (isinstance(account, str) and allows(account)):
+        return False
+    identity = record.get("userIdentity")
+    if type(identity) is not dict:
+        if isinstance(identity, Mapping):
+            return False  # not the common case: named_accounts decides
+        identity = None
+    if identity is not None:
+        account = identity.get("accountId")
+        if account is not None and not (isinstance(account, str) and allows(account)):
+            return False
+    resources = record.get("resources")
+    if isinstance(resources, list):
+        for r in resources:
+            if type(r) is not dict:
+                return False
+            account = r.get("accountId")
+            if account is not None and not (isinstance(account, str) and allows(account)):
+                return False
+    return True
 
 
 def require_routable(record: dict[str, Any]) -> None:

@@ -40,18 +40,17 @@ Headers = Sequence[tuple[str, bytes]]
 
 def _digest(mac: object, key: bytes, value: bytes, route: bytes | None = None) -> bytes:
     h = mac.copy()  # type: ignore[attr-defined]
+    # one update of the joined message: the router signs or checks every record, and
+    # six calls into the HMAC cost more than copying the bytes once
     if route is None:
-        h.update(_DOMAIN)
-        h.update(len(key).to_bytes(4, "big"))
-        h.update(key)
+        h.update(b"".join((_DOMAIN, _length(key), key, value)))
     else:
-        h.update(_ROUTED_DOMAIN)
-        h.update(len(key).to_bytes(4, "big"))
-        h.update(key)
-        h.update(len(route).to_bytes(4, "big"))
-        h.update(route)
-    h.update(value)
+        h.update(b"".join((_ROUTED_DOMAIN, _length(key), key, _length(route), route, value)))
     return h.hexdigest().encode()  # type: ignore[no-any-return]
+
+
+def _length(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big")
 
 
 def sign(

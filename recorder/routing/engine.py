@@ -30,6 +30,10 @@ from recorder.trails import Trail
 from recorder.trails.destination import Destination, kind_of_category
 from recorder.trails.logging_state import LoggingPeriod, logging_at
 
+#: Bounds on the engine's memos (Destination values; eventTime texts' epoch seconds).
+_DESTINATIONS_LIMIT = 65_536
+_SECONDS_LIMIT = 4_096
+
 
 @dataclass(frozen=True, slots=True)
 class _Placement:
@@ -93,7 +97,16 @@ def _scope(trails: list[tuple[Trail, str | None]]) -> _Scope:
 
 
 class RoutingEngine:
-    __slots__ = ("_accounts", "_inputs", "_org_of", "_orgs", "owners", "trail_count")
+    __slots__ = (
+        "_accounts",
+        "_destinations",
+        "_inputs",
+        "_org_of",
+        "_orgs",
+        "_seconds",
+        "owners",
+        "trail_count",
+    )
 
     def __init__(
         self,
@@ -109,6 +122,9 @@ class RoutingEngine:
         self.trail_count = trail_count
         #: Bucket owners the operator vouches for: the only source of cross-account copies
         self.owners = owners if owners is not None else BucketOwners()
+        # Memos of values routing makes again and again (bounded; cleared when full).
+        self._destinations: dict[tuple[str, str, str, str | None, str], Destination] = {}
+        self._seconds: dict[object, int] = {}
         # What each scope was compiled from, so the next compile can reuse it.
         self._inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
 
@@ -224,12 +240,17 @@ class RoutingEngine:
         event = event_from_record(record)
         is_global = is_global_service_event(record)
         region = delivery_region(event.region, is_global)
-        out: set[Destination] = set()
-        when = _EventSecond(record, produced_ms)
-        self._collect(event.account_id, event, is_global, region, when, out)
-        for owner, resources in foreign_owners(event, self.owners).items():
-            self._collect(owner, event.with_resources(resources), is_global, region, when, out)
-        return sorted(out)
+        out: list[Destination] = []
+        when = _EventSecond(record, produced_ms, self._seconds)
+        partition = partition_for(event.region)
+        self._collect(event.account_id, event, is_global, region, partition, when, out)
+        if self.owners:
+            for owner, resources in foreign_owners(event, self.owners).items():
+                found = event.with_resources(resources)
+                self._collect(owner, found, is_global, region, partition, when, out)
+        if len(out) > 1:
+            return sorted(set(out))
+        return out
 
     def _collect(
         self,
@@ -237,36 +258,64 @@ class RoutingEngine:
         event: Event,
         is_global: bool,
         region: str,
+        partition: str,
         when: _EventSecond,
-        out: set[Destination],
+        out: list[Destination],
     ) -> None:
         org = self._org_of.get(account)
         kind = kind_of_category(event.category)
         for scope in (self._accounts.get(account), None if org is None else self._orgs.get(org)):
             if scope is None:
                 continue
-            for i in scope.index.match(event):
+            matched = scope.index.match(event)
+            if not matched:
+                continue
+            for i in matched:
                 p = scope.placements[i]
-                if not p.covers(event.region, is_global, partition_for(event.region)):
+                if not p.covers(event.region, is_global, partition):
                     continue
                 if p.periods and not p.logging_at(when.second(), when.produced_ms):
                     continue
-                out.add(Destination(p.trail_arn, account, region, p.org_id, kind))
+                out.append(self._destination(p, account, region, kind))
+
+    def _destination(self, p: _Placement, account: str, region: str, kind: str) -> Destination:
+        """One Destination value per (trail, account, region, kind), made once: the
+        router names a few per event, and a frozen dataclass costs more to make than
+        to look up."""
+        key = (p.trail_arn, account, region, p.org_id, kind)
+        found = self._destinations.get(key)
+        if found is None:
+            if len(self._destinations) >= _DESTINATIONS_LIMIT:
+                self._destinations.clear()
+            found = Destination(p.trail_arn, account, region, p.org_id, kind)
+            self._destinations[key] = found
+        return found
 
 
 class _EventSecond:
-    """The record's ``eventTime`` in epoch seconds, parsed only if a trail asks."""
+    """The record's ``eventTime`` in epoch seconds, parsed only if a trail asks (and
+    once per distinct text: a stream's events share a few seconds)."""
 
-    __slots__ = ("_record", "_second", "produced_ms")
+    __slots__ = ("_record", "_second", "_seen", "produced_ms")
 
-    def __init__(self, record: Mapping[str, Any], produced_ms: int | None) -> None:
+    def __init__(
+        self, record: Mapping[str, Any], produced_ms: int | None, seen: dict[object, int]
+    ) -> None:
         self._record = record
         self._second: int | None = None
+        self._seen = seen
         self.produced_ms = produced_ms
 
     def second(self) -> int:
         if self._second is None:
-            self._second = event_second(self._record)
+            text = self._record.get("eventTime")
+            second = self._seen.get(text) if isinstance(text, str) else None
+            if second is None:
+                second = event_second(self._record)
+                if len(self._seen) >= _SECONDS_LIMIT:
+                    self._seen.clear()
+                self._seen[text] = second
+            self._second = second
         return self._second
 
 

@@ -86,7 +86,7 @@ def _resources(raw: object) -> tuple[Resource, ...]:
         raise RecordError("resources is not a list")
     out = []
     for r in raw:
-        if not isinstance(r, Mapping):
+        if type(r) is not dict and not isinstance(r, Mapping):
             raise RecordError("a resources entry is not an object")
         rtype = r.get("type")
         # DeleteObjects and similar name an ARNPrefix instead of an ARN.
@@ -101,7 +101,76 @@ def _resources(raw: object) -> tuple[Resource, ...]:
 
 
 def event_from_record(record: Mapping[str, Any]) -> Event:
-    """The selector view of a record; raises :class:`RecordError` if it is not one."""
+    """The selector view of a record; raises :class:`RecordError` if it is not one.
+
+    The router asks this of every event it reads, so a record as producers write it (a
+    dict whose members have their types) takes one pass of plain lookups; anything
+    else takes :func:`_checked_event`, which names what is wrong."""
+    if type(record) is not dict:
+        return _checked_event(record)
+    get = record.get
+    source = get("eventSource")
+    name = get("eventName")
+    region = get("awsRegion")
+    account = get("recipientAccountId")
+    identity = get("userIdentity")
+    if not (
+        type(source) is str
+        and source
+        and type(name) is str
+        and name
+        and type(region) is str
+        and region
+        and type(account) is str
+        and account
+        and (identity is None or type(identity) is dict)
+    ):
+        return _checked_event(record)
+    read_only = get("readOnly")
+    category = get("eventCategory")
+    management = get("managementEvent")
+    if read_only is None or (category is None and management is None):
+        c = classify(source, name)
+        if read_only is None:
+            read_only = c.read_only
+        if category is None and management is None:
+            category = c.event_category
+    if category is None:
+        category = "Management" if management else "Data"
+    if not (
+        type(read_only) is bool
+        and type(category) is str
+        and (management is None or type(management) is bool)
+    ):
+        return _checked_event(record)
+    resources = get("resources")
+    if resources is None:
+        found: tuple[Resource, ...] = ()
+    else:
+        found = _resources(resources)
+    user_arn = identity.get("arn") if identity is not None else None
+    console = get("sessionCredentialFromConsole")
+    event_type = get("eventType")
+    error_code = get("errorCode")
+    vpc = get("vpcEndpointId")
+    return Event(
+        source,
+        name,
+        region,
+        account,
+        category,
+        read_only,
+        found,
+        event_type if isinstance(event_type, str) else "",
+        error_code if isinstance(error_code, str) else "",
+        user_arn if isinstance(user_arn, str) else "",
+        console if console in ("true", "false") else "false",
+        vpc if isinstance(vpc, str) else "",
+    )
+
+
+def _checked_event(record: Mapping[str, Any]) -> Event:
+    """:func:`event_from_record` for any record: each member checked in turn."""
     if not isinstance(record, Mapping):
         raise RecordError("a record is a JSON object")
     source = _string(record, "eventSource")
