@@ -72,8 +72,12 @@ class ProducerKey:
             raise ValueError(f"key {self.key_id}: the secret must be at least {MIN_SECRET} bytes")
 
     def mac(self) -> Any:
-        """A fresh HMAC-SHA256 keyed with the secret (``copy()`` it per record)."""
-        return hmac.new(self.secret, digestmod=hashlib.sha256)
+        """A fresh HMAC-SHA256 keyed with the secret (``copy()`` it per record): the
+        OpenSSL object inside ``hmac.HMAC`` where there is one, with the same
+        ``copy``/``update``/``hexdigest``, since the Python wrapper's ``copy`` costs a
+        fifth of what signing or checking a record costs."""
+        mac = hmac.new(self.secret, digestmod=hashlib.sha256)
+        return getattr(mac, "_hmac", None) or mac
 
     @classmethod
     def generate(cls, key_id: str) -> ProducerKey:
