@@ -46,6 +46,7 @@ from recorder.delivery.logfile import compress
 from recorder.delivery.target import DeliveryTarget
 from recorder.delivery.writer import Writer
 from recorder.kafka import clients
+from recorder.services.memory import tune_collector
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from recorder.trails.destination import Destination
@@ -208,6 +209,8 @@ def main() -> int:
 
             log_bucket(boto3.client("s3", **stack.settings().aws_client_kwargs()), BUCKET)
             os.sched_setaffinity(0, {args.cpu})  # after the stack: broker and moto run apart
+            # the collector as a service process runs it (recorder.services.memory)
+            tune_collector(stack.settings().gc_threshold)
             print(
                 f"filling routed with {args.events} records over {args.destinations} destinations ...",
                 file=sys.stderr,

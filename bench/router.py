@@ -52,6 +52,7 @@ from recorder.obs.metrics import Metrics
 from recorder.provenance.signature import Signer
 from recorder.routing import RoutingEngine
 from recorder.routing.service import Router
+from recorder.services.memory import tune_collector
 from recorder.stack.local import LocalStack
 from recorder.stack.processes import free_port
 from recorder.trails import Trail
@@ -180,6 +181,8 @@ def main() -> int:
         stack.start()
         try:
             os.sched_setaffinity(0, {args.cpu})  # after the stack: the broker runs apart
+            # the collector as a service process runs it (recorder.services.memory)
+            tune_collector(stack.settings().gc_threshold)
             print(f"filling api-events with {args.events} events ...", file=sys.stderr)
             size = asyncio.run(fill(stack, args.events, accounts))
             print(f"  {size / args.events:.0f} bytes/event (Avro)", file=sys.stderr)

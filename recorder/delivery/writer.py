@@ -409,13 +409,18 @@ class Writer:
     async def _request_cuts_locked(
         self, now: float, interval: float, *, flush: bool, reason: str = "shutdown"
     ) -> None:
+        # Every due destination's marker is sent before any is awaited: one round trip
+        # for all of them, not one each (a cut of 50 destinations waited out 50 round
+        # trips, seconds on a loaded broker, before the first marker could come back).
+        # A marker names its records' offsets, so markers need no order among themselves.
+        sent: list[tuple[PartitionBatcher, Destination, Any]] = []
         for tp, batcher in list(self._batchers.items()):
             for req in batcher.due(now, interval, flush=flush, flush_reason=reason):
                 marker = CutMarker(
                     req.destination, req.first_offset, req.last_offset, now_str(), req.reason
                 )
                 try:
-                    await self._producer.send_and_wait(
+                    future = await self._producer.send(
                         tp.topic,
                         marker.to_bytes(),
                         key=req.destination.key(),
@@ -425,6 +430,18 @@ class Writer:
                 except KafkaError as exc:
                     log.warning("cut_marker_failed", partition=tp.partition, error=repr(exc))
                     batcher.cancel_request(req.destination)
+                    continue
+                sent.append((batcher, req.destination, future))
+        if not sent:
+            return
+        results = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
+        for (batcher, destination, _), result in zip(sent, results, strict=True):
+            if isinstance(result, KafkaError):
+                log.warning("cut_marker_failed", trail=destination.trail_arn, error=repr(result))
+                batcher.cancel_request(destination)
+            elif isinstance(result, BaseException):
+                raise result
+        self._pacer.wake()  # read the markers back now, not after the current hold
 
     # -- delivering -------------------------------------------------------------------
     async def _deliver(self, tp: TopicPartition, batcher: PartitionBatcher, batch: Batch) -> None:

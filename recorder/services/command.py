@@ -22,6 +22,7 @@ from typing import Any
 from recorder.obs import http
 from recorder.obs.logging import configure, get_logger
 from recorder.obs.metrics import Metrics
+from recorder.services.memory import freeze_startup, tune_collector
 from recorder.services.supervise import RestartPolicy, Supervisor
 from recorder.settings import Settings
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if wanted & {"router", "insights"}:
         settings.admission_keys()  # readers of api-events admit by the producers file
     configure(settings.log_level)
+    tune_collector(settings.gc_threshold)
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -157,6 +159,7 @@ async def run_services(
     # The control API answers from the registry: there a trail change (or a lease,
     # another replica's write) is read the moment it lands, never paced.
     runners["registry"] = lambda: registry.follow(stop, paced="api" not in wanted)
+    freeze_startup()  # clients, models and the trail set: allocated once, kept
     supervisor = Supervisor(RestartPolicy.from_settings(settings), metrics, stop)
     alone = len(wanted) == 1
 

@@ -47,6 +47,10 @@ def test_defaults_and_env_values() -> None:
         ),
         ({"RECORDER_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),
         ({"RECORDER_KAFKA_SSL_CHECK_HOSTNAME": "maybe"}, "is not a valid bool"),
+        (
+            {"RECORDER_GC_THRESHOLD": "-1"},
+            "RECORDER_GC_THRESHOLD must be 0-10000000 allocations, got -1",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
