@@ -131,17 +131,10 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
         and (identity is None or type(identity) is dict)
     ):
         return _checked_event(record)
-    read_only = get("readOnly")
-    category = get("eventCategory")
     management = get("managementEvent")
-    if read_only is None or (category is None and management is None):
-        c = classify(source, name)
-        if read_only is None:
-            read_only = c.read_only
-        if category is None and management is None:
-            category = c.event_category
-    if category is None:
-        category = "Management" if management else "Data"
+    read_only, category = _classified(
+        source, name, get("readOnly"), get("eventCategory"), management
+    )
     if not (
         type(read_only) is bool
         and type(category) is str
@@ -149,32 +142,9 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
     ):
         return _checked_event(record)
     resources = get("resources")
-    if resources is None:
-        found: tuple[Resource, ...] = ()
-    else:
-        found = _resources(resources)
+    found = () if resources is None else _resources(resources)
     user_arn = identity.get("arn") if identity is not None else None
-    console = get("sessionCredentialFromConsole")
-    event_type = get("eventType")
-    error_code = get("errorCode")
-    vpc = get("vpcEndpointId")
-    return _new(
-        Event,
-        (
-            source,
-            name,
-            region,
-            account,
-            category,
-            read_only,
-            found,
-            event_type if isinstance(event_type, str) else "",
-            error_code if isinstance(error_code, str) else "",
-            user_arn if isinstance(user_arn, str) else "",
-            console if console in ("true", "false") else "false",
-            vpc if isinstance(vpc, str) else "",
-        ),
-    )
+    return _event(record, source, name, region, account, category, read_only, found, user_arn)
 
 
 def _checked_event(record: Mapping[str, Any]) -> Event:
@@ -185,17 +155,10 @@ def _checked_event(record: Mapping[str, Any]) -> Event:
     name = _string(record, "eventName")
     region = _string(record, "awsRegion")
     account = _string(record, "recipientAccountId")
-    read_only = record.get("readOnly")
-    category = record.get("eventCategory")
     management = record.get("managementEvent")
-    if read_only is None or (category is None and management is None):
-        c = classify(source, name)
-        if read_only is None:
-            read_only = c.read_only
-        if category is None and management is None:
-            category = c.event_category
-    if category is None:
-        category = "Management" if management else "Data"
+    read_only, category = _classified(
+        source, name, record.get("readOnly"), record.get("eventCategory"), management
+    )
     if not isinstance(read_only, bool):
         raise RecordError("readOnly is not true or false")
     if not isinstance(category, str):
@@ -204,18 +167,55 @@ def _checked_event(record: Mapping[str, Any]) -> Event:
         raise RecordError("managementEvent is not true or false")
     identity = record.get("userIdentity")
     user_arn = identity.get("arn") if isinstance(identity, Mapping) else None
+    resources = _resources(record.get("resources"))
+    return _event(record, source, name, region, account, category, read_only, resources, user_arn)
+
+
+def _classified(
+    source: str, name: str, read_only: object, category: object, management: object
+) -> tuple[object, object]:
+    """``readOnly`` and ``eventCategory`` as the record gives them, else as the producer
+    would have classified the call (the category from ``managementEvent`` when only
+    that is given). Their types are the caller's to check."""
+    if read_only is None or (category is None and management is None):
+        c = classify(source, name)
+        if read_only is None:
+            read_only = c.read_only
+        if category is None and management is None:
+            category = c.event_category
+    if category is None:
+        category = "Management" if management else "Data"
+    return read_only, category
+
+
+def _event(
+    record: Mapping[str, Any],
+    source: str,
+    name: str,
+    region: str,
+    account: str,
+    category: Any,
+    read_only: Any,
+    resources: tuple[Resource, ...],
+    user_arn: object,
+) -> Event:
+    """The Event of checked members, with the optional ones read from ``record``: an
+    absent or non-string member is "" (sessionCredentialFromConsole: "false")."""
     console = record.get("sessionCredentialFromConsole")
-    return Event(
-        source,
-        name,
-        region,
-        account,
-        category,
-        read_only,
-        _resources(record.get("resources")),
-        _optional(record, "eventType"),
-        _optional(record, "errorCode"),
-        user_arn if isinstance(user_arn, str) else "",
-        console if console in ("true", "false") else "false",
-        _optional(record, "vpcEndpointId"),
+    return _new(
+        Event,
+        (
+            source,
+            name,
+            region,
+            account,
+            category,
+            read_only,
+            resources,
+            _optional(record, "eventType"),
+            _optional(record, "errorCode"),
+            user_arn if isinstance(user_arn, str) else "",
+            console if console in ("true", "false") else "false",
+            _optional(record, "vpcEndpointId"),
+        ),
     )
