@@ -151,6 +151,14 @@ class Settings(_Base):
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
     kafka_msk_region: str = ""
+    # The codec every producer compresses its record batches with: zstd, lz4, snappy,
+    # gzip or none. Records are JSON (routed) or Avro with JSON inside (api-events)
+    # that compress several times over within a batch, so the brokers store,
+    # replicate and serve a fraction of the bytes; consumers decompress (aiokafka
+    # does, with cramjam). On the local stack it also keeps noida-db's saves small:
+    # it rewrites every retained byte on each save, which without compression took
+    # up to a core of this machine's two in load tests (README, Measuring).
+    kafka_compression: str = "zstd"
     # Delivery
     cut_interval: float = 300.0
     batch_max_records: int = 10_000
@@ -388,6 +396,16 @@ class Settings(_Base):
                 f"RECORDER_KAFKA_SECURITY_PROTOCOL must be one of {sorted(protocols)}, "
                 f"got {self.kafka_security_protocol!r}"
             )
+        if self.kafka_compression not in COMPRESSION_CODECS:
+            problems.append(
+                f"RECORDER_KAFKA_COMPRESSION must be one of {sorted(COMPRESSION_CODECS)}, "
+                f"got {self.kafka_compression!r}"
+            )
+        elif not _codec_available(self.kafka_compression):
+            problems.append(
+                f"RECORDER_KAFKA_COMPRESSION={self.kafka_compression} needs the cramjam "
+                "package (pip install 'aiokafka[zstd,lz4,snappy]'), which is not installed"
+            )
         mechanisms = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
         if self.kafka_security_protocol.startswith("SASL"):
             if self.kafka_sasl_mechanism not in mechanisms:
@@ -586,6 +604,22 @@ def _settings_error(exc: ValidationError, prefix: str) -> SettingsError:
         else:
             problems.append(f"{name}={error['input']!r}: {error['msg']}")
     return SettingsError("; ".join(problems))
+
+
+#: Producer compression codecs (RECORDER_KAFKA_COMPRESSION); "none" sends batches as is.
+COMPRESSION_CODECS = frozenset({"none", "gzip", "snappy", "lz4", "zstd"})
+
+
+def _codec_available(codec: str) -> bool:
+    from aiokafka import codec as codecs
+
+    return codec in {"none", "gzip"} or getattr(codecs, f"has_{codec}")()
+
+
+def compression_kwargs(settings: Settings) -> dict[str, Any]:
+    """The aiokafka producer argument for ``settings.kafka_compression``."""
+    codec = settings.kafka_compression
+    return {"compression_type": None if codec == "none" else codec}
 
 
 def kafka_security_kwargs(settings: Settings) -> dict[str, Any]:

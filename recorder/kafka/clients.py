@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 
 from recorder.kafka.pacing import HANDOVER, Pauses
 from recorder.obs.logging import get_logger
-from recorder.settings import Settings, kafka_security_kwargs
+from recorder.settings import Settings, compression_kwargs, kafka_security_kwargs
 
 log = get_logger("recorder.kafka")
 
@@ -22,6 +22,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "acks": "all",
         "linger_ms": 5,
         "max_request_size": 16 * 1024 * 1024,
+        **compression_kwargs(settings),
         **kafka_security_kwargs(settings),
     }
     kwargs.update(overrides)

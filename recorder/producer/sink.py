@@ -53,7 +53,7 @@ from recorder.producer.hooks import finish
 from recorder.producer.journal import AwaitingJournal, Journal, ProcessDirectory, default_root
 from recorder.provenance.keys import ProducerKey
 from recorder.provenance.signature import Signer
-from recorder.settings import Settings, kafka_security_kwargs
+from recorder.settings import Settings, compression_kwargs, kafka_security_kwargs
 
 log = get_logger("recorder.producer")
 
@@ -62,6 +62,9 @@ _BATCH = 500
 _WARN_EVERY = 30.0
 #: How often records waiting for an identity are looked at when nothing resolved.
 _AWAIT_TICK = 0.2
+#: The codec a sink built without settings compresses with (Settings.kafka_compression's
+#: default): api-events is the largest topic, and its records compress several times.
+DEFAULT_COMPRESSION = "zstd"
 #: What the parent's sink thread held when a child was forked: kept referenced in the
 #: child so that it is never finalised there (its sockets are the parent's).
 _ABANDONED: list[Any] = []
@@ -150,7 +153,7 @@ class KafkaEventSink:
             "journal_dir": settings.journal_dir,
             "buffer_size": settings.producer_buffer,
             "identity_wait": settings.producer_identity_wait,
-            "kafka_options": kafka_security_kwargs(settings),
+            "kafka_options": {**compression_kwargs(settings), **kafka_security_kwargs(settings)},
         }
         kwargs.update(overrides)
         return cls(settings.bootstrap_servers, settings.topics.api_events, **kwargs)
@@ -370,7 +373,7 @@ class KafkaEventSink:
             linger_ms=5,
             request_timeout_ms=int(self.send_timeout * 1000),
             max_request_size=2 * 1024 * 1024,
-            **self.kafka_options,
+            **{"compression_type": DEFAULT_COMPRESSION, **self.kafka_options},
         )
         try:
             await asyncio.wait_for(producer.start(), self.send_timeout)

@@ -181,3 +181,46 @@ def cloudtrail_key_policy(account_id: str, trail_accounts: list[str]) -> str:
     """The guide's key policy (lines 10860-10880): the owner administers, CloudTrail
     encrypts for the trails of ``trail_accounts`` and describes the key."""
     return guide.key_policy(account_id, trail_accounts)
+
+
+#: Kafka's record batch codec ids (the low bits of a batch's attributes).
+KAFKA_CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+async def record_batches(stack: LocalStack, topic: str) -> list[tuple[str, list[Any]]]:
+    """Every record batch of ``topic`` as the broker serves it, with its codec: what a
+    consumer's decompression hides. Each entry is (codec name, the batch's records,
+    each with ``offset``, ``key``, ``value`` and ``headers``)."""
+    from aiokafka import AIOKafkaClient, TopicPartition
+    from aiokafka.protocol.fetch import FetchRequest
+    from aiokafka.record.memory_records import MemoryRecords
+
+    client = AIOKafkaClient(bootstrap_servers=stack.bootstrap_servers)
+    await client.bootstrap()
+    out: list[tuple[str, list[Any]]] = []
+    try:
+        await client.force_metadata_update()
+        for partition in sorted(client.cluster.partitions_for_topic(topic) or ()):
+            node = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+            offset, highwater = 0, 1
+            while offset < highwater:
+                request = FetchRequest(
+                    100, 1, 64 * 1024 * 1024, 0, [(topic, [(partition, offset, 16 * 1024 * 1024)])]
+                )
+                response = await client.send(node, request)
+                data = response.topics[0][1][0]
+                highwater = data[2]
+                records = MemoryRecords(data[-1])
+                if not records.has_next():
+                    break
+                while records.has_next():
+                    batch = records.next_batch()
+                    if batch is None:
+                        break
+                    got = list(batch)
+                    out.append((KAFKA_CODECS.get(batch.compression_type, "?"), got))
+                    if got:
+                        offset = max(offset, got[-1].offset + 1)
+    finally:
+        await client.close()
+    return out

@@ -24,6 +24,7 @@ import aioboto3
 import boto3
 import pytest
 
+from recorder.events import EventDecodeError, decode
 from recorder.events.regions import is_global_service_event
 from recorder.producer import KafkaEventSink, install
 from recorder.producer.identity import CallerIdentityResolver
@@ -34,6 +35,7 @@ from tests.integration.helpers import (
     aws,
     cloudtrail_bucket,
     read_log_files,
+    record_batches,
     wait_for,
 )
 
@@ -399,3 +401,53 @@ def test_large_calls_are_delivered_with_the_large_members_omitted_and_marked(env
     marks = [m["messageAttributes"]["big"]["stringValue"] for m in messages]
     assert {"omitted": True, "originalSize": len(response_value) + 2} in marks
     assert all("body" not in m for m in messages)
+
+
+def _event_id(value: bytes) -> str | None:
+    try:
+        return str(decode(value)["eventID"])
+    except EventDecodeError:  # another test's bad record
+        return None
+
+
+def test_the_hook_and_the_router_write_zstd_batches(env: Env) -> None:
+    """RECORDER_KAFKA_COMPRESSION is zstd by default: the batches the hook's sink puts in
+    api-events and the router's in routed are compressed on the wire, which only the
+    broker sees (a consumer gets the records back as they were sent)."""
+    stack = env.stack
+    sink = KafkaEventSink.from_settings(stack.settings(), journal_dir=env.work / "journal-zstd")
+    seen: list[dict[str, Any]] = []
+    session = boto3.Session(**env.alice.session_kwargs("us-east-1"))
+    sqs = session.client("sqs", endpoint_url=stack.aws_endpoint_url)
+    install(
+        sqs, sink, resolver=CallerIdentityResolver(endpoint_url=stack.aws_endpoint_url)
+    ).on_record = seen.append
+    sqs.create_queue(QueueName="compressed-calls")
+    assert sink.flush(60)
+    sink.close()
+    event_id = next(r["eventID"] for r in seen if r["eventName"] == "CreateQueue")
+    wait_for(
+        lambda: any(
+            r["eventID"] == event_id
+            for records in read_log_files(stack, "a-logs").values()
+            for r in records
+        ),
+        120,
+        interval=2,
+        what="the CreateQueue call in a log file",
+    )
+    settings = stack.settings()
+    produced = [
+        codec
+        for codec, records in asyncio.run(record_batches(stack, settings.topics.api_events))
+        for r in records
+        if _event_id(r.value) == event_id
+    ]
+    routed = [
+        codec
+        for codec, records in asyncio.run(record_batches(stack, settings.topics.routed))
+        for r in records
+        if ("eventID", event_id.encode()) in list(r.headers)
+    ]
+    assert produced == ["zstd"]  # one record, in a zstd batch
+    assert routed == ["zstd"]  # a-trail's copy

@@ -45,6 +45,11 @@ def test_defaults_and_env_values() -> None:
             {"RECORDER_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},
             "RECORDER_KAFKA_SASL_USERNAME and RECORDER_KAFKA_SASL_PASSWORD are required",
         ),
+        (
+            {"RECORDER_KAFKA_COMPRESSION": "brotli"},
+            r"RECORDER_KAFKA_COMPRESSION must be one of \['gzip', 'lz4', 'none', 'snappy', "
+            r"'zstd'\], got 'brotli'",
+        ),
         ({"RECORDER_AWS_ACCESS_KEY_ID": "AKIA"}, "go together"),
         ({"RECORDER_KAFKA_SSL_CHECK_HOSTNAME": "maybe"}, "is not a valid bool"),
         (

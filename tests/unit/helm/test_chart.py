@@ -213,6 +213,7 @@ def test_configmap_holds_the_settings_as_recorder_variables(default: Rendered) -
         "RECORDER_TOPIC_ROUTED_RETRY": "routed-retry",
         "RECORDER_TOPIC_AGGREGATION_STATE": "aggregation-state",
         "RECORDER_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+        "RECORDER_KAFKA_COMPRESSION": "zstd",
         "RECORDER_AWS_REGION": "us-east-1",
         "RECORDER_AWS_ENDPOINT_URL": "",
         "RECORDER_DELIVERY_PRINCIPAL": "",
