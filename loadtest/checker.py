@@ -321,6 +321,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
     step_i, step_start = 0, 0.0
     pending: list[dict[str, float]] = []
     steps: list[capacity.StepResult] = []
+    step_cpu: list[dict[str, float]] = []  # each step's mean CPU per process: who was busy
     shared.rate.value = rates[0]
     sending = True
     send_end = math.inf
@@ -421,6 +422,7 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
                     max(0, int(exp_w) - len(got)),
                 )
                 steps.append(result)
+                step_cpu.append(_cpu_shares(in_w))
                 sys.stderr.write(
                     f"\nstep {result.rate:,.0f} events/s: {result.reason} "
                     f"(p50 {result.p50:,.1f} s, p99 {result.p99:,.1f} s)\n"
@@ -495,13 +497,25 @@ def run(cfg: CheckerConfig, shared: Shared) -> None:
         "samples": samples,
         "gaps": gaps,
         "max_sample_interval": max((s["dt"] for s in samples), default=0.0),
-        "steps": [asdict(s) for s in steps],
+        "steps": [{**asdict(s), **c} for s, c in zip(steps, step_cpu, strict=True)],
         "held": asdict(h) if (h := capacity.highest_held(steps)) else None,
         **cfg.extra,
     }
     cfg.result_file.write_text(json.dumps(result, default=_json_default))
     with cfg.latency_file.open("wb") as f:
         lat.tofile(f)
+
+
+def _cpu_shares(samples: list[dict[str, float]]) -> dict[str, float]:
+    """Mean % of one core each process took over a step's samples, and how busy the
+    machine was: whether the recorder, the broker or the harness ran out of cores."""
+    if not samples:
+        return {}
+    keys = sorted({k for s in samples for k in s if k.startswith("cpu.")})
+    out = {"machine %": round(sum(s["machine_busy"] for s in samples) / len(samples), 1)}
+    for k in keys:
+        out[f"{k[4:]} %"] = round(sum(s.get(k, 0.0) for s in samples) / len(samples), 1)
+    return out
 
 
 def _at(samples: list[dict[str, float]], t: float, key: str) -> float:
