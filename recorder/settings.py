@@ -43,6 +43,12 @@ PREFIX = "RECORDER_"
 TOPIC_PREFIX = "RECORDER_TOPIC_"
 
 
+#: Producer compression codecs (RECORDER_KAFKA_COMPRESSION); "none" sends batches as is.
+COMPRESSION_CODECS = frozenset({"none", "gzip", "snappy", "lz4", "zstd"})
+#: RECORDER_KAFKA_COMPRESSION's default, also what a sink built without settings uses.
+DEFAULT_COMPRESSION = "zstd"
+
+
 class SettingsError(ValueError):
     """A ``RECORDER_*`` variable has a value the service cannot run with."""
 
@@ -158,7 +164,7 @@ class Settings(_Base):
     # does, with cramjam). On the local stack it also keeps noida-db's saves small:
     # it rewrites every retained byte on each save, which without compression took
     # up to a core of this machine's two in load tests (README, Measuring).
-    kafka_compression: str = "zstd"
+    kafka_compression: str = DEFAULT_COMPRESSION
     # Delivery
     cut_interval: float = 300.0
     batch_max_records: int = 10_000
@@ -604,10 +610,6 @@ def _settings_error(exc: ValidationError, prefix: str) -> SettingsError:
         else:
             problems.append(f"{name}={error['input']!r}: {error['msg']}")
     return SettingsError("; ".join(problems))
-
-
-#: Producer compression codecs (RECORDER_KAFKA_COMPRESSION); "none" sends batches as is.
-COMPRESSION_CODECS = frozenset({"none", "gzip", "snappy", "lz4", "zstd"})
 
 
 def _codec_available(codec: str) -> bool:

@@ -53,7 +53,12 @@ from recorder.producer.hooks import finish
 from recorder.producer.journal import AwaitingJournal, Journal, ProcessDirectory, default_root
 from recorder.provenance.keys import ProducerKey
 from recorder.provenance.signature import Signer
-from recorder.settings import Settings, compression_kwargs, kafka_security_kwargs
+from recorder.settings import (
+    DEFAULT_COMPRESSION,
+    Settings,
+    compression_kwargs,
+    kafka_security_kwargs,
+)
 
 log = get_logger("recorder.producer")
 
@@ -62,9 +67,6 @@ _BATCH = 500
 _WARN_EVERY = 30.0
 #: How often records waiting for an identity are looked at when nothing resolved.
 _AWAIT_TICK = 0.2
-#: The codec a sink built without settings compresses with (Settings.kafka_compression's
-#: default): api-events is the largest topic, and its records compress several times.
-DEFAULT_COMPRESSION = "zstd"
 #: What the parent's sink thread held when a child was forked: kept referenced in the
 #: child so that it is never finalised there (its sockets are the parent's).
 _ABANDONED: list[Any] = []
