@@ -15,8 +15,8 @@ broker and moto run beside it):
 
 Floor and writer run alternately ``--rounds`` times (each writer round a fresh
 consumer group over the same records, writing the same objects again); the best of
-each is printed, since on a shared machine the slower runs measure the neighbours.
-Prints events per second of elapsed time and the CPU cost per event of this process
+each is printed, since on a shared machine the slower runs measure the neighbours,
+and each round's writer/floor with their median (:mod:`bench.compare`). Prints events per second of elapsed time and the CPU cost per event of this process
 (µs per event, and events per CPU-second), and ``writer/floor``, the ratio of
 events per CPU-second: what the core gives each, whatever the neighbours take.
 Target (issue 4): >= 0.5. ``--profile FILE`` writes a cProfile of the writer rounds.
@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -41,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.compare import Rate, report
 from loadtest.trails import log_bucket
 from recorder.delivery.logfile import compress
 from recorder.delivery.target import DeliveryTarget
@@ -113,12 +113,6 @@ async def fill(stack: LocalStack, n: int, destinations: int) -> int:
     finally:
         await producer.stop()
     return total
-
-
-@dataclass(frozen=True)
-class Rate:
-    wall: float  # events per second of elapsed time
-    cpu: float  # events per CPU-second of this process
 
 
 async def floor(stack: LocalStack, n: int, batch: int) -> Rate:
@@ -242,16 +236,16 @@ def main() -> int:
             stack.stop()
     print()
     print(f"{args.events} events, {args.destinations} destinations, core {args.cpu}")
-    # Best of each: on a shared machine the slower runs measure the neighbours.
-    floor_wall, wall = max(f.wall for f in floors), max(r.wall for r in rates)
-    floor_cpu, cpu = max(f.cpu for f in floors), max(r.cpu for r in rates)
-    print(f"{'':<44}{'events/s':>12}{'per cpu-s':>12}{'µs/event':>10}")
-    label = "floor (consume + orjson + gzip, no S3)"
-    print(f"{label:<44}{floor_wall:>12,.0f}{floor_cpu:>12,.0f}{1e6 / floor_cpu:>10.1f}")
-    label = "writer (markers, gzip, S3 put, commit)"
-    print(f"{label:<44}{wall:>12,.0f}{cpu:>12,.0f}{1e6 / cpu:>10.1f}")
-    print(f"elapsed-time ratio {wall / floor_wall:.2f} (load average {os.getloadavg()[0]:.1f})")
-    print(f"writer/floor = {cpu / floor_cpu:.2f}   (target >= 0.5)")
+    # Best of each (the slower runs measure the neighbours) and the rounds' paired ratios.
+    report(
+        floors,
+        rates,
+        floor_label="floor (consume + orjson + gzip, no S3)",
+        label="writer (markers, gzip, S3 put, commit)",
+        name="writer",
+        target=">= 0.5",
+        width=44,
+    )
     return 0
 
 

@@ -16,7 +16,9 @@ measures, with this process pinned to one core (the broker runs beside it):
 
 Floor and router run alternately ``--rounds`` times (each router round as a fresh
 consumer group over the same records); the best of each is printed, since on a shared
-machine the slower runs measure the neighbours. Prints, for both, events per second
+machine the slower runs measure the neighbours, and each round's router/floor with
+their median (:mod:`bench.compare`: a pair shares the host's speed of its minute, so
+the median is the figure to quote when the host drifts). Prints, for both, events per second
 of elapsed time, events per CPU-second of this process and its cost (µs of CPU per
 event), and on the last line ``router/floor = X.XX``, the ratio per CPU-second
 (target, issue 29: >= 0.8): on a quiet machine, where each is CPU-bound on its
@@ -37,7 +39,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -45,6 +46,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.compare import Rate, report
 from loadtest.traffic import TrafficMix, account_ids, trail_set
 from recorder.events import encode
 from recorder.kafka import clients
@@ -86,12 +88,6 @@ async def fill(stack: LocalStack, n: int, accounts: list[str]) -> int:
     finally:
         await producer.stop()
     return total
-
-
-@dataclass(frozen=True)
-class Rate:
-    wall: float  # events per second of elapsed time
-    cpu: float  # events per CPU-second of this process (its core's share it got)
 
 
 async def floor(stack: LocalStack, n: int) -> Rate:
@@ -212,17 +208,16 @@ def main() -> int:
             stack.stop()
     print()
     print(f"{args.events} events, {args.trails} trails, {deliveries} deliveries, core {args.cpu}")
-    # Best of each: on a shared machine the slower runs measure the neighbours.
-    floor_wall, wall = max(f.wall for f in floors), max(r.wall for r in rates)
-    floor_cpu, cpu = max(f.cpu for f in floors), max(r.cpu for r in rates)
-    print(f"{'':<52}{'events/s':>12}{'per cpu-s':>12}{'µs/event':>10}")
-    label = "floor (consume + produce same bytes + commit)"
-    print(f"{label:<52}{floor_wall:>12,.0f}{floor_cpu:>12,.0f}{1e6 / floor_cpu:>10.1f}")
-    label = "router (admit, route, decode selected, render, produce)"
-    print(f"{label:<52}{wall:>12,.0f}{cpu:>12,.0f}{1e6 / cpu:>10.1f}")
-    print(f"elapsed-time ratio {wall / floor_wall:.2f} (load average {os.getloadavg()[0]:.1f})")
-    # The ratio of CPU cost: what the core gives each, whatever the neighbours take.
-    print(f"router/floor = {cpu / floor_cpu:.2f}   (target >= 0.8 on a quiet machine)")
+    # Best of each (the slower runs measure the neighbours) and the rounds' paired ratios.
+    report(
+        floors,
+        rates,
+        floor_label="floor (consume + produce same bytes + commit)",
+        label="router (admit, route, decode selected, render, produce)",
+        name="router",
+        target=">= 0.8 on a quiet machine",
+        width=52,
+    )
     return 0
 
 
