@@ -78,7 +78,7 @@ test: install helm prometheus
 	$(BIN)/ruff check recorder tests bench loadtest
 	$(BIN)/ruff format --check recorder tests bench loadtest
 	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=ci \
-	  -n $(TEST_WORKERS) --dist loadfile
+	  -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 unit: install helm prometheus
 	RECORDER_REQUIRE_HELM=1 RECORDER_REQUIRE_PROMETHEUS=1 $(BIN)/pytest -q tests/unit --hypothesis-profile=ci
