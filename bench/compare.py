@@ -38,11 +38,12 @@ def report(
     beside it."""
     floor_wall, wall = max(f.wall for f in floors), max(r.wall for r in rates)
     floor_cpu, cpu = max(f.cpu for f in floors), max(r.cpu for r in rates)
-    paired = statistics.median(r.cpu / f.cpu for f, r in zip(floors, rates, strict=True))
+    pairs = [r.cpu / f.cpu for f, r in zip(floors, rates, strict=True)]
+    paired = statistics.median(pairs)
     print(f"{'':<{width}}{'events/s':>12}{'per cpu-s':>12}{'µs/event':>10}")
     for text, w, c in ((floor_label, floor_wall, floor_cpu), (label, wall, cpu)):
         print(f"{text:<{width}}{w:>12,.0f}{c:>12,.0f}{1e6 / c:>10.1f}")
-    ratios = ", ".join(f"{r.cpu / f.cpu:.2f}" for f, r in zip(floors, rates, strict=True))
+    ratios = ", ".join(f"{x:.2f}" for x in pairs)
     print(f"per round {name}/floor per CPU-second: {ratios}; median {paired:.2f}")
     print(f"elapsed-time ratio {wall / floor_wall:.2f} (load average {os.getloadavg()[0]:.1f})")
     # The ratio of CPU cost: what the core gives each, whatever the neighbours take.

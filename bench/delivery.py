@@ -16,8 +16,9 @@ broker and moto run beside it):
 Floor and writer run alternately ``--rounds`` times (each writer round a fresh
 consumer group over the same records, writing the same objects again); the best of
 each is printed, since on a shared machine the slower runs measure the neighbours,
-and each round's writer/floor with their median (:mod:`bench.compare`). Prints events per second of elapsed time and the CPU cost per event of this process
-(µs per event, and events per CPU-second), and ``writer/floor``, the ratio of
+and each round's writer/floor with their median (:mod:`bench.compare`). Prints events
+per second of elapsed time and the CPU cost per event of this process (µs per event,
+and events per CPU-second), and ``writer/floor``, the ratio of
 events per CPU-second: what the core gives each, whatever the neighbours take.
 Target (issue 4): >= 0.5. ``--profile FILE`` writes a cProfile of the writer rounds.
 """

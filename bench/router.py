@@ -18,9 +18,9 @@ Floor and router run alternately ``--rounds`` times (each router round as a fres
 consumer group over the same records); the best of each is printed, since on a shared
 machine the slower runs measure the neighbours, and each round's router/floor with
 their median (:mod:`bench.compare`: a pair shares the host's speed of its minute, so
-the median is the figure to quote when the host drifts). Prints, for both, events per second
-of elapsed time, events per CPU-second of this process and its cost (µs of CPU per
-event), and on the last line ``router/floor = X.XX``, the ratio per CPU-second
+the median is the figure to quote when the host drifts). Prints, for both, events per
+second of elapsed time, events per CPU-second of this process and its cost (µs of CPU
+per event), and on the last line ``router/floor = X.XX``, the ratio per CPU-second
 (target, issue 29: >= 0.8): on a quiet machine, where each is CPU-bound on its
 core, the two ratios agree; on a busy one the elapsed-time figures measure the
 neighbours as much as the router. ``--profile FILE`` writes a cProfile of the router
