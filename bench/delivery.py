@@ -197,7 +197,14 @@ def main() -> int:
     ap.add_argument("--profile", type=Path, help="write a cProfile of the writer runs here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(Path(tmp), kafka_port=free_port(), moto_port=free_port(), partitions=4)
+        # every round reads the same records again: nothing is deleted behind the commits
+        stack = LocalStack(
+            Path(tmp),
+            kafka_port=free_port(),
+            moto_port=free_port(),
+            partitions=4,
+            retention_margin=None,
+        )
         stack.start()
         try:
             import boto3

@@ -173,7 +173,14 @@ def main() -> int:
     trails = [Trail.from_api(t) for t in trail_set(accounts, args.trails)]
     engine = RoutingEngine.compile(trails, {})
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(Path(tmp), kafka_port=free_port(), moto_port=free_port(), partitions=4)
+        # every round reads the same records again: nothing is deleted behind the commits
+        stack = LocalStack(
+            Path(tmp),
+            kafka_port=free_port(),
+            moto_port=free_port(),
+            partitions=4,
+            retention_margin=None,
+        )
         stack.start()
         try:
             os.sched_setaffinity(0, {args.cpu})  # after the stack: the broker runs apart

@@ -335,3 +335,15 @@ class Metrics:
             ["service"],
             registry=r,
         )
+        # the local stack's retention (recorder.stack.retention; noida-db only)
+        self.retention_deleted = Counter(
+            "recorder_retention_deleted_records_total",
+            "Records the local broker deleted after every consumer group committed past them",
+            ["topic"],
+            registry=r,
+        )
+        self.retention_failures = Counter(
+            "recorder_retention_failures_total",
+            "Retention passes that failed (the broker away, a deletion refused); retried",
+            registry=r,
+        )

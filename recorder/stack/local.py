@@ -30,6 +30,7 @@ from recorder.stack.processes import (
     noida_broker,
     port_open,
     quiesce,
+    retention_process,
     stop_group,
     strict_proxy,
     tansu_broker,
@@ -43,6 +44,10 @@ DELIVERY_KEY = ("AKIDRECORDERDELIVERY", "recorder-delivery-secret")
 #: stack), allowed for any account, and never a default anywhere else.
 LOCAL_PRODUCER = "local-development"
 LOCAL_KEY_ID = "local-development-1"
+
+#: Seconds the embedded broker keeps a record after every consumer group committed past
+#: it (:mod:`recorder.stack.retention`): ten minutes of a demo's or a test's traffic.
+RETENTION_MARGIN = 600.0
 
 
 def write_local_producers(path: Path) -> ProducerKey:
@@ -76,7 +81,12 @@ class LocalStack:
     #: file with the rest of the environment, so commands in a new shell find them.
     api_port: int | None = None
     metrics_port: int | None = None
+    #: Seconds the embedded broker keeps a record after every consumer group committed
+    #: past it (:mod:`recorder.stack.retention`; noida-db only, whose cost grows with
+    #: what it holds). None: keep every record (the benches, which read one log again).
+    retention_margin: float | None = RETENTION_MARGIN
     broker: ServerProcess | None = field(default=None, init=False)
+    retention: ServerProcess | None = field(default=None, init=False)
     moto: ServerProcess | None = field(default=None, init=False)
     proxy: ServerProcess | None = field(default=None, init=False)
 
@@ -181,12 +191,23 @@ class LocalStack:
                 )
                 self.proxy.start()
             self.start_broker()
+            if self.retention_margin is not None and self.broker_kind == "noida":
+                self.retention = retention_process(
+                    self.bootstrap_servers,
+                    free_port(),
+                    self.retention_margin,
+                    self.root / "logs" / "retention.log",
+                )
+                self.retention.start()
         except BaseException:
             self.stop()
             raise
         self._write_state()
 
     def stop(self) -> None:
+        if self.retention is not None:
+            self.retention.stop()
+            self.retention = None
         self.stop_broker()
         if self.proxy is not None:
             self.proxy.stop()
@@ -209,6 +230,7 @@ class LocalStack:
                 "quiesce": self.broker and self.broker.quiesce,
             },
             "moto": {"pid": self.moto and self.moto.pid},
+            "retention": {"pid": self.retention and self.retention.pid},
             "strict": {"pid": self.proxy and self.proxy.pid},
             "kafka_port": self.kafka_port,
             "moto_port": self.moto_port,
@@ -235,7 +257,7 @@ def stop_from_state(root: Path) -> list[str]:
     stopped: list[str] = []
     if not state:
         return stopped
-    for name in ("broker", "strict", "moto"):
+    for name in ("retention", "broker", "strict", "moto"):
         entry = state.get(name)
         pid = entry.get("pid") if isinstance(entry, dict) else None
         argv = entry.get("quiesce") if isinstance(entry, dict) else None

@@ -192,6 +192,16 @@ def moto_server(port: int, log_path: Path) -> ServerProcess:
     )
 
 
+def retention_process(
+    bootstrap_servers: str, port: int, margin: float, log_path: Path
+) -> ServerProcess:
+    """The embedded broker's retention (:mod:`recorder.stack.retention`): records every
+    consumer group committed past ``margin`` seconds ago are deleted."""
+    argv = [sys.executable, "-m", "recorder.stack.retention", "--bootstrap", bootstrap_servers]
+    argv += ["--port", str(port), "--margin", str(margin)]
+    return ServerProcess("retention", argv, port, log_path)
+
+
 def strict_proxy(
     port: int,
     upstream: str,

@@ -1,0 +1,67 @@
+"""What the local broker's retention may delete: only what every group has read,
+and only ``margin`` seconds after the slowest group committed past it."""
+
+from __future__ import annotations
+
+from aiokafka import TopicPartition
+
+from recorder.settings import Topics
+from recorder.stack.retention import Horizon, deletions, low_marks, transit_topics
+
+API0, API1 = TopicPartition("api-events", 0), TopicPartition("api-events", 1)
+ROUTED0 = TopicPartition("routed", 0)
+TOPICS = {"api-events": "recorder-router", "routed": "recorder-writer"}
+
+
+def test_transit_topics_are_the_three_high_volume_logs_with_the_stage_that_reads_them() -> None:
+    assert transit_topics(Topics()) == {
+        "api-events": "recorder-router",
+        "routed": "recorder-writer",
+        "routed-retry": "recorder-writer-retry",
+    }
+
+
+def test_the_slowest_group_decides_and_the_topics_own_stage_must_have_committed() -> None:
+    committed = {
+        "recorder-router": {API0: 900, API1: 50},
+        "recorder-insights": {API0: 400},  # reads api-events too, and is behind on 0
+        "recorder-writer": {ROUTED0: 70},
+        "some-tool": {TopicPartition("trails", 0): 3},  # a topic no retention touches
+    }
+    assert low_marks(committed, TOPICS) == {API0: 400, API1: 50, ROUTED0: 70}
+    # the router has not committed partition 1: another group's commit alone is not enough
+    assert low_marks({"recorder-insights": {API1: 10}}, TOPICS) == {}
+    # -1 is Kafka's "no offset": it neither counts as a commit nor lowers the mark
+    assert low_marks({"recorder-router": {API0: -1}}, TOPICS) == {}
+    assert low_marks({"recorder-router": {API0: 5}, "other": {API0: -1}}, TOPICS) == {API0: 5}
+
+
+def test_nothing_is_due_until_a_mark_is_margin_seconds_old() -> None:
+    h = Horizon(margin=10.0)
+    assert h.observe(100.0, {API0: 50}) == {}
+    assert h.observe(105.0, {API0: 80}) == {}
+    assert h.observe(110.0, {API0: 90}) == {API0: 50}  # the mark of t=100
+    assert h.observe(114.0, {API0: 95}) == {API0: 50}
+    assert h.observe(115.0, {API0: 99}) == {API0: 80}  # the mark of t=105
+    assert h.observe(130.0, {API0: 120}) == {API0: 99}
+
+
+def test_a_mark_that_went_back_is_not_passed_and_a_gone_partition_is_not_due() -> None:
+    h = Horizon(margin=5.0)
+    h.observe(0.0, {API0: 500, API1: 20})
+    # partition 0's group went back (a reset to an earlier offset); partition 1 is gone
+    assert h.observe(6.0, {API0: 300}) == {API0: 300}
+
+
+def test_with_no_margin_the_marks_now_are_due() -> None:
+    h = Horizon(margin=0.0)
+    assert h.observe(1.0, {API0: 7}) == {API0: 7}
+    assert h.observe(2.0, {API0: 9, ROUTED0: 4}) == {API0: 9, ROUTED0: 4}
+
+
+def test_only_partitions_whose_due_point_moved_are_deleted_again() -> None:
+    assert deletions({API0: 50, API1: 10, ROUTED0: 7}, {API0: 50, API1: 3}) == {
+        API1: 10,
+        ROUTED0: 7,
+    }
+    assert deletions({API0: 0}, {}) == {}  # deleting before offset 0 deletes nothing
