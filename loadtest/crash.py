@@ -44,6 +44,7 @@ from typing import Any
 
 import boto3
 
+from loadtest.harness import RETENTION_MARGIN
 from loadtest.procs import RecorderProcess
 from loadtest.traffic import TrafficMix, account_ids, trail_set
 from loadtest.trails import install_trails, log_bucket, notice_topic, trail_key
@@ -334,9 +335,23 @@ def main() -> int:
         default="kafka",
         help="kafka: records written to api-events; hook: real boto3 calls through the hook",
     )
+    ap.add_argument(
+        "--retention-margin",
+        type=float,
+        default=RETENTION_MARGIN,
+        metavar="SECONDS",
+        help="noida-db: seconds a record stays after every consumer group committed past it "
+        f"(recorder.stack.retention; default {RETENTION_MARGIN:.0f}, the load test's); -1 "
+        "keeps every record",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(Path(tmp) / "stack", kafka_port=free_port(), moto_port=free_port())
+        stack = LocalStack(
+            Path(tmp) / "stack",
+            kafka_port=free_port(),
+            moto_port=free_port(),
+            retention_margin=None if args.retention_margin < 0 else args.retention_margin,
+        )
         stack.start()
         try:
             report = run(
