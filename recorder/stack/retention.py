@@ -25,7 +25,8 @@ A partition the topic's own stage (the router for ``api-events``, the writer for
 touched. Compacted topics (the trail
 registry, digest chains, status) and the dead-letter topic are never touched.
 
-Pure decisions (:func:`low_marks`, :class:`Horizon`, :func:`deletions`) are apart
+Pure decisions (:func:`low_marks`, :class:`Untrusted`, :class:`Horizon`,
+:func:`deletions`) are apart
 from the loop that reads offsets and deletes (:func:`run`), and are unit-tested
 without a broker.
 """
@@ -41,7 +42,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
@@ -73,10 +74,13 @@ def transit_topics(topics: Topics) -> dict[str, str]:
 
 
 def low_marks(
-    committed: Mapping[str, Offsets], topics: Mapping[str, str]
+    committed: Mapping[str, Offsets],
+    topics: Mapping[str, str],
+    held: frozenset[TopicPartition] | set[TopicPartition] = frozenset(),
 ) -> dict[TopicPartition, int]:
     """Per partition of ``topics``, the lowest offset any group committed there; only
-    partitions that the topic's own group (``topics[topic]``) has committed."""
+    partitions that the topic's own group (``topics[topic]``) has committed, and none
+    of ``held`` (:class:`Untrusted`)."""
     lowest: dict[TopicPartition, int] = {}
     for offsets in committed.values():
         for tp, offset in offsets.items():
@@ -85,14 +89,46 @@ def low_marks(
     return {
         tp: offset
         for tp, offset in lowest.items()
-        if committed.get(topics[tp.topic], {}).get(tp, -1) >= 0
+        if tp not in held and committed.get(topics[tp.topic], {}).get(tp, -1) >= 0
     }
 
 
 @dataclass
+class Untrusted:
+    """Commits past the end of their log, and the partitions they hold back.
+
+    A broker that lost records it had acknowledged (noida-db killed before its save)
+    comes back with committed offsets past its log's end, and hands those offsets out
+    again to new records: a router or writer that gains the partition starts at the
+    end (``recorder.kafka.partitions.resume``), but its group's commit still names
+    the old offset until it commits anew, and deleting up to it would delete new
+    records no one has read. Such a commit is not trusted, on that partition, until
+    its group commits a different offset."""
+
+    _stale: dict[tuple[str, TopicPartition], int] = field(default_factory=dict)
+
+    def held(self, committed: Mapping[str, Offsets], ends: Offsets) -> set[TopicPartition]:
+        """The partitions on which some group's commit is past the end now, or is
+        the same offset that was once past the end."""
+        held: set[TopicPartition] = set()
+        stale: dict[tuple[str, TopicPartition], int] = {}
+        for group, offsets in committed.items():
+            for tp, offset in offsets.items():
+                if tp not in ends:
+                    continue
+                key = (group, tp)
+                if offset > ends[tp] or self._stale.get(key) == offset:
+                    stale[key] = offset
+                    held.add(tp)
+        self._stale = stale  # a commit no longer listed constrains nothing
+        return held
+
+
+@dataclass
 class Horizon:
-    """Low marks as they stood over time: :meth:`due` gives, per partition, the mark
-    of ``margin`` seconds ago (never above the mark now, should a group have gone back)."""
+    """Low marks as they stood over time: :meth:`observe` gives, per partition, the
+    mark of ``margin`` seconds ago (never above the mark now, should a group have gone
+    back, and nothing for a partition that has no mark now)."""
 
     margin: float
     _seen: deque[tuple[float, dict[TopicPartition, int]]] = field(default_factory=deque)
@@ -126,8 +162,10 @@ class Retention:
 
     def __post_init__(self) -> None:
         self._horizon = Horizon(self.margin)
+        self._untrusted = Untrusted()
         self._deleted: dict[TopicPartition, int] = {}
         self._admin: AIOKafkaAdminClient | None = None
+        self._offsets: AIOKafkaConsumer | None = None  # reads the logs' end offsets
         self._unlogged: dict[str, int] = {}
         self._logged_at = time.monotonic()
         for topic in self.topics:
@@ -145,9 +183,15 @@ class Retention:
     async def pass_once(self) -> dict[TopicPartition, int]:
         """One pass; returns the new low watermarks of the partitions it trimmed."""
         try:
-            admin = await self._connect()
+            admin, reader = await self._connect()
             committed = await committed_offsets(admin)
-            due = self._horizon.observe(time.monotonic(), low_marks(committed, self.topics))
+            tps = {
+                tp for offsets in committed.values() for tp in offsets if tp.topic in self.topics
+            }
+            ends = await reader.end_offsets(list(tps)) if tps else {}
+            held = self._untrusted.held(committed, ends)
+            marks = low_marks(committed, self.topics, held)
+            due = self._horizon.observe(time.monotonic(), marks)
             todo = deletions(due, self._deleted)
             if not todo:
                 return {}
@@ -170,24 +214,28 @@ class Retention:
             self._unlogged = {}
         return done
 
-    async def _connect(self) -> AIOKafkaAdminClient:
-        if self._admin is None:
+    async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._offsets is None:
+            await self._close()
             admin = AIOKafkaAdminClient(
                 bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000
             )
-            try:
-                await admin.start()
-            except BaseException:
-                await admin.close()
-                raise
-            self._admin = admin
-        return self._admin
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000
+            )
+            self._admin, self._offsets = admin, reader
+            await admin.start()
+            await reader.start()
+        return self._admin, self._offsets
 
     async def _close(self) -> None:
-        if self._admin is not None:
+        admin, reader, self._admin, self._offsets = self._admin, self._offsets, None, None
+        if admin is not None:
             with contextlib.suppress(Exception):
-                await self._admin.close()
-            self._admin = None
+                await admin.close()
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await reader.stop()
 
 
 async def committed_offsets(admin: AIOKafkaAdminClient) -> dict[str, dict[TopicPartition, int]]:

@@ -110,6 +110,33 @@ def test_records_go_only_once_every_group_that_reads_them_committed_past(
     asyncio.run(scenario())
 
 
+def test_a_commit_past_the_log_end_deletes_nothing_until_its_group_commits_again(
+    stack: LocalStack,
+) -> None:
+    """What a broker that lost acknowledged records looks like: a commit past the end.
+    The records written after it reuse those offsets and have not been read."""
+    topic, own = f"ret-{uuid.uuid4().hex[:8]}", f"own-{uuid.uuid4()}"
+    p0 = TopicPartition(topic, 0)
+    bs = stack.bootstrap_servers
+
+    async def scenario() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bs)
+        await admin.start()
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+        await admin.close()
+        await fill(bs, topic, 100, partitions=1)
+        retention = Retention(bs, {topic: own}, margin=0.0)
+        await commit(bs, own, {p0: 150})  # past the end (100)
+        assert await retention.pass_once() == {}
+        await fill(bs, topic, 100, partitions=1)  # the end passes 150: still unread
+        assert await retention.pass_once() == {}
+        assert await beginnings(bs, [p0]) == {p0: 0}
+        await commit(bs, own, {p0: 120})  # the group read on and committed anew
+        assert await retention.pass_once() == {p0: 120}
+
+    asyncio.run(scenario())
+
+
 def test_the_local_stack_runs_retention_beside_noida_and_stops_it_with_the_stack(
     tmp_path: Path,
 ) -> None:

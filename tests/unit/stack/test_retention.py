@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiokafka import TopicPartition
 
 from recorder.settings import Topics
-from recorder.stack.retention import Horizon, deletions, low_marks, transit_topics
+from recorder.stack.retention import Horizon, Untrusted, deletions, low_marks, transit_topics
 
 API0, API1 = TopicPartition("api-events", 0), TopicPartition("api-events", 1)
 ROUTED0 = TopicPartition("routed", 0)
@@ -65,3 +65,32 @@ def test_only_partitions_whose_due_point_moved_are_deleted_again() -> None:
         ROUTED0: 7,
     }
     assert deletions({API0: 0}, {}) == {}  # deleting before offset 0 deletes nothing
+
+
+def test_a_commit_past_the_log_end_holds_its_partition_until_its_group_commits_anew() -> None:
+    """noida-db killed before a save comes back with fewer records than were committed
+    past, and hands those offsets out again: until the router commits again, its old
+    commit names records it has not read."""
+    untrusted = Untrusted()
+    committed = {"recorder-router": {API0: 900, API1: 40}}
+    # the broker came back with api-events/0 ending at 700
+    held = untrusted.held(committed, {API0: 700, API1: 50})
+    assert held == {API0}
+    assert low_marks(committed, TOPICS, held) == {API1: 40}
+    # new records pass offset 900 before the router, reading from 700, commits again
+    assert untrusted.held(committed, {API0: 950, API1: 50}) == {API0}
+    # its next commit is trusted again
+    committed = {"recorder-router": {API0: 760, API1: 40}}
+    assert untrusted.held(committed, {API0: 950, API1: 50}) == set()
+    assert low_marks(committed, TOPICS, set()) == {API0: 760, API1: 40}
+
+
+def test_any_group_past_the_end_holds_the_partition_and_other_topics_are_not_judged() -> None:
+    untrusted = Untrusted()
+    committed = {
+        "recorder-router": {API0: 100},
+        "recorder-insights": {API0: 300},  # past the end: insights would miss records
+        "tool": {TopicPartition("trails", 0): 10**9},  # no end asked for: not judged
+    }
+    assert untrusted.held(committed, {API0: 200}) == {API0}
+    assert untrusted.held({"recorder-router": {API0: 100}}, {API0: 200}) == set()
