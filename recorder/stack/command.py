@@ -8,6 +8,7 @@ from pathlib import Path
 
 from recorder.policies.principal import CLOUDTRAIL_SERVICE
 from recorder.stack.local import (
+    RETENTION_MARGIN,
     LocalStack,
     read_state,
     status,
@@ -27,6 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metrics-port", type=int, default=None, help="the stack's recorder's metrics port"
+    )
+    parser.add_argument(
+        "--retention-margin",
+        type=float,
+        default=RETENTION_MARGIN,
+        metavar="SECONDS",
+        help="noida-db: delete records every consumer group committed past this long ago "
+        "(recorder.stack.retention); -1 keeps every record",
     )
     parser.add_argument(
         "--strict",
@@ -56,11 +65,18 @@ def run(args: argparse.Namespace) -> int:
             delivery_principal=args.delivery_principal,
             api_port=args.api_port,
             metrics_port=args.metrics_port,
+            retention_margin=None if args.retention_margin < 0 else args.retention_margin,
         )
         stack.start()
+        retention = stack.retention
         # The servers keep running after this command exits; `down` stops them.
-        stack.broker = stack.moto = stack.proxy = None
+        stack.broker = stack.moto = stack.proxy = stack.retention = None
         print(f"broker   {stack.bootstrap_servers} ({args.broker})")
+        if retention is not None:
+            print(
+                f"retention: records every group read {args.retention_margin:g} s ago are "
+                f"deleted (metrics http://127.0.0.1:{retention.port}/metrics)"
+            )
         what = "strict proxy before moto" if args.strict else "moto"
         print(f"s3/sns/kms {stack.aws_endpoint_url} ({what})")
         for name, value in stack.environment().items():
