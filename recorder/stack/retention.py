@@ -12,23 +12,22 @@ deletes whole segment files by age (``retention.ms``) at no cost per record held
 the embedded one gets this process instead.
 
 Every ``interval`` it reads the committed offsets of every consumer group, and for
-each transit topic (``api-events``, ``routed``, ``routed-retry``) deletes, per
-partition, the records before the lowest offset any group has committed there, as
-that offset stood ``margin`` seconds ago (Kafka's DeleteRecords). A record is
-therefore deleted only when every group that reads the partition has read it and
-committed past it at least ``margin`` seconds earlier: nothing a consumer still has
-to read goes, and the records just behind each commit stay for the routers' and
-writers' dedupe recall (``recorder.routing.service``, ``recorder.delivery.writer``:
-what they read again before their committed offset when a partition is gained).
-A partition the topic's own stage (the router for ``api-events``, the writer for
-``routed`` and its parking lot for ``routed-retry``) has never committed is not
-touched. Compacted topics (the trail
-registry, digest chains, status) and the dead-letter topic are never touched.
+each transit topic (``api-events``, ``routed``) deletes, per partition, the records
+before the lowest offset any group has committed there, as that offset stood
+``margin`` seconds ago (Kafka's DeleteRecords). A record is therefore deleted only
+when every group that reads the partition has read it and committed past it at
+least ``margin`` seconds earlier: nothing a consumer still has to read goes, and
+the records just behind each commit stay for the routers' and writers' dedupe
+recall (``recorder.routing.service``, ``recorder.delivery.writer``: what they read
+again before their committed offset when a partition is gained). A partition the
+topic's own stage (the router for ``api-events``, the writer for ``routed``) has
+never committed is not touched. Every other topic is kept whole: the compacted ones
+(the trail registry, digest chains, status), the dead-letter topic, and the parked
+batches of ``routed-retry`` (:func:`transit_topics`).
 
 Pure decisions (:func:`low_marks`, :class:`Untrusted`, :class:`Horizon`,
-:func:`deletions`) are apart
-from the loop that reads offsets and deletes (:func:`run`), and are unit-tested
-without a broker.
+:func:`deletions`) are apart from the loop that reads offsets and deletes
+(:class:`Retention`), and are unit-tested without a broker.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
-from recorder.delivery.retry import retry_group
 from recorder.delivery.writer import GROUP_ID as WRITER_GROUP
 from recorder.obs.http import app, serve
 from recorder.obs.logging import configure, get_logger
@@ -65,11 +63,16 @@ Offsets = Mapping[TopicPartition, int]
 
 
 def transit_topics(topics: Topics) -> dict[str, str]:
-    """Each topic whose read records may go, with the group that must have read them."""
+    """Each topic whose read records may go, with the group that must have read them.
+
+    Not ``routed-retry``: its parking lot commits at its latest index checkpoint, and
+    the parked batches that checkpoint names lie before it (``recorder.delivery.
+    retry.ParkingLot.commit``); a commit there does not mean the records before it
+    are done. A CI crash run that deleted behind it lost a parked trail's 3,284
+    deliveries."""
     return {
         topics.api_events: ROUTER_GROUP,
         topics.routed: WRITER_GROUP,
-        topics.routed_retry: retry_group(WRITER_GROUP),
     }
 
 
