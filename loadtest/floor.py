@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from loadtest.traffic import TrafficMix
 from recorder.events import encode
@@ -26,6 +26,19 @@ from recorder.kafka import clients
 from recorder.settings import Settings
 
 TOPIC = "loadtest-floor"
+
+
+async def _drop(settings: Settings) -> None:
+    """The scratch records deleted once measured: a broker that saves everything it
+    holds (noida-db) would otherwise carry them through the whole load test."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        ends = {TopicPartition(TOPIC, p): RecordsToDelete(-1) for p in range(settings.partitions)}
+        with contextlib.suppress(KafkaError):
+            await admin.delete_records(ends)
+    finally:
+        await admin.close()
 
 
 async def _create(settings: Settings) -> None:
@@ -107,6 +120,7 @@ def measure(settings: Settings, accounts: list[str], n: int = 50_000) -> dict[st
             p.join(10)
             if p.is_alive():
                 p.kill()
+        asyncio.run(_drop(settings))
     return {
         "events": float(n),
         "produce events/s": n / (produced - start),
