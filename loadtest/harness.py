@@ -35,13 +35,14 @@ _PARTITION = re.compile(r'^recorder_consumer_lag_records\{partition="(\d+)",stag
 #: past it (recorder.stack.retention): none. noida-db rewrites everything it holds on
 #: each save, so what it keeps costs CPU on every save and stalls the broker while it
 #: saves (a Kafka broker's retention costs nothing per record held): at 5,000 events/s,
-#: 5 % of a core with nothing kept behind the commits, 20-25 % with 10 s kept, and a
-#: climb past 60 % within a minute with everything kept; at 12,000 events/s a 5-s
-#: margin still kept 85 MB. What is kept behind a commit serves only the dedupe recall
-#: of a router or writer that restarts: the load test restarts nothing, and the crash
-#: harness, which kills every process and restarts the broker, loses and duplicates
-#: nothing without it (tests/crash/test_crash_retention.py). The local stack's own
-#: default is ten minutes (recorder.stack.local.RETENTION_MARGIN).
+#: 5 % of a core with nothing kept behind the commits (the trimmer's own CPU aside),
+#: 18.5 % with 10 s kept, and a climb past 60 % within a minute with everything kept;
+#: at 12,000 events/s a 5-s margin still kept 85 MB. What is kept behind a commit
+#: serves only the dedupe recall of a router or writer that restarts: the load test
+#: restarts nothing, and the crash harness, which kills every process and restarts
+#: the broker, loses and duplicates nothing without it
+#: (tests/crash/test_crash_retention.py). The local stack's own default is ten
+#: minutes (recorder.stack.local.RETENTION_MARGIN).
 RETENTION_MARGIN = 0.0
 
 
