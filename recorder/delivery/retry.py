@@ -68,18 +68,12 @@ async def _no_retry(_: Any) -> None:
     raise DeliveryFailed(Failure("NotWired", False))
 
 
-def retry_group(writer_group: str) -> str:
-    """The group whose offsets on ``routed-retry`` say how far a writer group's parked
-    batches are done (delivered or dead-lettered)."""
-    return f"{writer_group}-retry"
-
-
 class ParkingLot:
     def __init__(self, settings: Settings, metrics: Metrics, group_id: str) -> None:
         self.settings = settings
         self.metrics = metrics
         self.topic = settings.topics.routed_retry
-        self.group_id = retry_group(group_id)
+        self.group_id = f"{group_id}-retry"
         self._index: dict[int, ParkedIndex] = {}
         self._committed: dict[int, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
