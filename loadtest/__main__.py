@@ -40,6 +40,7 @@ from typing import Any
 from loadtest import capacity, harness
 from loadtest.burst import add_argument as add_burst_argument
 from loadtest.report import render
+from recorder.stack.local import add_retention_margin_argument
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,15 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--step-seconds", type=float, default=25)
     ap.add_argument("--max-rate", type=float, default=20_000)
     ap.add_argument("--floor-events", type=int, default=50_000, help="events for the broker floor")
-    ap.add_argument(
-        "--retention-margin",
-        type=float,
-        default=harness.RETENTION_MARGIN,
-        metavar="SECONDS",
-        help="noida-db: seconds a record stays after every consumer group committed past it "
-        f"(recorder.stack.retention; default {harness.RETENTION_MARGIN:.0f}); -1 keeps every "
-        "record",
-    )
+    add_retention_margin_argument(ap, harness.RETENTION_MARGIN)
     return ap
 
 
@@ -127,7 +120,7 @@ def options(args: argparse.Namespace) -> harness.Options:
         break_destination=args.break_destination,
         repair_at=args.repair_at,
         burst=args.burst,
-        retention_margin=None if args.retention_margin < 0 else args.retention_margin,
+        retention_margin=args.retention_margin,
     )
 
 

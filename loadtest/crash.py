@@ -51,7 +51,7 @@ from loadtest.trails import install_trails, log_bucket, notice_topic, trail_key
 from recorder.events import encode
 from recorder.kafka import clients
 from recorder.provenance.signature import Signer
-from recorder.stack.local import LocalStack
+from recorder.stack.local import LocalStack, add_retention_margin_argument
 from recorder.stack.processes import free_port, port_open, stop_group
 
 #: The bucket the hooked application's S3 data calls name (the trail set's data
@@ -335,22 +335,14 @@ def main() -> int:
         default="kafka",
         help="kafka: records written to api-events; hook: real boto3 calls through the hook",
     )
-    ap.add_argument(
-        "--retention-margin",
-        type=float,
-        default=RETENTION_MARGIN,
-        metavar="SECONDS",
-        help="noida-db: seconds a record stays after every consumer group committed past it "
-        f"(recorder.stack.retention; default {RETENTION_MARGIN:.0f}, the load test's); -1 "
-        "keeps every record",
-    )
+    add_retention_margin_argument(ap, RETENTION_MARGIN)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stack = LocalStack(
             Path(tmp) / "stack",
             kafka_port=free_port(),
             moto_port=free_port(),
-            retention_margin=None if args.retention_margin < 0 else args.retention_margin,
+            retention_margin=args.retention_margin,
         )
         stack.start()
         try:

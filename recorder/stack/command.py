@@ -10,6 +10,7 @@ from recorder.policies.principal import CLOUDTRAIL_SERVICE
 from recorder.stack.local import (
     RETENTION_MARGIN,
     LocalStack,
+    add_retention_margin_argument,
     read_state,
     status,
     stop_from_state,
@@ -29,14 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port", type=int, default=None, help="the stack's recorder's metrics port"
     )
-    parser.add_argument(
-        "--retention-margin",
-        type=float,
-        default=RETENTION_MARGIN,
-        metavar="SECONDS",
-        help="noida-db: delete records every consumer group committed past this long ago "
-        "(recorder.stack.retention); -1 keeps every record",
-    )
+    add_retention_margin_argument(parser, RETENTION_MARGIN)
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -65,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             delivery_principal=args.delivery_principal,
             api_port=args.api_port,
             metrics_port=args.metrics_port,
-            retention_margin=None if args.retention_margin < 0 else args.retention_margin,
+            retention_margin=args.retention_margin,
         )
         stack.start()
         retention = stack.retention

@@ -12,6 +12,7 @@ Every request is recorded (:meth:`LocalStack.wire`).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -48,6 +49,24 @@ LOCAL_KEY_ID = "local-development-1"
 #: Seconds the embedded broker keeps a record after every consumer group committed past
 #: it (:mod:`recorder.stack.retention`): ten minutes of a demo's or a test's traffic.
 RETENTION_MARGIN = 600.0
+
+
+def _margin(text: str) -> float | None:
+    value = float(text)
+    return None if value < 0 else value
+
+
+def add_retention_margin_argument(parser: argparse.ArgumentParser, default: float) -> None:
+    """``--retention-margin SECONDS`` for a command that starts a stack: the value is
+    :attr:`LocalStack.retention_margin`, a negative one None (keep every record)."""
+    parser.add_argument(
+        "--retention-margin",
+        type=_margin,
+        default=default,
+        metavar="SECONDS",
+        help="noida-db: seconds a record stays after every consumer group committed past it "
+        f"(recorder.stack.retention; default {default:g}); -1 keeps every record",
+    )
 
 
 def write_local_producers(path: Path) -> ProducerKey:

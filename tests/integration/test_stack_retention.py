@@ -28,6 +28,15 @@ from tests.integration.helpers import wait_until
 pytestmark = pytest.mark.integration
 
 
+async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
 async def fill(bootstrap: str, topic: str, per_partition: int, partitions: int = 2) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -73,10 +82,7 @@ def test_records_go_only_once_every_group_that_reads_them_committed_past(
     bs = stack.bootstrap_servers
 
     async def scenario() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bs)
-        await admin.start()
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-        await admin.close()
+        await create_topic(bs, topic, 2)
         await fill(bs, topic, 100)
         metrics = Metrics()
         retention = Retention(bs, {topic: own}, margin=0.0, metrics=metrics)
@@ -120,10 +126,7 @@ def test_a_commit_past_the_log_end_deletes_nothing_until_its_group_commits_again
     bs = stack.bootstrap_servers
 
     async def scenario() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bs)
-        await admin.start()
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-        await admin.close()
+        await create_topic(bs, topic, 1)
         await fill(bs, topic, 100, partitions=1)
         retention = Retention(bs, {topic: own}, margin=0.0)
         await commit(bs, own, {p0: 150})  # past the end (100)

@@ -3,9 +3,12 @@ and only ``margin`` seconds after the slowest group committed past it."""
 
 from __future__ import annotations
 
+import argparse
+
 from aiokafka import TopicPartition
 
 from recorder.settings import Topics
+from recorder.stack.local import add_retention_margin_argument
 from recorder.stack.retention import Horizon, Untrusted, deletions, low_marks, transit_topics
 
 API0, API1 = TopicPartition("api-events", 0), TopicPartition("api-events", 1)
@@ -94,3 +97,11 @@ def test_any_group_past_the_end_holds_the_partition_and_other_topics_are_not_jud
     }
     assert untrusted.held(committed, {API0: 200}) == {API0}
     assert untrusted.held({"recorder-router": {API0: 100}}, {API0: 200}) == set()
+
+
+def test_the_margin_option_gives_the_stack_its_margin_and_a_negative_one_keeps_everything() -> None:
+    ap = argparse.ArgumentParser()
+    add_retention_margin_argument(ap, 600.0)
+    assert ap.parse_args([]).retention_margin == 600.0
+    assert ap.parse_args(["--retention-margin", "5"]).retention_margin == 5.0
+    assert ap.parse_args(["--retention-margin", "-1"]).retention_margin is None
