@@ -8,7 +8,7 @@ time-out that had in fact succeeded) are dropped here too.
 
 Each event is admitted (:mod:`recorder.provenance.admission`: its producer's
 signature over the bytes first, then the accounts its key may write for) and routed by
-its routing fields (:func:`recorder.routing.rule.decide`: the signed ``recorder-route``
+its routing fields (:func:`recorder.routing.rule.decide_all`: the signed ``recorder-route``
 header, so an event no trail selects is never decoded); an event some trail selects
 is decoded, checked against its header and the guide's rules, and rendered to
 CloudTrail JSON once, whatever the number of trails it goes to. A record refused on
@@ -41,7 +41,7 @@ from recorder.kafka.watermarks import WATERMARK_HEADER, Mark, SourceProgress
 from recorder.obs.logging import get_logger
 from recorder.obs.metrics import Metrics
 from recorder.provenance import Rejected
-from recorder.provenance.admission import admit_routing
+from recorder.provenance.admission import Routable, admit_routing
 from recorder.provenance.keys import WatchedProducerKeys
 from recorder.retry import BROKER_LOOP, FailureStreak
 from recorder.routing.owners import (
@@ -51,9 +51,8 @@ from recorder.routing.owners import (
     with_known_owners,
 )
 from recorder.routing.produce import BatchedSend, PartitionOf
-from recorder.routing.rule import decide
+from recorder.routing.rule import Refusal, decide_all
 from recorder.routing.shared import copy_event_id, shared_event_id
-from recorder.selectors import RecordError
 from recorder.settings import Settings
 from recorder.trails.destination import Destination
 
@@ -297,33 +296,26 @@ class Router:
         events_in = unselected = 0
         assert self.producers is not None
         keys = self.producers.current()
+        refused: list[tuple[TopicPartition, Any, Refusal]] = []
         for tp, messages in batches.items():
             recent = self._recent[tp.partition]
             events_in += len(messages)
+            # One step at a time over the batch (see recorder.routing.rule.decide_all).
+            admitted: list[Any] = []
+            routables: list[Routable] = []
             for m in messages:
                 try:
-                    routable = admit_routing(keys, m.headers, m.key, m.value)
-                    # the record's Kafka timestamp: when it was produced (StartLogging)
-                    deliveries = decide(engine, routable, m.timestamp)
-                except (Rejected, EventDecodeError, InvalidEventError, RecordError) as exc:
-                    if isinstance(exc, Rejected):
-                        kind = REJECTED
-                        self.metrics.rejected.labels("router", exc.key_id or "-", exc.kind).inc()
-                    else:
-                        kind = UNDECODABLE if isinstance(exc, EventDecodeError) else INVALID
-                    await send_dead_letter(
-                        self._dlq_producer,
-                        self.settings.topics.dlq,
-                        self.metrics,
-                        stage="router",
-                        reason=str(exc),
-                        kind=kind,
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        offset=m.offset,
-                        key=m.key,
-                        value=m.value,
-                    )
+                    routables.append(admit_routing(keys, m.headers, m.key, m.value))
+                except (Rejected, EventDecodeError, InvalidEventError) as exc:
+                    refused.append((tp, m, exc))
+                    continue
+                admitted.append(m)
+            # the record's Kafka timestamp: when it was produced (StartLogging)
+            decisions = decide_all(engine, routables, [m.timestamp for m in admitted])
+            selected: list[tuple[dict[str, Any], str, Sequence[Destination]]] = []
+            for m, routable, deliveries in zip(admitted, routables, decisions, strict=True):
+                if isinstance(deliveries, Exception):
+                    refused.append((tp, m, deliveries))
                     continue
                 event_id = routable.fields["eventID"]
                 if event_id in recent:
@@ -336,15 +328,36 @@ class Router:
                 if not deliveries:
                     unselected += 1
                     continue
-                record = routable.record
-                assert record is not None  # decide admitted the body of a selected event
-                values = rendered_for(record, deliveries, engine.owners)
+                assert routable.record is not None  # decided: the body of a selected event
+                selected.append((routable.record, event_id, deliveries))
+            rendered = [rendered_for(record, ds, engine.owners) for record, _, ds in selected]
+            for (record, event_id, deliveries), values in zip(selected, rendered, strict=True):
                 event_time = record["eventTime"].encode()
+                recipient = record["recipientAccountId"]
                 for d in deliveries:
-                    copy_id = copy_event_id(event_id, record["recipientAccountId"], d.account_id)
+                    copy_id = copy_event_id(event_id, recipient, d.account_id)
                     headers = [("eventTime", event_time), ("eventID", copy_id.encode())]
                     await out.add(d.key(), values[d.account_id], headers)
                     matches[d.trail_arn] += 1
+        for tp, m, exc in refused:
+            if isinstance(exc, Rejected):
+                kind = REJECTED
+                self.metrics.rejected.labels("router", exc.key_id or "-", exc.kind).inc()
+            else:
+                kind = UNDECODABLE if isinstance(exc, EventDecodeError) else INVALID
+            await send_dead_letter(
+                self._dlq_producer,
+                self.settings.topics.dlq,
+                self.metrics,
+                stage="router",
+                reason=str(exc),
+                kind=kind,
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=m.offset,
+                key=m.key,
+                value=m.value,
+            )
         futures = await out.flush()
         # Counted per batch, not per delivery: a labelled lookup per record is costly.
         self.metrics.router_events_in.inc(events_in)

@@ -18,7 +18,7 @@ from recorder.provenance import ProducerKey, ProducerKeys, Rejected, admit, sign
 from recorder.provenance.admission import Routable, admit_fields, admit_routing
 from recorder.provenance.signature import Signer, verify_routed
 from recorder.routing import RoutingEngine
-from recorder.routing.rule import decide
+from recorder.routing.rule import decide, decide_all
 from recorder.trails import Trail
 
 A, B = "111111111111", "222222222222"
@@ -231,3 +231,56 @@ def test_recorder_route_lines_follow_the_same_rule() -> None:
     untaken = Routable.of_record(record(A, sourceIPAddress=None))
     admit_fields(untaken)
     assert decide(ENGINE, untaken) == []
+
+
+def test_a_batch_is_decided_as_each_record_alone() -> None:
+    """The router decides a consumed batch step by step (every record routed, then
+    every selected body admitted): each answer is the one ``decide`` gives that record,
+    a refusal stays with its own record, and an unselected body is never decoded."""
+    iam = "iam.amazonaws.com"
+    bad_body = record(A, iam, sourceIPAddress=None)
+    records = [
+        forged(record(A, iam), record(A, iam)),  # taken by A's trail
+        forged(record(A), record(B, iam), ANY),  # its header routes nowhere
+        forged(record(A, iam), record(B, "s3.amazonaws.com"), ANY),  # header != body
+        forged(bad_body, bad_body),  # selected; the guide's rules refuse the body
+        forged(record(A, iam, resources="x"), record(A, iam)),  # unroutable header
+        forged(record(B), record(B), ANY),  # taken by B's trail
+    ]
+
+    def shown(decision: object) -> object:
+        if isinstance(decision, Exception):
+            return type(decision).__name__, getattr(decision, "kind", None), str(decision)
+        return [(d.trail_arn, d.account_id) for d in decision]  # type: ignore[attr-defined]
+
+    batch = [admit_routing(KEYS, *r) for r in records]
+    decisions = [shown(d) for d in decide_all(ENGINE, batch, [None] * len(batch))]
+    mismatch = "producer key {} (producer {}): the recorder-route header does not match "
+    assert decisions == [
+        [(f"arn:aws:cloudtrail:us-east-1:{A}:trail/t-{A}", A)],
+        [],
+        (
+            "Rejected",
+            "route_mismatch",
+            mismatch.format("platform-1", "platform") + "the record it signs (eventSource)",
+        ),
+        (
+            "InvalidEventError",
+            None,
+            "sourceIPAddress: required in API, console and service events, but null",
+        ),
+        (
+            "Rejected",
+            "route_mismatch",
+            mismatch.format("app-a-1", "app-a") + "the record it signs (resources)",
+        ),
+        [(f"arn:aws:cloudtrail:us-east-1:{B}:trail/t-{B}", B)],
+    ]
+    assert [r.record is not None for r in batch] == [True, False, False, False, False, True]
+    alone = []
+    for r in records:
+        try:
+            alone.append(shown(decide(ENGINE, admit_routing(KEYS, *r))))
+        except ValueError as exc:
+            alone.append(shown(exc))
+    assert alone == decisions
