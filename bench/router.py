@@ -171,7 +171,6 @@ def main() -> int:
     args = ap.parse_args()
     accounts = account_ids(args.accounts)
     trails = [Trail.from_api(t) for t in trail_set(accounts, args.trails)]
-    engine = RoutingEngine.compile(trails, {})
     with tempfile.TemporaryDirectory() as tmp:
         # every round reads the same records again: nothing is deleted behind the commits
         stack = LocalStack(
@@ -196,6 +195,10 @@ def main() -> int:
                 floors.append(asyncio.run(floor(stack, args.events)))
                 if profiler is not None:
                     profiler.enable()
+                # a fresh engine each round, as a router starts with: the engine's memos
+                # (e.g. of where each distinct selector view goes) begin empty, and a
+                # round's records are not known to it from the last round
+                engine = RoutingEngine.compile(trails, {})
                 rate, deliveries = asyncio.run(
                     router_rate(stack, args.events, engine, f"bench-router-{i}", args.transactions)
                 )

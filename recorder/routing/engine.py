@@ -30,9 +30,15 @@ from recorder.trails import Trail
 from recorder.trails.destination import Destination, kind_of_category
 from recorder.trails.logging_state import LoggingPeriod, logging_at
 
-#: Bounds on the engine's memos (Destination values; eventTime texts' epoch seconds).
+#: Bounds on the engine's memos (Destination values; eventTime texts' epoch seconds;
+#: the placements of an event's selector view).
 _DESTINATIONS_LIMIT = 65_536
 _SECONDS_LIMIT = 4_096
+_PLACED_LIMIT = 16_384
+
+#: Where an event may go before the logging periods are asked: each destination (in
+#: order, once) with the placements that lead there.
+_Placed = tuple[tuple[Destination, tuple["_Placement", ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,7 @@ class RoutingEngine:
         "_inputs",
         "_org_of",
         "_orgs",
+        "_placed",
         "_seconds",
         "owners",
         "trail_count",
@@ -125,6 +132,11 @@ class RoutingEngine:
         # Memos of values routing makes again and again (bounded; cleared when full).
         self._destinations: dict[tuple[str, str, str, str | None, str], Destination] = {}
         self._seconds: dict[object, int] = {}
+        # Event (with whether it is a global service event) -> where it may go: a
+        # stream's events take few distinct selector views (the same call by the same
+        # caller on the same resources), so selector matching, fan-out and the S3
+        # owner rule run once per view rather than once per event.
+        self._placed: dict[tuple[Event, bool], _Placed] = {}
         # What each scope was compiled from, so the next compile can reuse it.
         self._inputs: dict[tuple[str, str], tuple[tuple[Trail, str | None], ...]] = {}
 
@@ -239,18 +251,39 @@ class RoutingEngine:
         cannot be routed."""
         event = event_from_record(record)
         is_global = is_global_service_event(record)
-        region = delivery_region(event.region, is_global)
+        key = (event, is_global)
+        placed = self._placed.get(key)
+        if placed is None:
+            placed = self._place(event, is_global)
+            if len(self._placed) >= _PLACED_LIMIT:
+                self._placed.clear()
+            self._placed[key] = placed
         out: list[Destination] = []
-        when = _EventSecond(record, produced_ms, self._seconds)
+        when: _EventSecond | None = None
+        for destination, placements in placed:
+            for p in placements:
+                if p.periods:
+                    if when is None:
+                        when = _EventSecond(record, produced_ms, self._seconds)
+                    if not p.logging_at(when.second(), produced_ms):
+                        continue
+                out.append(destination)
+                break
+        return out
+
+    def _place(self, event: Event, is_global: bool) -> _Placed:
+        """Where ``event`` may go, whenever it happened: the trails whose selectors take
+        it and that cover its region, in its account and its organization, and in the
+        accounts owning the S3 resources it names (:mod:`recorder.routing.owners`)."""
+        region = delivery_region(event.region, is_global)
         partition = partition_for(event.region)
-        self._collect(event.account_id, event, is_global, region, partition, when, out)
+        found: dict[Destination, list[_Placement]] = {}
+        self._collect(event.account_id, event, is_global, region, partition, found)
         if self.owners:
             for owner, resources in foreign_owners(event, self.owners).items():
-                found = event.with_resources(resources)
-                self._collect(owner, found, is_global, region, partition, when, out)
-        if len(out) > 1:
-            return sorted(set(out))
-        return out
+                found_event = event.with_resources(resources)
+                self._collect(owner, found_event, is_global, region, partition, found)
+        return tuple((d, tuple(found[d])) for d in sorted(found))
 
     def _collect(
         self,
@@ -259,24 +292,17 @@ class RoutingEngine:
         is_global: bool,
         region: str,
         partition: str,
-        when: _EventSecond,
-        out: list[Destination],
+        found: dict[Destination, list[_Placement]],
     ) -> None:
         org = self._org_of.get(account)
         kind = kind_of_category(event.category)
         for scope in (self._accounts.get(account), None if org is None else self._orgs.get(org)):
             if scope is None:
                 continue
-            matched = scope.index.match(event)
-            if not matched:
-                continue
-            for i in matched:
+            for i in scope.index.match(event):
                 p = scope.placements[i]
-                if not p.covers(event.region, is_global, partition):
-                    continue
-                if p.periods and not p.logging_at(when.second(), when.produced_ms):
-                    continue
-                out.append(self._destination(p, account, region, kind))
+                if p.covers(event.region, is_global, partition):
+                    found.setdefault(self._destination(p, account, region, kind), []).append(p)
 
     def _destination(self, p: _Placement, account: str, region: str, kind: str) -> Destination:
         """One Destination value per (trail, account, region, kind), made once: the

@@ -71,3 +71,18 @@ def test_start_second_is_split_by_the_kafka_timestamp() -> None:
     before, after = 1796104800_499, 1796104800_500  # ms of 06:00:00.499 and .500
     assert engine.route(r, before) == reference_route([t], {}, r, before) == []
     assert engine.route(r, after) == reference_route([t], {}, r, after) != []
+
+
+def test_one_engine_asks_the_periods_for_every_event_of_a_remembered_view() -> None:
+    """The engine remembers where each selector view may go (the same call on the same
+    resources), never whether the trail was logging: that is asked per event."""
+    t = _stopped_trail()
+    engine = RoutingEngine.compile([t])
+    times = ["2026-12-01T05:05:00Z", "2026-12-01T05:10:01Z", "2026-12-01T04:59:59Z"]
+    answers = []
+    for event_time in [*times, times[0]]:
+        r = _at(event_time)
+        out = engine.route(r)
+        assert out == reference_route([t], {}, r)
+        answers.append([d.trail_arn for d in out])
+    assert answers == [[t.trail_arn], [], [], [t.trail_arn]]
