@@ -13,8 +13,10 @@ it spends per event is taken from the two cores the recorder is measured on, so 
 sends pre-encoded events, as a load harness of its own would: a pool of the mix's
 records is encoded (and routed, for the expected deliveries) once, and each send
 copies one, stamps its own eventID (carrying the emit time) and eventTime into the
-Avro body and the route header (fixed-length strings), signs it as every producer
-does, and appends it to one record batch per partition, sent every ``TICK`` seconds
+Avro body and the route header (fixed-length strings), and into an S3 record its own
+object key (taken from the eventID's random part: S3 data events name objects that
+are seldom named twice, so routing never sees the same resources again, as with real
+traffic), signs it as every producer does, and appends it to one record batch per partition, sent every ``TICK`` seconds
 (:class:`BatchSender`: at least once, a failed batch is sent again; the router drops
 repeats by eventID).
 """
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.burst import Burst
-from loadtest.traffic import TrafficMix, timed_event_id
+from loadtest.traffic import OBJECT_KEY_LENGTH, TrafficMix, timed_event_id
 from loadtest.trails import delivery_key
 from recorder.events import encode
 from recorder.kafka import clients
@@ -67,15 +69,24 @@ class Template:
     route_id: int
     route_time: int
     deliveries: tuple[tuple[str, str, str], ...]  # (trail ARN, account, region)
+    #: Where the S3 object key is, in the body and in the route header (none: not S3)
+    value_objects: tuple[int, ...] = ()
+    route_objects: tuple[int, ...] = ()
 
     def stamped(self, event_id: bytes, event_time: bytes) -> tuple[bytes, bytes]:
-        """The body and route header of this record with its own eventID and time."""
+        """The body and route header of this record with its own eventID and time, and
+        (an S3 record) its own object key."""
+        key = b"k" + event_id[-(OBJECT_KEY_LENGTH - 1) :]  # the eventID's random tail
         v = bytearray(self.value)
         v[self.value_id : self.value_id + len(event_id)] = event_id
         v[self.value_time : self.value_time + len(event_time)] = event_time
+        for at in self.value_objects:
+            v[at : at + OBJECT_KEY_LENGTH] = key
         r = bytearray(self.route)
         r[self.route_id : self.route_id + len(event_id)] = event_id
         r[self.route_time : self.route_time + len(event_time)] = event_time
+        for at in self.route_objects:
+            r[at : at + OBJECT_KEY_LENGTH] = key
         return bytes(v), bytes(r)
 
 
@@ -86,13 +97,29 @@ def _once(data: bytes, part: bytes) -> int:
     return at
 
 
+def _every(data: bytes, part: bytes) -> tuple[int, ...]:
+    found: list[int] = []
+    at = data.find(part)
+    while at >= 0:
+        found.append(at)
+        at = data.find(part, at + len(part))
+    return tuple(found)
+
+
 def template(event: dict[str, Any], engine: RoutingEngine) -> Template:
     """``event`` encoded once; its eventID (36 characters) and eventTime (20) are
-    found once each in the body and the route header, to be stamped over."""
+    found once each in the body and the route header, to be stamped over, and an S3
+    object key (:func:`loadtest.traffic.object_key`) wherever it is."""
     encoded = encode(event)
     event_id, event_time = event["eventID"].encode(), event["eventTime"].encode()
     if len(event_id) != 36 or len(event_time) != 20:
         raise ValueError("a template's eventID and eventTime have fixed lengths")
+    key = (event.get("requestParameters") or {}).get("key")
+    object_key = b""
+    if event.get("eventSource") == "s3.amazonaws.com" and isinstance(key, str):
+        if len(key) != OBJECT_KEY_LENGTH:
+            raise ValueError(f"a template's object key has {OBJECT_KEY_LENGTH} characters")
+        object_key = key.encode()
     return Template(
         event["recipientAccountId"].encode(),
         bytes(encoded),
@@ -102,6 +129,8 @@ def template(event: dict[str, Any], engine: RoutingEngine) -> Template:
         _once(encoded.route, event_id),
         _once(encoded.route, event_time),
         tuple((d.trail_arn, d.account_id, d.region) for d in engine.route(event)),
+        _every(encoded, object_key) if object_key else (),
+        _every(encoded.route, object_key) if object_key else (),
     )
 
 

@@ -46,6 +46,16 @@ def emitted_at(event_id: str) -> float:
     return int(event_id.replace("-", "")[:12], 16) / 1000
 
 
+#: The length of :func:`object_key`'s keys: fixed, so a pre-encoded record's key can be
+#: stamped over with another of the same length (``loadtest.generator``).
+OBJECT_KEY_LENGTH = 13
+
+
+def object_key(n: int) -> str:
+    """The S3 object key of the mix's n-th record: ``k`` and 12 digits."""
+    return f"k{n % 10**12:012d}"
+
+
 def account_ids(n: int) -> list[str]:
     return [f"{111100000000 + i:012d}" for i in range(n)]
 
@@ -114,12 +124,13 @@ class TrafficMix:
             bucket, owner = (
                 ("shared-bucket", self.shared_owner) if shared else (f"own-{account}", account)
             )
+            key = object_key(i)
             record.update(
                 eventSource="s3.amazonaws.com",
                 eventName="PutObject" if kind.startswith("put") else "GetObject",
-                requestParameters={"bucketName": bucket, "key": f"k{i}"},
+                requestParameters={"bucketName": bucket, "key": key},
                 resources=[
-                    {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/k{i}"},
+                    {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
                     {
                         "accountId": owner,
                         "type": "AWS::S3::Bucket",

@@ -132,9 +132,10 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
     ):
         return _checked_event(record)
     management = get("managementEvent")
-    read_only, category = _classified(
-        source, name, get("readOnly"), get("eventCategory"), management
-    )
+    read_only = get("readOnly")
+    category = get("eventCategory")
+    if read_only is None or category is None:
+        read_only, category = _classified(source, name, read_only, category, management)
     if not (
         type(read_only) is bool
         and type(category) is str
@@ -144,7 +145,28 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
     resources = get("resources")
     found = () if resources is None else _resources(resources)
     user_arn = identity.get("arn") if identity is not None else None
-    return _event(record, source, name, region, account, category, read_only, found, user_arn)
+    # _event's work inline: this runs for every event the router reads
+    event_type = get("eventType")
+    error_code = get("errorCode")
+    console = get("sessionCredentialFromConsole")
+    vpc_endpoint = get("vpcEndpointId")
+    return _new(
+        Event,
+        (
+            source,
+            name,
+            region,
+            account,
+            category,
+            read_only,
+            found,
+            event_type if isinstance(event_type, str) else "",
+            error_code if isinstance(error_code, str) else "",
+            user_arn if isinstance(user_arn, str) else "",
+            console if console in ("true", "false") else "false",
+            vpc_endpoint if isinstance(vpc_endpoint, str) else "",
+        ),
+    )
 
 
 def _checked_event(record: Mapping[str, Any]) -> Event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from loadtest.generator import owed, template
 from loadtest.harness import assignment_settled, static_partitions
@@ -51,18 +52,35 @@ def test_a_group_has_settled_when_every_member_has_partitions_covering_all() -> 
     assert not assignment_settled({}, 4)
 
 
+def _with_object(event: dict[str, Any], key: str) -> dict[str, Any]:
+    """``event`` naming S3 object ``key`` instead of its own (as stamping does)."""
+    old = event["requestParameters"]["key"]
+    resources = [{**r, "ARN": r["ARN"].replace("/" + old, "/" + key)} for r in event["resources"]]
+    return {
+        **event,
+        "requestParameters": {**event["requestParameters"], "key": key},
+        "resources": resources,
+    }
+
+
 def test_a_stamped_template_is_the_event_encoded_with_its_own_id_and_time() -> None:
     """Generators send pre-encoded events: stamping a template's bytes gives exactly
-    what encoding the same record with that eventID and eventTime gives, body and
-    route header, so the router reads (and the signature covers) the real event."""
+    what encoding the same record with that eventID and eventTime (and, an S3 event,
+    an object key of its own) gives, body and route header, so the router reads (and
+    the signature covers) the real event."""
     accounts = account_ids(10)
     engine = RoutingEngine.compile([Trail.from_api(t) for t in trail_set(accounts, 20)])
     mix = TrafficMix(accounts, seed=3)
+    objects = set()
     for _ in range(300):
         event = mix.event(1_764_560_000.0)
         t = template(event, engine)
         later = 1_764_563_723.25
         own = {**event, "eventID": timed_event_id(later), "eventTime": "2025-12-01T04:35:23Z"}
+        if own["eventSource"] == "s3.amazonaws.com":
+            own = _with_object(own, "k" + own["eventID"][-12:])
+            objects.add(own["resources"][0]["ARN"])
+            assert len(t.value_objects) == 2 and len(t.route_objects) == 1
         value, route = t.stamped(own["eventID"].encode(), own["eventTime"].encode())
         expected = encode(own)
         assert (value, route) == (bytes(expected), expected.route)
@@ -71,3 +89,4 @@ def test_a_stamped_template_is_the_event_encoded_with_its_own_id_and_time() -> N
             (d.trail_arn, d.account_id, d.region) for d in engine.route(own)
         )
         assert t.key == own["recipientAccountId"].encode()
+    assert len(objects) > 100  # every S3 event names an object of its own
