@@ -44,7 +44,7 @@ part() {  # part NAME LINES CMD...: run CMD, keep its output, its last LINES lin
   [ "$rc" -eq 0 ] || failed=1
 }
 
-part router 7 "$PY" bench/router.py --events 30000 --rounds 3
+part router 7 "$PY" bench/router.py --events 30000 --rounds 5
 part delivery 7 "$PY" bench/delivery.py --events 100000 --rounds 3
 part scale-noida 6 "$PY" -m loadtest.scale --broker noida --processes 1,4 --duration 20 \
   --json "$OUT/scale-noida.json"
