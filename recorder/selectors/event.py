@@ -72,11 +72,6 @@ _EVENT_FIELDS = {
 _new = tuple.__new__
 
 
-def _optional(record: Mapping[str, Any], key: str) -> str:
-    value = record.get(key)
-    return value if isinstance(value, str) else ""
-
-
 def _string(record: Mapping[str, Any], key: str) -> str:
     value = record.get(key)
     if not isinstance(value, str) or not value:
@@ -145,28 +140,7 @@ def event_from_record(record: Mapping[str, Any]) -> Event:
     resources = get("resources")
     found = () if resources is None else _resources(resources)
     user_arn = identity.get("arn") if identity is not None else None
-    # _event's work inline: this runs for every event the router reads
-    event_type = get("eventType")
-    error_code = get("errorCode")
-    console = get("sessionCredentialFromConsole")
-    vpc_endpoint = get("vpcEndpointId")
-    return _new(
-        Event,
-        (
-            source,
-            name,
-            region,
-            account,
-            category,
-            read_only,
-            found,
-            event_type if isinstance(event_type, str) else "",
-            error_code if isinstance(error_code, str) else "",
-            user_arn if isinstance(user_arn, str) else "",
-            console if console in ("true", "false") else "false",
-            vpc_endpoint if isinstance(vpc_endpoint, str) else "",
-        ),
-    )
+    return _event(record, source, name, region, account, category, read_only, found, user_arn)
 
 
 def _checked_event(record: Mapping[str, Any]) -> Event:
@@ -223,7 +197,11 @@ def _event(
 ) -> Event:
     """The Event of checked members, with the optional ones read from ``record``: an
     absent or non-string member is "" (sessionCredentialFromConsole: "false")."""
-    console = record.get("sessionCredentialFromConsole")
+    get = record.get  # plain lookups: every event the router reads comes here
+    event_type = get("eventType")
+    error_code = get("errorCode")
+    console = get("sessionCredentialFromConsole")
+    vpc_endpoint = get("vpcEndpointId")
     return _new(
         Event,
         (
@@ -234,10 +212,10 @@ def _event(
             category,
             read_only,
             resources,
-            _optional(record, "eventType"),
-            _optional(record, "errorCode"),
+            event_type if isinstance(event_type, str) else "",
+            error_code if isinstance(error_code, str) else "",
             user_arn if isinstance(user_arn, str) else "",
             console if console in ("true", "false") else "false",
-            _optional(record, "vpcEndpointId"),
+            vpc_endpoint if isinstance(vpc_endpoint, str) else "",
         ),
     )
