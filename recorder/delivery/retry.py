@@ -359,6 +359,7 @@ class ParkingLot:
                 self._producer,
                 self.settings.topics.dlq,
                 self.metrics,
+                m,
                 stage="writer",
                 reason=(
                     f"{kind} for {lane.destination.trail_arn} undeliverable for "
@@ -366,11 +367,6 @@ class ParkingLot:
                     f"{lane.last_error or parked.error}"
                 ),
                 kind=PARKING_EXPIRED,
-                topic=self.topic,
-                partition=partition,
-                offset=offset,
-                key=m.key,
-                value=m.value,
             )
             await self._done(partition, index, offset)
             return True

@@ -317,7 +317,7 @@ class Writer:
                     if not m.value or m.value[:1] != b"{":
                         raise ValueError("routed value is not a rendered CloudTrail record")
                 except (ValueError, UnicodeDecodeError) as exc:
-                    await self._dead_letter(tp, m, str(exc), UNDECODABLE)
+                    await self._dead_letter(m, str(exc), UNDECODABLE)
                     batcher.skip(m.offset)
                     continue
                 if event_id and not seen.add((key, event_id)):
@@ -335,7 +335,7 @@ class Writer:
         try:
             marker = CutMarker.from_record(m.key or b"", m.value or b"")
         except (ValueError, KeyError, orjson.JSONDecodeError) as exc:
-            await self._dead_letter(tp, m, f"bad cut marker: {exc}", BAD_MARKER)
+            await self._dead_letter(m, f"bad cut marker: {exc}", BAD_MARKER)
             batcher.skip(m.offset)
             return
         batch = batcher.on_marker(m.offset, marker)
@@ -386,19 +386,15 @@ class Writer:
             return
         self._cut_marks = times
 
-    async def _dead_letter(self, tp: TopicPartition, m: Any, reason: str, kind: str) -> None:
+    async def _dead_letter(self, m: Any, reason: str, kind: str) -> None:
         await send_dead_letter(
             self._producer,
             self.settings.topics.dlq,
             self.metrics,
+            m,
             stage="writer",
             reason=reason,
             kind=kind,
-            topic=tp.topic,
-            partition=tp.partition,
-            offset=m.offset,
-            key=m.key,
-            value=m.value,
         )
 
     # -- cutting ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -61,27 +62,26 @@ async def send_dead_letter(
     producer: AIOKafkaProducer,
     dlq_topic: str,
     metrics: Metrics,
+    record: Any,
     *,
     stage: str,
     reason: str,
     kind: str,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
 ) -> None:
-    """Send and wait for the ack: the caller commits past the record only after this."""
+    """Send the dead letter of ``record`` (a consumed ``ConsumerRecord``: its source
+    position and bytes) and wait for the ack: the caller commits past the record only
+    after this."""
+    topic, partition, offset = record.topic, record.partition, record.offset
     body = dead_letter(
         stage=stage,
         reason=reason,
         topic=topic,
         partition=partition,
         offset=offset,
-        key=key,
-        value=value,
+        key=record.key,
+        value=record.value,
     )
-    await producer.send_and_wait(dlq_topic, body, key=key)
+    await producer.send_and_wait(dlq_topic, body, key=record.key)
     metrics.dlq.labels(stage, kind).inc()
     log.warning(
         "dead_lettered", stage=stage, reason=reason, topic=topic, partition=partition, offset=offset

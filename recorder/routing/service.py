@@ -296,7 +296,7 @@ class Router:
         events_in = unselected = 0
         assert self.producers is not None
         keys = self.producers.current()
-        refused: list[tuple[TopicPartition, Any, Refusal]] = []
+        refused: list[tuple[Any, Refusal]] = []
         for tp, messages in batches.items():
             recent = self._recent[tp.partition]
             events_in += len(messages)
@@ -307,7 +307,7 @@ class Router:
                 try:
                     routables.append(admit_routing(keys, m.headers, m.key, m.value))
                 except (Rejected, EventDecodeError, InvalidEventError) as exc:
-                    refused.append((tp, m, exc))
+                    refused.append((m, exc))
                     continue
                 admitted.append(m)
             # the record's Kafka timestamp: when it was produced (StartLogging)
@@ -315,7 +315,7 @@ class Router:
             selected: list[tuple[dict[str, Any], str, Sequence[Destination]]] = []
             for m, routable, deliveries in zip(admitted, routables, decisions, strict=True):
                 if isinstance(deliveries, Exception):
-                    refused.append((tp, m, deliveries))
+                    refused.append((m, deliveries))
                     continue
                 event_id = routable.fields["eventID"]
                 if event_id in recent:
@@ -339,7 +339,7 @@ class Router:
                     headers = [("eventTime", event_time), ("eventID", copy_id.encode())]
                     await out.add(d.key(), values[d.account_id], headers)
                     matches[d.trail_arn] += 1
-        for tp, m, exc in refused:
+        for m, exc in refused:
             if isinstance(exc, Rejected):
                 kind = REJECTED
                 self.metrics.rejected.labels("router", exc.key_id or "-", exc.kind).inc()
@@ -349,14 +349,10 @@ class Router:
                 self._dlq_producer,
                 self.settings.topics.dlq,
                 self.metrics,
+                m,
                 stage="router",
                 reason=str(exc),
                 kind=kind,
-                topic=tp.topic,
-                partition=tp.partition,
-                offset=m.offset,
-                key=m.key,
-                value=m.value,
             )
         futures = await out.flush()
         # Counted per batch, not per delivery: a labelled lookup per record is costly.
