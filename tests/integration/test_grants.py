@@ -209,13 +209,21 @@ async def test_missing_key_grant_parks_the_file_and_missing_topic_grant_the_noti
             message="trail 71's files (its notices do not hold them back)",
             task=task,
         )
+        # The status names a failure before the parking lot has taken the parked copy
+        # (a produce to routed-retry) and counted it: wait for both.
         await wait_until_async(
             lambda: (
                 writer.status[noticed.trail_arn].latest_notification_error is not None
                 and writer.status[keyed.trail_arn].latest_delivery_error is not None
+                and metric(
+                    writer, "recorder_writer_parked_total", kind="file", error_class="permanent"
+                )
+                and metric(
+                    writer, "recorder_writer_parked_total", kind="notice", error_class="permanent"
+                )
             ),
             30,
-            message="both errors",
+            message="both errors, each parked",
             task=task,
         )
         assert writer.status[keyed.trail_arn].latest_delivery_error == (
