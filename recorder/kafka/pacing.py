@@ -41,13 +41,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 #: The reasons a partition is held paused.
 HANDOVER, BUDGET, LINGER = "handover", "budget", "linger"
-#: How long a paced poll waits for records (ms): those that gathered during the hold
-#: come back within a fetch's round trip, and on a broker that answers empty fetches at
-#: once a longer wait is a busy loop (noida-db: about one fetch every 0.5 ms of it). A
+#: How long a paced poll waits at most for records (ms): those that gathered during the
+#: hold come back within a fetch's round trip, and on a broker that answers empty fetches
+#: at once a longer wait is a busy loop (noida-db: about one fetch every 0.5 ms of it), so
+#: the wait also ends once every polled partition's fetch is back (:meth:`Pacer._window`). A
 #: fetch still in flight when the window closes is not lost: aiokafka keeps what it
 #: brings, and the next poll returns it (it resumes the partition before it reads; a
 #: read of a paused partition would drop the records, to be fetched again).
 POLL_WINDOW_MS = 5
+#: The step of that wait (ms): the event loop's timers are as fine as a millisecond.
+STEP_MS = 1
 #: The shortest hold, as a share of the longest: a consumer that has a high rate still
 #: lets a little gather instead of fetching per round trip.
 MIN_HOLD_SHARE = 0.05
@@ -125,10 +128,11 @@ class Pacer:
             self._held_until = None
             self._pauses.release(LINGER)
         if self.linger > 0:
-            timeout_ms = min(timeout_ms, POLL_WINDOW_MS)
-        batches = await self._consumer.getmany(
-            *partitions, timeout_ms=timeout_ms, max_records=self.max_records
-        )
+            batches = await self._window(partitions, min(timeout_ms, POLL_WINDOW_MS))
+        else:
+            batches = await self._consumer.getmany(
+                *partitions, timeout_ms=timeout_ms, max_records=self.max_records
+            )
         now = time.monotonic()
         count = sum(len(records) for records in batches.values())
         hold = self.hold_after(count, now)
@@ -140,6 +144,35 @@ class Pacer:
                 self._pauses.hold(LINGER, running)
                 self._held_until = now + hold_for
         return batches
+
+    async def _window(
+        self, partitions: tuple[TopicPartition, ...], window_ms: int
+    ) -> dict[TopicPartition, list[Any]]:
+        """``getmany`` until records come, every polled partition's fetch has come back
+        since the poll began (empty: nothing gathered), or ``window_ms`` passes.
+
+        A broker that answers an empty fetch at once (noida-db) is asked again at once
+        by aiokafka's fetcher: waiting out the whole window sent about ten fetches per
+        poll of an idle partition, each a request to encode and a response to parse.
+        Checking in steps of ``STEP_MS`` ends the window after the first answer, so an
+        idle consumer sends one or two fetches per linger instead."""
+        began_ms = int(time.time() * 1000)
+        deadline = time.monotonic() + window_ms / 1000
+        while True:
+            batches = await self._consumer.getmany(
+                *partitions, timeout_ms=STEP_MS, max_records=self.max_records
+            )
+            if batches or time.monotonic() >= deadline or self._answered(partitions, began_ms):
+                return batches
+
+    def _answered(self, partitions: tuple[TopicPartition, ...], since_ms: int) -> bool:
+        """Whether a fetch of each running partition came back at or after ``since_ms``
+        (with none running, nothing is fetched: nothing to wait for)."""
+        for tp in self._running(partitions):
+            at = self._consumer.last_poll_timestamp(tp)
+            if at is None or at < since_ms:
+                return False
+        return True
 
     def _running(self, partitions: tuple[TopicPartition, ...]) -> list[TopicPartition]:
         """The polled partitions that are assigned and that nothing else holds paused."""

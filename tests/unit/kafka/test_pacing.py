@@ -1,13 +1,20 @@
 """Pause reasons and poll pacing, against a consumer that keeps aiokafka's paused flags.
 
 The stand-in keeps exactly what aiokafka keeps: one paused flag per assigned
-partition, ``pause`` and ``resume`` of assigned partitions only, and records handed out
-by ``getmany`` only for partitions that are not paused.
+partition, ``pause`` and ``resume`` of assigned partitions only, records handed out
+by ``getmany`` only for partitions that are not paused, and the time a fetch of a
+partition last came back (``last_poll_timestamp``, set by every fetch response, empty
+or not). A ``getmany`` that finds records stands for one fetch round trip of the
+partitions it polls that are not paused; one with nothing to hand out waits its
+time-out, during which aiokafka fetches again as soon as each empty answer is back
+(noida-db answers one every ``ROUND_TRIP_MS``). Partitions in ``silent`` never
+answer (a fetch still in flight: a broker that holds it, or a slow one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +23,7 @@ from aiokafka import TopicPartition
 from recorder.kafka.pacing import BUDGET, HANDOVER, LINGER, Pacer, Pauses
 
 P0, P1, P2 = (TopicPartition("routed", p) for p in range(3))
+ROUND_TRIP_MS = 0.5
 
 
 class Record(int):
@@ -35,6 +43,14 @@ class Consumer:
         # handed out; None: no fetch has come back yet)
         self.ends: dict[TopicPartition, int | None] = {}
         self.polls: list[frozenset[TopicPartition]] = []  # what was unpaused at each poll
+        self.answered_at: dict[TopicPartition, int] = {}  # epoch ms of the last fetch back
+        self.silent: set[TopicPartition] = set()  # fetches that do not come back
+        self.fetches = 0  # fetch requests sent
+
+    def last_poll_timestamp(self, tp: TopicPartition) -> int | None:
+        if tp not in self.assigned:
+            raise AssertionError("aiokafka asserts the partition is assigned")
+        return self.answered_at.get(tp)
 
     def highwater(self, tp: TopicPartition) -> int | None:
         if tp not in self.assigned:
@@ -74,6 +90,12 @@ class Consumer:
             if take:
                 out[tp] = [Record(r) for r in take]
                 left -= len(take)
+        self.fetches += 1 if out else max(1, int(timeout_ms / ROUND_TRIP_MS))
+        if not out:
+            await asyncio.sleep(timeout_ms / 1000)
+        now_ms = int(time.time() * 1000)
+        for tp in wanted - self._paused - self.silent:
+            self.answered_at[tp] = now_ms
         return out
 
 
@@ -223,3 +245,38 @@ async def test_with_every_partition_held_for_another_reason_the_pacer_still_wait
     assert asyncio.get_running_loop().time() - started >= 0.15
     assert consumer.paused() == {P0}
     assert pauses.held(LINGER) == set()  # the budget's pause alone
+
+
+async def test_an_idle_poll_ends_when_the_fetches_come_back_empty() -> None:
+    """A broker that answers an empty fetch at once is asked again at once by aiokafka:
+    a poll that waited out its whole window sent about ten fetches. The poll ends with
+    the first answer for every polled partition, then holds."""
+    consumer = Consumer(P0, P1)
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=10)
+    assert await pacer.poll() == {}
+    assert consumer.polls == [{P0, P1}]
+    assert consumer.fetches == 2  # a millisecond's worth, not the window's ten
+    assert consumer.paused() == {P0, P1}
+
+
+async def test_a_poll_waits_for_a_partition_whose_fetch_is_still_out() -> None:
+    """A fetch the broker still holds may bring records: the poll keeps looking until
+    it is back or the window ends, and takes what comes meanwhile."""
+    consumer = Consumer(P0, P1)
+    consumer.silent = {P1}
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.01, max_records=10)
+    assert await pacer.poll() == {}  # P1 never answered: the whole window, then a hold
+    assert len(consumer.polls) > 1
+    assert consumer.paused() == {P0, P1}
+
+    consumer.polls.clear()
+    original = consumer.getmany
+
+    async def records_on_the_second_look(*tps: TopicPartition, **kw: Any) -> Any:
+        if len(consumer.polls) == 1:
+            consumer.waiting = {P1: [4, 5]}
+        return await original(*tps, **kw)
+
+    consumer.getmany = records_on_the_second_look  # type: ignore[method-assign]
+    assert await pacer.poll() == {P1: [4, 5]}
+    assert len(consumer.polls) == 2
