@@ -55,6 +55,9 @@ log = get_logger("recorder.writer")
 RETRY_CONCURRENCY = 4
 #: Seconds between checkpoints of a partition's parked index (when it changed).
 CHECKPOINT_EVERY = 30.0
+#: Seconds between ticks of the retry loop while something is parked or being retried,
+#: and at most while nothing is (a park wakes it at once).
+TICK, IDLE_TICK = 0.5, 5.0
 
 
 def _header(headers: Any, name: str) -> bytes | None:
@@ -92,6 +95,7 @@ class ParkingLot:
             lambda _: contextlib.nullcontext()  # type: ignore[assignment,return-value]
         )
         self.finished = 0  # parked entries delivered or dead-lettered (progress)
+        self._wake = asyncio.Event()  # something was parked, or partitions came with some
         expect(metrics, "writer", PARKING_EXPIRED)
         metrics.writer_parking_period.set(settings.parking_period)
 
@@ -144,6 +148,7 @@ class ParkingLot:
                 destinations=len(index.destinations()),
                 events=index.events(),
             )
+        self._wake.set()  # what was parked before may be due now
 
     @staticmethod
     def _learn(index: ParkedIndex, m: Any) -> None:
@@ -280,6 +285,7 @@ class ParkingLot:
         if new and not lane.busy:
             lane.attempts = 1
             index.schedule(lane, time.monotonic() + self._delay(1))
+        self._wake.set()
         self.metrics.writer_parked.labels(kind, failure.kind).inc()
         self.finished += 1
 
@@ -289,8 +295,14 @@ class ParkingLot:
 
     # -- retrying ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Start due retries, publish the gauges, commit; twice a second."""
+        """Start due retries, publish the gauges, commit: every ``TICK`` while something
+        is parked or being retried, else when something is parked (or ``IDLE_TICK``).
+
+        Every writer runs this loop, parked entries or not: ticking twice a second with
+        nothing parked was a fixed cost of each writer process (the gauges, the commit
+        check, two wake-ups), paid again for every writer added."""
         while not stop.is_set():
+            self._wake.clear()
             now = time.monotonic()
             for p, index in list(self._index.items()):
                 for lane in index.due(now):
@@ -301,8 +313,19 @@ class ParkingLot:
             self._gauges()
             await self._checkpoint(time.monotonic())
             await self.commit()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
+            busy = bool(self._tasks) or any(len(index) for index in self._index.values())
+            await self._pause(stop, TICK if busy else IDLE_TICK)
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        """Until ``stop``, a park (:attr:`_wake`), or ``seconds``."""
+        if self._wake.is_set():
+            return
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def _gauges(self) -> None:
         dests: set[Destination] = set()
