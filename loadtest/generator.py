@@ -16,7 +16,8 @@ copies one, stamps its own eventID (carrying the emit time) and eventTime into t
 Avro body and the route header (fixed-length strings), and into an S3 record its own
 object key (taken from the eventID's random part: S3 data events name objects that
 are seldom named twice, so routing never sees the same resources again, as with real
-traffic), signs it as every producer does, and appends it to one record batch per partition, sent every ``TICK`` seconds
+traffic), signs it as every producer does, and appends it to one record batch per
+partition, sent every ``TICK`` seconds
 (:class:`BatchSender`: at least once, a failed batch is sent again; the router drops
 repeats by eventID).
 """
@@ -90,20 +91,20 @@ class Template:
         return bytes(v), bytes(r)
 
 
-def _once(data: bytes, part: bytes) -> int:
-    at = data.find(part)
-    if at < 0 or data.find(part, at + 1) >= 0:
-        raise ValueError(f"{part!r} is not in the encoded record exactly once")
-    return at
-
-
 def _every(data: bytes, part: bytes) -> tuple[int, ...]:
     found: list[int] = []
     at = data.find(part)
     while at >= 0:
         found.append(at)
-        at = data.find(part, at + len(part))
+        at = data.find(part, at + 1)
     return tuple(found)
+
+
+def _once(data: bytes, part: bytes) -> int:
+    found = _every(data, part)
+    if len(found) != 1:
+        raise ValueError(f"{part!r} is not in the encoded record exactly once")
+    return found[0]
 
 
 def template(event: dict[str, Any], engine: RoutingEngine) -> Template:
