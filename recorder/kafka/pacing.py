@@ -116,16 +116,11 @@ class Pacer:
         self._woken = asyncio.Event()
 
     async def poll(
-        self, *partitions: TopicPartition, timeout_ms: int = 200, until: float | None = None
+        self, *partitions: TopicPartition, timeout_ms: int = 200
     ) -> dict[TopicPartition, list[Any]]:
-        """``getmany`` of ``partitions`` (all assigned if none), after the current hold.
-
-        ``until`` (a ``time.monotonic()`` time) ends the hold then at the latest: a
-        stage with work due at a time of its own (the writer's next cut) polls then,
-        not up to a linger later."""
+        """``getmany`` of ``partitions`` (all assigned if none), after the current hold."""
         if self._held_until is not None:
-            ends = self._held_until if until is None else min(self._held_until, until)
-            remaining = ends - time.monotonic()
+            remaining = self._held_until - time.monotonic()
             if remaining > 0:
                 self._woken.clear()
                 with contextlib.suppress(TimeoutError):
