@@ -372,9 +372,22 @@ class PartitionWindows:
             self.track(chain_id, state)  # a new chain: its window opens with this file
         return True
 
-    def has_files(self, chain_id: Destination) -> bool:
+    def is_open(self, chain_id: Destination) -> bool:
+        """Whether a digest of this chain is still to come that a file of its trail may
+        belong in: it holds files, or a StartLogging opened it (or is to open it once the
+        old chain's final digest is written). Asked of the chain, not of the trail's
+        state now: the first file of a chain StartLogging began can be read after the
+        trail stopped again, and it belongs in that chain's final digest."""
         chain = self._chains.get(chain_id)
-        return bool(chain and (chain.files or chain.late))
+        return bool(
+            chain
+            and (
+                chain.files
+                or chain.late
+                or chain.started_at is not None
+                or chain.resumed_at is not None
+            )
+        )
 
     def skip(self, offset: int) -> None:
         self.position = max(self.position, offset + 1)

@@ -422,17 +422,18 @@ class Digester:
 
         A trail with validation on: yes. A trail that ended (stopped, deleted,
         validation off): yes while its chain still waits for its final digest (files
-        cut after the stop hold events from before it); once the final digest is
-        written, only a file holding events from before the end (in a backfill
-        digest), so no digest covers a stopped period; no for a trail that never
-        had validation on.
+        cut after the stop hold events from before it), a chain StartLogging began
+        too (its first file may be read only after the trail stopped again); once the
+        final digest is written, only a file holding events from before the end (in a
+        backfill digest), so no digest covers a stopped period; no for a trail that
+        never had validation on.
         """
         chain = manifest.chain
         trail = self.registry.get(chain.trail_arn)
         if trail is not None and trail.log_file_validation_enabled and trail.is_logging:
             return True
         state = self.states.get(chain)
-        if (state is not None and state.previous is not None) or windows.has_files(chain):
+        if (state is not None and state.previous is not None) or windows.is_open(chain):
             return True  # the chain's final digest is still to come
         if state is None and (trail is None or trail.log_file_validation_enabled):
             # ended (deleted, or stopped with validation on) before its chain's first

@@ -429,3 +429,44 @@ def test_a_chain_started_by_start_logging_keeps_its_start_when_it_ends_again() -
     marks(w, stop2 + dt.timedelta(seconds=5), {CHAIN: ended})
     (f,) = w.due(stop2 + dt.timedelta(seconds=5), {CHAIN: ended})
     assert (f.final, f.window.start, f.window.end, f.first_offset) == (True, start, stop2, 3)
+
+
+def test_a_chain_start_logging_began_takes_its_first_file_read_after_it_stopped_again() -> None:
+    """The digester asks the chain, not the trail's state now, whether a file belongs in
+    a digest: StartLogging opened a chain, the trail stopped again before the chain's
+    first file was read, and that file is still the new chain's (its final digest lists
+    it). Before the StartLogging and after that final digest, nothing is open."""
+    w = windows(final_wait=dt.timedelta(minutes=10))
+    stop = T0 + dt.timedelta(minutes=20)
+    ended = ChainState(CHAIN, None, ended=iso(stop), offset=2)
+    w.track(CHAIN, ended)
+    assert not w.is_open(CHAIN)  # its final digest is written; nothing began since
+    start = stop + dt.timedelta(seconds=20)
+    w.resume(CHAIN, start, ended)
+    stop2 = start + dt.timedelta(seconds=10)
+    w.end(CHAIN, stop2, ended)
+    assert w.is_open(CHAIN)  # no file read yet, and its final digest is to come
+    first = manifest(
+        "first", stop2 - dt.timedelta(seconds=1), oldest=start + dt.timedelta(seconds=1)
+    )
+    assert w.add(3, first, ended)
+    marks(w, stop2 + dt.timedelta(seconds=5), {CHAIN: ended})
+    (f,) = w.due(stop2 + dt.timedelta(seconds=5), {CHAIN: ended})
+    assert (f.final, f.window.start, f.window.end, f.first_offset) == (True, start, stop2, 3)
+    closed = w.on_marker(4, f, ended)
+    assert closed is not None and [m.key for m in closed.files] == ["first"]
+    w.written(closed, ChainState(CHAIN, None, ended=iso(stop2), offset=4))
+    assert not w.is_open(CHAIN)
+
+
+def test_a_start_logging_during_the_final_wait_keeps_the_chain_open() -> None:
+    """Stopped, started again before the old chain's final digest: the new period's
+    files are the next chain's even when the trail has stopped again by the time they
+    are read."""
+    w = windows(final_wait=dt.timedelta(minutes=10))
+    states = {CHAIN: state_ending(T0)}
+    w.track(CHAIN, states[CHAIN])
+    t1 = T0 + dt.timedelta(minutes=20)
+    w.end(CHAIN, t1, states[CHAIN])
+    w.resume(CHAIN, t1 + dt.timedelta(seconds=20), states[CHAIN])
+    assert w.is_open(CHAIN)
