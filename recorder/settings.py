@@ -195,8 +195,12 @@ class Settings(_Base):
     # process pays per event in fixed per-poll costs when its share of the traffic is
     # small (loadtest.scale: 0.25 s cost 29 % more per event at 4 processes than at 1
     # on tansu; 1 s, 6-8 % at the reference speed and 14-30 % as measured, most of it
-    # eight processes sharing two cores: README, Measuring).
-    poll_linger: float = 1.0
+    # eight processes sharing two cores: README, Measuring). 2 s: an idle router and
+    # writer pair costs about 60 % of what it did at 1 s (a poll's fixed work, about
+    # 1.5 ms of CPU a stage, is most of what an idle process does); a busy stage holds
+    # for half a batch at its rate, well under the linger, so only stages with a small
+    # share of the traffic wait longer.
+    poll_linger: float = 2.0
     # The cyclic garbage collector's first threshold in service processes
     # (recorder.services.memory): how many container objects may be allocated, net,
     # before a young-generation collection. Python's 700 runs one every few records

@@ -14,7 +14,8 @@ is decided.
 Time-scaled: 1-second intervals and a pause of 15 of them stand for minutes and a
 90-second pause (`bench/tenants.py` and the README give the unscaled setting); the
 lateness (6 s) exceeds the time the stage takes to see the broker gone (twice the
-poll linger plus 3 s), as a minute does in production.
+poll linger, 1 s here like the other scaled settings, plus 3 s), as a minute does in
+production.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ ENV = {
     "RECORDER_INSIGHTS_BASELINE_WINDOW": "8",
     "RECORDER_INSIGHTS_THRESHOLD": "8",
     "RECORDER_INSIGHTS_LATENESS": "6",
+    "RECORDER_POLL_LINGER": "1",
     "RECORDER_INSIGHTS_GRACE": "8",
 }
 
