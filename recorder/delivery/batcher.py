@@ -217,6 +217,15 @@ class PartitionBatcher:
             out.append(CutRequest(dest, first, last, reason))
         return out
 
+    def next_due(self, interval: float) -> float | None:
+        """When the earliest open batch's interval ends (the clock of :meth:`due`), or
+        None if no batch waits on the clock: the writer holds its polls no longer than
+        this, so a file is cut when its interval ends, not up to a poll linger later."""
+        if self.position < self.caught_up_at:
+            return None
+        starts = [s.opened_at for s in self._open.values() if s.records and s.requested is None]
+        return min(starts) + interval if starts else None
+
     def cancel_request(self, dest: Destination) -> None:
         """The marker could not be produced; ask again at the next check."""
         state = self._open.get(dest)

@@ -277,7 +277,7 @@ class Writer:
 
     # -- reading -----------------------------------------------------------------------
     async def _poll_once(self, timeout_ms: int = 200) -> None:
-        batches = await self._pacer.poll(timeout_ms=timeout_ms)
+        batches = await self._pacer.poll(timeout_ms=timeout_ms, until=self._next_cut())
         now = time.monotonic()
         records_in = 0
         destinations: dict[bytes, Destination] = {}  # a poll brings few, many times each
@@ -330,6 +330,16 @@ class Writer:
         self.metrics.writer_open_batches.set(
             sum(b.open_destinations for b in self._batchers.values())
         )
+
+    def _next_cut(self) -> float | None:
+        """When the next open batch's interval ends, if that is still to come: the
+        poll before it holds no longer. One already due was asked for after the last
+        poll; if its marker failed, it is asked again after the usual hold, not at once
+        in a loop."""
+        interval = self.settings.cut_interval
+        dues = [d for b in self._batchers.values() if (d := b.next_due(interval)) is not None]
+        due = min(dues, default=None)
+        return due if due is not None and due > time.monotonic() else None
 
     async def _on_marker(self, tp: TopicPartition, batcher: PartitionBatcher, m: Any) -> None:
         try:

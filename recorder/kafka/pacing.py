@@ -116,11 +116,16 @@ class Pacer:
         self._woken = asyncio.Event()
 
     async def poll(
-        self, *partitions: TopicPartition, timeout_ms: int = 200
+        self, *partitions: TopicPartition, timeout_ms: int = 200, until: float | None = None
     ) -> dict[TopicPartition, list[Any]]:
-        """``getmany`` of ``partitions`` (all assigned if none), after the current hold."""
+        """``getmany`` of ``partitions`` (all assigned if none), after the current hold.
+
+        ``until`` (a ``time.monotonic()`` time) ends the hold then at the latest: a
+        stage with work due at a time of its own (the writer's next cut) polls then,
+        not up to a linger later."""
         if self._held_until is not None:
-            remaining = self._held_until - time.monotonic()
+            ends = self._held_until if until is None else min(self._held_until, until)
+            remaining = ends - time.monotonic()
             if remaining > 0:
                 self._woken.clear()
                 with contextlib.suppress(TimeoutError):

@@ -61,6 +61,28 @@ def test_next_interval_starts_at_the_cut_request() -> None:
     assert (nxt.first_offset, nxt.last_offset) == (1, 1)
 
 
+def test_next_due_is_when_due_first_cuts() -> None:
+    """The writer holds its polls no longer than this: it must be the time at which
+    ``due`` asks for the earliest cut, and None while nothing waits on the clock."""
+    b = batcher(caught_up_at=2)
+    assert b.next_due(interval=300) is None  # nothing open
+    b.add(0, A, Routed(b"a0"), now=10.0)
+    assert b.next_due(interval=300) is None  # not caught up: due() cuts nothing yet
+    b.add(1, B, Routed(b"b1"), now=40.0)
+    assert b.next_due(interval=300) == 310.0  # A's interval ends first
+    assert b.due(now=309.9, interval=300) == []
+    (req,) = b.due(now=310.0, interval=300)
+    assert req.destination == A
+    assert b.next_due(interval=300) == 340.0  # A asked for: B's is next
+    b.add(2, A, Routed(b"a2"), now=311.0)  # after the request: the next file's, from 310
+    assert b.on_marker(3, marker(req)) is not None
+    assert b.next_due(interval=300) == 340.0
+    (req_b,) = b.due(now=340.0, interval=300)
+    assert b.next_due(interval=300) == 610.0  # A's next file, opened at its request
+    assert b.on_marker(4, marker(req_b)) is not None
+    assert b.next_due(interval=300) == 610.0
+
+
 def test_size_bound_cuts_at_max_records() -> None:
     b = batcher(max_records=3)
     for i in range(5):

@@ -227,6 +227,28 @@ async def test_wake_ends_the_hold_at_once() -> None:
     assert await pacer.poll(P0) == {P0: [7]}  # no 60 s hold: the test would time out
 
 
+async def test_until_ends_the_hold_then() -> None:
+    """The writer's next cut is due before the hold would end: the poll comes then."""
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=60.0, max_records=10)
+    await pacer.poll(P0)
+    assert consumer.paused() == {P0}  # held for the linger
+    consumer.waiting = {P0: [3]}
+    began = time.monotonic()
+    got = await pacer.poll(P0, until=began + 0.05)
+    assert got == {P0: [3]}
+    assert 0.04 <= time.monotonic() - began < 5  # not at once, and no 60 s hold
+
+
+async def test_until_after_the_hold_changes_nothing() -> None:
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=0.05, max_records=10)
+    await pacer.poll(P0)
+    began = time.monotonic()
+    await pacer.poll(P0, until=began + 60)
+    assert time.monotonic() - began < 5  # the 50 ms hold, not the 60 s
+
+
 async def test_linger_zero_polls_like_plain_getmany() -> None:
     consumer = Consumer(P0)
     pacer = Pacer(consumer, Pauses(consumer), linger=0.0, max_records=10)
