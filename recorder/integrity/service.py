@@ -344,7 +344,7 @@ class Digester:
                         await self._write(windows, closed)
                         if self._windows.get(tp) is not windows:
                             break  # revoked while the digest was written: no longer ours
-                elif self._accepts(windows, m.offset, manifest):
+                elif await self._belongs(windows, m.offset, manifest):
                     chain = manifest.chain
                     if chain.region not in self._regions:
                         await self._prepare_keys(chain.region)
@@ -417,7 +417,44 @@ class Digester:
         trail = self.registry.get(trail_arn)
         return trail is None or not trail.is_logging or not trail.log_file_validation_enabled
 
-    def _accepts(self, windows: PartitionWindows, offset: int, manifest: LogFileManifest) -> bool:
+    def _logged_since(self, trail_arn: str, end: dt.datetime) -> dt.datetime | None:
+        """When a trail that is stopped now (validation on) started logging again after
+        ``end``, the stop this digester last saw: a StartLogging and a StopLogging read
+        in one look at the registry. None if it did not."""
+        trail = self.registry.get(trail_arn)
+        if trail is None or trail.is_logging or not trail.log_file_validation_enabled:
+            return None
+        after = int(end.timestamp() * 1000)
+        starts = [p.start for p in getattr(trail, "logging_periods", ()) if p.start > after]
+        return dt.datetime.fromtimestamp(min(starts) / 1000, dt.UTC) if starts else None
+
+    async def _belongs(
+        self, windows: PartitionWindows, offset: int, manifest: LogFileManifest
+    ) -> bool:
+        """:meth:`_accepts`, with a second look before a file of an ended chain is left
+        out: the trail change that makes it belong (a StartLogging since the chain's
+        final digest) may be on `trails` and not read here yet, or read and not yet
+        followed (:meth:`_follow_trails` runs after each poll's records)."""
+        if self._accepts(windows, offset, manifest, last_look=False):
+            return True
+        state = self.states.get(manifest.chain)
+        if state is None or state.ended is None:
+            return False  # never in a digest (validation never on): no second look
+        fresh = getattr(self.registry, "fresh", None)
+        if fresh is not None:
+            with contextlib.suppress(TimeoutError, KafkaError):
+                await fresh()
+        self._follow_trails()
+        return self._accepts(windows, offset, manifest)
+
+    def _accepts(
+        self,
+        windows: PartitionWindows,
+        offset: int,
+        manifest: LogFileManifest,
+        *,
+        last_look: bool = True,
+    ) -> bool:
         """Whether a delivered log file belongs in a digest.
 
         A trail with validation on: yes. A trail that ended (stopped, deleted,
@@ -443,7 +480,7 @@ class Digester:
         fence = Fence.of(state)
         if fence is not None and fence.misses(offset, manifest):
             return True  # events from before the end: a backfill digest lists it
-        if state is not None and state.ended is not None:
+        if last_look and state is not None and state.ended is not None:
             self.metrics.digester_late_files.inc()
             log.warning(
                 "log_file_in_no_digest",
@@ -462,11 +499,21 @@ class Digester:
         known = {c.trail_arn for c in self.states}
         for windows in self._windows.values():
             known.update(c.trail_arn for c in windows.chain_ids())
-        ended = {arn: self._ended.get(arn) or self._end_time(arn) for arn in known}
-        ended = {arn: at for arn, at in ended.items() if self._trail_ended(arn)}
+        ended: dict[str, dt.datetime] = {}
+        again: dict[str, dt.datetime] = {}  # stopped, started and stopped since the last look
+        for arn in known:
+            if not self._trail_ended(arn):
+                continue
+            seen = self._ended.get(arn)
+            started = self._logged_since(arn, seen) if seen is not None else None
+            if started is not None:
+                again[arn] = started
+            ended[arn] = self._end_time(arn) if seen is None or started else seen
         for tp, windows in self._windows.items():
             for chain in {*self._here.get(tp.partition, ()), *windows.chain_ids()}:
                 state = self.states.get(chain)
+                if chain.trail_arn in again:
+                    windows.resume(chain, again[chain.trail_arn], state)
                 if chain.trail_arn in ended:
                     windows.end(chain, ended[chain.trail_arn], state)
                 elif chain.trail_arn in self._ended:
