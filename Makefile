@@ -98,7 +98,7 @@ bench: install
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/registry.py
 
-## Throughput acceptance figures (issue 29), about 20 minutes on a quiet machine:
+## Throughput acceptance figures (issue 29), about 30 minutes on a quiet machine:
 ## router/floor, writer/floor, loadtest.scale 4 vs 1 process on both brokers,
 ## --find-capacity beside the broker floor; output in loadtest/reports/acceptance-*/
 acceptance: install

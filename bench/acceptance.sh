@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 29's acceptance figures in one run (about 20 minutes on 2 quiet cores):
+# Issue 29's acceptance figures in one run (about 30 minutes on 2 quiet cores):
 #
 #   make acceptance            # or: bench/acceptance.sh [OUT_DIR]
 #
@@ -8,7 +8,7 @@
 # 2. bench/delivery.py    writer cost per event beside its consume+orjson+gzip floor
 # 3. loadtest.scale       CPU per 1,000 events at 4 processes against 1, on noida-db
 #                         (static) and tansu (dynamic); target <= 1.10 at reference speed
-#                         (three interleaved runs of each count: one run lands 10-15 %
+#                         (five interleaved runs of each count: one run lands 10-25 %
 #                         either side, more than the target allows)
 # 4. loadtest --find-capacity  highest rate held (p99 <= cut + 10 s, 0 missing,
 #                         0 duplicated) beside the broker's floor of the same run;
@@ -49,9 +49,9 @@ part() {  # part NAME LINES CMD...: run CMD, keep its output, its last LINES lin
 part router 7 "$PY" bench/router.py --events 30000 --rounds 5
 part delivery 7 "$PY" bench/delivery.py --events 100000 --rounds 3
 part scale-noida 6 "$PY" -m loadtest.scale --broker noida --processes 1,4 --duration 20 \
-  --repeat 3 --json "$OUT/scale-noida.json"
+  --repeat 5 --json "$OUT/scale-noida.json"
 part scale-tansu 6 "$PY" -m loadtest.scale --broker tansu --processes 1,4 --duration 20 \
-  --repeat 3 --json "$OUT/scale-tansu.json"
+  --repeat 5 --json "$OUT/scale-tansu.json"
 part capacity 60 "$PY" -m loadtest --find-capacity --start-rate 6144 --step-factor 1.25 \
   --max-rate 20000 --step-seconds 25 --report "$OUT/capacity.html"
 
