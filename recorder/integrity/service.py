@@ -440,6 +440,9 @@ class Digester:
         state = self.states.get(manifest.chain)
         if state is None or state.ended is None:
             return False  # never in a digest (validation never on): no second look
+        trail = self.registry.get(manifest.chain.trail_arn)
+        if trail is not None and trail.is_logging and not trail.log_file_validation_enabled:
+            return False  # logging with validation off: no start to wait for
         fresh = getattr(self.registry, "fresh", None)
         if fresh is not None:
             with contextlib.suppress(TimeoutError, KafkaError):

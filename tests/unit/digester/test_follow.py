@@ -133,3 +133,15 @@ async def test_a_file_of_a_stopped_period_stays_out_and_is_counted() -> None:
     assert registry.fresh_calls == 1
     assert not windows.is_open(CHAIN)
     assert d.metrics.digester_late_files._value.get() == 1
+
+
+async def test_a_trail_logging_with_validation_turned_off_costs_no_second_look() -> None:
+    """Validation was on, then turned off: the trail's files belong in no digest, and
+    the digester does not read `trails` again for each of them."""
+    registry = Registry(Trail(True, (LoggingPeriod(ms(T0)),), log_file_validation_enabled=False))
+    d, windows = digester_after_the_first_final(registry)
+    f = manifest(
+        "no-validation", STOP1 + dt.timedelta(seconds=9), oldest=STOP1 + dt.timedelta(seconds=5)
+    )
+    assert not await d._belongs(windows, 3, f)
+    assert registry.fresh_calls == 0
