@@ -192,7 +192,21 @@ def test_the_hold_fills_half_a_batch_at_the_recent_rate_within_bounds() -> None:
     # a flood (smoothed to 505,000/s) would hold 2 ms: never below 5 % of the linger
     pacer.rate = 1_000_000.0
     assert pacer.hold_after(1000, now=100.85) == pytest.approx(0.025)
-    assert pacer.hold_after(0, now=101.0) == 0.5  # an empty poll: the longest hold
+
+
+def test_an_empty_poll_of_a_busy_stage_doubles_the_hold_up_to_the_linger() -> None:
+    """A busy stage's poll may come back empty only because its fetch was slow: the
+    hold grows with each empty poll instead of jumping to the linger, and a stage that
+    stays idle gets there after a few polls."""
+    consumer = Consumer(P0)
+    pacer = Pacer(consumer, Pauses(consumer), linger=2.0, max_records=5000)
+    pacer.hold_after(0, now=100.0)
+    assert pacer.hold_after(2000, now=100.2) == pytest.approx(2500 / 10_000)  # 10,000/s
+    holds = [pacer.hold_after(0, now=100.2 + 0.01 * i) for i in range(1, 7)]
+    assert holds[0] == pytest.approx(0.5)  # 5,000/s: twice the hold, not 2 s
+    assert holds[1] == pytest.approx(1.0)
+    assert holds[2:] == [2.0, 2.0, 2.0, 2.0]  # idle: the linger
+    assert pacer.hold_after(2000, now=100.5) < 1.0  # records again: shorter at once
 
 
 async def test_an_empty_poll_holds_for_the_linger() -> None:
